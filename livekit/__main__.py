@@ -1,0 +1,3 @@
+from livekit.cli import main
+
+main()

@@ -1,0 +1,36 @@
+"""The ``livekit`` command. Thin: each command parses options and calls one library function.
+
+User-facing help is Simplified Chinese. Heavy imports happen inside commands, so that
+``livekit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from livekit.cli.sandbox import app as sandbox_app
+
+app = typer.Typer(
+    name="livekit",
+    help="livekit：抖音直播电商数据分析工具（巨量千川 + 抖店），内置离线沙盒。",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold tokens: never print them
+    rich_markup_mode="rich",
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="显示版本号并退出。", is_eager=True),
+) -> None:
+    if version:
+        from livekit import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,141 @@
+"""``livekit sandbox …``: run the offline stand-in of 巨量千川 and 抖店."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated
+
+import typer
+
+from livekit.sandbox.config import (
+    DEMO_DOUDIAN_APP_KEY,
+    DEMO_DOUDIAN_APP_SECRET,
+    DEMO_QIANCHUAN_APP_ID,
+    DEMO_QIANCHUAN_SECRET,
+)
+
+app = typer.Typer(
+    help="离线沙盒：模拟巨量千川与抖店开放平台，数据由种子决定且带有已知真相。",
+    no_args_is_help=True,
+)
+
+Seed = Annotated[int, typer.Option("--seed", help="随机种子：同一种子生成同一个店铺。")]
+Today = Annotated[
+    str | None, typer.Option("--today", help="沙盒的“今天”（YYYY-MM-DD），默认为真实日期。")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]错误：[/]{message}")
+    return typer.Exit(2)
+
+
+def _parse_today(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"--today 应为 YYYY-MM-DD 格式的日期，收到 {value!r}") from None
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from livekit.sandbox.world import CHINA_TZ
+
+    try:
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA_TZ)
+    except ValueError:
+        raise _fail(f"--now 应为 'YYYY-MM-DD HH:MM:SS'（北京时间），收到 {value!r}") from None
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址。")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="监听端口。")] = 8765,
+    seed: Seed = 7,
+    today: Today = None,
+    now: Annotated[
+        str | None, typer.Option(help="时钟起点（'YYYY-MM-DD HH:MM:SS'，北京时间）。")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="时钟加速倍数；0 表示冻结。")] = 1.0,
+    scale: Annotated[float, typer.Option(help="流量规模倍数（测试可用较小的店铺）。")] = 1.0,
+    qps: Annotated[
+        float | None, typer.Option(help="每个应用每秒请求上限，超出返回 40100 / 60000。")
+    ] = None,
+    fault_rate: Annotated[
+        float, typer.Option(help="故障注入概率（5xx、限流、慢响应、截断 JSON、令牌吊销）。")
+    ] = 0.0,
+    slow_seconds: Annotated[float, typer.Option(help="“慢响应”故障的等待秒数。")] = 12.0,
+    qianchuan_app_id: Annotated[
+        int, typer.Option(help="接受的千川 app_id。")
+    ] = DEMO_QIANCHUAN_APP_ID,
+    qianchuan_secret: Annotated[
+        str, typer.Option(help="接受的千川 secret。")
+    ] = DEMO_QIANCHUAN_SECRET,
+    doudian_app_key: Annotated[
+        str, typer.Option(help="接受的抖店 app_key。")
+    ] = DEMO_DOUDIAN_APP_KEY,
+    doudian_app_secret: Annotated[
+        str, typer.Option(help="接受的抖店 app_secret。")
+    ] = DEMO_DOUDIAN_APP_SECRET,
+    qianchuan_access_ttl: Annotated[
+        float, typer.Option(help="千川 access_token 有效期（秒）。")
+    ] = 86400.0,
+    qianchuan_refresh_ttl: Annotated[
+        float, typer.Option(help="千川 refresh_token 有效期（秒）。")
+    ] = 30 * 86400.0,
+    doudian_access_ttl: Annotated[float, typer.Option(help="抖店 access_token 有效期（秒）。")] = 7
+    * 86400.0,
+    auth_code_ttl: Annotated[float, typer.Option(help="授权码有效期（秒）。")] = 600.0,
+) -> None:
+    """启动沙盒 HTTP 服务（真实路径、真实协议与错误码）。"""
+    from livekit.sandbox.config import Faults, SandboxConfig, TokenLifetimes
+    from livekit.sandbox.server import serve as run
+
+    if not 0.0 <= fault_rate <= 1.0:
+        raise _fail(f"--fault-rate 应在 0 到 1 之间，收到 {fault_rate}")
+    if speed < 0:
+        raise _fail("--speed 不能为负数")
+    cfg = SandboxConfig(
+        seed=seed,
+        today=_parse_today(today),
+        now=_parse_now(now),
+        speed=speed,
+        scale=scale,
+        qianchuan_app_id=qianchuan_app_id,
+        qianchuan_secret=qianchuan_secret,
+        doudian_app_key=doudian_app_key,
+        doudian_app_secret=doudian_app_secret,
+        lifetimes=TokenLifetimes(
+            auth_code=auth_code_ttl,
+            qianchuan_access=qianchuan_access_ttl,
+            qianchuan_refresh=qianchuan_refresh_ttl,
+            doudian_access=doudian_access_ttl,
+        ),
+        faults=Faults(qps=qps, rate=fault_rate, slow_seconds=slow_seconds),
+    )
+    typer.echo(f"沙盒已启动：http://{host}:{port}/  （种子 {seed}，按 Ctrl+C 停止）")
+    run(cfg, host, port)
+
+
+@app.command("truth")
+def truth(seed: Seed = 7, today: Today = None) -> None:
+    """打印该种子下沙盒埋入的已知真相（JSON）。"""
+    from livekit.sandbox.truth import truth as compute
+    from livekit.sandbox.world import CHINA_TZ, World
+
+    day = _parse_today(today) or datetime.now(CHINA_TZ).date()
+    typer.echo(json.dumps(compute(World(seed, day)), ensure_ascii=False, indent=2))
+
+
+@app.command("demo")
+def demo(seed: Seed = 7, today: Today = None) -> None:
+    """在本机回环地址启动沙盒，走一遍授权，并展示它提供的数据样例。"""
+    from livekit.cli.sandbox_demo import run_demo
+
+    run_demo(seed, _parse_today(today))

@@ -1,0 +1,213 @@
+"""The ASGI application: both platforms' real paths, plus the sandbox's own ``/sandbox/`` paths.
+
+``/sandbox/`` is clearly separate from anything the real services serve: the published truth,
+the viewer export, request counters, the clock and fault settings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from livekit.sandbox import doudian, qianchuan
+from livekit.sandbox.config import Faults, SandboxConfig
+from livekit.sandbox.core import Sandbox, dumps
+from livekit.sandbox.world import CHINA_TZ
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(dumps(data), status, media_type="application/json")
+
+
+def _sb(request: Request) -> Sandbox:
+    sb: Sandbox = request.app.state.sandbox
+    return sb
+
+
+async def index(request: Request) -> Response:
+    sb = _sb(request)
+    return _json(
+        {
+            "sandbox": "livekit sandbox of 巨量千川 and 抖店",
+            "seed": sb.config.seed,
+            "today": sb.world.today.isoformat(),
+            "now": sb.clock.now().strftime("%Y-%m-%d %H:%M:%S"),
+            "qianchuan_base_url": str(request.base_url) + "open_api/",
+            "qianchuan_auth_url": str(request.base_url) + qianchuan.CONSENT_PATH.lstrip("/"),
+            "doudian_base_url": str(request.base_url).rstrip("/"),
+            "sandbox_paths": [
+                "/sandbox/truth",
+                "/sandbox/export/viewers?start_date=&end_date=&aweme_id=&format=csv|parquet",
+                "/sandbox/stats",
+                "/sandbox/clock",
+                "/sandbox/faults",
+                "/sandbox/totals?start_date=&end_date=",
+            ],
+        }
+    )
+
+
+async def truth(request: Request) -> Response:
+    from livekit.sandbox.truth import truth as compute
+
+    return _json(compute(_sb(request).world))
+
+
+def _dates(request: Request, sb: Sandbox) -> tuple[date, date]:
+    q = request.query_params
+    try:
+        start = date.fromisoformat(q.get("start_date", sb.world.first_day.isoformat()))
+        end = date.fromisoformat(q.get("end_date", sb.world.today.isoformat()))
+    except ValueError as exc:
+        raise ValueError(f"bad date: {exc}") from None
+    if end < start:
+        raise ValueError("start_date is after end_date")
+    return start, end
+
+
+async def export_viewers(request: Request) -> Response:
+    from livekit.sandbox import export
+
+    sb = _sb(request)
+    sb.stats.requests[request.url.path] += 1
+    try:
+        start, end = _dates(request, sb)
+        aweme = request.query_params.get("aweme_id")
+        aweme_id = int(aweme) if aweme else None
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
+    fmt = request.query_params.get("format", "csv")
+    if fmt not in ("csv", "parquet"):
+        return _json({"error": "format must be csv or parquet"}, 400)
+    cols = export.viewer_columns(sb.world, start, end, sb.now_ts(), aweme_id)
+    name = f"viewers_{start.isoformat()}_{end.isoformat()}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        return Response(export.to_csv(cols), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(
+        export.to_parquet(cols), media_type="application/vnd.apache.parquet", headers=headers
+    )
+
+
+async def stats(request: Request) -> Response:
+    sb = _sb(request)
+    if request.method == "POST":
+        sb.reset_stats()
+    return _json(sb.stats_json())
+
+
+async def clock(request: Request) -> Response:
+    sb = _sb(request)
+    if request.method == "POST":
+        try:
+            body = json.loads(await request.body() or b"{}")
+            now = body.get("now")
+            start = (
+                datetime.strptime(now, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA_TZ)
+                if now
+                else sb.clock.now()
+            )
+            sb.clock.set(start, body.get("speed"))
+        except (ValueError, TypeError, json.JSONDecodeError) as exc:
+            return _json(
+                {"error": f"expected {{'now': 'YYYY-MM-DD HH:MM:SS', 'speed': float}}: {exc}"}, 400
+            )
+    return _json({"now": sb.clock.now().strftime("%Y-%m-%d %H:%M:%S"), "speed": sb.clock.speed})
+
+
+async def faults(request: Request) -> Response:
+    sb = _sb(request)
+    if request.method == "POST":
+        try:
+            body = json.loads(await request.body() or b"{}")
+            allowed = {f.name for f in fields(Faults)}
+            unknown = set(body) - allowed
+            if unknown:
+                raise ValueError(f"unknown keys {sorted(unknown)}; allowed {sorted(allowed)}")
+            if "kinds" in body:
+                body["kinds"] = tuple(body["kinds"])
+            sb.set_faults(**body)
+        except (ValueError, TypeError, json.JSONDecodeError) as exc:
+            return _json({"error": str(exc)}, 400)
+    f = sb.faults
+    return _json(
+        {
+            "qps": f.qps,
+            "rate": f.rate,
+            "slow_seconds": f.slow_seconds,
+            "kinds": list(f.kinds),
+            "seed": f.seed,
+        }
+    )
+
+
+async def totals(request: Request) -> Response:
+    """The sandbox's own totals over a date range, as visible now (for sync tests)."""
+    from livekit.sandbox import aggregates as agg
+
+    sb = _sb(request)
+    try:
+        start, end = _dates(request, sb)
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
+    now = sb.now_ts()
+    rooms = [s for s in sb.world.iter_sessions(start, end) if s.start_ts <= now]
+    metrics = [agg.room_metrics(sb.world, s, now) for s in rooms]
+    combined = agg.combine_rooms(metrics) if metrics else None
+    t0 = int(datetime.combine(start, datetime.min.time(), CHINA_TZ).timestamp())
+    t1 = (
+        int(datetime.combine(end + timedelta(days=1), datetime.min.time(), CHINA_TZ).timestamp())
+        - 1
+    )
+    orders = [o for o in sb.world.orders_between(t0, min(t1, int(now)))]
+    paid = [o for o in orders if 0 < o.pay_ts <= now]
+    return _json(
+        {
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "rooms": len(rooms),
+            "total_live_watch_cnt": combined["total_live_watch_cnt"] if combined else 0,
+            "live_pay_order_count_alias": combined["live_pay_order_count_alias"] if combined else 0,
+            "live_pay_order_gmv_alias": combined["live_pay_order_gmv_alias"] if combined else 0.0,
+            "stat_cost": combined["stat_cost"] if combined else 0.0,
+            "orders": len(orders),
+            "order_items": sum(len(o.lines) for o in orders),
+            "paid_orders": len(paid),
+            "paid_amount_yuan": round(sum(o.amount_fen for o in paid) / 100, 2),
+        }
+    )
+
+
+def create_app(config: SandboxConfig | None = None, **overrides: Any) -> Starlette:
+    """Build the sandbox ASGI app. ``overrides`` replace fields of ``config``."""
+    cfg = replace(config or SandboxConfig(), **overrides)
+    routes = [
+        Route("/", index),
+        Route(qianchuan.CONSENT_PATH, qianchuan.consent),
+        Route(qianchuan.TOKEN_PATH, qianchuan.access_token, methods=["POST"]),
+        Route(qianchuan.REFRESH_PATH, qianchuan.refresh_token, methods=["POST"]),
+        Route(qianchuan.ACCOUNTS_PATH, qianchuan.advertisers),
+        *[Route(path, qianchuan.data_endpoint(h)) for path, h in qianchuan.HANDLERS.items()],
+        Route("/token/create", doudian.endpoint, methods=["POST"]),
+        Route("/token/refresh", doudian.endpoint, methods=["POST"]),
+        Route("/order/searchList", doudian.endpoint, methods=["POST"]),
+        Route("/sandbox/truth", truth),
+        Route("/sandbox/export/viewers", export_viewers),
+        Route("/sandbox/stats", stats, methods=["GET", "POST"]),
+        Route("/sandbox/clock", clock, methods=["GET", "POST"]),
+        Route("/sandbox/faults", faults, methods=["GET", "POST"]),
+        Route("/sandbox/totals", totals),
+    ]
+    app = Starlette(routes=routes)
+    app.state.sandbox = Sandbox(cfg)
+    return app
+
+
+__all__ = ["create_app"]

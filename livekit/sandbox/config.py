@@ -1,0 +1,64 @@
+"""Settings of one sandbox instance: world, credentials, token lifetimes, clock and faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+# Demo credentials, written in README: the sandbox approves every consent for them.
+DEMO_QIANCHUAN_APP_ID = 1800000000000001
+DEMO_QIANCHUAN_SECRET = "sandbox-qianchuan-secret-do-not-use-in-production"
+DEMO_DOUDIAN_APP_KEY = "7000000000000000001"
+DEMO_DOUDIAN_APP_SECRET = "sandbox-doudian-secret-do-not-use-in-production"
+
+
+@dataclass(frozen=True)
+class TokenLifetimes:
+    """Seconds of sandbox (virtual) time. Defaults are the real services' documented values."""
+
+    auth_code: float = 600.0
+    qianchuan_access: float = 86400.0
+    qianchuan_refresh: float = 30 * 86400.0
+    doudian_access: float = 7 * 86400.0
+    doudian_refresh: float = 14 * 86400.0
+    doudian_grace: float = 3600.0  # old pair lives this long after a rotating refresh
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Fault injection on data endpoints (never on token endpoints, see app.py)."""
+
+    qps: float | None = None  # per-app limit over a sliding second; None: unlimited
+    rate: float = 0.0  # probability that a data request gets one of the faults below
+    slow_seconds: float = 12.0  # a "slow" response waits this long (longer than a client timeout)
+    kinds: tuple[str, ...] = ("5xx", "rate_limit", "slow", "truncated", "revoke")
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Page-size and date-range limits the sandbox enforces (configurable: sources disagree)."""
+
+    live_page_size: int = 100
+    report_page_size: int = 1000
+    doudian_page_size: int = 100
+    advertiser_report_days: int = 30
+    analysis_days: int = 30
+    analysis_room_ids: int = 100
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    seed: int = 7
+    today: date | None = None  # default: the real date in China
+    now: datetime | None = None  # where the clock starts; default: today at the real time of day
+    speed: float = 1.0  # clock acceleration; 0 freezes it
+    history_days: int = 90
+    scale: float = 1.0  # traffic multiplier (tests use smaller shops)
+    qianchuan_app_id: int = DEMO_QIANCHUAN_APP_ID
+    qianchuan_secret: str = DEMO_QIANCHUAN_SECRET
+    doudian_app_key: str = DEMO_DOUDIAN_APP_KEY
+    doudian_app_secret: str = DEMO_DOUDIAN_APP_SECRET
+    lifetimes: TokenLifetimes = field(default_factory=TokenLifetimes)
+    faults: Faults = field(default_factory=Faults)
+    limits: Limits = field(default_factory=Limits)

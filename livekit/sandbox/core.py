@@ -1,0 +1,139 @@
+"""Shared machinery of the sandbox server: state, request counting, rate limits, faults."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from livekit.sandbox.clock import Clock
+from livekit.sandbox.config import Faults, SandboxConfig
+from livekit.sandbox.oauth import TokenStore
+from livekit.sandbox.world import CHINA_TZ, World, stable_hash
+
+
+class ParamError(Exception):
+    """A request the real service would reject; carries the platform's code."""
+
+    def __init__(self, message: str, code: int | None = None, sub_code: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.sub_code = sub_code
+
+
+def dumps(obj: Any) -> bytes:
+    # Python's json keeps big ints exact (no float round trip), like the real services.
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class RateLimiter:
+    """Per-app sliding one-second window, in real (not virtual) time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hits: dict[str, deque[float]] = {}
+
+    def allow(self, app: str, qps: float | None) -> bool:
+        if qps is None:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            q = self._hits.setdefault(app, deque())
+            while q and now - q[0] >= 1.0:
+                q.popleft()
+            if len(q) >= qps:
+                return False
+            q.append(now)
+            return True
+
+
+@dataclass
+class Stats:
+    """Every request counted by endpoint and outcome, for tests and benchmarks."""
+
+    requests: Counter[str]
+    outcomes: Counter[str]
+    faults: Counter[str]
+    rate_limited: Counter[str]
+
+    @classmethod
+    def empty(cls) -> Stats:
+        return cls(Counter(), Counter(), Counter(), Counter())
+
+
+class Sandbox:
+    """One running sandbox: the world, the clock, tokens, faults and counters."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        today = config.today or datetime.now(CHINA_TZ).date()
+        self.world = World(config.seed, today, config.history_days, config.scale)
+        start = config.now
+        if start is None:
+            real = datetime.now(CHINA_TZ)
+            start = datetime.combine(today, real.time(), CHINA_TZ)
+        self.clock = Clock(start, config.speed)
+        self.tokens = TokenStore(config.lifetimes)
+        self.faults: Faults = config.faults
+        self._fault_rng = random.Random(config.faults.seed)
+        self.limiter = RateLimiter()
+        self.stats = Stats.empty()
+        self._lock = threading.Lock()
+        self._request_counter: Counter[str] = Counter()
+
+    # ---- time -------------------------------------------------------------------------
+    def now_ts(self) -> float:
+        return self.clock.timestamp()
+
+    def today(self) -> date:
+        return self.clock.now().date()
+
+    # ---- ids --------------------------------------------------------------------------
+    def request_id(self, path: str, payload: str) -> str:
+        """Deterministic under a frozen clock: same requests in the same order, same ids."""
+        key = f"{path}?{payload}"
+        with self._lock:
+            self._request_counter[key] += 1
+            n = self._request_counter[key]
+        stamp = self.clock.now().strftime("%Y%m%d%H%M%S")
+        return stamp + stable_hash(self.config.seed, key, n, length=18).upper()
+
+    # ---- faults -----------------------------------------------------------------------
+    def set_faults(self, **changes: Any) -> Faults:
+        with self._lock:
+            if "seed" in changes:
+                self._fault_rng = random.Random(changes["seed"])
+            self.faults = replace(self.faults, **changes)
+            return self.faults
+
+    def pick_fault(self) -> str | None:
+        f = self.faults
+        if f.rate <= 0 or not f.kinds:
+            return None
+        with self._lock:
+            if self._fault_rng.random() >= f.rate:
+                return None
+            kind = self._fault_rng.choice(f.kinds)
+        self.stats.faults[kind] += 1
+        return kind
+
+    def stats_json(self) -> dict[str, Any]:
+        return {
+            "requests": dict(self.stats.requests),
+            "total_requests": sum(self.stats.requests.values()),
+            "outcomes": dict(self.stats.outcomes),
+            "faults_injected": dict(self.stats.faults),
+            "rate_limited": dict(self.stats.rate_limited),
+            "dead_refresh_token_uses": dict(self.tokens.dead_refresh_uses),
+            "refreshes": dict(self.tokens.refreshes),
+            "faults": asdict(self.faults),
+        }
+
+    def reset_stats(self) -> None:
+        self.stats = Stats.empty()

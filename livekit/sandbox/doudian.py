@@ -1,0 +1,392 @@
+"""抖店 open platform: signed POST calls, token.create / token.refresh, order.searchList.
+
+Envelope ``{code, msg, sub_code, sub_msg, log_id, data}``; success is ``code == 10000``.
+Amounts are integer fen, times Unix seconds, pages count from 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from livekit.sandbox import catalog
+from livekit.sandbox.core import ParamError, Sandbox, dumps
+from livekit.sandbox.oauth import OAuthError
+from livekit.sandbox.world import Order
+
+SHIP_DELAY_S = 86400 + 7200
+FINISH_DELAY_S = 8 * 86400
+CANCEL_REASON_TIMEOUT = "超时未支付"
+
+STATUS_DESC = {
+    1: "待支付",
+    105: "已支付",
+    2: "备货中",
+    101: "部分发货",
+    3: "已发货",
+    4: "已取消",
+    5: "已完成",
+}
+
+
+def param_json(params: Any) -> str:
+    """Canonical param_json: keys sorted at every level, compact, non-ASCII kept."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sign(
+    app_key: str,
+    secret: str,
+    method: str,
+    pj: str,
+    timestamp: str,
+    sign_method: str = "hmac-sha256",
+) -> str:
+    s = f"{secret}app_key{app_key}method{method}param_json{pj}timestamp{timestamp}v2{secret}"
+    if sign_method == "md5":
+        return hashlib.md5(s.encode()).hexdigest()
+    return hmac.new(secret.encode(), s.encode(), hashlib.sha256).hexdigest()
+
+
+def respond(
+    sb: Sandbox,
+    request: Request,
+    code: int,
+    msg: str,
+    data: Any = None,
+    sub_code: str = "",
+    sub_msg: str = "",
+    payload: str = "",
+    truncate: bool = False,
+) -> Response:
+    body = dumps(
+        {
+            "code": code,
+            "msg": msg,
+            "sub_code": sub_code,
+            "sub_msg": sub_msg,
+            "log_id": sb.request_id(request.url.path, payload),
+            "data": {} if data is None else data,
+        }
+    )
+    sb.stats.outcomes[f"doudian:{code}"] += 1
+    if truncate:
+        body = body[: max(1, len(body) // 2)]
+    return Response(body, media_type="application/json")
+
+
+def _err(sb: Sandbox, request: Request, e: ParamError) -> Response:
+    code = e.code or 40004
+    msg = {
+        40001: "缺少必选参数",
+        40002: "缺少必选参数",
+        40003: "非法的参数",
+        40004: "非法的参数",
+    }.get(code, "错误")
+    return respond(sb, request, code, msg, sub_code=e.sub_code, sub_msg=e.message)
+
+
+async def endpoint(request: Request) -> Response:
+    sb: Sandbox = request.app.state.sandbox
+    path = request.url.path
+    sb.stats.requests[path] += 1
+    method_from_path = path.strip("/").replace("/", ".")
+    q = request.query_params
+    raw = await request.body()
+    try:
+        app_key = q.get("app_key", "")
+        if not app_key:
+            raise ParamError("app_key 缺失", 40001, "isv.app-id-missing")
+        if app_key != sb.config.doudian_app_key:
+            raise ParamError("app_key 不存在", 40003, "isv.app-id-invalid")
+        if not q.get("sign"):
+            raise ParamError("sign 缺失", 40001, "isv.signature-missing")
+        method = q.get("method", "")
+        if method != method_from_path:
+            raise ParamError(
+                f"method 与路径不符 (method {method!r} does not match the path)",
+                40003,
+                "isv.parameter-format-invalid",
+            )
+        if q.get("v") != "2":
+            raise ParamError("v 应为 2", 40003, "isv.parameter-format-invalid")
+        ts = q.get("timestamp", "")
+        if not ts.isdigit():
+            raise ParamError("timestamp 应为 Unix 秒", 40003, "isv.timestamp-invalid")
+        sign_method = q.get("sign_method", "md5")
+        if sign_method not in ("hmac-sha256", "md5"):
+            raise ParamError(
+                "sign_method 应为 hmac-sha256 或 md5", 40003, "isv.parameter-format-invalid"
+            )
+        try:
+            body = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            raise ParamError(
+                "param_json 不是合法的 JSON", 40003, "isv.parameter-format-invalid"
+            ) from None
+        if not isinstance(body, dict):
+            raise ParamError("param_json 应为 JSON 对象", 40003, "isv.parameter-format-invalid")
+        expected = sign(
+            app_key, sb.config.doudian_app_secret, method, param_json(body), ts, sign_method
+        )
+        if not hmac.compare_digest(expected, q.get("sign", "")):
+            raise ParamError(
+                "签名校验失败 (signature does not match)", 40003, "isv.signature-invalid"
+            )
+    except ParamError as e:
+        return _err(sb, request, e)
+
+    now = sb.now_ts()
+    if method in ("token.create", "token.refresh"):
+        return _token(sb, request, method, body, now)
+
+    token = q.get("access_token", "")
+    if not token:
+        return _err(sb, request, ParamError("access_token 缺失", 40001, "isv.access-token-missing"))
+    try:
+        sb.tokens.check_access(token, now)
+    except OAuthError as e:
+        sub = (
+            "isv.access-token-expired" if e.message == "expired" else "isv.access-token-no-existed"
+        )
+        return respond(
+            sb, request, 40003, "非法的参数", sub_code=sub, sub_msg="access_token已过期或不存在"
+        )
+    if not sb.limiter.allow("dd:" + app_key, sb.faults.qps):
+        sb.stats.rate_limited[path] += 1
+        return respond(
+            sb, request, 60000, "访问频率超限", sub_code="isv.rate-limit", sub_msg="请求过于频繁"
+        )
+    fault = sb.pick_fault()
+    if fault == "5xx":
+        sb.stats.outcomes["doudian:5xx"] += 1
+        return Response(
+            b"<html><body>503 Service Unavailable</body></html>", 503, media_type="text/html"
+        )
+    if fault == "rate_limit":
+        return respond(
+            sb, request, 60000, "访问频率超限", sub_code="isv.rate-limit", sub_msg="请求过于频繁"
+        )
+    if fault == "revoke":
+        sb.tokens.revoke(token)
+        return respond(
+            sb,
+            request,
+            40003,
+            "非法的参数",
+            sub_code="isv.access-token-no-existed",
+            sub_msg="access_token不存在",
+        )
+    if fault == "slow":
+        await asyncio.sleep(sb.faults.slow_seconds)
+    if method != "order.searchList":
+        return respond(
+            sb, request, 70000, "API 不存在或已下线", sub_code="isp.api-service-off", sub_msg=method
+        )
+    try:
+        data = search_list(sb, body, now)
+    except ParamError as e:
+        return _err(sb, request, e)
+    return respond(
+        sb, request, 10000, "success", data, payload=param_json(body), truncate=fault == "truncated"
+    )
+
+
+def _token(
+    sb: Sandbox, request: Request, method: str, body: dict[str, Any], now: float
+) -> Response:
+    app = sb.config.doudian_app_key
+    try:
+        if method == "token.create":
+            grant = body.get("grant_type")
+            if grant == "authorization_self":
+                pair = sb.tokens.dd_create(app, now)
+            elif grant == "authorization_code":
+                raise OAuthError(50001, "code 无效", "dop.token-generate-failed:code-invalid")
+            else:
+                raise OAuthError(
+                    50001, "grant_type 无效", "dop.token-generate-failed:grant-type-invalid"
+                )
+        else:
+            if body.get("grant_type") != "refresh_token":
+                raise OAuthError(
+                    50001, "grant_type 无效", "dop.token-generate-failed:grant-type-invalid"
+                )
+            pair = sb.tokens.dd_refresh(app, str(body.get("refresh_token", "")), now)
+    except OAuthError as e:
+        return respond(sb, request, e.code, "平台处理失败", sub_code=e.sub_code, sub_msg=e.message)
+    w = sb.world
+    data = {
+        "access_token": pair.access_token,
+        "expires_in": pair.expires_in,
+        "refresh_token": pair.refresh_token,
+        "scope": "SCOPE",
+        "shop_id": w.shop_id,
+        "shop_name": catalog.SHOP_NAME,
+        "authority_id": str(w.shop_id),
+        "auth_subject_type": "MiniApp",
+    }
+    return respond(sb, request, 10000, "success", data)
+
+
+def _int(body: dict[str, Any], name: str, required: bool = False) -> int | None:
+    if name not in body:
+        if required:
+            raise ParamError(f"{name} 缺失 (required)", 40002, "isv.missing-parameter")
+        return None
+    value = body[name]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | str)
+        or not str(value).lstrip("-").isdigit()
+    ):
+        raise ParamError(
+            f"{name} 应为整数 (must be an integer)", 40004, "isv.parameter-format-invalid"
+        )
+    return int(value)
+
+
+def update_ts(o: Order, now: float) -> int:
+    events = [o.create_ts, o.pay_ts, o.cancel_ts, o.refund_ts]
+    if o.pay_ts:
+        events += [o.pay_ts + SHIP_DELAY_S, o.pay_ts + FINISH_DELAY_S]
+    return max(t for t in events if t and t <= now)
+
+
+def search_list(sb: Sandbox, body: dict[str, Any], now: float) -> dict[str, Any]:
+    page = _int(body, "page", required=True)
+    size = _int(body, "size", required=True)
+    assert page is not None
+    assert size is not None
+    if page < 0:
+        raise ParamError(
+            "page 从 0 开始 (pages count from 0)", 40004, "isv.parameter-format-invalid"
+        )
+    if not 1 <= size <= sb.config.limits.doudian_page_size:
+        raise ParamError(
+            f"size 须在 1 到 {sb.config.limits.doudian_page_size} 之间",
+            40004,
+            "isv.parameter-format-invalid",
+        )
+    cs, ce = _int(body, "create_time_start"), _int(body, "create_time_end")
+    us, ue = _int(body, "update_time_start"), _int(body, "update_time_end")
+    if cs is None and us is None:
+        raise ParamError(
+            "须指定 create_time_start 或 update_time_start", 40002, "isv.missing-parameter"
+        )
+    order_by = body.get("order_by", "create_time")
+    if order_by not in ("create_time", "update_time"):
+        raise ParamError(
+            "order_by 应为 create_time 或 update_time", 40004, "isv.parameter-format-invalid"
+        )
+    asc = bool(body.get("order_asc", False))
+    lo = cs if cs is not None else (us or 0) - 30 * 86400
+    hi = min(ce if ce is not None else int(now), int(now))
+    orders = [o for o in sb.world.orders_between(lo, hi) if o.create_ts <= now]
+    if us is not None:
+        orders = [o for o in orders if us <= update_ts(o, now) <= (ue if ue is not None else now)]
+
+    def key(o: Order) -> tuple[int, str]:
+        return (o.create_ts if order_by == "create_time" else update_ts(o, now), o.order_id)
+
+    orders.sort(key=key, reverse=not asc)
+    chunk = orders[page * size : (page + 1) * size]
+    return {
+        "page": page,
+        "size": size,
+        "total": len(orders),
+        "shop_order_list": [shop_order(sb, o, now) for o in chunk],
+    }
+
+
+def _status(o: Order, now: float) -> tuple[int, dict[str, int]]:
+    """(order_status, after_sale_info) as seen at ``now``."""
+    after = {"after_sale_status": 0, "after_sale_type": 0, "refund_status": 0}
+    if not o.pay_ts or o.pay_ts > now:
+        return (4 if o.cancel_ts and o.cancel_ts <= now else 1), after
+    refunded = 0 < o.refund_ts <= now
+    shipped = o.pay_ts + SHIP_DELAY_S <= now
+    if refunded:
+        pre_ship = o.refund_ts < o.pay_ts + SHIP_DELAY_S
+        after = {
+            "after_sale_status": 12,
+            "after_sale_type": 2 if pre_ship else 1,
+            "refund_status": 3,
+        }
+        if pre_ship:
+            return 4, after
+    if o.pay_ts + FINISH_DELAY_S <= now:
+        return 5, after
+    return (3 if shipped else 2), after
+
+
+def shop_order(sb: Sandbox, o: Order, now: float) -> dict[str, Any]:
+    w = sb.world
+    status, after = _status(o, now)
+    prov_idx = int(w.population.province[o.buyer])
+    province, city, _ = catalog.PROVINCES[prov_idx]
+    pid = str(prov_idx + 11)
+    is_live = o.room_id != 0
+    author = next((a for a in w.accounts if a.aweme_id == o.author_id), None)
+    pay_ts = o.pay_ts if 0 < o.pay_ts <= now else 0
+    skus = []
+    for line in o.lines:
+        prod = w.products[line.product_index]
+        skus.append(
+            {
+                "order_id": line.sku_order_id,
+                "parent_order_id": o.order_id,
+                "order_status": status,
+                "order_status_desc": STATUS_DESC[status],
+                "create_time": o.create_ts,
+                "pay_time": pay_ts,
+                "update_time": update_ts(o, now),
+                "product_id": prod.product_id,
+                "product_id_str": str(prod.product_id),
+                "product_name": prod.title,
+                "item_num": line.item_num,
+                "origin_amount": line.pay_amount_fen // line.item_num,
+                "sum_amount": line.pay_amount_fen,
+                "order_amount": line.pay_amount_fen,
+                "pay_amount": line.pay_amount_fen,
+                "author_id": o.author_id,
+                "author_name": author.aweme_name if author else "",
+                "room_id": o.room_id,
+                "room_id_str": str(o.room_id),
+                "theme_type": "1" if is_live else "0",
+                "theme_type_desc": "直播间" if is_live else "其他",
+                "after_sale_info": after,
+            }
+        )
+    return {
+        "order_id": o.order_id,
+        "shop_id": w.shop_id,
+        "shop_name": catalog.SHOP_NAME,
+        "order_status": status,
+        "order_status_desc": STATUS_DESC[status],
+        "create_time": o.create_ts,
+        "pay_time": pay_ts,
+        "update_time": update_ts(o, now),
+        "finish_time": o.pay_ts + FINISH_DELAY_S
+        if pay_ts and o.pay_ts + FINISH_DELAY_S <= now
+        else 0,
+        "order_amount": o.amount_fen,
+        "pay_amount": o.amount_fen,
+        "post_amount": 0,
+        "promotion_amount": 0,
+        "b_type": 2,
+        "b_type_desc": "抖音",
+        "doudian_open_id": w.open_id(o.buyer),
+        "cancel_reason": CANCEL_REASON_TIMEOUT if status == 4 and not pay_ts else "",
+        "post_addr": {
+            "province": {"name": province, "id": pid},
+            "city": {"name": city, "id": pid + "01"},
+        },
+        "sku_order_list": skus,
+    }

@@ -1,0 +1,118 @@
+"""The viewer-level export (protocols.md §3): one row per viewer visit.
+
+This is the file format livekit accepts from users (CSV or Parquet). Columns:
+
+room_id (int64), viewer_id (hashed), enter_time and leave_time (``YYYY-MM-DD HH:MM:SS``,
+China time), province, traffic_source, clicked_product_id (int64, empty when none), paid (0/1),
+pay_amount (yuan, 0 when not paid), variant (``A``/``B``, empty outside an experiment).
+
+A visit still open at the moment of export has leave_time = that moment; a visit open when
+the show ended has leave_time = the room's end: both are censored observations.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from livekit.sandbox import catalog
+from livekit.sandbox.world import Session, World, fmt_time
+
+COLUMNS = (
+    "room_id",
+    "viewer_id",
+    "enter_time",
+    "leave_time",
+    "province",
+    "traffic_source",
+    "clicked_product_id",
+    "paid",
+    "pay_amount",
+    "variant",
+)
+
+
+def _session_columns(
+    world: World, s: Session, now_ts: float, hashes: dict[int, str]
+) -> dict[str, list[Any]]:
+    v = s.visits
+    sec = now_ts - s.start_ts
+    keep = np.flatnonzero(v.enter_s <= sec)
+    leave = np.minimum(v.leave_s[keep], sec)
+    paid = v.paid[keep] & (np.nan_to_num(v.pay_s[keep], nan=np.inf) <= sec)
+    clicked = v.clicked[keep] & (np.nan_to_num(v.click_s[keep], nan=np.inf) <= sec)
+    pids = np.array([world.products[int(i)].product_id for i in s.lineup], dtype=np.int64)
+    viewers = v.viewer[keep]
+    for vid in np.unique(viewers).tolist():
+        if vid not in hashes:
+            hashes[vid] = world.viewer_hash(vid)
+    prov = world.population.province[viewers]
+    return {
+        "room_id": [s.room_id] * keep.size,
+        "viewer_id": [hashes[i] for i in viewers.tolist()],
+        "enter_time": [fmt_time(s.start_ts + t) for t in v.enter_s[keep].tolist()],
+        "leave_time": [fmt_time(s.start_ts + t) for t in leave.tolist()],
+        "province": [catalog.PROVINCES[i][0] for i in prov.tolist()],
+        "traffic_source": [catalog.TRAFFIC_SOURCES[i] for i in v.source[keep].tolist()],
+        "clicked_product_id": [
+            int(pids[p]) if c else None
+            for p, c in zip(v.product[keep].tolist(), clicked.tolist(), strict=True)
+        ],
+        "paid": paid.astype(int).tolist(),
+        "pay_amount": [
+            round(a / 100, 2) if p else 0.0
+            for a, p in zip(v.amount_fen[keep].tolist(), paid.tolist(), strict=True)
+        ],
+        "variant": [("A", "B")[x] if x >= 0 else None for x in v.variant[keep].tolist()],
+    }
+
+
+def viewer_columns(
+    world: World, start: date, end: date, now_ts: float, aweme_id: int | None = None
+) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+    hashes: dict[int, str] = {}
+    for s in world.iter_sessions(start, end):
+        if s.start_ts > now_ts or (aweme_id is not None and s.account.aweme_id != aweme_id):
+            continue
+        cols = _session_columns(world, s, now_ts, hashes)
+        for c in COLUMNS:
+            out[c].extend(cols[c])
+    return out
+
+
+def to_csv(columns: dict[str, list[Any]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(
+        zip(*(["" if x is None else x for x in columns[c]] for c in COLUMNS), strict=True)
+    )
+    return buf.getvalue().encode()
+
+
+def to_parquet(columns: dict[str, list[Any]]) -> bytes:
+    import polars as pl  # lazy: the sandbox serves JSON without it
+
+    frame = pl.DataFrame(
+        columns,
+        schema={
+            "room_id": pl.Int64,
+            "viewer_id": pl.String,
+            "enter_time": pl.String,
+            "leave_time": pl.String,
+            "province": pl.String,
+            "traffic_source": pl.String,
+            "clicked_product_id": pl.Int64,
+            "paid": pl.Int8,
+            "pay_amount": pl.Float64,
+            "variant": pl.String,
+        },
+    )
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    return buf.getvalue()

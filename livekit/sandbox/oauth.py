@@ -1,0 +1,176 @@
+"""Token state of both platforms, with the real services' rotation rules.
+
+巨量千川: auth codes are single use; every refresh returns a new pair and the old refresh
+token dies at once. 抖店: a refresh more than ``grace`` before the access token expires
+returns the same pair; within it, a new pair, and the old pair lives ``grace`` longer.
+
+Every use of a dead refresh token is counted: two processes refreshing at once show up here.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+
+from livekit.sandbox.config import TokenLifetimes
+
+
+class OAuthError(Exception):
+    def __init__(self, code: int, message: str, sub_code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.sub_code = sub_code
+
+
+@dataclass
+class AccessToken:
+    app: str
+    expires_at: float
+    revoked: bool = False
+
+
+@dataclass
+class RefreshToken:
+    app: str
+    expires_at: float
+    access: str
+    dead_at: float | None = None  # None: alive; else dead from that moment
+    successor: str | None = None
+
+
+@dataclass
+class AuthCode:
+    app: str
+    expires_at: float
+    used: bool = False
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_token_expires_in: int
+
+
+class TokenStore:
+    def __init__(self, lifetimes: TokenLifetimes) -> None:
+        self.lifetimes = lifetimes
+        self._lock = threading.Lock()
+        self.codes: dict[str, AuthCode] = {}
+        self.access: dict[str, AccessToken] = {}
+        self.refresh: dict[str, RefreshToken] = {}
+        self.dead_refresh_uses = {"qianchuan": 0, "doudian": 0}
+        self.refreshes = {"qianchuan": 0, "doudian": 0}
+
+    # ---- common -----------------------------------------------------------------------
+    def _issue(self, app: str, now: float, access_ttl: float, refresh_ttl: float) -> TokenPair:
+        access = secrets.token_hex(20)
+        refresh = secrets.token_hex(20)
+        self.access[access] = AccessToken(app, now + access_ttl)
+        self.refresh[refresh] = RefreshToken(app, now + refresh_ttl, access)
+        return TokenPair(access, refresh, int(access_ttl), int(refresh_ttl))
+
+    def check_access(self, token: str, now: float) -> AccessToken:
+        """Raise OAuthError with a reason code: 'empty', 'invalid', 'expired'."""
+        if not token:
+            raise OAuthError(0, "empty")
+        with self._lock:
+            at = self.access.get(token)
+        if at is None or at.revoked:
+            raise OAuthError(0, "invalid")
+        if now >= at.expires_at:
+            raise OAuthError(0, "expired")
+        return at
+
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            at = self.access.get(token)
+            if at is not None:
+                at.revoked = True
+
+    # ---- 巨量千川 -----------------------------------------------------------------------
+    def new_code(self, app: str, now: float) -> str:
+        code = secrets.token_hex(16)
+        with self._lock:
+            self.codes[code] = AuthCode(app, now + self.lifetimes.auth_code)
+        return code
+
+    def qc_exchange(self, app: str, code: str, now: float) -> TokenPair:
+        with self._lock:
+            ac = self.codes.get(code)
+            if ac is None or ac.app != app:
+                raise OAuthError(40110, "auth_code无效，请重新授权 (auth_code is invalid)")
+            if ac.used:
+                raise OAuthError(40110, "auth_code已被使用，请重新授权 (auth_code has been used)")
+            if now >= ac.expires_at:
+                raise OAuthError(40110, "auth_code已过期，请重新授权 (auth_code expired)")
+            ac.used = True
+            lt = self.lifetimes
+            return self._issue(app, now, lt.qianchuan_access, lt.qianchuan_refresh)
+
+    def qc_refresh(self, app: str, refresh: str, now: float) -> TokenPair:
+        with self._lock:
+            rt = self.refresh.get(refresh)
+            if rt is None or rt.app != app:
+                raise OAuthError(40107, "refresh_token无效 (refresh token is invalid)")
+            if rt.dead_at is not None:
+                self.dead_refresh_uses["qianchuan"] += 1
+                raise OAuthError(
+                    40107, "refresh_token已失效：它已被使用过 (refresh token already used)"
+                )
+            if now >= rt.expires_at:
+                raise OAuthError(40103, "refresh_token已过期，请重新授权 (refresh token expired)")
+            rt.dead_at = now
+            lt = self.lifetimes
+            pair = self._issue(app, now, lt.qianchuan_access, lt.qianchuan_refresh)
+            rt.successor = pair.refresh_token
+            self.refreshes["qianchuan"] += 1
+            return pair
+
+    # ---- 抖店 -------------------------------------------------------------------------
+    def dd_create(self, app: str, now: float) -> TokenPair:
+        with self._lock:
+            lt = self.lifetimes
+            return self._issue(app, now, lt.doudian_access, lt.doudian_refresh)
+
+    def dd_refresh(self, app: str, refresh: str, now: float) -> TokenPair:
+        lt = self.lifetimes
+        with self._lock:
+            rt = self.refresh.get(refresh)
+            if rt is None or rt.app != app:
+                raise OAuthError(
+                    50001, "refresh_token不存在", "dop.token-generate-failed:token-invalid"
+                )
+            if rt.dead_at is not None and now >= rt.dead_at:
+                self.dead_refresh_uses["doudian"] += 1
+                raise OAuthError(
+                    50001, "refresh_token已失效", "dop.token-generate-failed:token-invalid"
+                )
+            if now >= rt.expires_at:
+                raise OAuthError(
+                    50001, "refresh_token已过期", "dop.token-generate-failed:token-expired"
+                )
+            if rt.successor is not None:  # rotated, still inside its grace hour
+                succ = self.refresh[rt.successor]
+                return self._pair_of(succ.access, rt.successor, now)
+            at = self.access[rt.access]
+            if now < at.expires_at - lt.doudian_grace and not at.revoked:
+                return self._pair_of(rt.access, refresh, now)
+            pair = self._issue(app, now, lt.doudian_access, lt.doudian_refresh)
+            rt.successor = pair.refresh_token
+            if now >= at.expires_at or at.revoked:
+                rt.dead_at = now  # refreshed after expiry: the old pair dies at once
+            else:
+                rt.dead_at = now + lt.doudian_grace  # the old pair lives one more hour
+                at.expires_at = now + lt.doudian_grace
+            self.refreshes["doudian"] += 1
+            return pair
+
+    def _pair_of(self, access: str, refresh: str, now: float) -> TokenPair:
+        at, rt = self.access[access], self.refresh[refresh]
+        return TokenPair(
+            access, refresh, max(int(at.expires_at - now), 0), max(int(rt.expires_at - now), 0)
+        )

@@ -1,0 +1,726 @@
+"""The synthetic shop: accounts, live sessions, simulated viewers and orders.
+
+Everything is deterministic from ``(seed, today)``. A session's random stream is keyed by
+``(seed, account, calendar day, slot)``, so a day looks the same whichever day is asked for
+first, and sessions are simulated lazily and cached.
+
+Every number any endpoint serves is an aggregate of the per-visit arrays simulated here
+(one row per viewer visit), so room totals, product totals, traffic sources, audience
+splits, orders and the viewer export agree with each other exactly, the way real ones do.
+
+The causal model (what the published truths refer to):
+
+* arrivals per minute ~ Poisson(base x time-of-day x weekday x season x in-show shape x noise)
+* dwell ~ mixture of three log-normals (swipers, browsers, stayers) by traffic source
+* P(pay) = pi_session x RR^[dwell > 180 s] x (viewer-experiment lift if in arm B) x festival;
+  a payer always clicked; a non-payer clicks with a "browse" probability kappa (x the
+  switchback lift in arm B); a clicker always saw a product, others see one with a
+  probability that grows with dwell.
+* ad spend accrues per ad-sourced visit at a per-visit price set so that ROAS centres on the
+  planted level; refunds, abandoned (never paid) orders and 7-day repurchases follow.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from functools import cached_property
+from threading import RLock
+
+import numpy as np
+
+from livekit.sandbox import catalog
+
+CHINA_TZ = timezone(timedelta(hours=8), name="Asia/Shanghai")
+
+# ---- planted parameters (published through truth.py) ------------------------------------
+DWELL_THRESHOLD_S = 180.0
+DWELL_RISK_RATIO = 1.25
+VIEWER_EXPERIMENT_LIFT = 0.15  # relative lift of P(pay) in arm B
+SWITCHBACK_CLICK_MULTIPLIER = 1.35  # multiplies the browse-click probability in arm B
+TARGET_ROAS = 2.6
+REPURCHASE_PROB = 0.16
+REFUND_PROB = 0.07
+REFUND_PROB_FESTIVAL = 0.12
+ABANDON_PROB = 0.22  # clicked, created an order, never paid
+LIVE_DISCOUNT = 0.85
+REPURCHASE_WINDOW_S = 7 * 86400
+
+# Relative positions (days before today) of the planted events.
+VIEWER_EXPERIMENT_DAYS = (40, 27)  # inclusive range: today-40 .. today-27
+SWITCHBACK_DAYS = (24, 11)
+VIEWER_DROP_DAY = 2
+STOCKOUT_DAY = 6
+QUIET_DAY = 4
+
+SLOT_TIMES = {  # slot -> (start hh:mm, duration range in minutes)
+    "morning": (time(9, 30), (120, 170)),
+    "afternoon": (time(14, 0), (150, 190)),
+    "evening": (time(19, 30), (200, 250)),
+    "late": (time(20, 30), (110, 150)),
+}
+SLOT_FACTOR = {"morning": 0.65, "afternoon": 0.8, "evening": 1.55, "late": 1.3}
+
+
+def stable_hash(*parts: object, length: int = 16) -> str:
+    h = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16)
+    return h.hexdigest()[:length]
+
+
+def _stable_int(*parts: object) -> int:
+    return int.from_bytes(
+        hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest(), "big"
+    )
+
+
+def season_factor(d: date) -> tuple[float, float]:
+    """(traffic factor, conversion factor) for the calendar: 双11, its presale, and 618."""
+    nov11 = date(d.year, 11, 11)
+    delta = (d - nov11).days
+    traffic, conv = 1.0, 1.0
+    if delta == 0:
+        traffic, conv = 3.2, 1.45
+    elif -10 <= delta < 0:
+        traffic, conv = 1.5, 1.15
+    elif -22 <= delta < -10:
+        traffic, conv = 1.2, 0.95  # presale: people add to cart and wait
+    elif 1 <= delta <= 2:
+        traffic, conv = 0.8, 0.9
+    jun18 = date(d.year, 6, 18)
+    if (d - jun18).days == 0:
+        traffic, conv = 2.2, 1.3
+    elif -7 <= (d - jun18).days < 0:
+        traffic, conv = 1.3, 1.1
+    return traffic, conv
+
+
+def weekday_factor(d: date) -> float:
+    return (0.92, 0.95, 0.97, 1.0, 1.1, 1.18, 1.12)[d.weekday()]
+
+
+def to_epoch(dt: datetime) -> int:
+    return int(dt.timestamp())
+
+
+def from_epoch(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, CHINA_TZ)
+
+
+def fmt_time(ts: float) -> str:
+    return from_epoch(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(frozen=True)
+class Product:
+    index: int
+    product_id: int
+    title: str
+    price_fen: int
+    live_price_fen: int
+    attractiveness: float
+    gross_margin: float
+    cover: str
+
+
+@dataclass(frozen=True)
+class Account:
+    index: int
+    aweme_id: int
+    aweme_name: str
+    avatar: tuple[str, ...]
+    base_rate: float  # arrivals per minute at factor 1
+    catalog: tuple[int, ...]  # product indices this account sells
+
+
+@dataclass
+class SkuLine:
+    sku_order_id: str
+    product_index: int
+    item_num: int
+    pay_amount_fen: int
+
+
+@dataclass
+class Order:
+    order_id: str
+    buyer: int  # population index
+    create_ts: int
+    pay_ts: int  # 0 when never paid
+    amount_fen: int
+    room_id: int  # 0 when not ordered in a live room
+    author_id: int
+    lines: list[SkuLine]
+    refund_ts: int = 0  # 0 when not refunded
+    cancel_ts: int = 0  # unpaid orders close after 30 minutes
+    kind: str = "live"  # live | repurchase | abandoned
+    visit: int = -1  # row in the session's visit arrays, for live orders
+
+
+@dataclass
+class Incident:
+    kind: str  # viewer_drop | stockout
+    day: date
+    room_id: int
+    start_minute: int
+    end_minute: int | None
+    product_id: int | None = None
+
+
+@dataclass
+class Visits:
+    """Per-visit arrays of one session (one row per viewer visit)."""
+
+    enter_s: np.ndarray  # seconds from session start
+    leave_s: np.ndarray
+    source: np.ndarray  # index into catalog.TRAFFIC_SOURCES
+    viewer: np.ndarray  # population index
+    exposed: np.ndarray
+    clicked: np.ndarray
+    click_s: np.ndarray
+    product: np.ndarray  # lineup position of the clicked product, -1 when none
+    paid: np.ndarray
+    pay_s: np.ndarray
+    item_num: np.ndarray
+    amount_fen: np.ndarray
+    likes: np.ndarray
+    comments: np.ndarray
+    shared: np.ndarray
+    followed: np.ndarray
+    interact_s: np.ndarray
+    variant: np.ndarray  # -1 none, 0 A, 1 B (viewer experiment)
+    p_pay: np.ndarray  # the model's probabilities, for truths
+    p_click: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.enter_s.shape[0])
+
+
+@dataclass
+class Session:
+    room_id: int
+    account: Account
+    day: date
+    slot: str
+    start_ts: int
+    end_ts: int
+    title: str
+    cover: tuple[str, ...]
+    lineup: np.ndarray  # product indices
+    segment_start_s: np.ndarray  # explanation segments
+    segment_product: np.ndarray  # lineup positions
+    inventory0: np.ndarray  # per lineup position
+    stockout_pos: int  # lineup position out of stock from stockout_s on, or -1
+    stockout_s: float
+    impression_ratio: float  # entered / room impressions
+    ad_ctr: float
+    cost_per_ad_visit_fen: int
+    switchback: int  # -1 none, 0 A, 1 B
+    kappa: float  # browse-click probability before the switchback multiplier
+    visits: Visits
+    orders: list[Order] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> int:
+        return self.end_ts - self.start_ts
+
+    def status(self, now_ts: float) -> str:
+        return "LIVING" if now_ts < self.end_ts else "FINISH"
+
+
+@dataclass
+class Population:
+    province: np.ndarray
+    gender: np.ndarray
+    age: np.ndarray
+    cum_weight: np.ndarray
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        u = rng.random(n) * self.cum_weight[-1]
+        out: np.ndarray = np.searchsorted(self.cum_weight, u, side="right").astype(np.int64)
+        return out
+
+
+class World:
+    """The whole shop. Thread-safe lazy simulation with a cache per (account, day)."""
+
+    def __init__(self, seed: int, today: date, history_days: int = 90, scale: float = 1.0) -> None:
+        self.seed = seed
+        self.today = today
+        self.history_days = history_days
+        self.scale = scale
+        self.first_day = today - timedelta(days=history_days)
+        self._lock = RLock()
+        self._sessions: dict[tuple[int, date], list[Session]] = {}
+        root = np.random.default_rng([seed, 1])
+        self.advertiser_id = 1_700_000_000_000_000 + int(root.integers(10**14, 9 * 10**14))
+        self.shop_id = int(root.integers(10**7, 9 * 10**7))
+        self.products = self._make_products(root)
+        self.accounts = self._make_accounts(root)
+        self.population = self._make_population(root)
+
+    # ---- static entities -------------------------------------------------------------
+    def _make_products(self, rng: np.random.Generator) -> tuple[Product, ...]:
+        out = []
+        for i, (title, price, attr) in enumerate(catalog.PRODUCTS):
+            pid = 3_500_000_000_000_000_000 + int(rng.integers(10**17, 9 * 10**17))
+            price_fen = round(price * 100)
+            live_fen = round(price_fen * LIVE_DISCOUNT / 10) * 10
+            margin = float(np.clip(rng.normal(0.45, 0.1), 0.2, 0.7))
+            cover = f"https://p3-sandbox.douyinpic.com/product/{pid}.jpeg"
+            out.append(Product(i, pid, title, price_fen, live_fen, attr, round(margin, 3), cover))
+        return tuple(out)
+
+    def _make_accounts(self, rng: np.random.Generator) -> tuple[Account, ...]:
+        n = len(self.products)
+        perm = rng.permutation(n)
+        cats = (tuple(sorted(perm[:28].tolist())), tuple(sorted(perm[18:].tolist())))
+        rates = (34.0 * self.scale, 11.0 * self.scale)
+        out = []
+        for i, name in enumerate(catalog.ACCOUNT_NAMES):
+            aweme_id = 1_000_000_000_000_000 + int(rng.integers(10**14, 9 * 10**14))
+            avatar = (f"https://p11-sandbox.douyinpic.com/aweme/100x100/{aweme_id}.jpeg",)
+            out.append(Account(i, aweme_id, name, avatar, rates[i], cats[i]))
+        return tuple(out)
+
+    def _make_population(self, rng: np.random.Generator) -> Population:
+        n = max(5000, int(260_000 * self.scale))
+        pw = np.array([w for _, _, w in catalog.PROVINCES])
+        gw = np.array([w for _, w in catalog.GENDERS])
+        aw = np.array([w for _, w in catalog.AGES])
+        province = rng.choice(len(pw), n, p=pw / pw.sum()).astype(np.int16)
+        gender = rng.choice(len(gw), n, p=gw / gw.sum()).astype(np.int8)
+        age = rng.choice(len(aw), n, p=aw / aw.sum()).astype(np.int8)
+        weight = rng.lognormal(0.0, 1.1, n)
+        return Population(province, gender, age, np.cumsum(weight))
+
+    # ---- identities ------------------------------------------------------------------
+    def viewer_hash(self, idx: int) -> str:
+        return stable_hash("viewer", self.seed, idx)
+
+    def open_id(self, idx: int) -> str:
+        digest = hashlib.blake2b(f"open|{self.seed}|{idx}".encode(), digest_size=18).digest()
+        return "1@#" + base64.b64encode(digest).decode()
+
+    def variant_of(self, viewer: np.ndarray) -> np.ndarray:
+        """Arm of the viewer-randomized experiment: a stable hash of the viewer id."""
+        mixed = (viewer.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64(self.seed)
+        return ((mixed >> np.uint64(29)) & np.uint64(1)).astype(np.int8)
+
+    # ---- calendar --------------------------------------------------------------------
+    def days(self) -> list[date]:
+        return [self.first_day + timedelta(days=i) for i in range(self.history_days + 1)]
+
+    def in_range(self, d: date) -> bool:
+        return self.first_day <= d <= self.today
+
+    def day_offset(self, d: date) -> int:
+        return (self.today - d).days
+
+    def in_viewer_experiment(self, d: date) -> bool:
+        hi, lo = VIEWER_EXPERIMENT_DAYS
+        return lo <= self.day_offset(d) <= hi
+
+    def in_switchback(self, d: date) -> bool:
+        hi, lo = SWITCHBACK_DAYS
+        return lo <= self.day_offset(d) <= hi
+
+    def slots(self, account: Account, d: date) -> list[str]:
+        rng = np.random.default_rng([self.seed, 2, account.index, d.toordinal()])
+        festival = season_factor(d)[0] >= 2.0
+        if account.index == 0:
+            if festival:
+                return ["morning", "afternoon", "evening"]
+            n = int(rng.choice([1, 2, 3], p=[0.25, 0.5, 0.25]))
+            return (["evening"], ["afternoon", "evening"], ["morning", "afternoon", "evening"])[
+                n - 1
+            ]
+        return ["late"] if (festival or rng.random() < 0.7) else []
+
+    # ---- sessions --------------------------------------------------------------------
+    def sessions_on(self, d: date) -> list[Session]:
+        out: list[Session] = []
+        for acc in self.accounts:
+            out.extend(self.account_sessions(acc, d))
+        return sorted(out, key=lambda s: (s.start_ts, s.room_id))
+
+    def account_sessions(self, account: Account, d: date) -> list[Session]:
+        if not self.in_range(d):
+            return []
+        key = (account.index, d)
+        with self._lock:
+            cached = self._sessions.get(key)
+            if cached is None:
+                cached = [self._simulate(account, d, slot) for slot in self.slots(account, d)]
+                self._sessions[key] = cached
+            return cached
+
+    def iter_sessions(self, start: date, end: date) -> Iterator[Session]:
+        d = max(start, self.first_day)
+        while d <= min(end, self.today):
+            yield from self.sessions_on(d)
+            d += timedelta(days=1)
+
+    def all_sessions(self) -> list[Session]:
+        return list(self.iter_sessions(self.first_day, self.today))
+
+    @cached_property
+    def _room_index(self) -> dict[int, tuple[int, date]]:
+        index: dict[int, tuple[int, date]] = {}
+        for d in self.days():
+            for acc in self.accounts:
+                for slot in self.slots(acc, d):
+                    index[self._room_id(acc, d, slot)] = (acc.index, d)
+        return index
+
+    def session_by_room(self, room_id: int) -> Session | None:
+        where = self._room_index.get(room_id)
+        if where is None:
+            return None
+        for s in self.account_sessions(self.accounts[where[0]], where[1]):
+            if s.room_id == room_id:
+                return s
+        return None
+
+    def _start_ts(self, account: Account, d: date, slot: str) -> int:
+        start_t, _ = SLOT_TIMES[slot]
+        rng = np.random.default_rng([self.seed, 3, account.index, d.toordinal(), len(slot)])
+        jitter = int(rng.integers(-15, 16)) * 60
+        return to_epoch(datetime.combine(d, start_t, CHINA_TZ)) + jitter
+
+    def _room_id(self, account: Account, d: date, slot: str) -> int:
+        # Like real Douyin ids: creation second in the high bits, entropy below; 19 digits,
+        # far beyond 2**53, so a float parser corrupts them.
+        ts = self._start_ts(account, d, slot)
+        low = _stable_int("room", self.seed, account.index, d.toordinal(), slot) & 0xFFFFFFFF
+        return (ts << 32) | low
+
+    def _simulate(self, account: Account, d: date, slot: str) -> Session:
+        return _simulate_session(self, account, d, slot)
+
+    # ---- orders ----------------------------------------------------------------------
+    def orders_between(self, start_ts: int, end_ts: int) -> list[Order]:
+        """All orders created in [start_ts, end_ts], any kind, sorted by create time."""
+        d0 = from_epoch(start_ts).date() - timedelta(days=8)
+        d1 = from_epoch(end_ts).date()
+        out = [
+            o
+            for s in self.iter_sessions(d0, d1)
+            for o in s.orders
+            if start_ts <= o.create_ts <= end_ts
+        ]
+        out.sort(key=lambda o: (o.create_ts, o.order_id))
+        return out
+
+    # ---- planted incidents -----------------------------------------------------------
+    def incidents(self) -> list[Incident]:
+        out = []
+        for offset in (VIEWER_DROP_DAY, STOCKOUT_DAY):
+            d = self.today - timedelta(days=offset)
+            for s in self.account_sessions(self.accounts[0], d):
+                if s.slot != "evening":
+                    continue
+                if offset == VIEWER_DROP_DAY:
+                    m = _drop_minute(self, s.room_id)
+                    out.append(Incident("viewer_drop", d, s.room_id, m, m + DROP_MINUTES))
+                else:
+                    pid = self.products[int(s.lineup[s.stockout_pos])].product_id
+                    out.append(
+                        Incident("stockout", d, s.room_id, int(s.stockout_s // 60), None, pid)
+                    )
+        return out
+
+
+DROP_MINUTES = 20
+DROP_ARRIVAL_FACTOR = 0.2
+DROP_LEAVE_SHARE = 0.5
+
+
+def _drop_minute(world: World, room_id: int) -> int:
+    return 55 + _stable_int("drop", world.seed, room_id) % 30
+
+
+def _in_show_shape(minutes: np.ndarray, duration_min: float) -> np.ndarray:
+    """Start push spike, warm-up, and the tail when the host says goodbye."""
+    push = 1.0 + 1.2 * np.exp(-minutes / 6.0)
+    warm = 0.75 + 0.25 * (1 - np.exp(-minutes / 20.0))
+    tail = np.where(minutes > duration_min - 15, 0.75, 1.0)
+    return push * warm * tail
+
+
+def _simulate_session(world: World, account: Account, d: date, slot: str) -> Session:
+    seed = world.seed
+    rng = np.random.default_rng([seed, 4, account.index, d.toordinal(), len(slot), ord(slot[0])])
+    start_ts = world._start_ts(account, d, slot)
+    _, (dmin, dmax) = SLOT_TIMES[slot]
+    duration_min = int(rng.integers(dmin, dmax + 1))
+    end_ts = start_ts + duration_min * 60
+    room_id = world._room_id(account, d, slot)
+    traffic_season, conv_season = season_factor(d)
+    festival = traffic_season >= 1.5
+
+    # product lineup and explanation schedule
+    cat = np.array(account.catalog)
+    n_lineup = int(rng.integers(10, 17))
+    attr_all = np.array([world.products[i].attractiveness for i in cat])
+    lineup = rng.choice(cat, n_lineup, replace=False, p=attr_all / attr_all.sum())
+    attr = np.array([world.products[i].attractiveness for i in lineup])
+    seg_starts, seg_products = [], []
+    t = 0.0
+    order = rng.permutation(n_lineup)
+    k = 0
+    while t < duration_min * 60:
+        seg_starts.append(t)
+        seg_products.append(int(order[k % n_lineup]))
+        k += 1
+        t += float(rng.integers(6, 13)) * 60
+    segment_start_s = np.array(seg_starts)
+    segment_product = np.array(seg_products, dtype=np.int64)
+
+    # arrivals
+    minutes = np.arange(duration_min, dtype=float)
+    session_noise = float(rng.lognormal(0.0, 0.15))
+    level = (
+        account.base_rate * SLOT_FACTOR[slot] * weekday_factor(d) * traffic_season * session_noise
+    )
+    ar = np.empty(duration_min)
+    e = 0.0
+    eps = rng.normal(0.0, 0.08, duration_min)
+    for i in range(duration_min):
+        e = 0.7 * e + eps[i]
+        ar[i] = e
+    lam = level * _in_show_shape(minutes, duration_min) * np.exp(ar)
+    is_drop = slot == "evening" and account.index == 0 and world.day_offset(d) == VIEWER_DROP_DAY
+    drop_m = _drop_minute(world, room_id) if is_drop else -1
+    if is_drop:
+        lam[drop_m : drop_m + DROP_MINUTES] *= DROP_ARRIVAL_FACTOR
+    counts = rng.poisson(lam)
+    n = int(counts.sum())
+    enter_s = np.repeat(minutes * 60.0, counts) + rng.random(n) * 60.0
+
+    # traffic source
+    ad_share = float(np.clip(rng.normal(0.3 if festival else 0.22, 0.05), 0.05, 0.6))
+    org_names = [s for s, _ in catalog.ORGANIC_SOURCES]
+    org_w = np.array([w for _, w in catalog.ORGANIC_SOURCES])
+    probs = np.append(org_w / org_w.sum() * (1 - ad_share), ad_share)
+    source = rng.choice(len(probs), n, p=probs).astype(np.int8)
+    names = [*org_names, catalog.PAID_SOURCE]
+
+    # dwell: three log-normal components, mixed by source
+    mix = np.array([catalog.DWELL_MIX[s] for s in names])[source]
+    comp = (rng.random(n)[:, None] > np.cumsum(mix, axis=1)).sum(axis=1)
+    medians = np.array([8.0, 70.0, 600.0])[comp]
+    sigmas = np.array([0.9, 0.8, 0.9])[comp]
+    dwell = medians * np.exp(sigmas * rng.standard_normal(n))
+    dwell = np.maximum(dwell, 1.0)
+    leave_s = np.minimum(enter_s + dwell, duration_min * 60.0)
+    if is_drop:  # half of those online at the drop minute leave within two minutes
+        t0 = drop_m * 60.0
+        online = (enter_s < t0) & (leave_s > t0 + 120)
+        kicked = online & (rng.random(n) < DROP_LEAVE_SHARE)
+        leave_s = np.where(kicked, t0 + rng.random(n) * 120.0, leave_s)
+    observed = leave_s - enter_s
+
+    viewer = world.population.sample(rng, n)
+    in_vx = account.index == 0 and world.in_viewer_experiment(d)
+    variant = world.variant_of(viewer) if in_vx else np.full(n, -1, dtype=np.int8)
+    switchback = int(rng.random() < 0.5) if (account.index == 0 and world.in_switchback(d)) else -1
+
+    # conversion model
+    pi = 0.0105 * conv_season * float(rng.lognormal(0.0, 0.12))
+    kappa = 0.055 * float(rng.lognormal(0.0, 0.1))
+    p_pay = pi * np.where(observed > DWELL_THRESHOLD_S, DWELL_RISK_RATIO, 1.0)
+    p_pay = p_pay * np.where(variant == 1, 1.0 + VIEWER_EXPERIMENT_LIFT, 1.0)
+    p_pay = np.minimum(p_pay, 0.95)
+    k_eff = kappa * (SWITCHBACK_CLICK_MULTIPLIER if switchback == 1 else 1.0)
+    p_click = p_pay + (1 - p_pay) * k_eff
+    paid = rng.random(n) < p_pay
+    clicked = paid | (rng.random(n) < k_eff)
+    exposed = clicked | (rng.random(n) < 0.55 * (1 - np.exp(-observed / 25.0)))
+
+    # which product, when
+    click_s = np.where(clicked, enter_s + rng.random(n) * observed * 0.9, np.nan)
+    seg_idx = np.clip(
+        np.searchsorted(segment_start_s, np.nan_to_num(click_s), "right") - 1, 0, None
+    )
+    explained = segment_product[seg_idx]
+    other = rng.choice(n_lineup, n, p=attr / attr.sum())
+    product = np.where(rng.random(n) < 0.6, explained, other)
+    product = np.where(clicked, product, -1).astype(np.int64)
+    pay_s = np.where(paid, np.minimum(click_s + 10 + rng.random(n) * 80, leave_s), np.nan)
+
+    # planted stock-out: one hero product sells out and stays out for the rest of the show
+    stockout_pos, stockout_s = -1, math.inf
+    if slot == "evening" and account.index == 0 and world.day_offset(d) == STOCKOUT_DAY:
+        stockout_pos = int(np.argmax(attr))
+        stockout_s = float(rng.integers(40, 61)) * 60.0
+        blocked = paid & (product == stockout_pos) & (pay_s >= stockout_s)
+        paid = paid & ~blocked
+        pay_s = np.where(paid, pay_s, np.nan)
+
+    item_num = np.where(paid, 1 + rng.binomial(2, 0.15, n), 0).astype(np.int64)
+    live_price = np.array([world.products[int(p)].live_price_fen for p in lineup], dtype=np.int64)
+    amount_fen = np.where(paid, live_price[np.maximum(product, 0)] * item_num, 0).astype(np.int64)
+
+    # interactions (aggregate-only)
+    likes = np.where(
+        rng.random(n) < 0.28 * (1 - np.exp(-observed / 120)), 1 + rng.poisson(observed / 25), 0
+    )
+    comments = np.where(
+        rng.random(n) < 0.07 * (1 - np.exp(-observed / 150)), 1 + rng.poisson(observed / 600), 0
+    )
+    shared = rng.random(n) < 0.012 * (1 - np.exp(-observed / 300))
+    fan_source = names.index("homepage_follow")
+    followed = (source != fan_source) & (rng.random(n) < 0.035 * (1 - np.exp(-observed / 240)))
+    interact_s = enter_s + rng.random(n) * observed
+
+    visits = Visits(
+        enter_s=enter_s,
+        leave_s=leave_s,
+        source=source,
+        viewer=viewer,
+        exposed=exposed,
+        clicked=clicked,
+        click_s=click_s,
+        product=product,
+        paid=paid,
+        pay_s=pay_s,
+        item_num=item_num,
+        amount_fen=amount_fen,
+        likes=likes.astype(np.int64),
+        comments=comments.astype(np.int64),
+        shared=shared,
+        followed=followed,
+        interact_s=interact_s,
+        variant=variant,
+        p_pay=p_pay,
+        p_click=p_click,
+    )
+
+    # inventory: the stock-out product has exactly what sold before the stock-out minute
+    inventory0 = np.zeros(n_lineup, dtype=np.int64)
+    for pos in range(n_lineup):
+        sold = int(item_num[paid & (product == pos)].sum())
+        inventory0[pos] = sold + int(rng.integers(150, 1500))
+    if stockout_pos >= 0:
+        sold_before = paid & (product == stockout_pos) & (pay_s < stockout_s)
+        inventory0[stockout_pos] = int(item_num[sold_before].sum())
+
+    n_ad = int((source == len(names) - 1).sum())
+    gmv = int(amount_fen.sum())
+    cost_noise = float(rng.lognormal(-0.02, 0.2))
+    cost_per_ad_visit = max(1, round(gmv / TARGET_ROAS / max(n_ad, 1) * cost_noise))
+
+    title = catalog.ROOM_TITLES[int(rng.integers(len(catalog.ROOM_TITLES)))]
+    cover = (
+        f"https://p3-sandbox.douyinpic.com/room/{room_id}/cover_720.jpeg",
+        f"https://p9-sandbox.douyinpic.com/room/{room_id}/cover_360.jpeg",
+    )
+    session = Session(
+        room_id=room_id,
+        account=account,
+        day=d,
+        slot=slot,
+        start_ts=start_ts,
+        end_ts=end_ts,
+        title=title,
+        cover=cover,
+        lineup=lineup,
+        segment_start_s=segment_start_s,
+        segment_product=segment_product,
+        inventory0=inventory0,
+        stockout_pos=stockout_pos,
+        stockout_s=stockout_s,
+        impression_ratio=float(np.clip(rng.normal(0.24, 0.04), 0.1, 0.5)),
+        ad_ctr=float(np.clip(rng.normal(0.022, 0.004), 0.008, 0.05)),
+        cost_per_ad_visit_fen=int(cost_per_ad_visit),
+        switchback=switchback,
+        kappa=kappa,
+        visits=visits,
+    )
+    session.orders = _make_orders(world, session, rng, festival)
+    return session
+
+
+def _order_id(world: World, *parts: object) -> str:
+    # 抖店 order ids are 19-digit strings starting with 6 or 5.
+    return str(6_900_000_000_000_000_000 + _stable_int("order", world.seed, *parts) % 10**17)
+
+
+def _make_orders(world: World, s: Session, rng: np.random.Generator, festival: bool) -> list[Order]:
+    v = s.visits
+    orders: list[Order] = []
+    refund_p = REFUND_PROB_FESTIVAL if festival else REFUND_PROB
+    catalog_idx = np.array(s.account.catalog)
+    cat_attr = np.array([world.products[i].attractiveness for i in catalog_idx])
+    cat_p = cat_attr / cat_attr.sum()
+    for i in map(int, np.flatnonzero(v.paid)):
+        pidx = int(s.lineup[v.product[i]])
+        pay_ts = s.start_ts + int(v.pay_s[i])
+        oid = _order_id(world, s.room_id, i)
+        amount = int(v.amount_fen[i])
+        o = Order(
+            order_id=oid,
+            buyer=int(v.viewer[i]),
+            create_ts=pay_ts - int(rng.integers(5, 40)),
+            pay_ts=pay_ts,
+            amount_fen=amount,
+            room_id=s.room_id,
+            author_id=s.account.aweme_id,
+            lines=[SkuLine(oid[:-1] + "1", pidx, int(v.item_num[i]), amount)],
+            visit=i,
+        )
+        if rng.random() < refund_p:
+            o.refund_ts = pay_ts + int(rng.integers(43200, 6 * 86400))
+        orders.append(o)
+        if rng.random() < REPURCHASE_PROB:
+            delay = int(rng.integers(2 * 3600, REPURCHASE_WINDOW_S - 3600))
+            n_lines = 1 + int(rng.random() < 0.3)
+            picks = rng.choice(catalog_idx, n_lines, replace=False, p=cat_p)
+            rid = _order_id(world, s.room_id, i, "re")
+            lines = []
+            for j, p in enumerate(picks):
+                prod = world.products[int(p)]
+                num = 1 + int(rng.random() < 0.2)
+                lines.append(SkuLine(f"{rid[:-1]}{j + 2}", int(p), num, prod.price_fen * num))
+            r = Order(
+                order_id=rid,
+                buyer=o.buyer,
+                create_ts=pay_ts + delay - int(rng.integers(5, 60)),
+                pay_ts=pay_ts + delay,
+                amount_fen=sum(ln.pay_amount_fen for ln in lines),
+                room_id=0,
+                author_id=0,
+                lines=lines,
+                kind="repurchase",
+            )
+            if rng.random() < refund_p:
+                r.refund_ts = r.pay_ts + int(rng.integers(43200, 6 * 86400))
+            orders.append(r)
+    live_price = [world.products[int(p)].live_price_fen for p in s.lineup]
+    for i in map(int, np.flatnonzero(v.clicked & ~v.paid)):
+        if rng.random() >= ABANDON_PROB:
+            continue
+        pos = int(v.product[i])
+        create_ts = s.start_ts + int(v.click_s[i]) + int(rng.integers(5, 30))
+        oid = _order_id(world, s.room_id, i, "ab")
+        amount = live_price[pos]
+        orders.append(
+            Order(
+                order_id=oid,
+                buyer=int(v.viewer[i]),
+                create_ts=create_ts,
+                pay_ts=0,
+                amount_fen=amount,
+                room_id=s.room_id,
+                author_id=s.account.aweme_id,
+                lines=[SkuLine(oid[:-1] + "1", int(s.lineup[pos]), 1, amount)],
+                cancel_ts=create_ts + 1800,
+                kind="abandoned",
+                visit=i,
+            )
+        )
+    return orders
