@@ -244,7 +244,7 @@ def _int(body: dict[str, Any], name: str, required: bool = False) -> int | None:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | str)
-        or not str(value).lstrip("-").isdigit()
+        or not (str(value).isascii() and str(value).removeprefix("-").isdigit())
     ):
         raise ParamError(
             f"{name} 应为整数 (must be an integer)", 40004, "isv.parameter-format-invalid"

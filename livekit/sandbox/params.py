@@ -79,7 +79,9 @@ class Params:
     def day(self, name: str) -> date:
         value = self.text(name)
         try:
-            return date.fromisoformat(value) if len(value) == 10 else _bad_date(name, value)
+            if len(value) != 10:  # strptime alone takes "2026-1-5"; fromisoformat "2026-W48-6"
+                return _bad_date(name, value)
+            return datetime.strptime(value, "%Y-%m-%d").date()
         except ValueError:
             return _bad_date(name, value)
 
@@ -88,6 +90,8 @@ class Params:
             return default
         value = self.text(name)
         try:
+            if len(value) != 19:  # strptime alone takes "2026-11-28 9:0:0"
+                raise ValueError(value)
             return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA_TZ)
         except ValueError:
             raise ParamError(

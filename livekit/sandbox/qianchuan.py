@@ -377,6 +377,18 @@ def _date_range(p: Params, start_name: str, end_name: str, max_days: int) -> tup
     return start, end
 
 
+def _id_list(filtering: dict[str, Any], key: str) -> list[int]:
+    """An id array inside ``filtering``: JSON integers (digit strings accepted too)."""
+    value = filtering.get(key) or []
+    if not isinstance(value, list) or not all(
+        (isinstance(v, int) and not isinstance(v, bool))
+        or (isinstance(v, str) and v.isascii() and v.isdigit())
+        for v in value
+    ):
+        raise ParamError(f"filtering.{key}: 应为整数数组 (must be a JSON array of integers)")
+    return [int(v) for v in value]
+
+
 def report_advertiser(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
     _advertiser(sb, p)
     start, end = _date_range(p, "start_date", "end_date", sb.config.limits.advertiser_report_days)
@@ -387,7 +399,7 @@ def report_advertiser(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
     goal = filtering["marketing_goal"]
     if goal not in ("ALL", "LIVE_PROM_GOODS", "VIDEO_PROM_GOODS"):
         raise ParamError(f"filtering.marketing_goal: 取值无效 (invalid value {goal!r})")
-    awemes = filtering.get("aweme_ids")
+    awemes = _id_list(filtering, "aweme_ids")
     gran = p.enum(
         "time_granularity", ("TIME_GRANULARITY_DAILY", "TIME_GRANULARITY_HOURLY", "NONE"), "NONE"
     )
@@ -420,12 +432,12 @@ def room_analysis(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
         filtering.get("room_ids") or filtering.get("aweme_ids")
     ):
         raise ParamError("filtering: 须包含 room_ids 或 aweme_ids (room_ids or aweme_ids required)")
-    room_ids = filtering.get("room_ids") or []
+    room_ids = _id_list(filtering, "room_ids")
     if len(room_ids) > sb.config.limits.analysis_room_ids:
         raise ParamError(
             f"filtering.room_ids: 最多 {sb.config.limits.analysis_room_ids} 个 (too many room ids)"
         )
-    awemes = {int(a) for a in filtering.get("aweme_ids") or []}
+    awemes = set(_id_list(filtering, "aweme_ids"))
     today = datetime.fromtimestamp(now, CHINA_TZ).date()
     default_start = datetime.combine(today - timedelta(days=7), datetime.min.time(), CHINA_TZ)
     start = p.moment("start_time", default_start)
@@ -438,7 +450,7 @@ def room_analysis(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
         raise ParamError(f"时间跨度不能超过 {sb.config.limits.analysis_days} 天 (range too long)")
     fields = p.fields(agg.ANALYSIS_METRICS, required=False)
     page, size = _page(p, sb.config.limits.live_page_size)
-    wanted = set(int(r) for r in room_ids)
+    wanted = set(room_ids)
     rows = []
     for s in sb.world.iter_sessions(start.date(), end.date()):
         if s.day >= today:  # T+1: a day is analysed once it is over
