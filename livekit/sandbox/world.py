@@ -550,7 +550,10 @@ def _simulate_session(world: World, account: Account, d: date, slot: str) -> Ses
     other = rng.choice(n_lineup, n, p=attr / attr.sum())
     product = np.where(rng.random(n) < 0.6, explained, other)
     product = np.where(clicked, product, -1).astype(np.int64)
-    pay_s = np.where(paid, np.minimum(click_s + 10 + rng.random(n) * 80, leave_s), np.nan)
+    # Payments happen on whole seconds: 抖店 pay_time is Unix seconds, and the room counters
+    # (pay_s <= seconds visible) must agree with the orders (pay_time <= now) at any moment.
+    # Rounding up keeps the payment after the click and within the show.
+    pay_s = np.where(paid, np.ceil(np.minimum(click_s + 10 + rng.random(n) * 80, leave_s)), np.nan)
 
     # planted stock-out: one hero product sells out and stays out for the rest of the show
     stockout_pos, stockout_s = -1, math.inf
@@ -662,10 +665,12 @@ def _make_orders(world: World, s: Session, rng: np.random.Generator, festival: b
         pay_ts = s.start_ts + int(v.pay_s[i])
         oid = _order_id(world, s.room_id, i)
         amount = int(v.amount_fen[i])
+        # the order is placed a few seconds before paying, but never before the click
+        clicked_ts = s.start_ts + math.ceil(float(v.click_s[i]))
         o = Order(
             order_id=oid,
             buyer=int(v.viewer[i]),
-            create_ts=pay_ts - int(rng.integers(5, 40)),
+            create_ts=max(pay_ts - int(rng.integers(5, 40)), clicked_ts),
             pay_ts=pay_ts,
             amount_fen=amount,
             room_id=s.room_id,
