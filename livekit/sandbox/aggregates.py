@@ -10,8 +10,9 @@ the counts they are built from.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -151,18 +152,59 @@ def cut(s: Session, now_ts: float) -> Cut:
     )
 
 
-_room_cache: dict[tuple[int, int], dict[str, Any]] = {}
+# ---- per-session memo ----------------------------------------------------------------
+# A finished session's visit-based aggregates never change again (``cut`` clips at the end),
+# so they are computed once. The memo lives exactly as long as its Session object: it is keyed
+# by id() and dropped by a weakref callback, so ids reused by later objects (another World in
+# the same process) can never see a stale entry.
+_memos: dict[int, tuple[weakref.ref[Session], dict[Any, Any]]] = {}
+
+
+def _memo(s: Session) -> dict[Any, Any]:
+    key = id(s)
+    hit = _memos.get(key)
+    if hit is not None and hit[0]() is s:
+        return hit[1]
+    memo: dict[Any, Any] = {}
+
+    def forget(ref: weakref.ref[Session], key: int = key) -> None:
+        entry = _memos.get(key)
+        if entry is not None and entry[0] is ref:
+            del _memos[key]
+
+    _memos[key] = (weakref.ref(s, forget), memo)
+    return memo
+
+
+def _settled_ts(s: Session) -> int:
+    """From this moment on nothing about the session changes (orders, refunds, repurchases)."""
+    memo = _memo(s)
+    if "settled_ts" not in memo:
+        memo["settled_ts"] = max(
+            [s.end_ts, *(max(o.create_ts, o.pay_ts, o.refund_ts) for o in s.orders)]
+        )
+    settled: int = memo["settled_ts"]
+    return settled
 
 
 def room_metrics(world: World, s: Session, now_ts: float) -> dict[str, Any]:
     """All ROOM_METRICS of one session as seen at ``now_ts``."""
+    if now_ts < s.end_ts or now_ts < _settled_ts(s):
+        return _room_metrics(s, now_ts)
+    memo = _memo(s)
+    if "room_metrics" not in memo:
+        memo["room_metrics"] = _room_metrics(s, now_ts)
+    return dict(memo["room_metrics"])
+
+
+def _room_metrics(s: Session, now_ts: float) -> dict[str, Any]:
     finished = now_ts >= s.end_ts
-    key = (id(world), s.room_id)
-    base = _room_cache.get(key) if finished else None
+    memo = _memo(s)
+    base = memo.get("room_visit_metrics") if finished else None
     if base is None:
         base = _room_visit_metrics(s, cut(s, now_ts))
         if finished:
-            _room_cache[key] = base
+            memo["room_visit_metrics"] = base
     out = dict(base)
     refunds = [
         o
@@ -238,6 +280,15 @@ def explain_status(s: Session, pos: int, now_ts: float) -> tuple[str, int]:
 
 
 def product_rows(world: World, s: Session, now_ts: float) -> list[dict[str, Any]]:
+    if now_ts < s.end_ts:
+        return _product_rows(world, s, now_ts)
+    memo = _memo(s)
+    if "product_rows" not in memo:
+        memo["product_rows"] = _product_rows(world, s, now_ts)
+    return [dict(r) for r in memo["product_rows"]]
+
+
+def _product_rows(world: World, s: Session, now_ts: float) -> list[dict[str, Any]]:
     v = s.visits
     c = cut(s, now_ts)
     ad = v.source == PAID_IDX
@@ -277,6 +328,15 @@ def product_rows(world: World, s: Session, now_ts: float) -> list[dict[str, Any]
 
 
 def flow_performance(s: Session, now_ts: float) -> dict[str, int]:
+    if now_ts < s.end_ts:
+        return _flow_performance(s, now_ts)
+    memo = _memo(s)
+    if "flow" not in memo:
+        memo["flow"] = _flow_performance(s, now_ts)
+    return dict(memo["flow"])
+
+
+def _flow_performance(s: Session, now_ts: float) -> dict[str, int]:
     c = cut(s, now_ts)
     counts = np.bincount(s.visits.source[c.entered], minlength=len(catalog.TRAFFIC_SOURCES))
     out = {name: int(counts[i]) for i, name in enumerate(catalog.TRAFFIC_SOURCES)}
@@ -288,6 +348,19 @@ def audience(
     world: World, s: Session, now_ts: float, event: str, dims: Iterable[str]
 ) -> dict[str, Any]:
     """Unique people who entered (ENTER) or paid (PAY), split by city, gender and age."""
+    dims = tuple(dims)
+    if now_ts < s.end_ts:
+        return _audience(world, s, now_ts, event, dims)
+    memo = _memo(s)
+    key = ("audience", event, dims)
+    if key not in memo:
+        memo[key] = _audience(world, s, now_ts, event, dims)
+    return {k: [dict(x) for x in items] for k, items in memo[key].items()}
+
+
+def _audience(
+    world: World, s: Session, now_ts: float, event: str, dims: Iterable[str]
+) -> dict[str, Any]:
     c = cut(s, now_ts)
     mask = c.entered if event == "ENTER" else c.paid
     people = np.unique(s.visits.viewer[mask])
@@ -318,6 +391,13 @@ def audience(
 
 def analysis_row(s: Session) -> dict[str, Any]:
     """T+1 room analysis metrics (only served for finished days)."""
+    memo = _memo(s)
+    if "analysis_row" not in memo:
+        memo["analysis_row"] = _analysis_row(s)
+    return dict(memo["analysis_row"])
+
+
+def _analysis_row(s: Session) -> dict[str, Any]:
     v = s.visits
     dwell = v.leave_s - v.enter_s
     watch = len(v)
@@ -413,14 +493,52 @@ class AdBucket:
 
 def ad_buckets(world: World, s: Session, now_ts: float, hourly: bool) -> dict[int, AdBucket]:
     """Ad facts of one session keyed by the bucket's start (epoch seconds, China time)."""
+    if now_ts < _settled_ts(s):
+        return _ad_buckets(s, now_ts, hourly)
+    memo = _memo(s)
+    key = ("ad_buckets", hourly)
+    if key not in memo:
+        memo[key] = _ad_buckets(s, now_ts, hourly)
+    return {b: replace(bk) for b, bk in memo[key].items()}
+
+
+def _ad_visit_counts(s: Session, now_ts: float, hourly: bool) -> dict[int, tuple[int, int, int]]:
+    """bucket -> (ad visits, ad-visit follows, ad product clicks); fixed once the show is over."""
+    finished = now_ts >= s.end_ts
+    key = ("ad_visit_counts", hourly)
+    memo = _memo(s)
+    if finished and key in memo:
+        cached: dict[int, tuple[int, int, int]] = memo[key]
+        return cached
     v = s.visits
     c = cut(s, now_ts)
-    ad = c.entered & (v.source == PAID_IDX)
+    is_ad = v.source == PAID_IDX
+    ad = c.entered & is_ad
     size = 3600 if hourly else 86400
     offset = 8 * 3600  # China time buckets
 
-    def bucket(ts: np.ndarray | float) -> Any:
-        return ((np.asarray(ts) + offset) // size) * size - offset
+    def counts(ts: np.ndarray) -> dict[int, int]:
+        b, n = np.unique(((ts + offset) // size) * size - offset, return_counts=True)
+        return dict(zip(b.astype(np.int64).tolist(), n.tolist(), strict=True))
+
+    visits = counts(s.start_ts + v.enter_s[ad])
+    follows = counts(s.start_ts + v.interact_s[ad & c.interacted & v.followed])
+    clicks = counts(s.start_ts + v.click_s[c.clicked & is_ad])
+    # insertion order as before: ad-visit buckets, then any new ones from follows and clicks
+    keys = dict.fromkeys([*visits, *follows, *clicks])
+    out = {b: (visits.get(b, 0), follows.get(b, 0), clicks.get(b, 0)) for b in keys}
+    if finished:
+        memo[key] = out
+    return out
+
+
+def _ad_buckets(s: Session, now_ts: float, hourly: bool) -> dict[int, AdBucket]:
+    v = s.visits
+    size = 3600 if hourly else 86400
+    offset = 8 * 3600  # China time buckets
+
+    def bucket(ts: int) -> int:  # whole seconds: plain int arithmetic
+        return ((ts + offset) // size) * size - offset
 
     out: dict[int, AdBucket] = {}
 
@@ -429,33 +547,25 @@ def ad_buckets(world: World, s: Session, now_ts: float, hourly: bool) -> dict[in
             out[b] = AdBucket()
         return out[b]
 
-    enter_abs = s.start_ts + v.enter_s
-    ad_idx = np.flatnonzero(ad)
-    for b, cnt in zip(
-        *np.unique(bucket(enter_abs[ad_idx]).astype(np.int64), return_counts=True), strict=True
-    ):
-        bk = get(int(b))
-        bk.ad_visits += int(cnt)
-        bk.spend_fen += int(cnt) * s.cost_per_ad_visit_fen
-    follow_idx = np.flatnonzero(ad & c.interacted & v.followed)
-    for b in bucket(s.start_ts + v.interact_s[follow_idx]).astype(np.int64):
-        get(int(b)).follows += 1
-    click_idx = np.flatnonzero(c.clicked & (v.source == PAID_IDX))
-    for b in bucket(s.start_ts + v.click_s[click_idx]).astype(np.int64):
-        get(int(b)).ad_clicks_product += 1
-    # show count is derived per bucket from ad visits and the session's CTR
-    for bk in out.values():
-        bk.show = round(bk.ad_visits / s.ad_ctr)
+    for b, (n_ad, follows, clicks) in _ad_visit_counts(s, now_ts, hourly).items():
+        bk = get(b)
+        bk.ad_visits = n_ad
+        bk.spend_fen = n_ad * s.cost_per_ad_visit_fen
+        bk.follows = follows
+        bk.ad_clicks_product = clicks
+        # show count is derived per bucket from ad visits and the session's CTR
+        bk.show = round(n_ad / s.ad_ctr)
     buyers: dict[int, list[Order]] = {}
+    source = v.source
     for o in s.orders:
-        if o.visit < 0 or v.source[o.visit] != PAID_IDX or o.kind == "repurchase":
+        if o.visit < 0 or o.kind == "repurchase" or source[o.visit] != PAID_IDX:
             continue
         if o.create_ts <= now_ts:
-            bk = get(int(bucket(o.create_ts)))
+            bk = get(bucket(o.create_ts))
             bk.create_count += 1
             bk.create_fen += o.amount_fen
         if o.pay_ts and o.pay_ts <= now_ts:
-            bk = get(int(bucket(o.pay_ts)))
+            bk = get(bucket(o.pay_ts))
             bk.pay_count += 1
             bk.pay_fen += o.amount_fen
             bk.gmv7_fen += o.amount_fen
@@ -469,7 +579,7 @@ def ad_buckets(world: World, s: Session, now_ts: float, hourly: bool) -> dict[in
             continue
         first = buyers[o.buyer][0]
         if o.pay_ts - first.pay_ts <= REPURCHASE_WINDOW_S:
-            bk = get(int(bucket(first.pay_ts)))
+            bk = get(bucket(first.pay_ts))
             bk.gmv7_fen += o.amount_fen
             bk.count7 += 1
             bk.indirect_fen += o.amount_fen

@@ -122,6 +122,30 @@ async def clock(request: Request) -> Response:
     return _json({"now": sb.clock.now().strftime("%Y-%m-%d %H:%M:%S"), "speed": sb.clock.speed})
 
 
+def _check_faults(f: Faults) -> None:
+    """Reject settings that would silently do something else than asked."""
+    known = set(Faults().kinds)  # the default lists every kind the endpoints implement
+    if not isinstance(f.kinds, tuple) or not all(isinstance(k, str) for k in f.kinds):
+        raise ValueError("kinds must be a list of strings")
+    unknown_kinds = set(f.kinds) - known
+    if unknown_kinds:
+        raise ValueError(f"unknown fault kinds {sorted(unknown_kinds)}; known {sorted(known)}")
+    if isinstance(f.rate, bool) or not isinstance(f.rate, int | float) or not 0 <= f.rate <= 1:
+        raise ValueError(f"rate must be a number from 0 to 1, got {f.rate!r}")
+    if f.qps is not None and (
+        isinstance(f.qps, bool) or not isinstance(f.qps, int | float) or not f.qps > 0
+    ):
+        raise ValueError(f"qps must be a positive number or null, got {f.qps!r}")
+    if (
+        isinstance(f.slow_seconds, bool)
+        or not isinstance(f.slow_seconds, int | float)
+        or not f.slow_seconds >= 0
+    ):
+        raise ValueError(f"slow_seconds must be a number >= 0, got {f.slow_seconds!r}")
+    if isinstance(f.seed, bool) or not isinstance(f.seed, int):
+        raise ValueError(f"seed must be an integer, got {f.seed!r}")
+
+
 async def faults(request: Request) -> Response:
     sb = _sb(request)
     if request.method == "POST":
@@ -133,6 +157,7 @@ async def faults(request: Request) -> Response:
                 raise ValueError(f"unknown keys {sorted(unknown)}; allowed {sorted(allowed)}")
             if "kinds" in body:
                 body["kinds"] = tuple(body["kinds"])
+            _check_faults(replace(sb.faults, **body))
             sb.set_faults(**body)
         except (ValueError, TypeError, json.JSONDecodeError) as exc:
             return _json({"error": str(exc)}, 400)

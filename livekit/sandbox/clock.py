@@ -17,12 +17,12 @@ class Clock:
     def set(self, start: datetime, speed: float | None = None) -> None:
         if start.tzinfo is None:
             start = start.replace(tzinfo=CHINA_TZ)
-        with self._lock:
+        if speed is not None and not speed >= 0:  # also rejects NaN
+            raise ValueError("speed must be >= 0")
+        with self._lock:  # validated first: a rejected change leaves the clock as it was
             self._virtual0 = start.timestamp()
             self._real0 = time.monotonic()
             if speed is not None:
-                if speed < 0:
-                    raise ValueError("speed must be >= 0")
                 self._speed = speed
 
     @property

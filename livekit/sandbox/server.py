@@ -8,8 +8,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from livekit.sandbox.config import SandboxConfig
+
+if TYPE_CHECKING:
+    from livekit.sandbox.core import Sandbox
 
 
 def serve(
@@ -28,8 +32,9 @@ class RunningSandbox:
     app: object
 
     @property
-    def sandbox(self):  # type: ignore[no-untyped-def]
-        return self.app.state.sandbox  # type: ignore[attr-defined]
+    def sandbox(self) -> Sandbox:
+        sb: Sandbox = self.app.state.sandbox  # type: ignore[attr-defined]
+        return sb
 
 
 def free_port(host: str = "127.0.0.1") -> int:
