@@ -449,3 +449,22 @@ def test_qps_limit_60000(limited: RunningSandbox) -> None:
         stats = h.get("/sandbox/stats").json()
         assert stats["rate_limited"] == {"/order/searchList": n}
         assert stats["outcomes"]["doudian:60000"] == n
+
+
+def test_unknown_method_is_answered_in_the_envelope(dd: Doudian) -> None:
+    token = dd.login()["access_token"]
+    body = dd.call("order.orderDetail", {"shop_order_id": "1"}, token)
+    assert body["code"] == 70000
+    assert body["sub_code"] == "isp.api-service-off"
+
+
+@pytest.mark.parametrize("value", ["false", 1, None])
+def test_order_asc_must_be_a_boolean(dd: Doudian, value: object) -> None:
+    token = dd.login()["access_token"]
+    body = dd.call(
+        "order.searchList",
+        {"page": 0, "size": 10, "create_time_start": 1795708800, "order_asc": value},
+        token,
+    )
+    assert body["code"] == 40004
+    assert "order_asc" in body["sub_msg"]

@@ -229,6 +229,8 @@ def create_app(config: SandboxConfig | None = None, **overrides: Any) -> Starlet
         Route("/sandbox/clock", clock, methods=["GET", "POST"]),
         Route("/sandbox/faults", faults, methods=["GET", "POST"]),
         Route("/sandbox/totals", totals),
+        # any other 抖店 method: answered in the envelope (70000 isp.api-service-off), not a 404
+        Route("/{group}/{api}", doudian.endpoint, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
     app.state.sandbox = Sandbox(cfg)

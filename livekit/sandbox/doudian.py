@@ -285,7 +285,11 @@ def search_list(sb: Sandbox, body: dict[str, Any], now: float) -> dict[str, Any]
         raise ParamError(
             "order_by 应为 create_time 或 update_time", 40004, "isv.parameter-format-invalid"
         )
-    asc = bool(body.get("order_asc", False))
+    asc = body.get("order_asc", False)
+    if not isinstance(asc, bool):
+        raise ParamError(
+            "order_asc 应为布尔值 (must be true or false)", 40004, "isv.parameter-format-invalid"
+        )
     lo = cs if cs is not None else (us or 0) - 30 * 86400
     hi = min(ce if ce is not None else int(now), int(now))
     orders = [o for o in sb.world.orders_between(lo, hi) if o.create_ts <= now]
