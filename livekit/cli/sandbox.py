@@ -91,7 +91,11 @@ def serve(
     ] = 30 * 86400.0,
     doudian_access_ttl: Annotated[float, typer.Option(help="抖店 access_token 有效期（秒）。")] = 7
     * 86400.0,
+    doudian_refresh_ttl: Annotated[
+        float, typer.Option(help="抖店 refresh_token 有效期（秒）。")
+    ] = 14 * 86400.0,
     auth_code_ttl: Annotated[float, typer.Option(help="授权码有效期（秒）。")] = 600.0,
+    history_days: Annotated[int, typer.Option(help="历史天数（今天之前）。")] = 90,
 ) -> None:
     """启动沙盒 HTTP 服务（真实路径、真实协议与错误码）。"""
     from livekit.sandbox.config import Faults, SandboxConfig, TokenLifetimes
@@ -101,12 +105,19 @@ def serve(
         raise _fail(f"--fault-rate 应在 0 到 1 之间，收到 {fault_rate}")
     if speed < 0:
         raise _fail("--speed 不能为负数")
+    if scale <= 0:
+        raise _fail("--scale 必须大于 0")
+    if history_days < 1:
+        raise _fail("--history-days 至少为 1")
+    if qps is not None and qps <= 0:
+        raise _fail("--qps 必须大于 0")
     cfg = SandboxConfig(
         seed=seed,
         today=_parse_today(today),
         now=_parse_now(now),
         speed=speed,
         scale=scale,
+        history_days=history_days,
         qianchuan_app_id=qianchuan_app_id,
         qianchuan_secret=qianchuan_secret,
         doudian_app_key=doudian_app_key,
@@ -116,6 +127,7 @@ def serve(
             qianchuan_access=qianchuan_access_ttl,
             qianchuan_refresh=qianchuan_refresh_ttl,
             doudian_access=doudian_access_ttl,
+            doudian_refresh=doudian_refresh_ttl,
         ),
         faults=Faults(qps=qps, rate=fault_rate, slow_seconds=slow_seconds),
     )
