@@ -10,15 +10,14 @@ the counts they are built from.
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from livekit.sandbox import catalog
-from livekit.sandbox.world import REPURCHASE_WINDOW_S, Order, Session, World
+from livekit.sandbox.world import REPURCHASE_WINDOW_S, Order, Session, World, fmt_time
 
 PAID_IDX = catalog.TRAFFIC_SOURCES.index(catalog.PAID_SOURCE)
 FAN_IDX = catalog.TRAFFIC_SOURCES.index("homepage_follow")
@@ -154,57 +153,39 @@ def cut(s: Session, now_ts: float) -> Cut:
 
 # ---- per-session memo ----------------------------------------------------------------
 # A finished session's visit-based aggregates never change again (``cut`` clips at the end),
-# so they are computed once. The memo lives exactly as long as its Session object: it is keyed
-# by id() and dropped by a weakref callback, so ids reused by later objects (another World in
-# the same process) can never see a stale entry.
-_memos: dict[int, tuple[weakref.ref[Session], dict[Any, Any]]] = {}
+# and once every order, refund and repurchase is in the past nothing changes at all; such
+# results are computed once and kept on the Session (``Session.memo``).
+T = TypeVar("T")
 
 
-def _memo(s: Session) -> dict[Any, Any]:
-    key = id(s)
-    hit = _memos.get(key)
-    if hit is not None and hit[0]() is s:
-        return hit[1]
-    memo: dict[Any, Any] = {}
-
-    def forget(ref: weakref.ref[Session], key: int = key) -> None:
-        entry = _memos.get(key)
-        if entry is not None and entry[0] is ref:
-            del _memos[key]
-
-    _memos[key] = (weakref.ref(s, forget), memo)
-    return memo
+def _once(s: Session, key: Hashable, compute: Callable[[], T]) -> T:
+    if key not in s.memo:
+        s.memo[key] = compute()
+    value: T = s.memo[key]
+    return value
 
 
 def _settled_ts(s: Session) -> int:
     """From this moment on nothing about the session changes (orders, refunds, repurchases)."""
-    memo = _memo(s)
-    if "settled_ts" not in memo:
-        memo["settled_ts"] = max(
-            [s.end_ts, *(max(o.create_ts, o.pay_ts, o.refund_ts) for o in s.orders)]
-        )
-    settled: int = memo["settled_ts"]
-    return settled
+    return _once(
+        s,
+        "settled_ts",
+        lambda: max([s.end_ts, *(max(o.create_ts, o.pay_ts, o.refund_ts) for o in s.orders)]),
+    )
 
 
 def room_metrics(world: World, s: Session, now_ts: float) -> dict[str, Any]:
     """All ROOM_METRICS of one session as seen at ``now_ts``."""
     if now_ts < s.end_ts or now_ts < _settled_ts(s):
         return _room_metrics(s, now_ts)
-    memo = _memo(s)
-    if "room_metrics" not in memo:
-        memo["room_metrics"] = _room_metrics(s, now_ts)
-    return dict(memo["room_metrics"])
+    return dict(_once(s, "room_metrics", lambda: _room_metrics(s, now_ts)))
 
 
 def _room_metrics(s: Session, now_ts: float) -> dict[str, Any]:
-    finished = now_ts >= s.end_ts
-    memo = _memo(s)
-    base = memo.get("room_visit_metrics") if finished else None
-    if base is None:
+    if now_ts >= s.end_ts:
+        base = _once(s, "room_visit_metrics", lambda: _room_visit_metrics(s, cut(s, now_ts)))
+    else:
         base = _room_visit_metrics(s, cut(s, now_ts))
-        if finished:
-            memo["room_visit_metrics"] = base
     out = dict(base)
     refunds = [
         o
@@ -282,10 +263,7 @@ def explain_status(s: Session, pos: int, now_ts: float) -> tuple[str, int]:
 def product_rows(world: World, s: Session, now_ts: float) -> list[dict[str, Any]]:
     if now_ts < s.end_ts:
         return _product_rows(world, s, now_ts)
-    memo = _memo(s)
-    if "product_rows" not in memo:
-        memo["product_rows"] = _product_rows(world, s, now_ts)
-    return [dict(r) for r in memo["product_rows"]]
+    return [dict(r) for r in _once(s, "product_rows", lambda: _product_rows(world, s, now_ts))]
 
 
 def _product_rows(world: World, s: Session, now_ts: float) -> list[dict[str, Any]]:
@@ -311,7 +289,7 @@ def _product_rows(world: World, s: Session, now_ts: float) -> list[dict[str, Any
                 "img_url": p.cover,
                 "explain_status": status,
                 "live_product_Inventory": max(int(s.inventory0[pos]) - sold, 0),
-                "live_product_bind_time": _fmt(bind_ts),
+                "live_product_bind_time": fmt_time(bind_ts),
                 "live_product_price": yuan(p.live_price_fen),
                 "live_product_explain_cnt": n_explain,
                 "live_pay_order_gmv_alias": yuan(gmv),
@@ -330,10 +308,7 @@ def _product_rows(world: World, s: Session, now_ts: float) -> list[dict[str, Any
 def flow_performance(s: Session, now_ts: float) -> dict[str, int]:
     if now_ts < s.end_ts:
         return _flow_performance(s, now_ts)
-    memo = _memo(s)
-    if "flow" not in memo:
-        memo["flow"] = _flow_performance(s, now_ts)
-    return dict(memo["flow"])
+    return dict(_once(s, "flow", lambda: _flow_performance(s, now_ts)))
 
 
 def _flow_performance(s: Session, now_ts: float) -> dict[str, int]:
@@ -351,11 +326,8 @@ def audience(
     dims = tuple(dims)
     if now_ts < s.end_ts:
         return _audience(world, s, now_ts, event, dims)
-    memo = _memo(s)
-    key = ("audience", event, dims)
-    if key not in memo:
-        memo[key] = _audience(world, s, now_ts, event, dims)
-    return {k: [dict(x) for x in items] for k, items in memo[key].items()}
+    cached = _once(s, ("audience", event, dims), lambda: _audience(world, s, now_ts, event, dims))
+    return {k: [dict(x) for x in items] for k, items in cached.items()}
 
 
 def _audience(
@@ -391,10 +363,7 @@ def _audience(
 
 def analysis_row(s: Session) -> dict[str, Any]:
     """T+1 room analysis metrics (only served for finished days)."""
-    memo = _memo(s)
-    if "analysis_row" not in memo:
-        memo["analysis_row"] = _analysis_row(s)
-    return dict(memo["analysis_row"])
+    return dict(_once(s, "analysis_row", lambda: _analysis_row(s)))
 
 
 def _analysis_row(s: Session) -> dict[str, Any]:
@@ -495,21 +464,18 @@ def ad_buckets(world: World, s: Session, now_ts: float, hourly: bool) -> dict[in
     """Ad facts of one session keyed by the bucket's start (epoch seconds, China time)."""
     if now_ts < _settled_ts(s):
         return _ad_buckets(s, now_ts, hourly)
-    memo = _memo(s)
-    key = ("ad_buckets", hourly)
-    if key not in memo:
-        memo[key] = _ad_buckets(s, now_ts, hourly)
-    return {b: replace(bk) for b, bk in memo[key].items()}
+    cached = _once(s, ("ad_buckets", hourly), lambda: _ad_buckets(s, now_ts, hourly))
+    return {b: replace(bk) for b, bk in cached.items()}
 
 
 def _ad_visit_counts(s: Session, now_ts: float, hourly: bool) -> dict[int, tuple[int, int, int]]:
     """bucket -> (ad visits, ad-visit follows, ad product clicks); fixed once the show is over."""
-    finished = now_ts >= s.end_ts
-    key = ("ad_visit_counts", hourly)
-    memo = _memo(s)
-    if finished and key in memo:
-        cached: dict[int, tuple[int, int, int]] = memo[key]
-        return cached
+    if now_ts >= s.end_ts:
+        return _once(s, ("ad_visit_counts", hourly), lambda: _ad_visit_counts_at(s, now_ts, hourly))
+    return _ad_visit_counts_at(s, now_ts, hourly)
+
+
+def _ad_visit_counts_at(s: Session, now_ts: float, hourly: bool) -> dict[int, tuple[int, int, int]]:
     v = s.visits
     c = cut(s, now_ts)
     is_ad = v.source == PAID_IDX
@@ -526,10 +492,7 @@ def _ad_visit_counts(s: Session, now_ts: float, hourly: bool) -> dict[int, tuple
     clicks = counts(s.start_ts + v.click_s[c.clicked & is_ad])
     # insertion order as before: ad-visit buckets, then any new ones from follows and clicks
     keys = dict.fromkeys([*visits, *follows, *clicks])
-    out = {b: (visits.get(b, 0), follows.get(b, 0), clicks.get(b, 0)) for b in keys}
-    if finished:
-        memo[key] = out
-    return out
+    return {b: (visits.get(b, 0), follows.get(b, 0), clicks.get(b, 0)) for b in keys}
 
 
 def _ad_buckets(s: Session, now_ts: float, hourly: bool) -> dict[int, AdBucket]:
@@ -585,12 +548,6 @@ def _ad_buckets(s: Session, now_ts: float, hourly: bool) -> dict[int, AdBucket]:
             bk.indirect_fen += o.amount_fen
             bk.indirect_count += 1
     return out
-
-
-def _fmt(ts: float) -> str:
-    from livekit.sandbox.world import fmt_time
-
-    return fmt_time(ts)
 
 
 ADDITIVE_ROOM_METRICS = (

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from livekit.sandbox import aggregates as agg
 from livekit.sandbox import doudian, qianchuan
 from livekit.sandbox.config import Faults, SandboxConfig
 from livekit.sandbox.core import Sandbox, dumps
@@ -175,8 +176,6 @@ async def faults(request: Request) -> Response:
 
 async def totals(request: Request) -> Response:
     """The sandbox's own totals over a date range, as visible now (for sync tests)."""
-    from livekit.sandbox import aggregates as agg
-
     sb = _sb(request)
     try:
         start, end = _dates(request, sb)
@@ -191,7 +190,7 @@ async def totals(request: Request) -> Response:
         int(datetime.combine(end + timedelta(days=1), datetime.min.time(), CHINA_TZ).timestamp())
         - 1
     )
-    orders = [o for o in sb.world.orders_between(t0, min(t1, int(now)))]
+    orders = sb.world.orders_between(t0, min(t1, int(now)))
     paid = [o for o in orders if 0 < o.pay_ts <= now]
     return _json(
         {

@@ -5,6 +5,8 @@ Every response is HTTP 200 with ``{code, message, request_id, data}``; errors ri
 
 from __future__ import annotations
 
+import asyncio
+import json
 import math
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -15,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from livekit.sandbox import aggregates as agg
-from livekit.sandbox.core import ParamError, Sandbox
+from livekit.sandbox.core import ParamError, Sandbox, dumps
 from livekit.sandbox.oauth import OAuthError
 from livekit.sandbox.params import Params
 from livekit.sandbox.world import CHINA_TZ, Session, fmt_time, to_epoch
@@ -66,8 +68,6 @@ def respond(
     payload: str = "",
     truncate: bool = False,
 ) -> Response:
-    from livekit.sandbox.core import dumps
-
     body = dumps(envelope(sb, request, code, message, {} if data is None else data, payload))
     sb.stats.outcomes[f"qianchuan:{code}"] += 1
     if truncate:
@@ -92,8 +92,6 @@ async def consent(request: Request) -> Response:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
-    import json
-
     try:
         body = json.loads(await request.body() or b"{}")
     except json.JSONDecodeError:
@@ -173,8 +171,6 @@ async def advertisers(request: Request) -> Response:
 # ---- data endpoints -------------------------------------------------------------------
 def data_endpoint(handler: Handler) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
-        import asyncio
-
         sb: Sandbox = request.app.state.sandbox
         path = request.url.path
         sb.stats.requests[path] += 1

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from functools import cached_property
 from threading import RLock
+from typing import Any
 
 import numpy as np
 
@@ -222,6 +223,8 @@ class Session:
     kappa: float  # browse-click probability before the switchback multiplier
     visits: Visits
     orders: list[Order] = field(default_factory=list)
+    # Aggregates that can no longer change (see aggregates.py), computed once per session.
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def duration_s(self) -> int:
