@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from livekit.sandbox.config import SandboxConfig  # noqa: E402
-from livekit.sandbox.doudian import param_json, sign  # noqa: E402
+from livekit.sandbox.doudian import signed_request  # noqa: E402
 from livekit.sandbox.world import CHINA_TZ  # noqa: E402
 
 GOAL_RPS = 300.0
@@ -97,18 +97,10 @@ def qc_get(path: str, token: str, **params: Any) -> Req:
 
 
 def dd_post(cfg: SandboxConfig, method: str, body: dict[str, Any], token: str | None) -> Req:
-    pj, ts = param_json(body), str(int(time.time()))
-    q = {
-        "app_key": cfg.doudian_app_key,
-        "method": method,
-        "timestamp": ts,
-        "v": "2",
-        "sign_method": "hmac-sha256",
-        "sign": sign(cfg.doudian_app_key, cfg.doudian_app_secret, method, pj, ts),
-    }
-    if token:
-        q["access_token"] = token
-    return ("POST", "/" + method.replace(".", "/"), q, {}, pj.encode())
+    path, query, content = signed_request(
+        cfg.doudian_app_key, cfg.doudian_app_secret, method, body, token
+    )
+    return ("POST", path, query, {}, content)
 
 
 def ok(resp: httpx.Response) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -12,7 +11,7 @@ import httpx
 import pytest
 
 from livekit.sandbox.config import SandboxConfig
-from livekit.sandbox.doudian import param_json, sign
+from livekit.sandbox.doudian import signed_request
 from livekit.sandbox.server import RunningSandbox, running_sandbox
 from livekit.sandbox.world import CHINA_TZ
 
@@ -108,25 +107,15 @@ class Doudian:
         secret: str | None = None,
         timestamp: str | None = None,
     ) -> dict[str, Any]:
-        pj = param_json(body)
-        ts = timestamp or str(int(time.time()))
-        q = {
-            "app_key": self.config.doudian_app_key,
-            "method": method,
-            "timestamp": ts,
-            "v": "2",
-            "sign_method": "hmac-sha256",
-            "sign": sign(
-                self.config.doudian_app_key,
-                secret or self.config.doudian_app_secret,
-                method,
-                pj,
-                ts,
-            ),
-        }
-        if token:
-            q["access_token"] = token
-        r = self.http.post("/" + method.replace(".", "/"), params=q, content=pj.encode())
+        path, query, content = signed_request(
+            self.config.doudian_app_key,
+            secret or self.config.doudian_app_secret,
+            method,
+            body,
+            token,
+            timestamp,
+        )
+        r = self.http.post(path, params=query, content=content)
         assert r.status_code == 200, r.text
         out: dict[str, Any] = r.json()
         return out

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from livekit.sandbox.config import SandboxConfig
-from livekit.sandbox.doudian import param_json, sign
+from livekit.sandbox.doudian import signed_request
 from livekit.sandbox.server import running_sandbox
 from livekit.sandbox.world import CHINA_TZ
 
@@ -207,18 +207,10 @@ def run_demo(seed: int, today: date | None) -> None:
 
         # 2. 抖店: self-built app token, then yesterday's orders (page from 0, amounts in fen)
         def dd(method: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
-            pj, ts = param_json(body), str(int(time.time()))
-            q = {
-                "app_key": cfg.doudian_app_key,
-                "method": method,
-                "timestamp": ts,
-                "v": "2",
-                "sign_method": "hmac-sha256",
-                "sign": sign(cfg.doudian_app_key, cfg.doudian_app_secret, method, pj, ts),
-            }
-            if token:
-                q["access_token"] = token
-            return _ok(http.post("/" + method.replace(".", "/"), params=q, content=pj.encode()))
+            path, query, content = signed_request(
+                cfg.doudian_app_key, cfg.doudian_app_secret, method, body, token
+            )
+            return _ok(http.post(path, params=query, content=content))
 
         shop = dd("token.create", {"code": "", "grant_type": "authorization_self"})
         y0 = int(

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -52,6 +53,33 @@ def sign(
     if sign_method == "md5":
         return hashlib.md5(s.encode()).hexdigest()
     return hmac.new(secret.encode(), s.encode(), hashlib.sha256).hexdigest()
+
+
+def signed_request(
+    app_key: str,
+    secret: str,
+    method: str,
+    body: dict[str, Any],
+    token: str | None = None,
+    timestamp: str | None = None,
+) -> tuple[str, dict[str, str], bytes]:
+    """(path, query, body bytes) of a correctly signed call: for demos, tests and benchmarks.
+
+    The livekit client signs on its own side of the wire; it must not import the sandbox.
+    """
+    pj = param_json(body)
+    ts = timestamp or str(int(time.time()))
+    query = {
+        "app_key": app_key,
+        "method": method,
+        "timestamp": ts,
+        "v": "2",
+        "sign_method": "hmac-sha256",
+        "sign": sign(app_key, secret, method, pj, ts),
+    }
+    if token:
+        query["access_token"] = token
+    return "/" + method.replace(".", "/"), query, pj.encode()
 
 
 def respond(
