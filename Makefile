@@ -30,7 +30,7 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 setup: $(VENV)/.synced  ## Install the pinned environment into .venv
 
 demo: setup  ## Set everything up and run the main job on the sandbox
-	$(BIN)/livekit sandbox demo
+	$(BIN)/livekit sync --sandbox --from -29 --to today
 
 lint: setup  ## ruff lint + format check
 	$(BIN)/ruff check livekit tests bench
@@ -46,6 +46,7 @@ test: lint typecheck pytest  ## Lint, type checks and the tests
 
 bench: setup  ## Benchmarks (print ratios; no pass/fail)
 	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/sync.py
 
 clean:  ## Remove the environments and caches
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import typer
 
+from livekit.cli import data
+from livekit.cli.auth import app as auth_app
 from livekit.cli.sandbox import app as sandbox_app
 
 app = typer.Typer(
@@ -18,6 +20,10 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold tokens: never print them
     rich_markup_mode="rich",
 )
+app.command("sync")(data.sync)
+app.command("datasets")(data.datasets)
+app.add_typer(data.import_app, name="import")
+app.add_typer(auth_app, name="auth")
 app.add_typer(sandbox_app, name="sandbox")
 
 
@@ -33,4 +39,9 @@ def _root(
 
 
 def main() -> None:
+    import logging
+
+    # stamina logs every scheduled retry as a WARNING; the client logs retries itself (INFO),
+    # and a flaky network must not flood the terminal of someone running `livekit sync`.
+    logging.getLogger("stamina").setLevel(logging.ERROR)
     app()

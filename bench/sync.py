@@ -1,0 +1,195 @@
+"""How economical and how fast `livekit sync` is: a 30-day backfill under a QPS limit.
+
+Run:  .venv/bin/python bench/sync.py [--qps 50] [--days 30] [--scale 1.0]
+
+The sandbox runs as `livekit sandbox serve` in a child process (frozen clock, per-app QPS limit
+`--qps`); this process logs in with the demo credentials and runs the real client with
+LIVEKIT_QPS equal to the limit. It prints three ratios (machines are noisy; ratios are not):
+
+* requests made / the minimum the endpoints allow (goal 1.00). The minimum is computed from
+  the sandbox's own totals, not from the client: discovery (accounts, 抖音号), one room list
+  per (抖音号, day), per room one product page + one flow call + two audience calls, one ad
+  report and one T+1 analysis page per 100 rooms per 30-day window, one 抖店 page per 100 orders;
+* achieved / allowed QPS on 巨量千川, the upstream that bounds the sync (goal >= 0.9);
+* data requests made by an immediate second sync of the same closed range (goal 0).
+
+Nothing here asserts; the sandbox counts every request it receives (GET /sandbox/stats).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from livekit.api.runner import run  # noqa: E402
+from livekit.config import load_settings  # noqa: E402
+from livekit.ingest.plan import CHINA_TZ  # noqa: E402
+from livekit.ingest.run import sync_async  # noqa: E402
+
+TODAY = date(2026, 11, 28)
+NOW = datetime(2026, 11, 28, 21, 0, tzinfo=CHINA_TZ)
+TOKEN_PATHS = ("/open_api/oauth2/access_token/", "/open_api/oauth2/refresh_token/")
+DOUDIAN_TOKEN_PATHS = ("/token/create", "/token/refresh")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server(port: int, qps: float, scale: float) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "livekit",
+        "sandbox",
+        "serve",
+        "--port",
+        str(port),
+        "--today",
+        TODAY.isoformat(),
+        "--now",
+        NOW.strftime("%Y-%m-%d %H:%M:%S"),
+        "--speed",
+        "0",
+        "--scale",
+        str(scale),
+        "--qps",
+        str(qps),
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/sandbox/clock", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("sandbox server did not start")
+
+
+def stats(url: str) -> dict[str, Any]:
+    out: dict[str, Any] = httpx.get(url + "/sandbox/stats").json()
+    return out
+
+
+def data_requests(st: dict[str, Any]) -> tuple[int, int]:
+    """(巨量千川 data requests, 抖店 data requests) the sandbox received."""
+    qc = dd = 0
+    for path, n in st["requests"].items():
+        if path.startswith("/sandbox/") or path in TOKEN_PATHS or path in DOUDIAN_TOKEN_PATHS:
+            continue
+        if path.startswith("/open"):
+            qc += n
+        else:
+            dd += n
+    return qc, dd
+
+
+def minimum_requests(url: str, start: date, end: date, awemes: int) -> tuple[int, int]:
+    """(巨量千川, 抖店) minimum for [start, end] of closed days, from the sandbox's totals."""
+    days = (end - start).days + 1
+    windows = math.ceil(days / 30)
+    totals = httpx.get(
+        url + "/sandbox/totals",
+        params={"start_date": start.isoformat(), "end_date": end.isoformat()},
+    ).json()
+    rooms, orders = int(totals["rooms"]), int(totals["orders"])
+    qc = 1 + math.ceil(awemes / 100)  # advertiser list, 抖音号 list
+    qc += awemes * days  # one room list per (抖音号, day): never more than 100 rooms
+    qc += rooms * 4  # products (one page), flow, audience ENTER + PAY
+    qc += windows  # one ad report page (<= 1000 days) per window
+    for w in range(windows):
+        w0 = start + timedelta(days=30 * w)
+        w1 = min(end, w0 + timedelta(days=29))
+        t = httpx.get(
+            url + "/sandbox/totals",
+            params={"start_date": w0.isoformat(), "end_date": w1.isoformat()},
+        ).json()
+        qc += max(1, math.ceil(int(t["rooms"]) / 100))  # T+1 analysis pages
+    dd = max(1, math.ceil(orders / 100))
+    return qc, dd
+
+
+def login(settings: Any) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from livekit.api.auth import create_doudian_token, exchange_code
+
+    consent = httpx.get(
+        settings.qianchuan_auth_url,
+        params={
+            "app_id": settings.qianchuan_app_id,
+            "state": "bench",
+            "redirect_uri": "http://127.0.0.1/callback",
+        },
+    )
+    code = parse_qs(urlsplit(consent.headers["location"]).query)["auth_code"][0]
+    run(exchange_code(settings, code))
+    run(create_doudian_token(settings))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--qps", type=float, default=50.0)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--scale", type=float, default=1.0)
+    args = parser.parse_args()
+    end = TODAY - timedelta(days=1)
+    start = end - timedelta(days=args.days - 1)
+    port = free_port()
+    server = start_server(port, args.qps, args.scale)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            settings = load_settings(home=Path(home), qps=args.qps).for_sandbox(url)
+            login(settings)
+            httpx.post(url + "/sandbox/stats")  # reset counters
+            t0 = time.perf_counter()
+            result = run(sync_async(settings, start, end, now=NOW))
+            seconds = time.perf_counter() - t0
+            first = stats(url)
+            qc, dd = data_requests(first)
+            awemes = sum(len(a["awemes"]) for a in result.accounts)
+            min_qc, min_dd = minimum_requests(url, start, end, awemes)
+            rate_limited = sum(first["rate_limited"].values())
+
+            httpx.post(url + "/sandbox/stats")
+            run(sync_async(settings, start, end, now=NOW))
+            again_qc, again_dd = data_requests(stats(url))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    rows = sum(r.rows for r in result.datasets.values())
+    print(f"30-day backfill {start} ~ {end}, sandbox scale {args.scale}, QPS limit {args.qps:g}")
+    print(f"  stored {rows:,} rows in {seconds:.1f} s; {rate_limited} answers were 40100/60000")
+    print(
+        f"  requests made / minimum:      {(qc + dd) / (min_qc + min_dd):.2f}"
+        f"   (巨量千川 {qc}/{min_qc}, 抖店 {dd}/{min_dd}; goal 1.00)"
+    )
+    print(
+        f"  achieved / allowed QPS:       {qc / seconds / args.qps:.2f}"
+        f"   (巨量千川 {qc / seconds:.1f} of {args.qps:g} req/s; goal >= 0.9)"
+    )
+    print(f"  second sync, data requests:   {again_qc + again_dd}   (goal 0)")
+
+
+if __name__ == "__main__":
+    main()

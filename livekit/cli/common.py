@@ -1,0 +1,55 @@
+"""What every command shares: one readable error line and a non-zero exit instead of a traceback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
+
+import typer
+
+CHINA_TZ = timezone(timedelta(hours=8), name="Asia/Shanghai")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``错误：message`` to stderr; return the Exit to raise."""
+    from rich.console import Console
+
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]错误：[/]{message}", highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn livekit's user-facing errors into one line on stderr and exit code 1."""
+    from livekit.config import LivekitError
+
+    try:
+        yield
+    except LivekitError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail("已中断（已写入的数据完整保留，再次运行会从中断处继续）", 130) from None
+
+
+def today_in_china() -> date:
+    return datetime.now(CHINA_TZ).date()
+
+
+def parse_day(value: str, option: str) -> date:
+    """YYYY-MM-DD, ``today``, ``yesterday``, or ``-N`` (N days before today)."""
+    text = value.strip().lower()
+    today = today_in_china()
+    if text == "today":
+        return today
+    if text == "yesterday":
+        return today - timedelta(days=1)
+    if text.startswith("-") and text[1:].isdigit():
+        return today - timedelta(days=int(text[1:]))
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise fail(
+            f"{option} 应为 YYYY-MM-DD 格式的日期（或 today、yesterday、-N 表示 N 天前），收到 {value!r}",
+            2,
+        ) from None

@@ -1,0 +1,224 @@
+"""Settings from the environment and ``.env``; local paths; where the secrets stay.
+
+Every setting is an environment variable with the prefix ``LIVEKIT_``. A ``.env`` file is found
+by walking up from the current directory; variables set in the environment win over ``.env``.
+Secrets are :class:`pydantic.SecretStr`: they never show in a repr, a log line or an error.
+
+This module is the bottom of the stack (see docs/architecture.md): it imports nothing from the
+rest of livekit, and it is cheap to import (no polars, numpy or httpx).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dotenv
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "LIVEKIT_"
+
+# Demo credentials of the livekit sandbox. They are public (written in README) and the sandbox
+# approves every consent request for them. Hard-coded here on purpose: the client never imports
+# livekit.sandbox (docs/architecture.md), and these values are not secrets.
+SANDBOX_QIANCHUAN_APP_ID = 1800000000000001
+SANDBOX_QIANCHUAN_SECRET = "sandbox-qianchuan-secret-do-not-use-in-production"
+SANDBOX_DOUDIAN_APP_KEY = "7000000000000000001"
+SANDBOX_DOUDIAN_APP_SECRET = "sandbox-doudian-secret-do-not-use-in-production"
+
+_SECRET_FIELDS = frozenset({"qianchuan_secret", "doudian_app_secret"})
+
+
+class LivekitError(Exception):
+    """Base of every error livekit shows to a user; ``str()`` is a readable Chinese message."""
+
+
+class ConfigError(LivekitError):
+    """A setting is missing or invalid; the message names the environment variable to fix."""
+
+
+def env_name(field: str) -> str:
+    """The environment variable behind a settings field: ``qps`` → ``LIVEKIT_QPS``."""
+    return ENV_PREFIX + field.upper()
+
+
+class Settings(BaseSettings):
+    """livekit settings, read from ``LIVEKIT_*`` environment variables and ``.env``.
+
+    Core variables:
+
+    - ``LIVEKIT_HOME``: local data folder (default ``~/.livekit``) holding ``store/``, ``state/``
+      and ``tokens.json``.
+    - ``LIVEKIT_QIANCHUAN_APP_ID``, ``LIVEKIT_QIANCHUAN_SECRET``: 巨量千川 app credentials.
+    - ``LIVEKIT_QIANCHUAN_BASE_URL`` (default ``https://ad.oceanengine.com/open_api/``) and
+      ``LIVEKIT_QIANCHUAN_AUTH_URL`` (the consent page).
+    - ``LIVEKIT_DOUDIAN_APP_KEY``, ``LIVEKIT_DOUDIAN_APP_SECRET``: 抖店 app credentials.
+    - ``LIVEKIT_DOUDIAN_BASE_URL`` (default ``https://openapi-fxg.jinritemai.com``).
+    - ``LIVEKIT_QPS``: requests per second allowed per upstream (default 10; must be > 0).
+
+    Tuning:
+
+    - ``LIVEKIT_HTTP_TIMEOUT``: seconds before a request times out (default 30).
+    - ``LIVEKIT_RETRY_ATTEMPTS``: attempts per request on transient errors (default 10).
+    - ``LIVEKIT_RETRY_WAIT_INITIAL``: first backoff in seconds (default 0.5), doubling each retry.
+    - ``LIVEKIT_RETRY_WAIT_MAX``: longest backoff in seconds (default 30).
+    - ``LIVEKIT_CONCURRENCY``: most requests in flight per upstream (default 8).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        env_file_encoding="utf-8",
+        validate_default=True,
+    )
+
+    home: Path = Path("~/.livekit")
+
+    qianchuan_app_id: int | None = None
+    qianchuan_secret: SecretStr | None = None
+    qianchuan_base_url: str = "https://ad.oceanengine.com/open_api/"
+    qianchuan_auth_url: str = "https://ad.oceanengine.com/openapi/qc/audit/oauth.html"
+
+    doudian_app_key: str | None = None
+    doudian_app_secret: SecretStr | None = None
+    doudian_base_url: str = "https://openapi-fxg.jinritemai.com"
+
+    qps: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    http_timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
+    retry_attempts: int = Field(default=10, ge=1)
+    retry_wait_initial: float = Field(default=0.5, ge=0, allow_inf_nan=False)
+    retry_wait_max: float = Field(default=30.0, ge=0, allow_inf_nan=False)
+    concurrency: int = Field(default=8, ge=1)
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("qianchuan_base_url", "qianchuan_auth_url", "doudian_base_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL")
+        return value
+
+    @field_validator("doudian_app_key", "qianchuan_secret", "doudian_app_secret", mode="before")
+    @classmethod
+    def _empty_is_missing(cls, value: Any) -> Any:
+        # ``LIVEKIT_DOUDIAN_APP_KEY=`` in a .env means "not set", not "the empty key".
+        return None if value == "" else value
+
+    @field_validator("qianchuan_app_id", mode="before")
+    @classmethod
+    def _empty_app_id(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    # ---- paths ----------------------------------------------------------------------------
+    @property
+    def store_dir(self) -> Path:
+        """Local datasets (Hive-partitioned Parquet)."""
+        return self.home / "store"
+
+    @property
+    def state_dir(self) -> Path:
+        """Incremental sync state."""
+        return self.home / "state"
+
+    @property
+    def tokens_path(self) -> Path:
+        """OAuth tokens of both platforms (mode 0600)."""
+        return self.home / "tokens.json"
+
+    # ---- credentials ----------------------------------------------------------------------
+    def require_qianchuan(self) -> tuple[int, SecretStr]:
+        """The 巨量千川 app id and secret, or ConfigError naming what is missing."""
+        _require(
+            {"qianchuan_app_id": self.qianchuan_app_id, "qianchuan_secret": self.qianchuan_secret}
+        )
+        assert self.qianchuan_app_id is not None
+        assert self.qianchuan_secret is not None
+        return self.qianchuan_app_id, self.qianchuan_secret
+
+    def require_doudian(self) -> tuple[str, SecretStr]:
+        """The 抖店 app key and secret, or ConfigError naming what is missing."""
+        _require(
+            {"doudian_app_key": self.doudian_app_key, "doudian_app_secret": self.doudian_app_secret}
+        )
+        assert self.doudian_app_key is not None
+        assert self.doudian_app_secret is not None
+        return self.doudian_app_key, self.doudian_app_secret
+
+    def for_sandbox(self, url: str) -> Settings:
+        """A copy pointed at a livekit sandbox at ``url``, with its public demo credentials.
+
+        ``home`` becomes ``<home>/sandbox`` so that sandbox data never mixes with real data.
+        """
+        base = url.rstrip("/")
+        return self.model_copy(
+            update={
+                "home": self.home / "sandbox",
+                "qianchuan_app_id": SANDBOX_QIANCHUAN_APP_ID,
+                "qianchuan_secret": SecretStr(SANDBOX_QIANCHUAN_SECRET),
+                "qianchuan_base_url": base + "/open_api/",
+                "qianchuan_auth_url": base + "/openapi/qc/audit/oauth.html",
+                "doudian_app_key": SANDBOX_DOUDIAN_APP_KEY,
+                "doudian_app_secret": SecretStr(SANDBOX_DOUDIAN_APP_SECRET),
+                "doudian_base_url": base,
+            }
+        )
+
+
+def _require(values: dict[str, object]) -> None:
+    missing = [env_name(name) for name, value in values.items() if value is None]
+    if missing:
+        raise ConfigError(f"缺少凭据：请设置环境变量 {' 和 '.join(missing)}（可写在 .env 中）")
+
+
+_PROBLEMS = {
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "finite_number": "应为有限的数字",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "path_type": "应为路径",
+    "string_type": "应为字符串",
+}
+
+
+def _describe(error: Any) -> str:
+    """One Chinese sentence for one pydantic error, naming the environment variable."""
+    loc = error.get("loc") or ("?",)
+    field = str(loc[0])
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "greater_than":
+        problem = "应为正数" if ctx.get("gt") == 0 else f"应大于 {ctx.get('gt')}"
+    elif kind == "greater_than_equal":
+        problem = "不能为负数" if ctx.get("ge") == 0 else f"应不小于 {ctx.get('ge')}"
+    elif kind == "value_error" and field.endswith("_url"):
+        problem = "应为以 http:// 或 https:// 开头的网址"
+    else:
+        problem = _PROBLEMS.get(kind, "取值无效")
+    text = f"环境变量 {env_name(field)} {problem}"
+    if field not in _SECRET_FIELDS and "input" in error:
+        shown = str(error["input"])
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        text += f"（当前值 {chr(34)}{shown}{chr(34)}）"
+    return text
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings from the environment, ``.env`` and ``overrides`` (highest priority).
+
+    An invalid value raises :class:`ConfigError` with one readable message that names the
+    environment variable to fix (secret values are never shown).
+    """
+    env_file = dotenv.find_dotenv(usecwd=True) or None
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        lines = [_describe(e) for e in exc.errors(include_url=False)]
+        raise ConfigError("；".join(lines)) from None

@@ -1,0 +1,158 @@
+"""Top-level jobs that wire the layers together: sync (real or sandbox) with a progress bar.
+
+Like the CLI, this sits above every layer: it is the one place besides ``livekit.cli`` that may
+start the sandbox, so that ``livekit sync --sandbox`` and ``livekit.sync(..., sandbox=True)``
+run exactly the client code a real sync runs, against an in-process sandbox on loopback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from livekit.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from livekit.ingest.run import SyncResult
+    from livekit.sandbox.config import SandboxConfig
+
+DATASET_LABELS = {
+    "rooms": "直播场次",
+    "room_products": "直播间商品",
+    "room_flow": "流量来源",
+    "room_audience": "人群画像",
+    "ad_daily": "千川日报",
+    "room_analysis": "T+1 分析",
+    "orders": "抖店订单",
+    "order_items": "子订单",
+    "viewers": "观众明细",
+}
+
+
+@dataclass
+class SandboxSession:
+    settings: Settings
+    url: str
+    server: Any  # livekit.sandbox.server.RunningSandbox
+
+    @property
+    def viewer_export_url(self) -> str:
+        return self.url + "/sandbox/export/viewers"
+
+
+@contextmanager
+def sandbox_session(
+    settings: Settings | None = None, config: SandboxConfig | None = None
+) -> Iterator[SandboxSession]:
+    """An in-process sandbox on loopback, with both platforms authorized (demo credentials).
+
+    The sandbox's clock runs in real time on the real date unless ``config`` says otherwise.
+    Its data lives under ``LIVEKIT_HOME/sandbox`` so it never mixes with real data.
+    """
+    import httpx
+
+    from livekit.api.auth import create_doudian_token, exchange_code
+    from livekit.api.runner import run
+    from livekit.sandbox.config import SandboxConfig
+    from livekit.sandbox.server import running_sandbox
+
+    base = settings or load_settings()
+    with running_sandbox(config or SandboxConfig()) as server:
+        s = base.for_sandbox(server.url)
+        # The sandbox approves every consent at once: follow its redirect by hand.
+        state = "livekit-sandbox"
+        consent = httpx.get(
+            s.qianchuan_auth_url,
+            params={
+                "app_id": s.qianchuan_app_id,
+                "state": state,
+                "redirect_uri": "http://127.0.0.1/callback",
+            },
+            timeout=30,
+        )
+        query = parse_qs(urlsplit(consent.headers["location"]).query)
+        if query.get("state") != [state]:
+            raise RuntimeError("sandbox consent returned another state")
+        run(exchange_code(s, query["auth_code"][0]))
+        run(create_doudian_token(s))
+        yield SandboxSession(s, server.url, server)
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Any]:
+    """A rich progress bar with one line per dataset; yields the sync's progress callback."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bars: dict[str, Any] = {}
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+    ) as progress:
+
+        def update(name: str, done: int, total: int, progress: Progress = progress) -> None:
+            if name not in bars:
+                bars[name] = progress.add_task(DATASET_LABELS.get(name, name), total=total or 1)
+                if total == 0:  # nothing to fetch: show it as complete
+                    progress.update(bars[name], completed=1)
+                    return
+            progress.update(bars[name], completed=done, total=total)
+
+        yield update
+
+
+def run_sync(
+    start: date,
+    end: date,
+    *,
+    refresh: bool = False,
+    datasets: list[str] | None = None,
+    sandbox: bool = False,
+    progress: bool = True,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> SyncResult:
+    """Synchronous face of the sync (works inside a running event loop too)."""
+    from livekit.api.runner import run
+    from livekit.ingest.run import sync_async
+
+    with sandbox_session(settings) if sandbox else nullcontext() as session:
+        s = session.settings if session else (settings or load_settings())
+        export_url = session.viewer_export_url if session else None
+        with progress_bar(progress) as update:
+            return run(
+                sync_async(
+                    s,
+                    start,
+                    end,
+                    refresh=refresh,
+                    datasets=datasets,
+                    now=now,
+                    progress=update,
+                    viewer_export_url=export_url,
+                )
+            )
+
+
+def summary_rows(result: SyncResult) -> list[tuple[str, str, str, str]]:
+    """(dataset label, days fetched, days already fresh, rows written) for a summary table."""
+    return [
+        (
+            f"{DATASET_LABELS.get(name, name)}（{name}）",
+            str(r.fetched_days),
+            str(r.skipped_days),
+            str(r.rows),
+        )
+        for name, r in result.datasets.items()
+    ]

@@ -1,0 +1,310 @@
+"""The datasets livekit keeps: names, Chinese descriptions, explicit schemas and row keys.
+
+Every dataset is partitioned by one calendar day in China time (the ``date`` column, which
+comes from the hive path ``date=YYYY-MM-DD``). Upstream fields keep their upstream names
+(``productId``, ``live_product_Inventory`` included); money is yuan as ``Float64`` everywhere
+(抖店 sends integer fen and is converted once, on the way in); ids are exact ``Int64`` (19-digit
+Douyin ids exceed 2**53, so they never pass through a float) except 抖店 order ids, which the
+platform itself sends as strings; times are ``Datetime("us", "Asia/Shanghai")``; rates stay
+as the platform sends them (percentages, 3.5 meaning 3.5%).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import polars as pl
+
+TIME = pl.Datetime("us", "Asia/Shanghai")
+ID = pl.Int64()
+COUNT = pl.Int64()
+YUAN = pl.Float64()
+RATE = pl.Float64()
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    description: str  # Simplified Chinese, for users; states the unit of money columns
+    schema: Mapping[str, pl.DataType]  # stored columns (the ``date`` partition column excluded)
+    key: tuple[str, ...]  # columns that identify a row within the dataset
+    source: str  # where the rows come from (endpoint), for users and docs
+
+
+# Metric fields requested from each endpoint, with their types. Order is the column order.
+ROOM_METRIC_TYPES: dict[str, str] = {
+    "stat_cost": "yuan",
+    "cpm_platform": "yuan",
+    "click_cnt": "count",
+    "ctr": "rate",
+    "convert_cnt": "count",
+    "convert_rate": "rate",
+    "live_pay_order_gmv_alias": "yuan",
+    "luban_live_pay_order_gmv": "yuan",
+    "live_pay_order_gmv_avg": "yuan",
+    "live_pay_order_gmv_roi": "rate",
+    "ad_live_prepay_and_pay_order_gmv_roi": "rate",
+    "live_create_order_count_alias": "count",
+    "luban_live_order_count": "count",
+    "live_pay_order_count_alias": "count",
+    "luban_live_pay_order_count": "count",
+    "live_create_order_rate": "rate",
+    "live_pay_order_rate": "rate",
+    "total_live_pay_order_gpm": "yuan",
+    "luban_live_pay_order_gpm": "yuan",
+    "total_live_watch_cnt": "count",
+    "live_watch_one_minute_count": "count",
+    "total_live_follow_cnt": "count",
+    "total_live_comment_cnt": "count",
+    "total_live_share_cnt": "count",
+    "live_click_cart_count_alias": "count",
+    "live_click_product_count_alias": "count",
+    "live_order_refund_amount_7d": "yuan",
+    "live_order_refund_count_7d": "count",
+}
+PRODUCT_METRIC_TYPES: dict[str, str] = {
+    "live_product_Inventory": "count",
+    "live_product_bind_time": "time",
+    "live_product_price": "yuan",
+    "live_product_explain_cnt": "count",
+    "live_pay_order_gmv_alias": "yuan",
+    "luban_live_pay_order_gmv": "yuan",
+    "live_pay_order_count_alias": "count",
+    "luban_live_pay_order_count": "count",
+    "product_click_pay_ucnt_ratio": "rate",
+    "total_live_pay_order_gpm_ecom": "yuan",
+}
+ADVERTISER_METRIC_TYPES: dict[str, str] = {
+    "stat_cost": "yuan",
+    "show_cnt": "count",
+    "click_cnt": "count",
+    "ctr": "rate",
+    "cpm_platform": "yuan",
+    "cpc_platform": "yuan",
+    "convert_cnt": "count",
+    "convert_rate": "rate",
+    "pay_order_count": "count",
+    "pay_order_amount": "yuan",
+    "create_order_count": "count",
+    "create_order_amount": "yuan",
+    "prepay_and_pay_order_roi": "rate",
+    "dy_follow": "count",
+    "luban_live_enter_cnt": "count",
+    "luban_live_click_product_cnt": "count",
+    "all_order_pay_count_7days": "count",
+    "all_order_pay_gmv_7days": "yuan",
+    "all_order_pay_roi_7days": "rate",
+    "indirect_order_pay_count_7days": "count",
+    "indirect_order_pay_gmv_7days": "yuan",
+    "all_order_refund_count_7d": "count",
+    "all_order_refund_amount_7d": "yuan",
+}
+ANALYSIS_METRIC_TYPES: dict[str, str] = {
+    "all_live_watch_cnt_td": "count",
+    "all_live_watch_ucnt_td": "count",
+    "all_live_enter_room_rate_td": "rate",
+    "all_avg_live_pcu_td": "rate",
+    "all_live_max_1min_pcu_td": "count",
+    "all_avg_live_watch_duration_seconds_td": "rate",
+    "all_fans_live_watch_ucnt_td": "count",
+    "all_live_follow_cnt_td": "count",
+    "all_live_like_cnt_td": "count",
+    "all_live_comment_cnt_td": "count",
+    "all_live_comment_ucnt_td": "count",
+    "all_live_share_cnt_td": "count",
+    "all_live_single_watch_over_1m_cnt_td": "count",
+    "all_live_single_watch_over_1m_rate_td": "rate",
+    "std_ad_cost_amount_td": "yuan",
+    "std_ad_show_cnt_td": "count",
+    "std_ad_click_cnt_td": "count",
+    "std_live_watch_cnt_td": "count",
+    "std_live_watch_ucnt_td": "count",
+}
+
+
+def _metrics(types: dict[str, str]) -> dict[str, pl.DataType]:
+    kinds = {"yuan": YUAN, "count": COUNT, "rate": RATE, "time": TIME}
+    return {name: kinds[kind] for name, kind in types.items()}
+
+
+ROOMS = Dataset(
+    "rooms",
+    "直播场次：每场一行（开播日期分区），含千川直播间的消耗、观看、点击、成交等累计指标；金额单位为元，比率为百分数。",
+    {
+        "room_id": ID,
+        "advertiser_id": ID,
+        "aweme_id": ID,
+        "aweme_name": pl.String(),
+        "room_title": pl.String(),
+        "room_status": pl.String(),
+        "start_time": TIME,
+        "end_time": TIME,
+        "room_cover": pl.List(pl.String()),
+        "room_delivery": COUNT,
+        **_metrics(ROOM_METRIC_TYPES),
+    },
+    ("room_id",),
+    "巨量千川 today_live/room/get",
+)
+ROOM_PRODUCTS = Dataset(
+    "room_products",
+    "直播间商品：每场每个商品一行，含讲解状态、价格、库存与成交；金额单位为元。",
+    {
+        "room_id": ID,
+        "advertiser_id": ID,
+        "productId": ID,
+        "title": pl.String(),
+        "img_url": pl.String(),
+        "explain_status": pl.String(),
+        **_metrics(PRODUCT_METRIC_TYPES),
+    },
+    ("room_id", "productId"),
+    "巨量千川 today_live/room/product_list/get",
+)
+ROOM_FLOW = Dataset(
+    "room_flow",
+    "直播间流量来源：每场每个来源一行（flow_source 为平台字段名，value 为进入次数）。",
+    {"room_id": ID, "advertiser_id": ID, "flow_source": pl.String(), "value": COUNT},
+    ("room_id", "flow_source"),
+    "巨量千川 today_live/room/flow_performance/get",
+)
+ROOM_AUDIENCE = Dataset(
+    "room_audience",
+    "直播间人群画像：进入（ENTER）与成交（PAY）人数，按城市（省份）、性别、年龄分布，每个取值一行。",
+    {
+        "room_id": ID,
+        "advertiser_id": ID,
+        "action_event": pl.String(),
+        "dimension": pl.String(),
+        "name": pl.String(),
+        "value": COUNT,
+    },
+    ("room_id", "action_event", "dimension", "name"),
+    "巨量千川 today_live/room/user/get",
+)
+AD_DAILY = Dataset(
+    "ad_daily",
+    "千川账户日报（直播带货目标）：每个广告主每天一行，含消耗、成交与 7 日成交/退款；金额单位为元。",
+    {
+        "advertiser_id": ID,
+        "marketing_goal": pl.String(),
+        "stat_datetime": TIME,
+        **_metrics(ADVERTISER_METRIC_TYPES),
+    },
+    ("advertiser_id", "marketing_goal", "stat_datetime"),
+    "巨量千川 report/advertiser/get（按天）",
+)
+ROOM_ANALYSIS = Dataset(
+    "room_analysis",
+    "直播间 T+1 分析：每场一行（次日起可得），含场观、人数、在线人数、平均停留、互动与广告指标；金额单位为元。",
+    {
+        "room_id": ID,
+        "advertiser_id": ID,
+        "anchor_id": ID,
+        "anchor_nick": pl.String(),
+        "room_title": pl.String(),
+        "room_status": pl.String(),
+        "room_create_time": TIME,
+        "room_finish_time": TIME,
+        **_metrics(ANALYSIS_METRIC_TYPES),
+    },
+    ("room_id",),
+    "巨量千川 v3.0 report/live_room/analysis/get",
+)
+ORDERS = Dataset(
+    "orders",
+    "抖店订单：每个店铺订单一行（按下单日期分区），含状态、下单/支付/更新时间与金额；金额已由分换算为元。",
+    {
+        "order_id": pl.String(),
+        "shop_id": ID,
+        "order_status": COUNT,
+        "order_status_desc": pl.String(),
+        "create_time": TIME,
+        "pay_time": TIME,
+        "update_time": TIME,
+        "finish_time": TIME,
+        "order_amount": YUAN,
+        "pay_amount": YUAN,
+        "post_amount": YUAN,
+        "promotion_amount": YUAN,
+        "b_type": COUNT,
+        "doudian_open_id": pl.String(),
+        "cancel_reason": pl.String(),
+        "post_addr_province": pl.String(),
+        "post_addr_city": pl.String(),
+    },
+    ("order_id",),
+    "抖店 order.searchList",
+)
+ORDER_ITEMS = Dataset(
+    "order_items",
+    "抖店子订单：每个 SKU 行一行（按所属订单的下单日期分区），含商品、件数、金额、直播间与达人；金额已由分换算为元。",
+    {
+        "order_id": pl.String(),
+        "parent_order_id": pl.String(),
+        "product_id": ID,
+        "product_name": pl.String(),
+        "item_num": COUNT,
+        "origin_amount": YUAN,
+        "sum_amount": YUAN,
+        "order_amount": YUAN,
+        "pay_amount": YUAN,
+        "room_id": ID,
+        "author_id": ID,
+        "author_name": pl.String(),
+        "theme_type": pl.String(),
+        "order_status": COUNT,
+        "create_time": TIME,
+        "pay_time": TIME,
+        "update_time": TIME,
+        "after_sale_status": COUNT,
+        "after_sale_type": COUNT,
+        "refund_status": COUNT,
+    },
+    ("order_id",),
+    "抖店 order.searchList（sku_order_list）",
+)
+
+CATALOG: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        ROOMS,
+        ROOM_PRODUCTS,
+        ROOM_FLOW,
+        ROOM_AUDIENCE,
+        AD_DAILY,
+        ROOM_ANALYSIS,
+        ORDERS,
+        ORDER_ITEMS,
+    )
+}
+
+
+def viewers_dataset() -> Dataset:
+    """The imported viewer export (schema owned by livekit.viewers)."""
+    from livekit.viewers import VIEWERS_SCHEMA
+
+    return Dataset(
+        "viewers",
+        "观众明细（导入的观看记录）：每次进入直播间一行，含进入/离开时间、省份、流量来源、点击商品、是否成交与实验分组；金额单位为元。",
+        VIEWERS_SCHEMA,
+        ("room_id", "viewer_id", "enter_time"),  # not unique: a viewer may re-enter within a second
+        "观众明细导出文件（livekit import viewers）",
+    )
+
+
+def get(name: str) -> Dataset:
+    """The dataset called ``name``; a readable error listing the known names otherwise."""
+    if name == "viewers":
+        return viewers_dataset()
+    if name not in CATALOG:
+        from livekit.config import LivekitError
+
+        known = "、".join([*CATALOG, "viewers"])
+        raise LivekitError(f"未知的数据集 {name!r}：可用的数据集有 {known}")
+    return CATALOG[name]
+
+
+def all_datasets() -> list[Dataset]:
+    return [*CATALOG.values(), viewers_dataset()]
