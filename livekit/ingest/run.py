@@ -160,9 +160,17 @@ class _Sync:
             if self.progress:
                 self.progress(name, 0, len(need))
 
-    def _write(self, ds: Dataset, d: date, frame: pl.DataFrame, still_live: bool = False) -> None:
-        self.store.write_partition(
-            ds.name, d, frame, ds.schema, partition_meta(ds, d, self.now, still_live)
+    async def _write(
+        self, ds: Dataset, d: date, frame: pl.DataFrame, still_live: bool = False
+    ) -> None:
+        # In a worker thread: writing and fsyncing must not stall the requests in flight.
+        await asyncio.to_thread(
+            self.store.write_partition,
+            ds.name,
+            d,
+            frame,
+            ds.schema,
+            partition_meta(ds, d, self.now, still_live),
         )
         r = self.result.datasets[ds.name]
         r.fetched_days += 1
@@ -256,9 +264,9 @@ class _Sync:
             for i, ds in enumerate(DETAILS):
                 if ds in need_details:
                     frame = pl.concat([p[i] for p in parts]) if parts else _empty(ds)
-                    self._write(ds, d, frame, still_live=bool(living))
+                    await self._write(ds, d, frame, still_live=bool(living))
         if need_rooms:  # last: a stored rooms partition means the day's details are in too
-            self._write(ROOMS, d, room_frame, still_live=bool(living))
+            await self._write(ROOMS, d, room_frame, still_live=bool(living))
 
     async def _room_details(
         self, client: Client, room_id: int, adv: int
@@ -304,7 +312,7 @@ class _Sync:
             AD_DAILY,
         )
         for d, part in convert.split_by_day(frame, w.days).items():
-            self._write(AD_DAILY, d, part)
+            await self._write(AD_DAILY, d, part)
 
     async def _analysis_window(self, client: Client, accounts: list[_Account], w: Window) -> None:
         active = [a for a in accounts if a.aweme_ids]
@@ -328,7 +336,7 @@ class _Sync:
             ROOM_ANALYSIS,
         ).unique("room_id", keep="first", maintain_order=True)
         for d, part in convert.split_by_day(frame, w.days).items():
-            self._write(ROOM_ANALYSIS, d, part)
+            await self._write(ROOM_ANALYSIS, d, part)
 
     # ---- orders -----------------------------------------------------------------------
     async def _orders(self, client: Client, w: Window) -> None:
@@ -364,9 +372,9 @@ class _Sync:
         by_day_items = convert.split_by_day(items, w.days)
         for d in w.days:
             if d in self.planned.get("order_items", []):
-                self._write(ORDER_ITEMS, d, by_day_items[d])
+                await self._write(ORDER_ITEMS, d, by_day_items[d])
             if d in self.planned.get("orders", []):  # orders last, like rooms
-                self._write(ORDERS, d, by_day_heads[d])
+                await self._write(ORDERS, d, by_day_heads[d])
 
     # ---- viewer export (sandbox only) -------------------------------------------------
     async def _viewers(self, w: Window) -> None:
@@ -388,7 +396,8 @@ class _Sync:
             resp.raise_for_status()
         frame = read_viewer_bytes(resp.content, "parquet")
         ds = _dataset("viewers")
-        import_viewers_frame(
+        await asyncio.to_thread(
+            import_viewers_frame,
             self.store,
             frame,
             days=w.days,

@@ -324,10 +324,11 @@ def search_list(sb: Sandbox, body: dict[str, Any], now: float) -> dict[str, Any]
     if us is not None:
         orders = [o for o in orders if us <= update_ts(o, now) <= (ue if ue is not None else now)]
 
-    def key(o: Order) -> tuple[int, str]:
-        return (o.create_ts if order_by == "create_time" else update_ts(o, now), o.order_id)
-
-    orders.sort(key=key, reverse=not asc)
+    if order_by == "create_time":  # orders_between already sorts by (create_time, order_id)
+        if not asc:
+            orders.reverse()
+    else:
+        orders.sort(key=lambda o: (update_ts(o, now), o.order_id), reverse=not asc)
     chunk = orders[page * size : (page + 1) * size]
     return {
         "page": page,

@@ -23,6 +23,7 @@ The causal model (what the published truths refer to):
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import math
 from collections.abc import Iterator
@@ -258,6 +259,7 @@ class World:
         self.first_day = today - timedelta(days=history_days)
         self._lock = RLock()
         self._sessions: dict[tuple[int, date], list[Session]] = {}
+        self._orders_by_day: dict[date, tuple[list[Order], list[int]]] = {}
         root = np.random.default_rng([seed, 1])
         self.advertiser_id = 1_700_000_000_000_000 + int(root.integers(10**14, 9 * 10**14))
         self.shop_id = int(root.integers(10**7, 9 * 10**7))
@@ -406,17 +408,37 @@ class World:
 
     # ---- orders ----------------------------------------------------------------------
     def orders_between(self, start_ts: int, end_ts: int) -> list[Order]:
-        """All orders created in [start_ts, end_ts], any kind, sorted by create time."""
-        d0 = from_epoch(start_ts).date() - timedelta(days=8)
-        d1 = from_epoch(end_ts).date()
-        out = [
-            o
-            for s in self.iter_sessions(d0, d1)
-            for o in s.orders
-            if start_ts <= o.create_ts <= end_ts
-        ]
-        out.sort(key=lambda o: (o.create_ts, o.order_id))
+        """All orders created in [start_ts, end_ts], any kind, sorted by (create time, id)."""
+        d0, d1 = from_epoch(start_ts).date(), from_epoch(end_ts).date()
+        out: list[Order] = []
+        d = d0
+        while d <= d1:
+            orders, times = self._orders_created_on(d)
+            lo = bisect.bisect_left(times, start_ts) if d == d0 else 0
+            hi = bisect.bisect_right(times, end_ts) if d == d1 else len(orders)
+            out.extend(orders[lo:hi])
+            d += timedelta(days=1)
         return out
+
+    def _orders_created_on(self, d: date) -> tuple[list[Order], list[int]]:
+        """Orders created on day ``d`` (China time), sorted, with their create times (cached:
+        the simulation decides every order up front; ``now`` only filters what is visible)."""
+        with self._lock:
+            cached = self._orders_by_day.get(d)
+        if cached is None:
+            t0 = to_epoch(datetime.combine(d, datetime.min.time(), CHINA_TZ))
+            t1 = t0 + 86400
+            orders = [
+                o
+                for s in self.iter_sessions(d - timedelta(days=8), d)
+                for o in s.orders
+                if t0 <= o.create_ts < t1
+            ]
+            orders.sort(key=lambda o: (o.create_ts, o.order_id))
+            cached = (orders, [o.create_ts for o in orders])
+            with self._lock:
+                self._orders_by_day[d] = cached
+        return cached
 
     # ---- planted incidents -----------------------------------------------------------
     def incidents(self) -> list[Incident]:
