@@ -97,15 +97,19 @@ def test_bad_fault_rate_is_refused_before_serving() -> None:
     assert "0 到 1" in out
 
 
-def test_import_and_help_stay_light() -> None:
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["sync", "--help"], ["auth", "login", "--help"], ["import", "--help"]]
+)
+def test_import_and_help_stay_light(argv: list[str]) -> None:
     probe = (
         "import sys\n"
         "import livekit\n"
+        "assert callable(livekit.sync) and callable(livekit.load) and callable(livekit.datasets)\n"
         f"heavy = {HEAVY!r}\n"
         "after_import = [m for m in heavy if m in sys.modules]\n"
         "from livekit.cli import app\n"
         "try:\n"
-        "    app(['--help'], prog_name='livekit')\n"
+        f"    app({argv!r}, prog_name='livekit')\n"
         "except SystemExit as e:\n"
         "    code = e.code\n"
         "else:\n"

@@ -212,7 +212,10 @@ def test_no_secret_reaches_the_store_state_or_logs(clean: Synced) -> None:
     tokens = [*sb.tokens.access, *sb.tokens.refresh]
     assert len(tokens) >= 4
     assert "livekit" in clean.log_text or "httpx" in clean.log_text  # the log did capture
-    haystacks: dict[str, bytes] = {"log": clean.log_text.encode()}
+    haystacks: dict[str, bytes] = {
+        "log": clean.log_text.encode(),
+        "exceptions": _exception_texts(clean.session).encode(),
+    }
     for path in clean.home.rglob("*"):
         if path.is_file() and not path.name.startswith("tokens.json"):
             haystacks[str(path)] = path.read_bytes()
@@ -220,3 +223,29 @@ def test_no_secret_reaches_the_store_state_or_logs(clean: Synced) -> None:
     for where, data in haystacks.items():
         for needle in [*secrets, *tokens]:
             assert needle.encode() not in data, f"a secret or token leaked into {where}"
+
+
+def _exception_texts(session: SandboxSession) -> str:
+    """str, repr and the full traceback (chained causes included) of errors a sync can raise."""
+    import traceback
+
+    from livekit.api.client import Client
+    from livekit.config import LivekitError
+
+    async def provoke() -> list[BaseException]:
+        caught: list[BaseException] = []
+        async with Client(session.settings) as client:
+            for call in (
+                client.qianchuan.get("v1.0/qianchuan/today_live/room/get/", {"advertiser_id": 1}),
+                client.qianchuan.get("v1.0/qianchuan/today_live/room/get/", {}),
+                client.doudian.call("order.searchList", {"page": -1, "size": 100}),
+            ):
+                try:
+                    await call
+                except LivekitError as exc:
+                    caught.append(exc)
+        return caught
+
+    errors = run(provoke())
+    assert len(errors) == 3
+    return "\n".join(f"{e}\n{e!r}\n{''.join(traceback.format_exception(e))}" for e in errors)
