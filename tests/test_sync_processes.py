@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from livekit.api.runner import run
 from livekit.ingest.run import sync_async
 from livekit.jobs import SandboxSession, sandbox_session
 from livekit.sandbox.config import Faults, TokenLifetimes
+from livekit.sandbox.server import free_port
 from livekit.store import Store
 from tests.conftest import NOW, TODAY, make_config
 from tests.sync_helpers import DATASETS, make_settings, read_all
@@ -256,3 +258,68 @@ def test_unreadable_viewer_file(bare_env: dict[str, str], tmp_path: Path) -> Non
     missing = tmp_path / "viewers.csv"
     missing.write_text("room_id,viewer_id\n1,a\n", encoding="utf-8")
     _assert_clear_error(cli(bare_env, "import", "viewers", str(missing)), "enter_time")
+
+
+# ---- livekit auth: the commands a user runs ------------------------------------------------
+def _consent_code(session: SandboxSession) -> str:
+    s = session.settings
+    r = httpx.get(
+        s.qianchuan_auth_url,
+        params={"app_id": s.qianchuan_app_id, "state": "t", "redirect_uri": "http://127.0.0.1/cb"},
+    )
+    return parse_qs(urlsplit(r.headers["location"]).query)["auth_code"][0]
+
+
+def test_auth_login_with_code_doudian_and_status(tmp_path: Path) -> None:
+    with sandbox_session(make_settings(tmp_path), make_config()) as session:
+        env = child_env(session)
+        Path(env["LIVEKIT_HOME"], "tokens.json").unlink()
+        _assert_clear_error(cli(env, "auth", "status"), "livekit auth login")
+        code = _consent_code(session)
+        first = cli(env, "auth", "login", "qianchuan", "--code", code)
+        assert first.returncode == 0, first.stderr
+        assert "授权成功" in first.stdout
+        again = cli(env, "auth", "login", "qianchuan", "--code", code)  # single use
+        _assert_clear_error(again, "40110")
+        dd = cli(env, "auth", "login", "doudian")
+        assert dd.returncode == 0, dd.stderr
+        assert "悦好" in dd.stdout  # the shop's name
+        status = cli(env, "auth", "status")
+        assert status.returncode == 0, status.stderr
+        assert status.stdout.count("已授权") == 2, status.stdout
+        tokens = _tokens(Path(env["LIVEKIT_HOME"]))
+        for entry in tokens.values():
+            for key in ("access_token", "refresh_token"):
+                assert str(entry[key]) not in status.stdout + first.stdout + dd.stdout
+        assert oct(Path(env["LIVEKIT_HOME"], "tokens.json").stat().st_mode & 0o777) == "0o600"
+
+
+def test_auth_login_through_the_loopback_redirect(tmp_path: Path) -> None:
+    with sandbox_session(make_settings(tmp_path), make_config()) as session:
+        env = child_env(session)
+        Path(env["LIVEKIT_HOME"], "tokens.json").unlink()
+        port = str(free_port())
+        command = ["auth", "login", "qianchuan", "--no-browser", "--port", port, "--timeout", "60"]
+        child = subprocess.Popen(
+            [sys.executable, "-m", "livekit", *command],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        assert child.stdout is not None
+        url = ""
+        for line in child.stdout:
+            if line.startswith("http"):
+                url = line.strip()
+                break
+        assert f"127.0.0.1%3A{port}" in url or f"127.0.0.1:{port}" in url, url
+        # the user's browser: consent page -> redirect to our loopback callback
+        page = httpx.get(url, follow_redirects=True, timeout=30)
+        assert page.status_code == 200
+        out, err = child.communicate(timeout=60)
+        assert child.returncode == 0, err
+        assert "授权成功" in out
+        assert _tokens(Path(env["LIVEKIT_HOME"]))["qianchuan"]["access_token"]
