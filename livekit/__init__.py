@@ -36,15 +36,12 @@ def _settings(sandbox: bool, settings: Settings | None) -> Settings:
     return s.model_copy(update={"home": s.home / "sandbox"}) if sandbox else s
 
 
-def _day(value: date | str | None, what: str) -> date | None:
-    from livekit.config import LivekitError
+def _range(start: date | str | None, end: date | str | None) -> tuple[date | None, date | None]:
+    from livekit.dates import resolve_day, resolve_range
 
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise LivekitError(f"{what} 应为 YYYY-MM-DD 格式的日期，收到 {value!r}") from None
+    if start is None:
+        return None, resolve_day(end, name="end") if end is not None else None
+    return resolve_range(start, end)
 
 
 def sync(
@@ -59,15 +56,17 @@ def sync(
 ) -> SyncResult:
     """Fetch [start, end] (China-time days; ``end`` defaults to ``start``) into the local store.
 
+    Days may be ISO dates or relative words (``yesterday``, ``7_days_ago``); ``start`` may be
+    a range word (``last_7_days``, ``last_month``) with no ``end``: see :mod:`livekit.dates`.
+
     Closed days already stored and final are not fetched again unless ``refresh``; today always
     is. ``sandbox=True`` runs the same against an in-process sandbox, viewer export included.
     Works in plain Python and inside Jupyter's running event loop.
     """
+    from livekit.dates import resolve_range
     from livekit.jobs import run_sync
 
-    first = _day(start, "start")
-    assert first is not None
-    last = _day(end, "end") or first
+    first, last = resolve_range(start, end)
     return run_sync(
         first,
         last,
@@ -87,13 +86,30 @@ def load(
     sandbox: bool = False,
     settings: Settings | None = None,
 ) -> pl.DataFrame:
-    """Rows of dataset ``name`` for days in [start, end] (both optional) as a polars frame."""
+    """Rows of dataset ``name`` for days in [start, end] (both optional) as a polars frame.
+
+    Dates as in :func:`sync`. With ``sandbox=True`` and a date range, days of the range that are
+    not stored yet are first synced from the built-in sandbox, so notebooks run offline as is.
+    """
     from livekit.store import Store
     from livekit.store.datasets import get
 
     ds = get(name)
     s = _settings(sandbox, settings)
-    return Store(s.store_dir).read(name, ds.schema, _day(start, "start"), _day(end, "end"))
+    first, last = _range(start, end)
+    store = Store(s.store_dir)
+    if sandbox and first is not None and last is not None:
+        from datetime import timedelta
+
+        from livekit.dates import today
+
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        wanted = [d for d in days if d < today()] or days  # today's data is always partial
+        if any(store.partition_meta(name, d) is None for d in wanted):
+            from livekit.jobs import run_sync
+
+            run_sync(first, last, sandbox=True, progress=False, settings=settings)
+    return store.read(name, ds.schema, first, last)
 
 
 def datasets(*, sandbox: bool = False, settings: Settings | None = None) -> pl.DataFrame:
