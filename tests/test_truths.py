@@ -349,3 +349,12 @@ def test_stockout_product_is_clicked_but_never_paid_after_the_minute(
     assert products[pid]["live_pay_order_count_alias"] == hero["paid"].sum()
     assert all(p["live_product_Inventory"] > 0 for q, p in products.items() if q != pid)
     assert start.date() == d
+
+
+def test_truth_of_a_short_history_says_none_instead_of_failing() -> None:
+    from livekit.sandbox.truth import truth
+    from livekit.sandbox.world import World
+
+    t = truth(World(7, TODAY, 20, 0.1))  # the viewer experiment lies 40..27 days back
+    assert t["viewer_experiment"]["metrics"]["conversion"]["expected_lift"] is None
+    assert t["roas"]["realized"] is not None

@@ -88,14 +88,16 @@ def _viewer_experiment(world: w.World, acc: w.Account, sessions: list[w.Session]
         p_a.append(base)
         secs.append(v.leave_s - v.enter_s)
         variants.append(v.variant)
-    vid = np.concatenate(viewers)
-    uniq, inv = np.unique(vid, return_inverse=True)
+    lift: float | None = None  # None: the world's history does not reach the window
+    if viewers:
+        vid = np.concatenate(viewers)
+        uniq, inv = np.unique(vid, return_inverse=True)
 
-    def p_any(p: list[np.ndarray]) -> np.ndarray:
-        log_none = np.bincount(inv, weights=np.log1p(-np.concatenate(p)), minlength=uniq.size)
-        return np.asarray(1.0 - np.exp(log_none))
+        def p_any(p: list[np.ndarray]) -> np.ndarray:
+            log_none = np.bincount(inv, weights=np.log1p(-np.concatenate(p)), minlength=uniq.size)
+            return np.asarray(1.0 - np.exp(log_none))
 
-    lift = float(p_any(p_b).mean() / p_any(p_a).mean() - 1.0)
+        lift = float(p_any(p_b).mean() / p_any(p_a).mean() - 1.0)
     return {
         "unit": "viewer",
         "aweme_id": acc.aweme_id,
@@ -109,7 +111,7 @@ def _viewer_experiment(world: w.World, acc: w.Account, sessions: list[w.Session]
             "conversion": {
                 "definition": "share of viewers with at least one paid visit in the window",
                 "planted_multiplier_per_visit": mult,
-                "expected_lift": round(lift, 4),
+                "expected_lift": None if lift is None else round(lift, 4),
             },
             "watch_seconds": {
                 "definition": "total watch seconds per viewer in the window",
@@ -143,7 +145,7 @@ def _switchback(world: w.World, acc: w.Account, sessions: list[w.Session]) -> di
             "click_rate": {
                 "definition": "live_click_product_count_alias / total_live_watch_cnt",
                 "planted_multiplier_on_browse_clicks": w.SWITCHBACK_CLICK_MULTIPLIER,
-                "expected_lift": round(num_b / num_a - 1.0, 4),
+                "expected_lift": round(num_b / num_a - 1.0, 4) if num_a else None,
             },
             "conversion_rate": {
                 "definition": "live_pay_order_count_alias / total_live_watch_cnt",
