@@ -1,0 +1,59 @@
+"""Pure analysis on polars frames: metrics, funnels, ROI, products, custom reports, A/B, dwell.
+
+Data in, frames or frozen dataclasses out; no I/O, no network, no globals. Importing this
+package loads neither the sandbox nor the store's readers.
+"""
+
+from livekit.analysis.abtest import (
+    adjust_pvalues,
+    compare_means,
+    compare_proportions,
+    compare_sessions,
+    ratio_metric,
+    sample_size,
+    srm,
+)
+from livekit.analysis.custom import custom_report, dimensions_of
+from livekit.analysis.dwell import dwell_conversion, logrank, median_survival, survival
+from livekit.analysis.funnel import DEFAULT_STAGES, funnel, funnel_change, funnel_counts
+from livekit.analysis.metrics import METRICS, Metric, format_value, metric
+from livekit.analysis.products import (
+    product_conversions,
+    rank_products,
+    region_index,
+    wilson_interval,
+)
+from livekit.analysis.roi import RoiResult, repurchases, roi, roi_by_room, roi_summary
+
+__all__ = [
+    "DEFAULT_STAGES",
+    "METRICS",
+    "Metric",
+    "RoiResult",
+    "adjust_pvalues",
+    "compare_means",
+    "compare_proportions",
+    "compare_sessions",
+    "custom_report",
+    "dimensions_of",
+    "dwell_conversion",
+    "format_value",
+    "funnel",
+    "funnel_change",
+    "funnel_counts",
+    "logrank",
+    "median_survival",
+    "metric",
+    "product_conversions",
+    "rank_products",
+    "ratio_metric",
+    "region_index",
+    "repurchases",
+    "roi",
+    "roi_by_room",
+    "roi_summary",
+    "sample_size",
+    "srm",
+    "survival",
+    "wilson_interval",
+]

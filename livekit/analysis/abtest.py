@@ -1,0 +1,724 @@
+"""A/B tests for live commerce: proportions, means, ratio metrics and session-randomized tests.
+
+Follows docs/metrics.md ("A/B tests") and the shape of GrowthBook's gbstats: every analysis
+first reduces the data to immutable sufficient statistics (n, sums, sums of squares, sums of
+products), then a plain function turns two statistics into a typed :class:`Comparison`.
+Degenerate input (an empty arm, a zero baseline, zero variance) is returned as data, with an
+``error`` code and NaN for whatever cannot be computed; misuse (negative counts, unknown
+method names, a unit in both arms) raises :class:`~livekit.config.LivekitError` with a Chinese
+message.
+
+Conventions, the same in every function:
+
+* arm A is the control, arm B the treatment; ``diff = B - A`` and ``lift = B / A - 1``;
+* intervals are two-sided with level ``1 - alpha`` (``alpha = 0.05`` unless asked);
+* every library default that matters is passed explicitly (statsmodels ``ttest_ind`` would
+  pool the variances and ``multipletests`` would apply Holm-Sidak if left to themselves).
+
+Relative lift, in every function, is computed as GrowthBook's frequentist engine does
+(github.com/growthbook/growthbook, ``packages/stats/gbstats/frequentist/tests.py``,
+``TwoSidedTTest``; per-unit variances from ``models/statistics.py``: p(1 - p) for a
+proportion, the n - 1 sample variance for a mean, the delta-method variance for a ratio): the
+delta method on the ratio of two independent means, a Welch-Satterthwaite df from the
+per-unit variances, and a t quantile. Re-derived here (not copied): for independent arm means
+with per-unit variances s_A², s_B²,
+
+    Var(m_B / m_A - 1) ≈ s_B² / (m_A² n_B) + m_B² s_A² / (m_A⁴ n_A)
+
+(first-order Taylor expansion of m_B / m_A around the true means; Deng, Knoblich & Lu 2018,
+"Applying the Delta Method in Metric Analytics: A Practical Guide with Novel Ideas", KDD).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import (
+    confint_proportions_2indep,
+    proportion_effectsize,
+    proportions_ztest,
+)
+
+from livekit.config import LivekitError
+
+__all__ = [
+    "DEFAULT_ALPHA",
+    "ERROR_MESSAGES",
+    "MIN_UNITS_PER_ARM",
+    "SRM_P_THRESHOLD",
+    "Comparison",
+    "ErrorCode",
+    "MeanStatistic",
+    "ProportionStatistic",
+    "RatioStatistic",
+    "SrmResult",
+    "adjust_pvalues",
+    "compare_means",
+    "compare_proportions",
+    "compare_sessions",
+    "ratio_metric",
+    "sample_size",
+    "srm",
+]
+
+# ---- pinned defaults ------------------------------------------------------------------------
+DEFAULT_ALPHA = 0.05  # two-sided; 95% intervals
+DEFAULT_POWER = 0.8
+SRM_P_THRESHOLD = 0.001  # metrics.md: warn on sample-ratio mismatch at p < 0.001
+MIN_UNITS_PER_ARM = 10  # metrics.md: warn when few randomized units exist
+
+ProportionMethod: TypeAlias = Literal["pooled-z", "wald", "score", "agresti-caffo"]
+AdjustMethod: TypeAlias = Literal["holm", "bh"]
+ErrorCode: TypeAlias = Literal[
+    "empty_arm",
+    "too_few_units",
+    "zero_denominator",
+    "zero_variance",
+    "zero_baseline",
+    "zero_events",
+]
+Values: TypeAlias = "npt.ArrayLike | pl.Series"
+
+# Difference CI per method name: (statsmodels method, Miettinen-Nurminen correction, label).
+# The correction only matters for "score"; it is pinned for every method all the same.
+_DIFF_CI: dict[str, tuple[str, bool, str]] = {
+    # Newcombe (1998), Stat Med 17:873-890, method 10: Wilson score limits of each arm combined
+    "pooled-z": ("newcomb", False, "Newcombe hybrid score (method 10)"),
+    "wald": ("wald", False, "Wald"),
+    # Miettinen & Nurminen (1985), Stat Med 4:213-226: score interval with the n/(n-1) factor
+    "score": ("score", True, "Miettinen-Nurminen score"),
+    # Agresti & Caffo (2000), Am Stat 54:280-288: Wald after adding one success and one failure
+    "agresti-caffo": ("agresti-caffo", False, "Agresti-Caffo"),
+}
+_ADJUST: dict[str, str] = {"holm": "holm", "bh": "fdr_bh"}
+
+# Chinese explanations of the error codes, for reports and notebooks.
+ERROR_MESSAGES: dict[str, str] = {
+    "empty_arm": "至少有一组没有样本，无法比较。",
+    "too_few_units": "至少有一组样本少于 2 个，无法估计方差。",
+    "zero_denominator": "至少有一组的分母之和为 0，比率无定义。",
+    "zero_variance": "两组数据都没有波动（方差为 0），无法做显著性检验或给出区间。",
+    "zero_baseline": "对照组（A 组）的均值为 0，相对提升无定义；绝对差值仍然有效。",
+    "zero_events": "对比组中没有发生事件，比值为 0，对数区间无定义。",
+}
+
+NAN = float("nan")
+NAN_PAIR = (NAN, NAN)
+
+
+# ---- sufficient statistics --------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProportionStatistic:
+    """A binary metric in one arm: ``successes`` out of ``n`` units."""
+
+    n: int
+    successes: int
+
+    @property
+    def mean(self) -> float:
+        return self.successes / self.n if self.n else NAN
+
+    @property
+    def variance(self) -> float:
+        """Per-unit Bernoulli variance p(1 - p), as gbstats ``ProportionStatistic``."""
+        p = self.mean
+        return p * (1.0 - p)
+
+
+@dataclass(frozen=True)
+class MeanStatistic:
+    """A per-unit numeric metric in one arm, as n, sum and sum of squares."""
+
+    n: int
+    sum: float
+    sum_squares: float
+
+    @classmethod
+    def of(cls, values: npt.NDArray[np.float64]) -> MeanStatistic:
+        return cls(int(values.size), float(values.sum()), float(np.square(values).sum()))
+
+    @property
+    def mean(self) -> float:
+        return self.sum / self.n if self.n else NAN
+
+    @property
+    def variance(self) -> float:
+        """Sample variance (n - 1 in the denominator); NaN below two units."""
+        if self.n < 2:
+            return NAN
+        return max(0.0, (self.sum_squares - self.sum**2 / self.n) / (self.n - 1))
+
+
+@dataclass(frozen=True)
+class RatioStatistic:
+    """A ratio metric Σ numerator / Σ denominator over the units of one arm.
+
+    ``sum_products`` is Σ numerator x denominator, for their covariance.
+    """
+
+    numerator: MeanStatistic
+    denominator: MeanStatistic
+    sum_products: float
+
+    @classmethod
+    def of(cls, num: npt.NDArray[np.float64], den: npt.NDArray[np.float64]) -> RatioStatistic:
+        return cls(MeanStatistic.of(num), MeanStatistic.of(den), float((num * den).sum()))
+
+    @property
+    def n(self) -> int:
+        return self.numerator.n
+
+    @property
+    def mean(self) -> float:
+        """Σ numerator / Σ denominator (NaN when the denominators sum to 0)."""
+        d = self.denominator.sum
+        return self.numerator.sum / d if d else NAN
+
+    @property
+    def covariance(self) -> float:
+        n = self.n
+        if n < 2:
+            return NAN
+        return (self.sum_products - self.numerator.sum * self.denominator.sum / n) / (n - 1)
+
+    @property
+    def variance(self) -> float:
+        """Per-unit variance of the ratio by the delta method (n x Var of the arm's ratio).
+
+        Var(M/D) ≈ Var(M)/μ_D² + μ_M² Var(D)/μ_D⁴ - 2 μ_M Cov(M, D)/μ_D³: first-order Taylor
+        expansion of the ratio of two means (Deng, Knoblich & Lu 2018, KDD; the same expression
+        as gbstats ``utils.variance_of_ratios``). Equals the variance of the linearized
+        residuals (M - r·D) / μ_D (Cochran 1977, Sampling Techniques, ch. 6).
+        """
+        m, d = self.numerator.mean, self.denominator.mean
+        if self.n < 2 or d == 0:
+            return NAN
+        var = (
+            self.numerator.variance / d**2
+            + m**2 * self.denominator.variance / d**4
+            - 2.0 * m * self.covariance / d**3
+        )
+        return max(0.0, var)
+
+
+# ---- results ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Comparison:
+    """Arm B (treatment) against arm A (control) on one metric.
+
+    ``diff`` is B - A and ``lift`` is B / A - 1, each with a two-sided ``1 - alpha`` interval;
+    ``p_value`` tests "no difference". ``n_a``/``n_b`` count the units analysed (viewers,
+    sessions, ...). ``df`` is the Welch-Satterthwaite degrees of freedom used for the t
+    quantiles. When something cannot be computed, ``error`` holds a code (see
+    :data:`ERROR_MESSAGES`) and the affected numbers are NaN; ``warnings`` holds Chinese notes
+    that do not invalidate the numbers (e.g. few randomized units).
+    """
+
+    method: str
+    n_a: int
+    n_b: int
+    mean_a: float
+    mean_b: float
+    diff: float
+    diff_ci: tuple[float, float]
+    lift: float
+    lift_ci: tuple[float, float]
+    p_value: float
+    alpha: float
+    df: float = NAN
+    error: ErrorCode | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def significant(self) -> bool:
+        """p < alpha (False when the p-value could not be computed)."""
+        return bool(self.p_value < self.alpha)
+
+    @property
+    def error_message(self) -> str | None:
+        return ERROR_MESSAGES[self.error] if self.error else None
+
+
+@dataclass(frozen=True)
+class SrmResult:
+    """Sample-ratio-mismatch check: Pearson χ² goodness of fit against the planned split."""
+
+    statistic: float
+    p_value: float
+    warning: bool  # p < SRM_P_THRESHOLD: the split is not what was planned; do not trust results
+    observed: tuple[int, ...] = ()
+    expected: tuple[float, ...] = ()
+    error: ErrorCode | None = None
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise LivekitError(f"显著性水平 alpha 须在 0 与 1 之间（不含端点），收到 {alpha!r}")
+
+
+def _as_array(values: Values, what: str) -> npt.NDArray[np.float64]:
+    raw = values.to_numpy() if isinstance(values, pl.Series) else values
+    try:
+        out = np.asarray(raw, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise LivekitError(f"{what}须为数值，无法转换为数字。") from None
+    if not np.isfinite(out).all():
+        raise LivekitError(f"{what}含有空值、NaN 或无穷大；请先去掉或补全这些值。")
+    return out
+
+
+def welch_df(var_a: float, n_a: int, var_b: float, n_b: int) -> float:
+    """Welch-Satterthwaite degrees of freedom of s_A²/n_A + s_B²/n_B.
+
+    df = (v_A + v_B)² / (v_A²/(n_A - 1) + v_B²/(n_B - 1)) with v = s²/n (Welch 1947,
+    Biometrika 34:28-35; Satterthwaite 1946, Biometrics Bulletin 2:110-114). NaN when both
+    variances are zero.
+    """
+    va, vb = var_a / n_a, var_b / n_b
+    denom = va**2 / (n_a - 1) + vb**2 / (n_b - 1)
+    return (va + vb) ** 2 / denom if denom > 0 else NAN
+
+
+def _t_quantile(alpha: float, df: float) -> float:
+    return float(stats.t.ppf(1.0 - alpha / 2.0, df))
+
+
+def _two_sided_t_p(t_stat: float, df: float) -> float:
+    return float(2.0 * stats.t.sf(abs(t_stat), df))
+
+
+def _relative_lift(
+    mean_a: float, var_a: float, n_a: int, mean_b: float, var_b: float, n_b: int, alpha: float
+) -> tuple[float, tuple[float, float]]:
+    """GrowthBook's two-sided relative lift and interval (see the module docstring)."""
+    if mean_a == 0 or not math.isfinite(mean_a):
+        return NAN, NAN_PAIR
+    lift = mean_b / mean_a - 1.0
+    var = var_b / (mean_a**2 * n_b) + mean_b**2 * var_a / (mean_a**4 * n_a)
+    df = welch_df(var_a, n_a, var_b, n_b)
+    if not (var > 0 and math.isfinite(df)):
+        return lift, NAN_PAIR
+    half = _t_quantile(alpha, df) * math.sqrt(var)
+    return lift, (lift - half, lift + half)
+
+
+def _empty(method: str, n_a: int, n_b: int, alpha: float, error: ErrorCode) -> Comparison:
+    return Comparison(
+        method=method,
+        n_a=n_a,
+        n_b=n_b,
+        mean_a=NAN,
+        mean_b=NAN,
+        diff=NAN,
+        diff_ci=NAN_PAIR,
+        lift=NAN,
+        lift_ci=NAN_PAIR,
+        p_value=NAN,
+        alpha=alpha,
+        error=error,
+    )
+
+
+# ---- proportions ------------------------------------------------------------------------------------
+def compare_proportions(
+    x_a: int,
+    n_a: int,
+    x_b: int,
+    n_b: int,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    method: ProportionMethod = "pooled-z",
+) -> Comparison:
+    """Compare two proportions x_A/n_A (control) and x_B/n_B (treatment).
+
+    * p-value: pooled two-proportion z-test (identical to Pearson's χ² on the 2x2 table
+      without continuity correction), whatever ``method`` is;
+    * difference interval by ``method``: ``"pooled-z"`` (default, the metrics.md recipe) uses
+      Newcombe's hybrid score interval (Newcombe 1998, method 10); ``"wald"``, ``"score"``
+      (Miettinen-Nurminen, with its n/(n-1) correction) and ``"agresti-caffo"`` select those
+      intervals (all through statsmodels ``confint_proportions_2indep``);
+    * relative lift and its interval: GrowthBook's delta method with per-unit variance
+      p(1 - p), Welch-Satterthwaite df and a t quantile.
+
+    Degenerate input is returned as data: an empty arm gives ``error="empty_arm"`` and NaN;
+    no conversions in A gives ``"zero_baseline"`` (lift NaN, difference still valid); all
+    units alike in both arms (0% or 100% everywhere) gives ``"zero_variance"`` (p-value NaN).
+    """
+    _check_alpha(alpha)
+    if method not in _DIFF_CI:
+        raise LivekitError(
+            f"未知的比例比较方法 {method!r}；可选：{'、'.join(_DIFF_CI)}（默认 pooled-z）"
+        )
+    for x, n, arm in ((x_a, n_a, "A"), (x_b, n_b, "B")):
+        if x < 0 or n < 0 or x > n or int(x) != x or int(n) != n:
+            raise LivekitError(
+                f"{arm} 组的计数无效：成功数 {x!r}、样本数 {n!r}；须为非负整数且成功数不大于样本数。"
+            )
+    sm_method, correction, label = _DIFF_CI[method]
+    name = f"{method}: pooled z p-value, {label} difference CI, delta-method lift"
+    a, b = ProportionStatistic(int(n_a), int(x_a)), ProportionStatistic(int(n_b), int(x_b))
+    if a.n == 0 or b.n == 0:
+        return _empty(name, a.n, b.n, alpha, "empty_arm")
+
+    diff = b.mean - a.mean
+    low, high = confint_proportions_2indep(
+        count1=b.successes,
+        nobs1=b.n,
+        count2=a.successes,
+        nobs2=a.n,
+        method=sm_method,
+        compare="diff",
+        alpha=alpha,
+        correction=correction,
+    )
+    pooled = (a.successes + b.successes) / (a.n + b.n)
+    error: ErrorCode | None = None
+    if pooled in (0.0, 1.0):
+        p_value = NAN
+        error = "zero_variance"
+    else:
+        _, p = proportions_ztest(
+            count=np.array([b.successes, a.successes]),
+            nobs=np.array([b.n, a.n]),
+            value=0.0,
+            alternative="two-sided",
+            prop_var=False,  # pooled variance under H0: equal proportions
+        )
+        p_value = float(p)
+    if a.successes == 0 and error is None:
+        error = "zero_baseline"
+    lift, lift_ci = _relative_lift(a.mean, a.variance, a.n, b.mean, b.variance, b.n, alpha)
+    df = welch_df(a.variance, a.n, b.variance, b.n) if a.n > 1 and b.n > 1 else NAN
+    return Comparison(
+        method=name,
+        n_a=a.n,
+        n_b=b.n,
+        mean_a=a.mean,
+        mean_b=b.mean,
+        diff=diff,
+        diff_ci=(float(low), float(high)),
+        lift=lift,
+        lift_ci=lift_ci,
+        p_value=p_value,
+        alpha=alpha,
+        df=df,
+        error=error,
+    )
+
+
+# ---- means ------------------------------------------------------------------------------------------
+def _compare_mean_stats(
+    a: MeanStatistic, b: MeanStatistic, alpha: float, method: str
+) -> Comparison:
+    if a.n == 0 or b.n == 0:
+        return _empty(method, a.n, b.n, alpha, "empty_arm")
+    diff = b.mean - a.mean
+    base = Comparison(
+        method=method,
+        n_a=a.n,
+        n_b=b.n,
+        mean_a=a.mean,
+        mean_b=b.mean,
+        diff=diff,
+        diff_ci=NAN_PAIR,
+        lift=b.mean / a.mean - 1.0 if a.mean else NAN,
+        lift_ci=NAN_PAIR,
+        p_value=NAN,
+        alpha=alpha,
+    )
+    if a.n < 2 or b.n < 2:
+        return replace(base, error="too_few_units")
+    se2 = a.variance / a.n + b.variance / b.n
+    if se2 <= 0:
+        return replace(base, error="zero_variance")
+    df = welch_df(a.variance, a.n, b.variance, b.n)
+    # p-value from scipy's Welch test on the same sufficient statistics
+    p_value = float(
+        stats.ttest_ind_from_stats(
+            mean1=b.mean,
+            std1=math.sqrt(b.variance),
+            nobs1=b.n,
+            mean2=a.mean,
+            std2=math.sqrt(a.variance),
+            nobs2=a.n,
+            equal_var=False,
+            alternative="two-sided",
+        ).pvalue
+    )
+    half = _t_quantile(alpha, df) * math.sqrt(se2)
+    lift, lift_ci = _relative_lift(a.mean, a.variance, a.n, b.mean, b.variance, b.n, alpha)
+    return replace(
+        base,
+        diff_ci=(diff - half, diff + half),
+        lift=lift,
+        lift_ci=lift_ci,
+        p_value=p_value,
+        df=df,
+        error="zero_baseline" if a.mean == 0 else None,
+    )
+
+
+def compare_means(a: Values, b: Values, *, alpha: float = DEFAULT_ALPHA) -> Comparison:
+    """Compare the means of per-unit values (e.g. watch seconds per viewer), B against A.
+
+    Welch's t-test (unequal variances) with Welch-Satterthwaite df for the p-value and the
+    difference interval (the same numbers as ``scipy.stats.ttest_ind(b, a, equal_var=False)``);
+    relative lift by GrowthBook's delta method with the same df. Values may be numpy arrays,
+    polars Series or lists; nulls/NaN are a misuse (drop or fill them first). Degenerate input
+    is returned as data (``empty_arm``, ``too_few_units``, ``zero_variance``,
+    ``zero_baseline``).
+    """
+    _check_alpha(alpha)
+    va, vb = _as_array(a, "A 组的数值"), _as_array(b, "B 组的数值")
+    return _compare_mean_stats(
+        MeanStatistic.of(va), MeanStatistic.of(vb), alpha, "Welch t-test, delta-method lift"
+    )
+
+
+# ---- ratio metrics ------------------------------------------------------------------------------------
+def _compare_ratio_stats(
+    a: RatioStatistic, b: RatioStatistic, alpha: float, method: str
+) -> Comparison:
+    if a.n == 0 or b.n == 0:
+        return _empty(method, a.n, b.n, alpha, "empty_arm")
+    if a.denominator.sum == 0 or b.denominator.sum == 0:
+        return _empty(method, a.n, b.n, alpha, "zero_denominator")
+    ra, rb = a.mean, b.mean
+    base = Comparison(
+        method=method,
+        n_a=a.n,
+        n_b=b.n,
+        mean_a=ra,
+        mean_b=rb,
+        diff=rb - ra,
+        diff_ci=NAN_PAIR,
+        lift=rb / ra - 1.0 if ra else NAN,
+        lift_ci=NAN_PAIR,
+        p_value=NAN,
+        alpha=alpha,
+    )
+    if a.n < 2 or b.n < 2:
+        return replace(base, error="too_few_units")
+    var_a, var_b = a.variance, b.variance
+    se2 = var_a / a.n + var_b / b.n
+    if se2 <= 0:
+        return replace(base, error="zero_variance")
+    df = welch_df(var_a, a.n, var_b, b.n)
+    se = math.sqrt(se2)
+    half = _t_quantile(alpha, df) * se
+    lift, lift_ci = _relative_lift(ra, var_a, a.n, rb, var_b, b.n, alpha)
+    return replace(
+        base,
+        diff_ci=(base.diff - half, base.diff + half),
+        lift=lift,
+        lift_ci=lift_ci,
+        p_value=_two_sided_t_p(base.diff / se, df),
+        df=df,
+        error="zero_baseline" if ra == 0 else None,
+    )
+
+
+def ratio_metric(
+    num_a: Values,
+    den_a: Values,
+    num_b: Values,
+    den_b: Values,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+) -> Comparison:
+    """Compare a ratio metric Σ numerator / Σ denominator between arms, one value per unit.
+
+    For metrics whose unit of analysis is not the unit of the ratio, e.g. GMV / viewers or
+    clicks / visits when sessions were randomized: pass one numerator and one denominator per
+    randomized unit. The variance of each arm's ratio comes from the delta method with the
+    covariance of numerator and denominator (Deng, Knoblich & Lu 2018); the difference is
+    tested with a t statistic on Welch-Satterthwaite df, and the relative lift follows
+    GrowthBook (see the module docstring). ``mean_a``/``mean_b`` are the arms' ratios.
+    """
+    _check_alpha(alpha)
+    arrays = [
+        _as_array(v, what)
+        for v, what in (
+            (num_a, "A 组的分子"),
+            (den_a, "A 组的分母"),
+            (num_b, "B 组的分子"),
+            (den_b, "B 组的分母"),
+        )
+    ]
+    if arrays[0].size != arrays[1].size or arrays[2].size != arrays[3].size:
+        raise LivekitError("每组的分子与分母须一一对应（长度相同，每个随机化单元一个）。")
+    a = RatioStatistic.of(arrays[0], arrays[1])
+    b = RatioStatistic.of(arrays[2], arrays[3])
+    return _compare_ratio_stats(a, b, alpha, "delta-method ratio t-test, delta-method lift")
+
+
+def compare_sessions(
+    frame: pl.DataFrame,
+    *,
+    numerator: str | pl.Expr,
+    denominator: str | pl.Expr | None = None,
+    unit: str = "room_id",
+    variant: str = "variant",
+    control: str = "A",
+    treatment: str = "B",
+    alpha: float = DEFAULT_ALPHA,
+    min_units: int = MIN_UNITS_PER_ARM,
+) -> Comparison:
+    """Analyse an experiment randomized by session or time block, at the randomized unit.
+
+    ``frame`` has one row per observation (e.g. per viewer visit), a ``unit`` column naming
+    the randomized unit (a room, or a time-block id) and a ``variant`` column with the arm.
+    ``numerator`` and ``denominator`` are columns or expressions evaluated per row and summed
+    per unit (booleans count as 0/1; ``denominator=None`` counts rows). The units then enter
+    :func:`ratio_metric`. Pooling rows across units instead would treat correlated visits as
+    independent and understate the variance (metrics.md, "Unit of randomization").
+
+    Rows with a null arm are ignored; arms other than ``control``/``treatment`` too. A unit
+    seen in both arms is a misuse (it was not the randomized unit). Fewer than ``min_units``
+    units in an arm adds a Chinese warning: the t approximation then rests on few units.
+    """
+    _check_alpha(alpha)
+    named = [c for c in (numerator, denominator) if isinstance(c, str)]
+    missing = [c for c in (unit, variant, *named) if c not in frame.columns]
+    if missing:
+        raise LivekitError(
+            f"按场次分析需要列：{'、'.join(missing)}；现有的列：{'、'.join(frame.columns)}"
+        )
+
+    def expr(e: str | pl.Expr | None) -> pl.Expr:
+        if e is None:
+            return pl.lit(1.0)
+        return (pl.col(e) if isinstance(e, str) else e).cast(pl.Float64)
+
+    rows = frame.filter(pl.col(variant).is_in([control, treatment]))
+    units = (
+        rows.with_columns(_num=expr(numerator), _den=expr(denominator))
+        .group_by(unit)
+        .agg(
+            _arms=pl.col(variant).n_unique(),
+            _arm=pl.col(variant).first(),
+            _num=pl.col("_num").sum(),
+            _den=pl.col("_den").sum(),
+            _nulls=pl.col("_num").null_count() + pl.col("_den").null_count(),
+        )
+        .sort(unit)
+    )
+    if units.height and int(units.get_column("_nulls").sum()) > 0:
+        raise LivekitError("分子或分母含有空值；请先去掉或补全这些行。")
+    both = units.filter(pl.col("_arms") > 1)
+    if both.height:
+        raise LivekitError(
+            f"单元 {both.get_column(unit)[0]!r} 同时出现在两个组中：它不是随机化单元；"
+            f"请用实际随机分组的列（场次或时段）作为 unit。"
+        )
+    arm_a = units.filter(pl.col("_arm") == control)
+    arm_b = units.filter(pl.col("_arm") == treatment)
+    result = _compare_ratio_stats(
+        RatioStatistic.of(arm_a["_num"].to_numpy(), arm_a["_den"].to_numpy()),
+        RatioStatistic.of(arm_b["_num"].to_numpy(), arm_b["_den"].to_numpy()),
+        alpha,
+        f"unit={unit}: delta-method ratio t-test, delta-method lift",
+    )
+    fewest = min(arm_a.height, arm_b.height)
+    if fewest < min_units:
+        note = (
+            f"每组随机化单元过少（A 组 {arm_a.height} 个、B 组 {arm_b.height} 个，"
+            f"建议每组至少 {min_units} 个）：区间依赖 t 近似，结论不稳；请延长实验或增加场次/时段。"
+        )
+        result = replace(result, warnings=(*result.warnings, note))
+    return result
+
+
+# ---- sample-ratio mismatch, power, multiplicity ------------------------------------------------------
+def srm(observed: Sequence[int] | npt.ArrayLike, weights: Sequence[float]) -> SrmResult:
+    """Sample-ratio mismatch: Pearson χ² goodness of fit of arm counts to the planned split.
+
+    ``weights`` is the planned split (any positive scale, e.g. ``[0.5, 0.5]`` or ``[1, 1]``).
+    ``warning`` is set at p < 0.001 (:data:`SRM_P_THRESHOLD`). No units at all gives NaN and
+    ``error="empty_arm"``.
+    """
+    obs = np.asarray(observed, dtype=np.float64).ravel()
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if obs.size != w.size or obs.size < 2:
+        raise LivekitError("各组实际人数与计划分配比例的个数须相同，且至少两组。")
+    if (w <= 0).any() or not np.isfinite(w).all():
+        raise LivekitError("计划分配比例须为正数。")
+    if (obs < 0).any() or not np.isfinite(obs).all() or (obs != np.round(obs)).any():
+        raise LivekitError("各组实际人数须为非负整数。")
+    counts = tuple(int(x) for x in obs)
+    total = obs.sum()
+    if total == 0:
+        return SrmResult(NAN, NAN, False, counts, tuple(0.0 for _ in counts), "empty_arm")
+    expected = total * w / w.sum()
+    res = stats.chisquare(f_obs=obs, f_exp=expected, ddof=0, axis=0)
+    p = float(res.pvalue)
+    return SrmResult(
+        float(res.statistic),
+        p,
+        p < SRM_P_THRESHOLD,
+        counts,
+        tuple(float(e) for e in expected),
+    )
+
+
+def sample_size(
+    p_a: float, p_b: float, *, alpha: float = DEFAULT_ALPHA, power: float = DEFAULT_POWER
+) -> int:
+    """Units per arm to detect a change of a proportion from ``p_a`` to ``p_b``.
+
+    Cohen's effect size h = 2·asin√p_B - 2·asin√p_A with the normal approximation for two
+    equal arms, two-sided (statsmodels ``NormalIndPower``; Cohen 1988, Statistical Power
+    Analysis, ch. 6), rounded up.
+    """
+    _check_alpha(alpha)
+    if not 0.0 < power < 1.0:
+        raise LivekitError(f"检验功效 power 须在 0 与 1 之间（不含端点），收到 {power!r}")
+    for p, name in ((p_a, "p_a"), (p_b, "p_b")):
+        if not 0.0 < p < 1.0:
+            raise LivekitError(f"比例 {name} 须在 0 与 1 之间（不含端点），收到 {p!r}")
+    if p_a == p_b:
+        raise LivekitError("p_a 与 p_b 相同：没有要检测的差异，样本量无穷大。")
+    h = float(proportion_effectsize(p_b, p_a, method="normal"))
+    n = NormalIndPower().solve_power(
+        effect_size=abs(h),
+        nobs1=None,
+        alpha=alpha,
+        power=power,
+        ratio=1.0,
+        alternative="two-sided",
+    )
+    return math.ceil(float(np.asarray(n).item()) - 1e-9)
+
+
+def adjust_pvalues(pvalues: Sequence[float] | npt.ArrayLike, method: AdjustMethod) -> list[float]:
+    """Adjust p-values for many metrics or arms.
+
+    ``"holm"``: Holm's step-down method, controls the family-wise error rate (Holm 1979, Scand
+    J Stat 6:65-70); ``"bh"``: Benjamini-Hochberg step-up, controls the false discovery rate
+    (Benjamini & Hochberg 1995, JRSS B 57:289-300). Computed by statsmodels ``multipletests`` with the method passed explicitly
+    (its default would be Holm-Sidak). Adjusted p-values are returned in the input order.
+    """
+    if method not in _ADJUST:
+        raise LivekitError(
+            f"未知的多重比较校正方法 {method!r}；可选：holm（控制族错误率 FWER）"
+            f"或 bh（Benjamini-Hochberg，控制错误发现率 FDR）。"
+        )
+    p = np.asarray(pvalues, dtype=np.float64).ravel()
+    if p.size == 0:
+        return []
+    if not np.isfinite(p).all() or (p < 0).any() or (p > 1).any():
+        raise LivekitError("p 值须在 0 与 1 之间，且不能为空值或 NaN。")
+    _, adjusted, _, _ = multipletests(
+        p, alpha=DEFAULT_ALPHA, method=_ADJUST[method], is_sorted=False, returnsorted=False
+    )
+    return [float(x) for x in adjusted]

@@ -1,0 +1,386 @@
+"""Dwell time: retention curves (Kaplan-Meier), group comparison and conversion by dwell.
+
+Follows docs/metrics.md ("Dwell time"). A viewer visit is an event "left" at its duration; a
+visit still open when the stream ends (or when the data was cut) is censored. Retention is the
+Kaplan-Meier curve with pointwise confidence limits, its median, and the log-rank test between
+groups (statsmodels ``SurvfuncRight`` and ``survdiff``).
+
+Choices pinned here:
+
+* survival confidence limits are pointwise, on the log(-log S) scale ("log-log"; Kalbfleisch &
+  Prentice 2002, The Statistical Analysis of Failure Time Data, 2nd ed.) from Greenwood's
+  standard error (Greenwood 1926) as statsmodels computes it:
+  S^exp(±z·se / (S·ln S)); the limits stay inside [0, 1]. This is the ``conf.type = "log-log"``
+  of R's survival package and the ``"cloglog"`` transform statsmodels uses for quantile
+  intervals, so the median's interval is the set of times where this band crosses 0.5;
+* the median is the first event time with S(t) < 0.5 (strict, SAS's convention, statsmodels
+  ``quantile``): ``None`` when the curve never drops below 0.5;
+* the log-rank test is ``survdiff`` with unweighted (log-rank) scores, passed explicitly;
+* bucket intervals are Wilson score intervals (statsmodels ``proportion_confint``,
+  ``method="wilson"``); an empty bucket has no rate and the interval [0, 1].
+
+:func:`dwell_conversion` tests the claim "viewers who stay over 3 minutes convert more" with a
+risk ratio and a Katz log interval. Its unit is the **visit** (one row of the viewer export), as
+the sandbox plants it (``truth.py``: "paid visits / visits, dwell > threshold vs <= threshold").
+It measures association, not cause.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from scipy import stats
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+from statsmodels.stats.contingency_tables import Table2x2
+from statsmodels.stats.proportion import proportion_confint
+
+from livekit.analysis.abtest import DEFAULT_ALPHA, ERROR_MESSAGES, ErrorCode
+from livekit.config import LivekitError
+
+__all__ = [
+    "DEFAULT_DWELL_BUCKETS_S",
+    "DWELL_THRESHOLD_S",
+    "SURVIVAL_SCHEMA",
+    "DwellResult",
+    "dwell_conversion",
+    "logrank",
+    "median_survival",
+    "median_survival_ci",
+    "survival",
+]
+
+DWELL_THRESHOLD_S = 180.0  # metrics.md: "viewers who stay over 3 minutes"
+# Bucket edges in seconds; buckets are [0, 60], (60, 180], (180, 600], (600, 1800], > 1800.
+DEFAULT_DWELL_BUCKETS_S: tuple[float, ...] = (0.0, 60.0, 180.0, 600.0, 1800.0)
+
+SURVIVAL_SCHEMA: dict[str, pl.DataType] = {
+    "time": pl.Float64(),
+    "at_risk": pl.Int64(),
+    "events": pl.Int64(),
+    "survival": pl.Float64(),
+    "std_err": pl.Float64(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+}
+BUCKET_SCHEMA: dict[str, pl.DataType] = {
+    "bucket": pl.String(),
+    "lower_s": pl.Float64(),
+    "upper_s": pl.Float64(),  # null: open-ended
+    "visits": pl.Int64(),
+    "paid": pl.Int64(),
+    "rate": pl.Float64(),  # null when the bucket is empty
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+}
+
+CAUSALITY_NOTE = (
+    "这是相关，不是因果：下单本身就要在直播间多停留一会儿（看讲解、选规格、付款），"
+    "所以买家的停留时间天然更长；停留时长与转化同时受商品、主播讲解和流量来源影响。"
+    "不能据此断定“把观众多留 3 分钟就能多卖 25%”，要验证请做随机实验。"
+)
+
+Values: TypeAlias = "npt.ArrayLike | pl.Series"
+
+
+def _to_numpy(values: Values) -> npt.NDArray[np.generic]:
+    raw = values.to_numpy() if isinstance(values, pl.Series) else values
+    return np.asarray(raw).ravel()
+
+
+def _survival_input(
+    durations: Values, observed: Values
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    try:
+        t = _to_numpy(durations).astype(np.float64)
+    except (TypeError, ValueError):
+        raise LivekitError("停留时长须为数值（秒）。") from None
+    e = _to_numpy(observed)
+    if t.size != e.size:
+        raise LivekitError(
+            f"停留时长（{t.size} 个）与是否离开的标记（{e.size} 个）数量不同；须一一对应。"
+        )
+    if not np.isfinite(t).all() or (t < 0).any():
+        raise LivekitError("停留时长须为非负的有限数值，不能有空值。")
+    try:
+        flags = e.astype(np.float64)
+    except (TypeError, ValueError):
+        raise LivekitError("是否离开的标记须为 0/1 或 True/False。") from None
+    if not np.isin(flags, (0.0, 1.0)).all():
+        raise LivekitError("是否离开的标记须为 0/1 或 True/False（1 = 已离开，0 = 删失）。")
+    return t, flags
+
+
+def _z(alpha: float) -> float:
+    if not 0.0 < alpha < 1.0:
+        raise LivekitError(f"显著性水平 alpha 须在 0 与 1 之间（不含端点），收到 {alpha!r}")
+    return float(stats.norm.ppf(1.0 - alpha / 2.0))
+
+
+# ---- Kaplan-Meier ---------------------------------------------------------------------------------
+def survival(durations: Values, observed: Values, *, alpha: float = DEFAULT_ALPHA) -> pl.DataFrame:
+    """Kaplan-Meier retention curve: one row per distinct event time.
+
+    ``durations`` are seconds in the room; ``observed`` is 1/True when the viewer was seen
+    leaving and 0/False when the visit was censored (still open when the show ended or the data
+    was cut). Columns: ``time``, ``at_risk``, ``events``, ``survival`` (share still watching just
+    after ``time``), ``std_err`` (Greenwood), ``ci_low``/``ci_high`` (pointwise log-log limits
+    at level ``1 - alpha``; NaN where S = 0). No events at all gives an empty frame.
+    """
+    z = _z(alpha)
+    t, e = _survival_input(durations, observed)
+    if t.size == 0 or not e.any():
+        return pl.DataFrame(schema=SURVIVAL_SCHEMA)
+    sf = SurvfuncRight(t, e)
+    s = np.asarray(sf.surv_prob, dtype=np.float64)
+    se = np.asarray(sf.surv_prob_se, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # Var(log(-log S)) ≈ se² / (S ln S)²  (delta method; Kalbfleisch & Prentice 2002)
+        w = z * se / np.abs(s * np.log(s))
+        low = np.where((s > 0) & (s < 1), s ** np.exp(w), np.nan)
+        high = np.where((s > 0) & (s < 1), s ** np.exp(-w), np.nan)
+    # S = 1 can't happen at an event time; a zero-variance point (se = 0, 0 < S < 1) gives S.
+    return pl.DataFrame(
+        {
+            "time": np.asarray(sf.surv_times, dtype=np.float64),
+            "at_risk": np.asarray(sf.n_risk).astype(np.int64),
+            "events": np.asarray(sf.n_events).astype(np.int64),
+            "survival": s,
+            "std_err": se,
+            "ci_low": low,
+            "ci_high": high,
+        },
+        schema=SURVIVAL_SCHEMA,
+    )
+
+
+def median_survival(durations: Values, observed: Values) -> float | None:
+    """Median dwell: the first event time with S(t) < 0.5, or None if S never drops below 0.5."""
+    t, e = _survival_input(durations, observed)
+    if t.size == 0 or not e.any():
+        return None
+    q = float(SurvfuncRight(t, e).quantile(0.5))
+    return None if math.isnan(q) else q
+
+
+def median_survival_ci(
+    durations: Values, observed: Values, *, alpha: float = DEFAULT_ALPHA
+) -> tuple[float, float] | None:
+    """Interval for the median dwell (Brookmeyer & Crowley 1982, by inverting the log-log test).
+
+    statsmodels ``quantile_ci`` with the ``"cloglog"`` transform, the same transform as the
+    survival band; the upper limit is ``inf`` when the band never drops below 0.5. ``None``
+    when no time is consistent with the median (no events, or too little data).
+    """
+    _z(alpha)
+    t, e = _survival_input(durations, observed)
+    if t.size == 0 or not e.any():
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):  # g(S) is undefined where S = 0
+        low, high = SurvfuncRight(t, e).quantile_ci(0.5, alpha=alpha, method="cloglog")
+    if math.isnan(float(low)):
+        return None
+    return float(low), float(high)
+
+
+def logrank(durations: Values, observed: Values, groups: Values) -> tuple[float, float]:
+    """Log-rank test that the retention curves of ``groups`` are equal: (χ² statistic, p-value).
+
+    statsmodels ``survdiff`` with ``weight_type=None`` (the plain log-rank test; Mantel 1966),
+    df = number of groups - 1. At least two groups are required.
+    """
+    t, e = _survival_input(durations, observed)
+    g = _to_numpy(groups)
+    if g.size != t.size:
+        raise LivekitError("分组标记须与停留时长一一对应（数量相同）。")
+    labels = pl.Series(g.tolist())
+    if labels.null_count():
+        raise LivekitError("分组标记不能为空值。")
+    if labels.n_unique() < 2:
+        raise LivekitError("对数秩检验至少需要两个组。")
+    codes = labels.rank("dense").to_numpy().astype(np.int64)
+    stat, p = survdiff(t, e, codes, weight_type=None, strata=None, entry=None)
+    return float(stat), float(p)
+
+
+# ---- conversion by dwell ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DwellResult:
+    """Conversion of long visits (dwell > ``threshold_s``) against short ones (≤ threshold).
+
+    ``risk_ratio`` = rate_long / rate_short with a Katz log interval (Katz et al. 1978,
+    Biometrics 34:469-474) and the Wald p-value of log RR = 0 (statsmodels ``Table2x2``).
+    ``by_bucket`` is conversion per dwell bucket with Wilson intervals. The unit is the visit.
+    """
+
+    threshold_s: float
+    visits_long: int
+    paid_long: int
+    visits_short: int
+    paid_short: int
+    rate_long: float
+    rate_short: float
+    risk_ratio: float
+    risk_ratio_ci: tuple[float, float]
+    p_value: float
+    alpha: float
+    by_bucket: pl.DataFrame = field(compare=False)
+    unit: str = "visit"
+    error: ErrorCode | None = None
+    note: str = CAUSALITY_NOTE
+
+    @property
+    def error_message(self) -> str | None:
+        return ERROR_MESSAGES[self.error] if self.error else None
+
+
+def _bucket_label(low: float, high: float | None) -> str:
+    def fmt(x: float) -> str:
+        if x % 60 == 0 and x > 0:
+            return f"{int(x // 60)}分钟"
+        return f"{x:g}秒"
+
+    if high is None:
+        return f">{fmt(low)}"
+    if low == 0:
+        return f"≤{fmt(high)}"
+    return f"{fmt(low)}–{fmt(high)}"
+
+
+def _buckets(
+    dwell: npt.NDArray[np.float64],
+    paid: npt.NDArray[np.bool_],
+    edges: Sequence[float],
+    alpha: float,
+) -> pl.DataFrame:
+    e = [float(x) for x in edges]
+    if len(e) < 2 or e[0] != 0 or any(b <= a for a, b in pairwise(e)):
+        raise LivekitError(
+            f"停留时长分档须从 0 开始严格递增且至少两个边界（秒），收到 {tuple(edges)!r}"
+        )
+    uppers = np.asarray(e[1:])
+    # right-closed buckets: [0, e1], (e1, e2], ..., (e_k, inf)
+    idx = np.searchsorted(uppers, dwell, side="left")
+    k = len(e)
+    visits = np.bincount(idx, minlength=k)[:k].astype(np.int64)
+    paid_n = np.bincount(idx, weights=paid.astype(np.float64), minlength=k)[:k].astype(np.int64)
+    rate: list[float | None] = []
+    low: list[float] = []
+    high: list[float] = []
+    for x, n in zip(paid_n.tolist(), visits.tolist(), strict=True):
+        if n == 0:
+            rate.append(None)
+            low.append(0.0)  # no observations: every rate is consistent with the data
+            high.append(1.0)
+            continue
+        lo, hi = proportion_confint(x, n, alpha=alpha, method="wilson", alternative="two-sided")
+        rate.append(x / n)
+        low.append(float(lo))
+        high.append(float(hi))
+    upper_s: list[float | None] = [*e[1:], None]
+    return pl.DataFrame(
+        {
+            "bucket": [_bucket_label(lo_, hi_) for lo_, hi_ in zip(e, upper_s, strict=True)],
+            "lower_s": e,
+            "upper_s": upper_s,
+            "visits": visits,
+            "paid": paid_n,
+            "rate": rate,
+            "ci_low": low,
+            "ci_high": high,
+        },
+        schema=BUCKET_SCHEMA,
+    )
+
+
+def dwell_conversion(
+    viewers: pl.DataFrame,
+    *,
+    threshold_s: float = DWELL_THRESHOLD_S,
+    buckets: Sequence[float] = DEFAULT_DWELL_BUCKETS_S,
+    alpha: float = DEFAULT_ALPHA,
+) -> DwellResult:
+    """Do visits that last longer than ``threshold_s`` convert more? Risk ratio and buckets.
+
+    ``viewers`` is the viewer export (``livekit.viewers.VIEWERS_SCHEMA``: ``enter_time``,
+    ``leave_time``, ``paid``), one row per **visit**: the unit of analysis is the visit, as the
+    sandbox plants the effect (P(pay) of a visit depends on that visit's dwell). Dwell =
+    leave_time - enter_time in seconds; a visit cut by the end of the show (censored) counts
+    with the dwell observed so far. Rows are the caller's choice (all rooms, one account, ...).
+
+    Returns the risk ratio rate(dwell > threshold) / rate(dwell ≤ threshold) with a Katz log
+    interval, and conversion per dwell bucket (right-closed buckets from ``buckets`` edges, the
+    last one open-ended) with Wilson intervals.
+
+    **Association, not cause**: buyers stay longer partly *because* they are buying (choosing,
+    paying), and the same products, hosts and traffic sources drive both dwell and conversion;
+    see ``DwellResult.note``.
+
+    Degenerate input is returned as data: no visits on one side gives ``error="empty_arm"``,
+    no conversions among short visits ``"zero_baseline"`` and none among long visits
+    ``"zero_events"`` (risk ratio 0, no log interval).
+    """
+    _z(alpha)  # validates alpha
+    missing = [c for c in ("enter_time", "leave_time", "paid") if c not in viewers.columns]
+    if missing:
+        raise LivekitError(
+            f"观众明细缺少列：{'、'.join(missing)}；现有的列：{'、'.join(viewers.columns)}"
+        )
+    frame = viewers.select(
+        dwell=(pl.col("leave_time") - pl.col("enter_time")).dt.total_seconds(fractional=True),
+        paid=pl.col("paid").cast(pl.Boolean),
+    )
+    if frame.null_count().sum_horizontal().item():
+        raise LivekitError(
+            "观众明细的 enter_time、leave_time 或 paid 含有空值；请先补全或去掉这些行。"
+        )
+    dwell = frame.get_column("dwell").to_numpy().astype(np.float64)
+    if (dwell < 0).any():
+        raise LivekitError("有访问的离开时间早于进入时间；请检查 enter_time 与 leave_time。")
+    paid = frame.get_column("paid").to_numpy().astype(bool)
+    by_bucket = _buckets(dwell, paid, buckets, alpha)
+
+    long = dwell > threshold_s
+    a, n1 = int(paid[long].sum()), int(long.sum())
+    c, n2 = int(paid[~long].sum()), int((~long).sum())
+    rate_long = a / n1 if n1 else float("nan")
+    rate_short = c / n2 if n2 else float("nan")
+    nan = float("nan")
+    rr, ci, p = nan, (nan, nan), nan
+    error: ErrorCode | None = None
+    if n1 == 0 or n2 == 0:
+        error = "empty_arm"
+    elif c == 0:
+        error = "zero_baseline"
+    elif a == 0:
+        error = "zero_events"
+        rr = 0.0
+    else:
+        # rows: long, short; columns: paid, not paid.  RR = (a/n1) / (c/n2);
+        # Katz log interval: exp(ln RR ± z·sqrt(1/a - 1/n1 + 1/c - 1/n2))
+        table = Table2x2(np.array([[a, n1 - a], [c, n2 - c]], dtype=np.float64), shift_zeros=False)
+        rr = float(table.riskratio)
+        low, high = table.riskratio_confint(alpha=alpha, method="normal")
+        ci = (float(low), float(high))
+        p = float(table.riskratio_pvalue(null=1))
+    return DwellResult(
+        threshold_s=float(threshold_s),
+        visits_long=n1,
+        paid_long=a,
+        visits_short=n2,
+        paid_short=c,
+        rate_long=rate_long,
+        rate_short=rate_short,
+        risk_ratio=rr,
+        risk_ratio_ci=ci,
+        p_value=p,
+        alpha=alpha,
+        by_bucket=by_bucket,
+        error=error,
+    )

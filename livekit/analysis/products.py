@@ -1,0 +1,155 @@
+"""Products and regions: rank by the Wilson lower bound, and region over-/under-conversion.
+
+metrics.md: rank products by the Wilson lower bound of click-through or conversion, not the
+raw rate, so that 5/10 does not beat 40/100; a region's index is its share of buyers over its
+share of viewers (> 1 over-converts), with an interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from livekit.analysis._stats import ALPHA, require_columns, safe_ratio, wilson_bounds, wilson_exprs
+from livekit.config import LivekitError
+
+
+def wilson_interval(successes: float, trials: float, alpha: float = ALPHA) -> tuple[float, float]:
+    """Wilson score interval (low, high) of ``successes / trials`` at level 1 − ``alpha``.
+
+    Agrees with statsmodels ``proportion_confint(successes, trials, alpha, method="wilson")``.
+    ``trials == 0`` gives ``(0.0, 1.0)`` (nothing observed, every rate is possible); negative
+    counts or more successes than trials raise :class:`LivekitError`.
+    """
+    return wilson_bounds(successes, trials, alpha)
+
+
+def rank_products(
+    frame: pl.DataFrame,
+    successes: str = "paid",
+    trials: str = "clicks",
+    *,
+    alpha: float = ALPHA,
+    min_trials: int = 1,
+    by: str | Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """Rows ranked by the Wilson lower bound of ``successes / trials`` (best first).
+
+    ``frame`` has one row per product (e.g. from :func:`product_conversions`), or several rows
+    per product when ``by`` names the product columns to sum over first (e.g. one row per
+    room and product). Added columns: ``rate``, ``ci_low``, ``ci_high`` (Wilson, level
+    1 − ``alpha``) and ``rank`` (1 = best; ties in the lower bound are broken by the rate, then
+    by more trials). Rows with fewer than ``min_trials`` trials, or with more successes than
+    trials, stay in the frame, at the bottom, with a null ``rank``.
+    """
+    require_columns(frame, [successes, trials], "商品排序数据")
+    if min_trials < 0:
+        raise LivekitError(f"min_trials 不能为负，收到 {min_trials!r}")
+    if by is not None:
+        keys = [by] if isinstance(by, str) else list(by)
+        require_columns(frame, keys, "商品排序数据")
+        frame = frame.group_by(keys).agg(pl.col(successes, trials).sum())
+    s, n = pl.col(successes), pl.col(trials)
+    low, high = wilson_exprs(s, n, alpha)
+    eligible = (n >= min_trials) & (n > 0) & (s >= 0) & (s <= n)
+    out = frame.with_columns(
+        safe_ratio(s, n).alias("rate"), low.alias("ci_low"), high.alias("ci_high")
+    ).with_columns(eligible.fill_null(False).alias("_eligible"))
+    out = out.sort(
+        ["_eligible", "ci_low", "rate", trials],
+        descending=[True, True, True, True],
+        nulls_last=True,
+    )
+    ranks = pl.when(pl.col("_eligible")).then(pl.col("_eligible").cum_sum()).cast(pl.Int64)
+    return out.with_columns(ranks.alias("rank")).drop("_eligible")
+
+
+def product_conversions(viewers: pl.DataFrame) -> pl.DataFrame:
+    """Per clicked product, from the viewer export: ``clicks``, ``paid`` (visits) and ``gmv``.
+
+    A visit counts as a click of ``clicked_product_id``; a paid visit is credited to the
+    product it clicked (the export has one clicked product per visit). Columns:
+    ``product_id``, ``clicks``, ``paid``, ``gmv`` (yuan), sorted by ``product_id``.
+    """
+    require_columns(viewers, ["clicked_product_id", "paid", "pay_amount"], "观众明细（viewers）")
+    return (
+        viewers.filter(pl.col("clicked_product_id").is_not_null())
+        .group_by(pl.col("clicked_product_id").alias("product_id"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("clicks"),
+            pl.col("paid").cast(pl.Int64).sum().alias("paid"),
+            pl.col("pay_amount").filter(pl.col("paid")).sum().alias("gmv"),
+        )
+        .sort("product_id")
+    )
+
+
+REGION_SCHEMA: dict[str, pl.DataType] = {
+    "region": pl.String(),
+    "viewers": pl.Int64(),
+    "buyers": pl.Int64(),
+    "viewer_share": pl.Float64(),
+    "buyer_share": pl.Float64(),
+    "conversion": pl.Float64(),
+    "index": pl.Float64(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+}
+
+
+def region_index(
+    viewers_or_audience: pl.DataFrame, *, alpha: float = ALPHA, dimension: str = "CITY"
+) -> pl.DataFrame:
+    """Each region's share of buyers over its share of viewers (index > 1 over-converts).
+
+    Input, either:
+
+    * the viewer export (columns ``viewer_id``, ``province``, ``paid``): per province the
+      distinct viewers and the distinct viewers with a paid visit; or
+    * the ``room_audience`` dataset (``action_event``, ``dimension``, ``name``, ``value``): per
+      ``name`` of ``dimension`` (``CITY`` by default) the ENTER and PAY people, summed over
+      rooms (a person who came to two rooms counts twice).
+
+    index = (buyersᵢ / B) / (viewersᵢ / V) = conversionᵢ / overall conversion. Its interval is
+    the Wilson interval of conversionᵢ (level 1 − ``alpha``) divided by the overall conversion
+    B / V, which is treated as known (it rests on all regions, so its own uncertainty is
+    much smaller than a single region's). Undefined values are null. Sorted by index, highest
+    first.
+    """
+    cols = viewers_or_audience.columns
+    if {"viewer_id", "province", "paid"} <= set(cols):
+        counts = viewers_or_audience.group_by(pl.col("province").alias("region")).agg(
+            pl.col("viewer_id").n_unique().cast(pl.Int64).alias("viewers"),
+            pl.col("viewer_id").filter(pl.col("paid")).n_unique().cast(pl.Int64).alias("buyers"),
+        )
+    elif {"action_event", "dimension", "name", "value"} <= set(cols):
+        rows = viewers_or_audience.filter(pl.col("dimension") == dimension)
+        counts = rows.group_by(pl.col("name").alias("region")).agg(
+            pl.col("value").filter(pl.col("action_event") == "ENTER").sum().alias("viewers"),
+            pl.col("value").filter(pl.col("action_event") == "PAY").sum().alias("buyers"),
+        )
+    else:
+        raise LivekitError(
+            "地域分析需要观众明细（viewer_id、province、paid 列）或人群画像数据"
+            f"（action_event、dimension、name、value 列）；现有的列：{'、'.join(cols)}"
+        )
+    counts = counts.with_columns(pl.col("viewers", "buyers").cast(pl.Int64))
+    total_v = int(counts["viewers"].sum() or 0)
+    total_b = int(counts["buyers"].sum() or 0)
+    overall = total_b / total_v if total_v > 0 else None
+    low, high = wilson_exprs(pl.col("buyers"), pl.col("viewers"), alpha)
+    base = pl.lit(overall, pl.Float64)
+    undefined = overall is None or overall == 0
+    out = counts.with_columns(
+        safe_ratio(pl.col("viewers"), pl.lit(total_v)).alias("viewer_share"),
+        safe_ratio(pl.col("buyers"), pl.lit(total_b)).alias("buyer_share"),
+        safe_ratio(pl.col("buyers"), pl.col("viewers")).alias("conversion"),
+    ).with_columns(
+        (pl.lit(None, pl.Float64) if undefined else pl.col("conversion") / base).alias("index"),
+        (pl.lit(None, pl.Float64) if undefined else low / base).alias("ci_low"),
+        (pl.lit(None, pl.Float64) if undefined else high / base).alias("ci_high"),
+    )
+    return out.select(pl.col(name).cast(dtype) for name, dtype in REGION_SCHEMA.items()).sort(
+        ["index", "buyers", "region"], descending=[True, True, False], nulls_last=True
+    )

@@ -1,0 +1,241 @@
+"""Dwell-time statistics against statsmodels, scipy and published worked examples."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+from statsmodels.duration.survfunc import SurvfuncRight
+from statsmodels.stats.contingency_tables import Table2x2
+from statsmodels.stats.proportion import proportion_confint
+
+from livekit.analysis.dwell import (
+    SURVIVAL_SCHEMA,
+    dwell_conversion,
+    logrank,
+    median_survival,
+    median_survival_ci,
+    survival,
+)
+from livekit.config import LivekitError
+from livekit.viewers import VIEWERS_SCHEMA
+
+# Freireich et al. (1963) leukaemia remission data (weeks), as tabulated in Kleinbaum & Klein,
+# Survival Analysis: A Self-Learning Text, ch. 2; 0 = censored.
+MP6_TIME = [6, 6, 6, 6, 7, 9, 10, 10, 11, 13, 16, 17, 19, 20, 22, 23, 25, 32, 32, 34, 35]
+MP6_EVENT = [1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
+PLACEBO_TIME = [1, 1, 2, 2, 3, 4, 4, 5, 5, 8, 8, 8, 8, 11, 11, 12, 12, 15, 17, 22, 23]
+
+# The 6-MP arm's Kaplan-Meier table with log-log 95% limits, as printed by R's survival
+# package (survfit(..., conf.type = "log-log")):
+#   time n.risk n.event survival std.err lower upper
+MP6_KM = [
+    (6, 21, 3, 0.857, 0.0764, 0.620, 0.952),
+    (7, 17, 1, 0.807, 0.0869, 0.563, 0.923),
+    (10, 15, 1, 0.753, 0.0963, 0.503, 0.889),
+    (13, 12, 1, 0.690, 0.1068, 0.432, 0.849),
+    (16, 11, 1, 0.627, 0.1141, 0.368, 0.805),
+    (22, 7, 1, 0.538, 0.1282, 0.268, 0.747),
+    (23, 6, 1, 0.448, 0.1346, 0.188, 0.680),
+]
+
+
+def test_kaplan_meier_matches_the_published_6mp_table() -> None:
+    km = survival(MP6_TIME, MP6_EVENT)
+    assert km.schema == pl.Schema(SURVIVAL_SCHEMA)
+    got = km.select("time", "at_risk", "events", "survival", "std_err", "ci_low", "ci_high")
+    for row, ref in zip(got.iter_rows(), MP6_KM, strict=True):
+        assert row[:3] == ref[:3]
+        assert row[3:] == pytest.approx(ref[3:], abs=6e-4)
+
+
+def test_kaplan_meier_matches_statsmodels() -> None:
+    rng = np.random.default_rng(11)
+    t = np.round(rng.lognormal(4.0, 1.3, 3000))
+    e = rng.random(3000) < 0.8
+    km = survival(pl.Series(t), pl.Series(e))
+    sf = SurvfuncRight(t, e.astype(float))
+    assert km["time"].to_numpy() == pytest.approx(sf.surv_times)
+    assert km["survival"].to_numpy() == pytest.approx(sf.surv_prob)
+    assert km["std_err"].to_numpy() == pytest.approx(sf.surv_prob_se, nan_ok=True)
+    assert km["at_risk"].to_list() == sf.n_risk.astype(int).tolist()
+    assert km["events"].to_list() == sf.n_events.astype(int).tolist()
+
+
+def test_band_is_the_one_statsmodels_inverts_for_the_median() -> None:
+    """statsmodels' cloglog median interval = event times whose log-log band contains 0.5."""
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        t = np.round(rng.exponential(120.0, 400))
+        e = rng.random(400) < 0.85
+        km = survival(t, e)
+        inside = km.filter((pl.col("ci_low") <= 0.5) & (pl.col("ci_high") >= 0.5))
+        times = km["time"].to_list()
+        last = times.index(inside["time"][-1])
+        expected = (inside["time"][0], times[last + 1] if last + 1 < len(times) else math.inf)
+        assert median_survival_ci(t, e) == pytest.approx(expected)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ref = SurvfuncRight(t, e.astype(float)).quantile_ci(0.5, alpha=0.05, method="cloglog")
+        assert median_survival_ci(t, e) == pytest.approx(ref)
+
+
+def test_median_and_its_interval_for_6mp() -> None:
+    assert median_survival(MP6_TIME, MP6_EVENT) == 23.0  # Kleinbaum & Klein: median 23 weeks
+    assert median_survival_ci(MP6_TIME, MP6_EVENT) == (13.0, math.inf)  # R: 13, NA
+    assert median_survival(PLACEBO_TIME, [1] * 21) == 8.0
+
+
+def test_degenerate_survival_input() -> None:
+    assert median_survival([5, 6, 7, 8], [1, 0, 0, 0]) is None  # S stays at 0.75
+    assert survival([1, 2], [0, 0]).height == 0  # no events: no rows
+    assert survival([], []).schema == pl.Schema(SURVIVAL_SCHEMA)
+    assert median_survival([], []) is None
+    with pytest.raises(LivekitError, match="一一对应"):
+        survival([1, 2, 3], [1, 0])
+    with pytest.raises(LivekitError, match="0/1"):
+        survival([1, 2], [1, 2])
+    with pytest.raises(LivekitError, match="非负"):
+        survival([-1, 2], [1, 1])
+
+
+def test_logrank_matches_the_published_6mp_example() -> None:
+    """Kleinbaum & Klein report log-rank χ² = 16.79 (1 df) for 6-MP vs placebo."""
+    stat, p = logrank(
+        MP6_TIME + PLACEBO_TIME, MP6_EVENT + [1] * 21, ["6-MP"] * 21 + ["placebo"] * 21
+    )
+    assert stat == pytest.approx(16.79, abs=0.005)
+    assert p == pytest.approx(stats.chi2.sf(stat, 1))
+    ref = stats.logrank(
+        stats.CensoredData.right_censored(MP6_TIME, np.array(MP6_EVENT) == 0),
+        stats.CensoredData.right_censored(PLACEBO_TIME, np.zeros(21, dtype=bool)),
+    )
+    assert stat == pytest.approx(ref.statistic**2, rel=1e-9)
+    assert p == pytest.approx(ref.pvalue, rel=1e-9)
+    with pytest.raises(LivekitError, match="两个组"):
+        logrank([1, 2], [1, 1], ["a", "a"])
+
+
+# ---- conversion by dwell ----------------------------------------------------------------------
+START = datetime(2026, 11, 1, 20, 0, 0)
+
+
+def visits(rows: list[tuple[float, bool]]) -> pl.DataFrame:
+    """A viewer export with one visit per (dwell seconds, paid)."""
+    n = len(rows)
+    enter = [START + timedelta(seconds=i) for i in range(n)]
+    naive = pl.Datetime("us")
+    frame = pl.DataFrame(
+        {
+            "room_id": [1] * n,
+            "viewer_id": [f"v{i}" for i in range(n)],
+            "enter_time": enter,
+            "leave_time": [e + timedelta(seconds=d) for e, (d, _) in zip(enter, rows, strict=True)],
+            "province": ["广东"] * n,
+            "traffic_source": ["video"] * n,
+            "clicked_product_id": [None] * n,
+            "paid": [p for _, p in rows],
+            "pay_amount": [0.0] * n,
+            "variant": [None] * n,
+        },
+        schema_overrides={"enter_time": naive, "leave_time": naive, "paid": pl.Boolean},
+    )
+    return frame.with_columns(
+        pl.col("enter_time", "leave_time").dt.replace_time_zone("Asia/Shanghai")
+    ).cast(VIEWERS_SCHEMA)  # type: ignore[arg-type]
+
+
+def table_rows(a: int, n1: int, c: int, n2: int) -> list[tuple[float, bool]]:
+    """a of n1 long visits (10 min) and c of n2 short visits (1 min) paid."""
+    return [(600.0, i < a) for i in range(n1)] + [(60.0, i < c) for i in range(n2)]
+
+
+def test_risk_ratio_matches_fagerland_2015_katz_example() -> None:
+    """Fagerland, Lydersen & Laake (2015): 7/34 vs 1/34, Katz log interval 0.91 to 54."""
+    r = dwell_conversion(visits(table_rows(7, 34, 1, 34)))
+    assert (r.paid_long, r.visits_long, r.paid_short, r.visits_short) == (7, 34, 1, 34)
+    assert r.risk_ratio == pytest.approx(7.0)
+    assert r.risk_ratio_ci[0] == pytest.approx(0.91, abs=0.005)
+    assert r.risk_ratio_ci[1] == pytest.approx(54, abs=0.5)
+    assert r.unit == "visit"
+    assert "因果" in r.note
+
+
+def test_risk_ratio_matches_statsmodels_and_the_katz_formula() -> None:
+    r = dwell_conversion(visits(table_rows(40, 900, 55, 2100)), alpha=0.1)
+    t = Table2x2(np.array([[40, 860], [55, 2045]]), shift_zeros=False)
+    assert r.risk_ratio == pytest.approx(t.riskratio)
+    assert r.risk_ratio_ci == pytest.approx(t.riskratio_confint(alpha=0.1, method="normal"))
+    se = math.sqrt(1 / 40 - 1 / 900 + 1 / 55 - 1 / 2100)  # Katz et al. (1978)
+    z = stats.norm.ppf(0.95)
+    rr = (40 / 900) / (55 / 2100)
+    assert r.risk_ratio_ci == pytest.approx((rr * math.exp(-z * se), rr * math.exp(z * se)))
+    assert r.p_value == pytest.approx(2 * stats.norm.sf(math.log(rr) / se))
+
+
+def test_threshold_is_strict_and_buckets_are_right_closed() -> None:
+    rows = [(60.0, True), (60.5, False), (180.0, True), (1800.0, False), (1801.0, True)]
+    rows += [(0.0, False)]
+    r = dwell_conversion(visits(rows))
+    assert (r.visits_long, r.paid_long) == (2, 1)  # 1800 and 1801 (180 is not "> 3 min")
+    b = r.by_bucket
+    assert b["bucket"].to_list() == [
+        "≤1分钟",
+        "1分钟–3分钟",
+        "3分钟–10分钟",
+        "10分钟–30分钟",
+        ">30分钟",
+    ]
+    assert b["visits"].to_list() == [2, 2, 0, 1, 1]
+    assert b["paid"].to_list() == [1, 1, 0, 0, 1]
+    assert b["upper_s"].to_list() == [60.0, 180.0, 600.0, 1800.0, None]
+    empty = b.row(2, named=True)
+    assert empty["rate"] is None
+    assert (empty["ci_low"], empty["ci_high"]) == (0.0, 1.0)
+
+
+def test_bucket_intervals_are_wilson() -> None:
+    rows = [(30.0, i < 3) for i in range(40)] + [(300.0, i < 9) for i in range(50)]
+    b = dwell_conversion(visits(rows), buckets=(0, 120)).by_bucket
+    assert b["visits"].to_list() == [40, 50]
+    for row, (x, n) in zip(b.iter_rows(named=True), [(3, 40), (9, 50)], strict=True):
+        assert row["rate"] == pytest.approx(x / n)
+        lo, hi = proportion_confint(x, n, alpha=0.05, method="wilson")
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((lo, hi))
+        # Wilson (1927) by hand
+        z, p = stats.norm.ppf(0.975), x / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((centre - half, centre + half))
+
+
+def test_dwell_degenerate_inputs_are_data() -> None:
+    no_long = dwell_conversion(visits([(30.0, True), (40.0, False)]))
+    assert no_long.error == "empty_arm"
+    assert math.isnan(no_long.risk_ratio)
+    assert no_long.error_message is not None
+    no_base = dwell_conversion(visits(table_rows(3, 10, 0, 10)))
+    assert no_base.error == "zero_baseline"
+    assert math.isnan(no_base.risk_ratio_ci[0])
+    no_events = dwell_conversion(visits(table_rows(0, 10, 3, 10)))
+    assert no_events.error == "zero_events"
+    assert no_events.risk_ratio == 0.0
+    assert math.isnan(no_events.risk_ratio_ci[1])
+    nothing = dwell_conversion(visits([]))
+    assert nothing.error == "empty_arm"
+    assert nothing.by_bucket["visits"].sum() == 0
+
+
+def test_dwell_misuse_raises() -> None:
+    with pytest.raises(LivekitError, match="缺少列"):
+        dwell_conversion(pl.DataFrame({"paid": [True]}))
+    with pytest.raises(LivekitError, match="分档"):
+        dwell_conversion(visits([(30.0, True)]), buckets=(0, 60, 60))
+    backwards = visits([(30.0, True)]).with_columns(
+        leave_time=pl.col("enter_time") - pl.duration(seconds=5)
+    )
+    with pytest.raises(LivekitError, match="早于"):
+        dwell_conversion(backwards)

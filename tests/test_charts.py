@@ -1,0 +1,366 @@
+"""The chart builders: valid Vega-Lite, offline SVG with the Chinese titles, the CJK theme."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import altair as alt
+import polars as pl
+import pytest
+import vl_convert as vlc
+import yaml
+
+from livekit import charts
+
+CJK_FONTS = {"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei"}
+
+
+@pytest.fixture(autouse=True)
+def _theme() -> None:
+    charts.setup()
+
+
+def _funnel() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "stage": ["impressions", "entered", "product_exposed", "clicked", "paid"],
+            "label": ["直播间曝光", "进入直播间", "商品曝光", "商品点击", "成交"],
+            "count": [100_000.0, 25_000.0, 15_000.0, 2_500.0, 600.0],
+            "step_rate": [None, 0.25, 0.6, 0.1667, 0.24],
+            "cumulative_rate": [1.0, 0.25, 0.15, 0.025, 0.006],
+            "drop_off": [None, 0.75, 0.4, 0.8333, 0.76],
+            "ci_low": [None, 0.247, 0.59, 0.16, 0.22],
+            "ci_high": [None, 0.253, 0.61, 0.17, 0.26],
+            "flag": [False] * 5,
+        }
+    )
+
+
+def _change() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "stage": ["impressions", "entered", "product_exposed", "clicked", "paid"],
+            "label": ["直播间曝光", "进入直播间", "商品曝光", "商品点击", "成交"],
+            "before": [90_000.0, 24_000.0, 14_000.0, 2_600.0, 620.0],
+            "after": [100_000.0, 25_000.0, 15_000.0, 2_500.0, 600.0],
+            "log_change": [0.105, -0.064, 0.028, -0.108, 0.006],
+            "share": [-3.2, 1.9, -0.8, 3.3, -0.2],
+        }
+    )
+
+
+def _days() -> pl.DataFrame:
+    first = date(2026, 11, 20)
+    return pl.DataFrame(
+        {
+            "date": [first + timedelta(days=i) for i in range(7)] * 2,
+            "gmv": [50_000.0 + 1_000 * i for i in range(14)],
+            "account": ["主号"] * 7 + ["小号"] * 7,
+        }
+    )
+
+
+def _km(groups: int = 1) -> pl.DataFrame:
+    frames = []
+    for g in range(groups):
+        t = pl.Series("time", [float(s) for s in range(0, 5400, 1)])
+        surv = (-t / (300.0 * (g + 1))).exp()
+        frames.append(
+            pl.DataFrame(
+                {
+                    "time": t,
+                    "at_risk": pl.Series([1000] * t.len()),
+                    "events": pl.Series([1] * t.len()),
+                    "survival": surv,
+                    "ci_low": surv * 0.95,
+                    "ci_high": (surv * 1.05).clip(0.0, 1.0),
+                    "source": [f"来源{g}"] * t.len(),
+                }
+            )
+        )
+    return pl.concat(frames)
+
+
+def _rooms() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "label": ["11-20 晚场", "11-21 早场", "11-21 晚场"],
+            "roas": [2.6, 1.8, None],
+            "net_roas": [2.4, 1.6, None],
+            "roas_7d": [3.0, 2.0, None],
+        }
+    )
+
+
+CASES: dict[str, tuple[Callable[[], Any], str]] = {
+    "funnel": (lambda: charts.funnel_chart(_funnel()), "直播间转化漏斗"),
+    "funnel_change": (lambda: charts.funnel_change_chart(_change()), "成交变化拆解"),
+    "trend": (
+        lambda: charts.trend_chart(
+            _days(), "date", "gmv", "account", title="每日成交金额", y_title="成交金额（元）"
+        ),
+        "每日成交金额",
+    ),
+    "trend_single": (
+        lambda: charts.trend_chart(_days().head(7), "date", "gmv", title="主号成交走势"),
+        "主号成交走势",
+    ),
+    "bar": (
+        lambda: charts.bar_chart(
+            _rooms().drop_nulls(),
+            "label",
+            "roas",
+            title="各场支付ROI",
+            rule=2.22,
+            rule_label="保本",
+        ),
+        "各场支付ROI",
+    ),
+    "bar_days": (
+        lambda: charts.bar_chart(_days(), "date", "gmv", "account", title="按天堆叠成交"),
+        "按天堆叠成交",
+    ),
+    "survival": (lambda: charts.survival_chart(_km()), "观众留存曲线"),
+    "survival_groups": (
+        lambda: charts.survival_chart(_km(2), "source", group_title="流量来源", max_minutes=30),
+        "观众留存曲线",
+    ),
+    "lift_frame": (
+        lambda: charts.lift_chart(
+            pl.DataFrame(
+                {
+                    "label": ["成交转化率", "人均观看时长"],
+                    "lift": [0.14, 0.01],
+                    "lift_low": [0.08, -0.03],
+                    "lift_high": [0.20, 0.05],
+                }
+            )
+        ),
+        "实验组相对对照组的提升",
+    ),
+    "lift_records": (
+        lambda: charts.lift_chart(
+            {
+                "成交转化率": SimpleNamespace(lift=0.14, lift_ci=(0.08, 0.20)),
+                "无法计算": SimpleNamespace(lift=math.nan, lift_ci=(math.nan, math.nan)),
+            },
+            title="提升森林图",
+        ),
+        "提升森林图",
+    ),
+    "roi": (lambda: charts.roi_chart(_rooms(), breakeven=1 / 0.45), "各场直播 ROI 与保本线"),
+    "rate": (
+        lambda: charts.rate_chart(
+            pl.DataFrame(
+                {
+                    "bucket": ["<1分钟", "1-3分钟", ">3分钟"],
+                    "rate": [0.01, 0.02, 0.04],
+                    "ci_low": [0.008, 0.017, 0.035],
+                    "ci_high": [0.012, 0.023, 0.045],
+                }
+            ),
+            "bucket",
+            "rate",
+            title="不同停留时长的转化率",
+            reference=0.02,
+            reference_label="整体",
+        ),
+        "不同停留时长的转化率",
+    ),
+    "metric_days": (
+        lambda: charts.metric_chart(_days().head(7), "date", "gmv", title="成交金额按天"),
+        "成交金额按天",
+    ),
+    "metric_names": (
+        lambda: charts.metric_chart(
+            _days().group_by("account").agg(pl.col("gmv").sum()),
+            "account",
+            "gmv",
+            title="成交金额按账号",
+        ),
+        "成交金额按账号",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_chart_renders_offline_svg_with_chinese_title(name: str) -> None:
+    build, title = CASES[name]
+    chart = build()
+    spec = chart.to_dict()  # validates against the Vega-Lite schema
+    assert spec["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+    svg = vlc.vegalite_to_svg(chart.to_json())
+    assert svg.lstrip().startswith("<svg")
+    assert title in svg
+    assert "Noto Sans CJK SC" in svg  # the theme's font reached the text marks
+    assert "<path" in svg or "<rect" in svg  # marks were drawn
+
+
+def test_chart_data_is_inline_and_small() -> None:
+    chart = charts.survival_chart(_km(2), "source")
+    spec = chart.to_dict()
+    rows = sum(len(v) for v in spec.get("datasets", {}).values())
+    assert 0 < rows <= 4 * charts.MAX_POINTS + 10  # 10,800 input rows thinned
+    assert "url" not in json.dumps(spec.get("data", {}))
+
+
+def test_theme_font_list_starts_with_cjk() -> None:
+    assert charts.FONTS[0] in CJK_FONTS
+    assert charts.FONTS[-1] == "sans-serif"
+    config = charts.theme()["config"]
+    first = config["font"].split(",")[0].strip().strip('"')
+    assert first in CJK_FONTS
+    assert config["title"]["font"] == config["font"]
+    assert config["locale"]["number"]["currency"] == ["¥", ""]
+
+
+def test_setup_enables_theme_and_svg_renderer() -> None:
+    charts.setup()
+    assert alt.theme.active == charts.THEME_NAME
+    assert alt.renderers.active == "svg"
+    bundle = charts.bar_chart(_rooms().drop_nulls(), "label", "roas", title="渲染测试")
+    rendered = bundle._repr_mimebundle_()
+    data = rendered[0] if isinstance(rendered, tuple) else rendered
+    assert set(data) == {"image/svg+xml"}
+    assert "渲染测试" in data["image/svg+xml"]
+
+
+def test_chinese_axis_numbers() -> None:
+    chart = charts.bar_chart(
+        pl.DataFrame({"k": ["甲", "乙"], "v": [120_000.0, 35_000.0]}), "k", "v", title="万"
+    )
+    svg = vlc.vegalite_to_svg(chart.to_json())
+    assert "10万" in svg  # the axis shows 万, not 100,000
+
+
+def test_number_formats() -> None:
+    assert charts.fmt_number(8520) == "8,520"
+    assert charts.fmt_number(12_345) == "1.2万"
+    assert charts.fmt_number(345_000_000) == "3.45亿"
+    assert charts.fmt_number(None) == "—"
+    assert charts.fmt_number(math.nan) == "—"
+    assert charts.fmt_yuan(1234.5) == "¥1,234.50"
+    assert charts.fmt_yuan(123_456) == "¥12.35万"
+    assert charts.fmt_percent(0.1234) == "12.3%"
+    assert charts.fmt_percent(0.05, signed=True) == "+5.0%"
+    assert charts.fmt_percent(math.inf) == "—"
+
+
+def test_missing_columns_are_reported() -> None:
+    with pytest.raises(ValueError, match="step_rate"):
+        charts.funnel_chart(pl.DataFrame({"label": ["a"], "count": [1]}))
+
+
+def test_only_charts_imports_altair() -> None:
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import livekit\n"
+        "for m in pkgutil.walk_packages(livekit.__path__, 'livekit.'):\n"
+        "    if m.name == 'livekit.charts' or m.name.endswith('__main__'):\n"
+        "        continue\n"
+        "    importlib.import_module(m.name)\n"
+        "    if 'altair' in sys.modules:\n"
+        "        raise SystemExit('altair imported by ' + m.name)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_grouped_bars_and_change_labels() -> None:
+    change = _change()
+    assert charts.change_labels(change) == [
+        "直播间曝光",
+        "直播间曝光→进入直播间",
+        "进入直播间→商品曝光",
+        "商品曝光→商品点击",
+        "商品点击→成交",
+    ]
+    rates = _funnel().filter(pl.col("step_rate").is_not_null())
+    both = pl.concat([rates.with_columns(pl.lit(a).alias("账号")) for a in ("主号", "小号")])
+    chart = charts.bar_chart(
+        both, "label", "step_rate", "账号", title="分账号转化率", grouped=True, value_format=".1%"
+    )
+    spec = chart.to_dict()
+    assert "yOffset" in json.dumps(spec)
+    assert "分账号转化率" in vlc.vegalite_to_svg(chart.to_json())
+
+
+def test_table_html() -> None:
+    frame = pl.DataFrame(
+        {
+            "date": [date(2026, 11, 20), date(2026, 11, 21)],
+            "room_id": [7704121983748191672, 7704188727557070776],
+            "gmv": [12_345.6, None],
+            "roas": [2.5, 1.2],
+            "name": ["<b>直播</b>", "晚场"],
+        }
+    )
+    html = str(
+        charts.table(
+            frame,
+            {
+                "date": "日期",
+                "room_id": "直播间 ID",
+                "gmv": "成交金额",
+                "roas": "ROI",
+                "name": "名称",
+            },
+            {"gmv": "yuan", "roas": "{:.2f}"},
+            caption="明细",
+        )
+    )
+    for text in ("<th", "日期", "明细", "¥1.23万", "—", "2.50"):
+        assert text in html
+    assert "7704121983748191672" in html  # ids are not grouped with commas
+    assert "&lt;b&gt;" in html  # text is escaped
+    assert charts.table(frame)._repr_html_().count("<tr>") == 3
+    assert charts.label_of("aweme_name") == "抖音号"
+    assert charts.label_of("unknown_col") == "unknown_col"
+
+
+# ---- the report notebooks built on these charts ---------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = ("funnel", "roi", "dwell_time", "ab_test", "custom_report")
+
+
+def _parameters(notebook: dict[str, Any]) -> dict[str, Any]:
+    cells = [c for c in notebook["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    assert len(cells) == 1, "exactly one cell tagged parameters"
+    tree = ast.parse("".join(cells[0]["source"]))
+    out = {}
+    for stmt in tree.body:
+        assert isinstance(stmt, ast.Assign | ast.AnnAssign), ast.dump(stmt)
+        target = stmt.targets[0] if isinstance(stmt, ast.Assign) else stmt.target
+        assert isinstance(target, ast.Name)
+        assert stmt.value is not None
+        out[target.id] = ast.literal_eval(stmt.value)  # literals only
+    return out
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_notebook_is_committed_clean_and_matches_its_params(name: str) -> None:
+    notebook = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+    assert notebook["nbformat"] == 4
+    assert notebook["metadata"]["kernelspec"]["name"] == "livekit"
+    assert "papermill" not in notebook["metadata"]
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == []
+            assert cell["execution_count"] is None
+        assert "papermill" not in cell["metadata"]
+    defaults = _parameters(notebook)
+    assert defaults["source"] == "sandbox"
+    params = yaml.safe_load((ROOT / "params" / f"{name}.yaml").read_text(encoding="utf-8"))
+    assert params == defaults
