@@ -1,0 +1,460 @@
+"""Experiment reports: units, verdict rules, adjusted p-values, formatting and Chinese text."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import FrozenInstanceError
+from datetime import date, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from livekit.analysis import experiment as ex
+from livekit.analysis.abtest import (
+    adjust_pvalues,
+    compare_means,
+    compare_proportions,
+    compare_sessions,
+    sample_size,
+)
+from livekit.analysis.metrics import METRICS, metric
+from livekit.config import LivekitError
+
+FIRST, LAST = date(2026, 10, 1), date(2026, 10, 14)
+T0 = datetime(2026, 10, 1, 20, 0, 0)
+
+
+def visits(rows: list[tuple[str, str | None, bool, int | None, int, float]]) -> pl.DataFrame:
+    """Viewer-export rows: (viewer_id, variant, paid, clicked_product_id, seconds, pay_amount)."""
+    return pl.DataFrame(
+        {
+            "room_id": [1] * len(rows),
+            "viewer_id": [r[0] for r in rows],
+            "variant": [r[1] for r in rows],
+            "paid": [r[2] for r in rows],
+            "clicked_product_id": [r[3] for r in rows],
+            "enter_time": [T0] * len(rows),
+            "leave_time": [T0 + timedelta(seconds=r[4]) for r in rows],
+            "pay_amount": [r[5] for r in rows],
+        },
+        schema_overrides={
+            "variant": pl.String,
+            "clicked_product_id": pl.Int64,
+            "pay_amount": pl.Float64,
+        },
+    )
+
+
+def proportion_units(conv_a: int, n_a: int, conv_b: int, n_b: int) -> pl.DataFrame:
+    """Per-viewer units with ``converted`` set for the first ``conv`` viewers of each arm."""
+    arm = ["A"] * n_a + ["B"] * n_b
+    converted = [i < conv_a for i in range(n_a)] + [i < conv_b for i in range(n_b)]
+    return pl.DataFrame(
+        {
+            "viewer_id": [f"v{i}" for i in range(n_a + n_b)],
+            "arm": arm,
+            "converted": converted,
+            "clicked": converted,
+            "watch_seconds": [60.0 + (i % 7) for i in range(n_a + n_b)],
+            "gmv": [0.0] * (n_a + n_b),
+            "visits": [1] * (n_a + n_b),
+        }
+    )
+
+
+# ---- catalog -------------------------------------------------------------------------------------
+def test_metric_names_per_unit() -> None:
+    assert ex.experiment_metric_names("viewer") == [
+        "conversion",
+        "click",
+        "watch_seconds",
+        "gmv_per_viewer",
+        "visits",
+    ]
+    session = ex.experiment_metric_names("session")
+    assert set(METRICS) <= set(session)
+    assert {"conversion", "click", "watch_seconds", "gmv_per_viewer"} <= set(session)
+    assert len(session) == len(set(session))
+
+
+def test_session_aliases_map_to_registered_metrics() -> None:
+    for alias, name in ex.SESSION_ALIASES.items():
+        m = ex.experiment_metric(alias, "session")
+        assert m.room_metric == metric(name)
+        assert m.label == metric(name).label
+
+
+@pytest.mark.parametrize("unit", ["viewer", "session"])
+def test_unknown_metric_lists_valid_names(unit: str) -> None:
+    with pytest.raises(LivekitError) as err:
+        ex.check_metrics(["conversion", "nope"], unit)
+    message = str(err.value)
+    assert "nope" in message
+    assert "未知的指标" in message
+    for name in ex.experiment_metric_names(unit)[:3]:
+        assert name in message
+
+
+def test_registry_metric_is_unknown_per_viewer() -> None:
+    with pytest.raises(LivekitError, match="按观众分析时未知的指标：click_rate"):
+        ex.resolve_metrics(["click_rate"], "viewer")
+
+
+def test_unknown_unit_and_empty_metrics() -> None:
+    with pytest.raises(LivekitError, match="unit 只能是"):
+        ex.experiment_metric_names("room")
+    with pytest.raises(LivekitError, match="metrics 不能为空"):
+        ex.resolve_metrics([], "viewer")
+
+
+# ---- viewer units --------------------------------------------------------------------------------
+def test_viewer_units_hand_computed() -> None:
+    frame = visits(
+        [
+            ("v1", "A", False, 11, 30, 0.0),
+            ("v1", "A", True, None, 90, 25.5),
+            ("v2", "B", False, None, 45, 0.0),
+            ("v3", "A", False, None, 10, 0.0),
+            ("v3", "B", True, 12, 20, 9.9),  # v3 in both arms: dropped
+            ("v4", None, True, 13, 600, 99.0),  # outside the experiment
+        ]
+    )
+    data = ex.viewer_units(frame)
+    assert (data.visits, data.viewers, data.crossed) == (5, 3, 1)
+    units = data.units
+    assert units.columns == [
+        "viewer_id",
+        "arm",
+        "converted",
+        "clicked",
+        "watch_seconds",
+        "gmv",
+        "visits",
+    ]
+    assert units.to_dicts() == [
+        {
+            "viewer_id": "v1",
+            "arm": "A",
+            "converted": True,
+            "clicked": True,
+            "watch_seconds": 120,
+            "gmv": 25.5,
+            "visits": 2,
+        },
+        {
+            "viewer_id": "v2",
+            "arm": "B",
+            "converted": False,
+            "clicked": False,
+            "watch_seconds": 45,
+            "gmv": 0.0,
+            "visits": 1,
+        },
+    ]
+    notes = ex.viewer_notes(data, FIRST, LAST, ["conversion"])
+    assert "访问 5 次" in notes
+    assert "来自 3 位观众" in notes
+    assert "有 1 位观众同时出现在两组" in notes
+    assert "- `conversion`：成交转化率" in notes
+
+
+def test_viewer_units_without_variant_raise_in_notes() -> None:
+    data = ex.viewer_units(visits([("v1", None, False, None, 30, 0.0)]))
+    assert data.units.height == 0
+    assert data.visits == 0
+    with pytest.raises(LivekitError, match="没有 variant 列的分组数据"):
+        ex.viewer_notes(data, FIRST, LAST, ["conversion"])
+
+
+def test_viewer_units_missing_column() -> None:
+    with pytest.raises(LivekitError, match="观众明细缺少列：variant"):
+        ex.viewer_units(visits([("v1", "A", False, None, 30, 0.0)]).drop("variant"))
+
+
+# ---- verdicts ------------------------------------------------------------------------------------
+def test_significant_up_matches_compare_proportions() -> None:
+    units = proportion_units(10, 200, 40, 200)
+    report = ex.analyse_experiment(units, ["conversion"], unit="viewer")
+    direct = compare_proportions(10, 200, 40, 200)
+    assert report.comparisons["conversion"] == direct
+    assert report.observed == (200, 200)
+    assert report.adjusted["conversion"] == pytest.approx(direct.p_value)
+    assert report.verdicts == {"conversion": "up"}
+    assert report.verdict_texts["conversion"] == "显著：B 组更高"
+    assert report.summary.startswith("**B 方案在 成交转化率（有成交的观众占比） 上显著更高")
+
+
+def test_significant_down() -> None:
+    report = ex.analyse_experiment(
+        proportion_units(40, 200, 10, 200), ["conversion"], unit="viewer"
+    )
+    assert report.verdicts == {"conversion": "down"}
+    assert "显著更低" in report.summary
+
+
+def test_no_difference() -> None:
+    report = ex.analyse_experiment(
+        proportion_units(20, 200, 21, 200), ["conversion"], unit="viewer"
+    )
+    assert report.verdicts == {"conversion": "none"}
+    assert report.verdict_texts["conversion"] == "没有检测到差异"
+    assert report.summary.startswith("**没有指标出现显著差异**")
+
+
+def test_srm_overrides_every_verdict() -> None:
+    report = ex.analyse_experiment(
+        proportion_units(10, 300, 40, 150), ["conversion"], unit="viewer"
+    )
+    assert report.srm.warning
+    assert report.verdicts == {"conversion": "srm"}
+    assert report.summary == "**先解决分组比例问题，再看结果。**"
+    assert "分组比例明显偏离计划（SRM）" in ex.srm_markdown(report)
+
+
+def test_planned_split_is_normalized() -> None:
+    report = ex.analyse_experiment(
+        proportion_units(10, 300, 40, 150), ["conversion"], unit="viewer", planned_split=[2, 1]
+    )
+    assert report.planned_split == pytest.approx((2 / 3, 1 / 3))
+    assert not report.srm.warning
+    assert "A:B = 67%:33%" in ex.srm_markdown(report)
+
+
+def test_uncomputable_metric_cannot_be_judged() -> None:
+    units = proportion_units(0, 5, 0, 5).with_columns(watch_seconds=pl.lit(60.0))
+    report = ex.analyse_experiment(units, ["watch_seconds"], unit="viewer")
+    c = report.comparisons["watch_seconds"]
+    assert c.error == "zero_variance"
+    assert math.isnan(c.p_value)
+    assert report.verdicts == {"watch_seconds": "error"}
+    assert report.verdict_texts["watch_seconds"].startswith("无法判断：")
+    assert report.adjusted == {}
+
+
+def test_holm_and_bh_adjust_all_metrics() -> None:
+    units = proportion_units(10, 200, 25, 200)
+    metrics = ["conversion", "watch_seconds"]
+    raw = [
+        compare_proportions(10, 200, 25, 200).p_value,
+        compare_means(
+            units.filter(pl.col("arm") == "A")["watch_seconds"],
+            units.filter(pl.col("arm") == "B")["watch_seconds"],
+        ).p_value,
+    ]
+    for method in ("holm", "bh"):
+        report = ex.analyse_experiment(units, metrics, unit="viewer", correction=method)
+        expected = adjust_pvalues(raw, method)
+        assert [report.adjusted[m] for m in metrics] == pytest.approx(expected)
+    with pytest.raises(LivekitError, match="未知的多重比较校正方法"):
+        ex.analyse_experiment(units, metrics, unit="viewer", correction="bonferroni")
+
+
+def test_verdict_rules_directly() -> None:
+    c = compare_proportions(10, 200, 40, 200)
+    assert ex.verdict(c, 0.01, alpha=0.05, srm_warning=False) == "up"
+    assert ex.verdict(c, 0.2, alpha=0.05, srm_warning=False) == "none"
+    assert ex.verdict(c, None, alpha=0.05, srm_warning=False) == "none"
+    assert ex.verdict(c, 0.01, alpha=0.05, srm_warning=True) == "srm"
+
+
+# ---- sample size ---------------------------------------------------------------------------------
+def test_sample_size_plan_for_first_proportion() -> None:
+    units = proportion_units(20, 200, 30, 200)
+    report = ex.analyse_experiment(units, ["watch_seconds", "click", "conversion"], unit="viewer")
+    assert report.plan_metric == "click"
+    assert report.plan is not None
+    lift = round(0.5, 3)  # 0.15 vs 0.10
+    assert report.plan["可检测的相对提升"].to_list() == ["+5.0%", "+10.0%", "+20.0%", "+50.0%"]
+    need = [sample_size(0.1, 0.1 * (1 + x)) for x in (0.05, 0.10, 0.20, lift)]
+    assert report.plan["每组需要观众"].to_list() == [f"{n:,}" for n in need]
+    assert report.plan["本次每组观众"].to_list() == ["200"] * 4
+    assert report.plan["样本是否足够"].to_list() == ["足够" if n <= 200 else "不够" for n in need]
+    assert "10.00% 为基线" in ex.sample_size_markdown(report)
+
+
+def test_no_plan_without_proportion() -> None:
+    report = ex.analyse_experiment(proportion_units(1, 20, 2, 20), ["visits"], unit="viewer")
+    assert report.plan is None
+    assert ex.sample_size_markdown(report) == "所选指标中没有比例类指标，样本量估算从略。"
+
+
+# ---- sessions ------------------------------------------------------------------------------------
+def session_frames() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    ids = list(range(1, 13))
+    rooms = pl.DataFrame(
+        {
+            "room_id": ids,
+            "live_click_product_count_alias": [50 + 3 * i for i in ids],
+            "total_live_watch_cnt": [1000 + 10 * (i % 4) for i in ids],
+        }
+    )
+    analysis = pl.DataFrame(
+        {
+            "room_id": [*ids, 1],  # a duplicate row is ignored
+            "all_avg_live_watch_duration_seconds_td": [60.0 + i for i in ids] + [999.0],
+            "all_live_watch_ucnt_td": [800 + i for i in ids] + [1],
+        }
+    )
+    arms = ex.arms_frame({str(i): ("a " if i % 2 else "B") for i in [*ids[:10], 99]})
+    return rooms, analysis, arms
+
+
+def test_session_units_join_arms_and_t1_columns() -> None:
+    rooms, analysis, arms = session_frames()
+    units = ex.session_units(rooms, analysis, arms, ["click", "watch_seconds"])
+    assert units.height == 10  # rooms 11 and 12 have no arm; room 99 did not air
+    assert set(units["arm"].unique()) == {"A", "B"}
+    assert {"all_avg_live_watch_duration_seconds_td", "all_live_watch_ucnt_td"} <= set(
+        units.columns
+    )
+    notes = ex.session_notes(arms, units, "参数 session_arms", FIRST, LAST, ["click"])
+    assert "11 场有组别，其中 10 场在实验期的直播数据中找到（1 场不在这段日期内，未计入）" in notes
+    assert "- `click` → 商品点击率" in notes
+
+
+def test_session_units_only_rooms_columns() -> None:
+    rooms, analysis, arms = session_frames()
+    units = ex.session_units(rooms, analysis, arms, ["click_rate"])
+    assert set(units.columns) == {*rooms.columns, "arm"}
+
+
+def test_session_report_matches_compare_sessions() -> None:
+    rooms, analysis, arms = session_frames()
+    units = ex.session_units(rooms, analysis, arms, ["click"])
+    report = ex.analyse_experiment(units, ["click"], unit="session")
+    m = metric("click_rate")
+    direct = compare_sessions(
+        units,
+        numerator=m.numerator_expr(),
+        denominator=m.denominator_expr(),
+        variant="arm",
+    )
+    assert report.comparisons["click"] == direct
+    assert report.observed == (5, 5)
+    assert report.plan is None
+    assert "每组只有 5 场" in ex.srm_markdown(report)
+    assert "A 组 5 场、B 组 5 场" in ex.sample_size_markdown(report)
+
+
+def test_bad_session_arm() -> None:
+    rooms, analysis, _ = session_frames()
+    with pytest.raises(LivekitError, match="组别只能是 A 或 B"):
+        ex.session_units(rooms, analysis, ex.arms_frame({"1": "A", "2": "C"}), ["click"])
+
+
+def test_choose_session_arms() -> None:
+    fallback = pl.DataFrame({"room_id": ["7"], "variant": ["B"]})
+    arms, where = ex.choose_session_arms({"5": "a"}, fallback)
+    assert (arms.to_dicts(), where) == ([{"room_id": 5, "variant": "A"}], "参数 session_arms")
+    arms, where = ex.choose_session_arms({}, fallback)
+    assert (arms.to_dicts(), where) == ([{"room_id": 7, "variant": "B"}], "沙盒公布的实验排期")
+    with pytest.raises(LivekitError, match="session_arms"):
+        ex.choose_session_arms({}, None)
+
+
+# ---- formatting and text -------------------------------------------------------------------------
+def test_formatting() -> None:
+    conv = ex.experiment_metric("conversion", "viewer")
+    secs = ex.experiment_metric("watch_seconds", "viewer")
+    rate = ex.experiment_metric("click_rate", "session")
+    uv = ex.experiment_metric("gmv_per_viewer", "session")
+    assert ex.format_metric_value(conv, 0.12345) == "12.35%"
+    assert ex.format_diff(conv, 0.0123) == "+1.23 个百分点"
+    assert ex.format_diff(conv, -0.0123) == "-1.23 个百分点"
+    assert ex.format_metric_value(secs, 1234.5) == "1,234.50"
+    assert ex.format_diff(secs, -3.0) == "-3.00"
+    assert ex.format_metric_value(rate, 0.035) == "3.50%"
+    assert ex.format_diff(rate, 0.001) == "+0.10 个百分点"
+    assert ex.format_metric_value(uv, 2.5) == "2.50元"
+    assert ex.format_diff(uv, 2.5) == "+2.50元"
+    assert ex.format_diff(uv, -2.5) == "-2.50元"
+    for f in (ex.format_metric_value, ex.format_diff):
+        assert f(conv, None) == "—"
+        assert f(conv, float("nan")) == "—"
+    assert ex.format_p(0.0004) == "< 0.001"
+    assert ex.format_p(0.04213) == "0.042"
+    assert ex.format_p(None) == "—"
+
+
+def test_tables_and_text() -> None:
+    units = proportion_units(10, 200, 40, 200)
+    report = ex.analyse_experiment(units, ["conversion", "watch_seconds"], unit="viewer")
+    table = ex.results_table(report)
+    assert table.height == 2
+    assert table.row(0, named=True)["A 组"] == "5.00%"
+    assert table.row(0, named=True)["B 组"] == "20.00%"
+    assert table.row(0, named=True)["差值（B − A）"] == "+15.00 个百分点"
+    assert table.row(0, named=True)["结论"] == "显著：B 组更高"
+    lifts = ex.lift_frame(report)
+    assert lifts.columns == ["label", "lift", "lift_low", "lift_high"]
+    assert lifts["lift"][0] == pytest.approx(3.0)
+    text = ex.conclusion_markdown(report)
+    assert (
+        "- **成交转化率（有成交的观众占比）**：A 组 5.00%，B 组 20.00%，B 组相对 A 组 +300.0%"
+        in text
+    )
+    assert "→ **显著：B 组更高**。这个差异不太可能是随机波动造成的。" in text
+    assert text.endswith(report.summary)
+    assert "Holm 校正" in ex.method_note(report)
+    assert "95% 置信区间" in ex.method_note(report)
+
+
+def test_report_is_frozen() -> None:
+    report = ex.analyse_experiment(proportion_units(1, 20, 2, 20), ["conversion"], unit="viewer")
+    with pytest.raises(FrozenInstanceError):
+        report.alpha = 0.1  # type: ignore[misc]
+
+
+def test_analysis_does_not_import_the_sandbox() -> None:
+    import inspect
+
+    assert "livekit.sandbox" not in inspect.getsource(ex)
+
+
+def test_sandbox_switchback_arms() -> None:
+    from livekit.sandbox_facts import switchback_arms
+
+    arms = switchback_arms(date(2026, 11, 28))
+    assert arms.schema == pl.Schema({"room_id": pl.Int64, "variant": pl.String})
+    assert arms.height > 0
+    assert set(arms["variant"].unique()) <= {"A", "B"}
+
+
+# ---- narrative (funnel sentences) ----------------------------------------------------------------
+def test_narrative_formats_match_charts() -> None:
+    from livekit import charts
+    from livekit.analysis import narrative
+
+    for v in (None, float("nan"), 0.0, 12.0, 1234.5, 56_234.0, 3.2e8):
+        assert narrative.fmt_count(v) == charts.fmt_count(v)
+    for v in (None, 0.12345, -0.05):
+        assert narrative.fmt_percent(v, 2, signed=True) == charts.fmt_percent(v, 2, signed=True)
+
+
+def test_funnel_sentences_on_a_small_funnel() -> None:
+    from livekit.analysis import funnel, funnel_change, narrative
+
+    before = {
+        "impressions": 10_000,
+        "entered": 2_000,
+        "product_exposed": 800,
+        "clicked": 160,
+        "paid": 32,
+    }
+    after = {**before, "clicked": 120, "paid": 24}
+    fun = funnel(after)
+    text = narrative.funnel_overview(fun, after, first=FIRST, last=LAST, sessions=5, analysed=4)
+    assert "（14 天）共 **5 场**直播（其中 4 场已有 T+1 分析" in text
+    assert "进房率 20.0%" in text
+    assert "观看-成交率 1.20%，共成交 24 单" in text
+    assert narrative.funnel_flag_note(fun) is None
+    change = funnel_change(before, after)
+    labels = {s: s for s in change["stage"].to_list()}
+    summary = narrative.funnel_change_summary(
+        change, before, after, labels, before_first=FIRST, before_last=LAST
+    )
+    assert "成交单量从 32 变为 24（**-25.0%**）" in summary
+    assert "**拖累最多的是「clicked」：转化率由 20.0% 变为 15.0%" in summary
+    advice = narrative.funnel_advice(fun, change, labels)
+    assert advice.startswith("**优先处理「clicked」。**")
+    assert "本期各环节没有明显变差" in narrative.funnel_advice(fun, None, None)
