@@ -1,7 +1,8 @@
 # livekit — two commands: `make demo` and `make test`. Run `make help` for the rest.
 #
 # Bootstrap needs only Python >= 3.11 and make: a pinned uv is installed into .tools/ with pip,
-# then uv installs exactly what uv.lock pins into .venv/ (no Python downloads).
+# then uv installs exactly what uv.lock pins into .venv/ (no Python downloads), and the Jupyter
+# kernel `livekit` (this .venv) is registered inside .venv for papermill, nbval and JupyterLab.
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
@@ -9,11 +10,17 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
+KERNEL := $(VENV)/share/jupyter/kernels/livekit/kernel.json
+# Tests never touch ~/.livekit: their store, tokens and sandbox data live here (gitignored).
+TEST_HOME := $(CURDIR)/.cache/test-home
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Compiled once at install: every notebook kernel imports polars, altair, scipy … from .pyc
+# instead of recompiling them (PYTHONDONTWRITEBYTECODE environments never cache them).
+export UV_COMPILE_BYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint typecheck pytest bench clean
+.PHONY: help setup demo lab test lint typecheck pytest nbval bench clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,10 +34,19 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
-setup: $(VENV)/.synced  ## Install the pinned environment into .venv
+$(KERNEL): $(VENV)/.synced
+	$(BIN)/python -m ipykernel install --sys-prefix --name livekit --display-name "livekit (.venv)"
+	@touch $@
 
-demo: setup  ## Set everything up and run the main job on the sandbox
+setup: $(VENV)/.synced $(KERNEL)  ## Install the pinned environment into .venv and register its kernel
+
+demo: setup  ## Sync the sandbox's last 30 days, render every report, print where the index is
 	$(BIN)/livekit sync --sandbox --from -29 --to today
+	$(BIN)/livekit report run --all
+
+lab: setup  ## JupyterLab on notebooks/ with the project's kernel (livekit)
+	$(BIN)/jupyter lab notebooks/ --MultiKernelManager.default_kernel_name=livekit \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: setup  ## ruff lint + format check
 	$(BIN)/ruff check livekit tests bench
@@ -39,14 +55,20 @@ lint: setup  ## ruff lint + format check
 typecheck: setup  ## mypy --strict on the package
 	$(BIN)/mypy
 
-pytest: setup  ## The test suite only
-	$(BIN)/pytest
+pytest: setup  ## The test suite only (LIVEKIT_HOME=.cache/test-home)
+	LIVEKIT_HOME=$(TEST_HOME) $(BIN)/pytest
 
-test: lint typecheck pytest  ## Lint, type checks and the tests
+nbval: setup  ## Every notebook in notebooks/ runs on its defaults (nbval, kernel livekit)
+	@# exit code 5 is "no notebooks collected": nothing to check yet, not a failure
+	LIVEKIT_HOME=$(TEST_HOME) $(BIN)/pytest --nbval-lax --nbval-kernel-name livekit notebooks/ \
+		|| test $$? -eq 5
+
+test: lint typecheck pytest nbval  ## Lint, type checks, the tests and the notebooks
 
 bench: setup  ## Benchmarks (print ratios; no pass/fail)
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/reports.py
 
 clean:  ## Remove the environments and caches
-	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .cache

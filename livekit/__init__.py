@@ -108,6 +108,8 @@ def load(
         if any(store.partition_meta(name, d) is None for d in wanted):
             from livekit.jobs import run_sync
 
+            # run_sync holds the sandbox session lock: a concurrent caller syncs after us and
+            # then finds every partition present (no request is made twice).
             run_sync(first, last, sandbox=True, progress=False, settings=settings)
     return store.read(name, ds.schema, first, last)
 

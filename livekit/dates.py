@@ -11,6 +11,7 @@ Ranges: ``last_N_days`` (the N closed days up to yesterday), ``this_week`` (Mond
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime, timedelta, timezone
 
@@ -28,7 +29,23 @@ class DateError(LivekitError, ValueError):
     """A date parameter that cannot be understood; the message says what is accepted."""
 
 
+REPORT_DATE_ENV = "LIVEKIT_REPORT_DATE"
+
+
 def today() -> date:
+    """Today in China time, or the report date a report run sets for its kernel.
+
+    ``livekit report run --date D`` renders a report as of day D: it sets LIVEKIT_REPORT_DATE in
+    the kernel's environment, and every relative date in the notebook resolves against D.
+    """
+    forced = os.environ.get(REPORT_DATE_ENV, "").strip()
+    if forced:
+        try:
+            return date.fromisoformat(forced)
+        except ValueError:
+            raise DateError(
+                f"环境变量 {REPORT_DATE_ENV} 应为 YYYY-MM-DD，收到 {forced!r}"
+            ) from None
     return datetime.now(CHINA_TZ).date()
 
 

@@ -58,6 +58,7 @@ def sandbox_session(
     Its data lives under ``LIVEKIT_HOME/sandbox`` so it never mixes with real data.
     """
     import httpx
+    from filelock import FileLock
 
     from livekit.api.auth import create_doudian_token, exchange_code
     from livekit.api.runner import run
@@ -65,7 +66,15 @@ def sandbox_session(
     from livekit.sandbox.server import running_sandbox
 
     base = settings or load_settings()
-    with running_sandbox(config or SandboxConfig()) as server:
+    # One sandbox session at a time per LIVEKIT_HOME: each in-process sandbox issues its own
+    # tokens into LIVEKIT_HOME/sandbox/tokens.json, so two at once (reports run with --jobs 2 on
+    # a cold store) would overwrite each other's tokens. The second waits, then finds the data.
+    lock_dir = base.home / "sandbox"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with (
+        FileLock(str(lock_dir / "session.lock")),
+        running_sandbox(config or SandboxConfig()) as server,
+    ):
         s = base.for_sandbox(server.url)
         if "qps" not in base.model_fields_set:
             # The real limit (LIVEKIT_QPS, default 10) guards real accounts; the in-process

@@ -58,3 +58,14 @@ def test_bad_dates_say_what_to_fix(start: str, end: str | None, needle: str) -> 
     with pytest.raises(DateError, match=needle) as info:
         resolve_range(start, end, on=ON)
     assert isinstance(info.value, LivekitError)
+
+
+def test_a_report_run_pins_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    from livekit.dates import today
+
+    monkeypatch.setenv("LIVEKIT_REPORT_DATE", "2026-11-20")
+    assert today() == date(2026, 11, 20)
+    assert resolve_range("last_7_days") == (date(2026, 11, 13), date(2026, 11, 19))
+    monkeypatch.setenv("LIVEKIT_REPORT_DATE", "someday")
+    with pytest.raises(DateError, match="LIVEKIT_REPORT_DATE"):
+        today()

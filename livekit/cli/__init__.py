@@ -10,6 +10,7 @@ import typer
 
 from livekit.cli import data
 from livekit.cli.auth import app as auth_app
+from livekit.cli.report import report_app, schedule_app
 from livekit.cli.sandbox import app as sandbox_app
 
 app = typer.Typer(
@@ -25,6 +26,8 @@ app.command("datasets")(data.datasets)
 app.add_typer(data.import_app, name="import")
 app.add_typer(auth_app, name="auth")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(report_app, name="report")
+app.add_typer(schedule_app, name="schedule")
 
 
 @app.callback()

@@ -1,0 +1,117 @@
+"""What a report costs over its notebook's imports, and what ``--jobs 2`` buys.
+
+Run:  .venv/bin/python bench/reports.py [--repeat 2] [--reports funnel,roi]
+
+For each report (``notebooks/<name>.ipynb`` with ``params/<name>.yaml``) it prints the time of
+livekit's whole run (checking the parameters, papermill in the ``livekit`` kernel, the HTML
+page, the index) over the "floor": the same papermill run, in this same process, of a generated
+notebook that only does the report's imports. Best of ``--repeat``, runs interleaved. Then the
+whole set rendered with ``--jobs 2`` over the same set rendered serially. Goals: each report
+≤ 1.5 × its floor; parallel ≤ 0.65 × serial. Nothing asserts (machines are noisy; ratios less).
+
+Data: the offline sandbox in ``.cache/bench-home`` (synced first, untimed, as ``make demo``
+does); pages go to a temporary folder, never to ``reports/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("LIVEKIT_HOME", str(ROOT / ".cache" / "bench-home"))
+
+import nbformat  # noqa: E402
+
+import livekit  # noqa: E402
+from livekit.dates import today  # noqa: E402
+from livekit.reports import Project, run  # noqa: E402
+from livekit.reports.project import Report  # noqa: E402
+from livekit.reports.runner import RunOptions, execute, run_report  # noqa: E402
+
+
+def floor_notebook(notebook: Path, out: Path) -> Path:
+    """A notebook with one cell: every top-level import statement of ``notebook``'s code."""
+    nb = nbformat.read(notebook, as_version=4)
+    imports: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                line = ast.get_source_segment(cell.source, node)
+                if line and line not in imports:
+                    imports.append(line)
+    floor = nbformat.v4.new_notebook(metadata=nb.metadata)
+    floor.cells = [nbformat.v4.new_code_cell("\n".join(imports))]
+    path = out / f"{notebook.stem}_floor.ipynb"
+    nbformat.write(floor, path)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each, best kept")
+    parser.add_argument("--reports", help="comma-separated names (default: every report)")
+    args = parser.parse_args()
+
+    day = today()
+    with tempfile.TemporaryDirectory(prefix="livekit-bench-") as tmp:
+        out = Path(tmp)
+        project = Project(ROOT, out / "reports")
+        names = args.reports.split(",") if args.reports else project.names()
+        print(f"LIVEKIT_HOME={os.environ['LIVEKIT_HOME']}；同步沙盒并预热（不计时）……", flush=True)
+        livekit.sync("45_days_ago", "today", sandbox=True, progress=False)
+        warm = run(names, project=project)
+        failed = [r.name for r in warm if not r.ok]
+        if failed:
+            sys.exit(f"预热失败：{failed}：{[r.error for r in warm if not r.ok]}")
+
+        print(f"\n{'report':<16}{'floor s':>9}{'report s':>10}{'ratio':>8}   (goal ≤ 1.50)")
+        options = RunOptions()
+        for name in names:
+            report = project.report(name)
+            floor = Report(f"{name}_floor", floor_notebook(report.notebook, out), out / "none.yaml")
+            floors: list[float] = []
+            renders: list[float] = []
+            for _ in range(args.repeat):
+                t0 = time.perf_counter()
+                _, error = execute(floor, {}, out / "floor_out.ipynb", day, options)
+                floors.append(time.perf_counter() - t0)
+                if error:
+                    sys.exit(f"{name} 的 floor 笔记本失败：{error}")
+                t0 = time.perf_counter()
+                result = run_report(project, name, day, options)
+                renders.append(time.perf_counter() - t0)
+                if not result.ok:
+                    sys.exit(f"{name} 失败：{result.error}")
+            best_floor, best_render = min(floors), min(renders)
+            print(
+                f"{name:<16}{best_floor:>9.2f}{best_render:>10.2f}{best_render / best_floor:>8.2f}",
+                flush=True,
+            )
+
+        t0 = time.perf_counter()
+        run(names, project=project, jobs=1)
+        serial = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        run(names, project=project, jobs=2)
+        parallel = time.perf_counter() - t0
+        print(
+            f"\nall {len(names)} reports: serial {serial:.1f} s, --jobs 2 {parallel:.1f} s, "
+            f"ratio {parallel / serial:.2f} (goal ≤ 0.65; {os.cpu_count()} CPUs)"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""``livekit report run|list`` and ``livekit schedule run|show``: notebooks rendered as reports."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from livekit.cli.common import fail, parse_day, user_errors
+
+if TYPE_CHECKING:
+    from livekit.reports import RunOptions, RunResult
+
+report_app = typer.Typer(
+    help="报告：用 papermill 运行 notebooks/ 中的笔记本，生成离线 HTML 报告与索引。",
+    no_args_is_help=True,
+)
+schedule_app = typer.Typer(
+    help="定时报告：按 params/schedules.yaml 的 cron 时间运行报告。", no_args_is_help=True
+)
+
+Timeout = Annotated[
+    float | None, typer.Option("--timeout", help="整个报告的时限（秒），默认 1800。")
+]
+CellTimeout = Annotated[
+    float | None, typer.Option("--cell-timeout", help="单个单元的时限（秒），默认 600。")
+]
+
+
+def _options(timeout: float | None, cell_timeout: float | None) -> RunOptions:
+    from livekit.reports import RunOptions
+
+    return RunOptions().with_limits(timeout, cell_timeout)
+
+
+def _line(result: RunResult) -> str:
+    mark = "[green]✓ 成功[/]" if result.ok else "[red]✗ 失败[/]"
+    where = result.html or result.notebook or ""
+    text = f"{mark} {result.name}（{result.title}）{result.date}，用时 {result.seconds:.1f} 秒"
+    if where:
+        text += f"：{where}"
+    if result.error:
+        text += f"\n    [red]{result.error}[/]"
+    return text
+
+
+@report_app.command("run")
+def run(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="报告名称（notebooks/ 中的笔记本名，不含 .ipynb）。")
+    ] = None,
+    all_reports: Annotated[bool, typer.Option("--all", help="运行全部报告。")] = False,
+    day: Annotated[
+        str,
+        typer.Option(
+            "--date",
+            help="报告日期：YYYY-MM-DD、today、yesterday 或 -N（N 天前）；参数中的相对日期以它为准。",
+        ),
+    ] = "today",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="同时运行的报告数。")] = 1,
+    timeout: Timeout = None,
+    cell_timeout: CellTimeout = None,
+) -> None:
+    """运行报告：参数先按笔记本的 parameters 单元校验，再执行并导出 HTML，最后更新 reports/index.html。"""
+    first = parse_day(day, "--date")
+    with user_errors():
+        from rich.console import Console
+
+        from livekit.reports import Project, run
+
+        options = _options(timeout, cell_timeout)
+        console = Console(highlight=False, soft_wrap=True)
+        project = Project.find()
+        results = run(
+            names or None,
+            all=all_reports,
+            date=first,
+            jobs=jobs,
+            options=options,
+            project=project,
+            on_done=lambda r: console.print(_line(r)),
+        )
+        console.print(f"报告索引：{project.index_file.resolve()}")
+        failed = [r.name for r in results if not r.ok]
+        if failed:
+            raise fail(f"{len(failed)} 个报告失败：{'、'.join(failed)}（执行过的笔记本已保留）")
+
+
+@report_app.command("list")
+def list_reports() -> None:
+    """列出全部报告：标题、参数文件、调度时间与最近一次运行。"""
+    with user_errors():
+        from rich.console import Console
+        from rich.table import Table
+
+        from livekit.reports import Project, ReportError
+        from livekit.reports.index import read_history
+        from livekit.reports.schedule import load_schedules
+
+        project = Project.find()
+        console = Console()
+        try:
+            schedules = {s.name: s.cron for s in load_schedules(project)}
+        except ReportError as exc:
+            schedules = {}
+            console.print(f"[yellow]注意：[/]{exc}", highlight=False)
+        latest: dict[str, RunResult] = {}
+        for r in read_history(project.reports_dir):
+            latest[r.name] = r
+        table = Table(title=f"报告（{project.notebooks_dir}）")
+        for col in ("名称", "标题", "参数文件", "调度（北京时间）", "最近一次运行"):
+            table.add_column(col)
+        for name in project.names():
+            report = project.report(name)
+            last = latest.get(name)
+            shown = (
+                f"{last.date} {'成功' if last.ok else '失败'}（{last.seconds:.0f} 秒）"
+                if last
+                else "—"
+            )
+            params = f"params/{name}.yaml" if report.params_file.exists() else "（用默认值）"
+            table.add_row(name, report.title, params, schedules.get(name, "—"), shown)
+        console.print(table)
+
+
+@schedule_app.command("run")
+def schedule_run(
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="只检查并运行一次到期的报告，然后退出（可放进 crontab）。"),
+    ] = False,
+) -> None:
+    """内置调度器：按 params/schedules.yaml 运行到期的报告；某个报告失败不影响其他报告；每次运行都写入日志。"""
+    with user_errors():
+        import logging
+
+        from rich.logging import RichHandler
+
+        from livekit.reports import Project
+        from livekit.reports.schedule import LOG_FILE, log, log_to, serve
+
+        project = Project.find()
+        log_to(project)
+        log.addHandler(RichHandler(show_path=False, markup=False, rich_tracebacks=False))
+        log.setLevel(logging.INFO)
+        if not once:
+            log.info("调度器已启动（日志：%s；按 Ctrl+C 停止）", project.reports_dir / LOG_FILE)
+        results = serve(project, once=once)
+        failed = [r.name for r in results if not r.ok]
+        if failed:
+            raise fail(f"{len(failed)} 个报告失败：{'、'.join(failed)}")
+
+
+@schedule_app.command("show")
+def schedule_show() -> None:
+    """列出每个报告接下来的运行时间，并打印等价的 crontab 行。"""
+    with user_errors():
+        from datetime import datetime
+
+        from rich.console import Console
+        from rich.table import Table
+
+        from livekit.dates import CHINA_TZ
+        from livekit.reports import Project
+        from livekit.reports.schedule import crontab_lines, load_schedules
+
+        project = Project.find()
+        schedules = load_schedules(project)
+        if not schedules:
+            raise fail(f"{project.schedules_file} 中没有任何调度")
+        now = datetime.now(CHINA_TZ)
+        console = Console(highlight=False)
+        table = Table(title="接下来的运行（北京时间）")
+        for col in ("报告", "cron", "接下来三次"):
+            table.add_column(col)
+        for s in schedules:
+            runs = "、".join(t.strftime("%m-%d %H:%M") for t in s.next_runs(now, 3))
+            table.add_row(s.name, s.cron, runs)
+        console.print(table)
+        console.print("等价的 crontab 行（crontab -e；时间为北京时间）：")
+        for line in crontab_lines(project, schedules):
+            console.print(line, markup=False, soft_wrap=True)

@@ -1,0 +1,102 @@
+"""Reports: the project's notebooks, run with papermill into self-contained HTML pages.
+
+A report is ``notebooks/<name>.ipynb`` run with the parameters in ``params/<name>.yaml`` (and
+nothing else, so ``papermill notebooks/<name>.ipynb out.ipynb -f params/<name>.yaml -k livekit``
+renders the same report). Each run writes ``reports/<name>/<YYYY-MM-DD>/<name>.ipynb`` and
+``<name>.html`` and is listed in ``reports/index.html``. ``params/schedules.yaml`` says when
+each report runs (see :mod:`livekit.reports.schedule`).
+
+::
+
+    from livekit import reports
+    reports.run(["funnel", "roi"], date="yesterday")    # -> [RunResult, ...]
+    reports.run(all=True, jobs=2)
+    reports.names()                                     # every report of the project
+    reports.parameters("funnel")                        # what its parameters cell declares
+    reports.check("funnel")                             # params/funnel.yaml, checked
+
+Bad parameters, unknown reports and a missing kernel raise :class:`ReportError` before
+anything runs; a notebook that fails is returned as a failed :class:`RunResult` (its executed
+notebook kept) and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from livekit.reports.params import Parameter, ParameterError, declared_parameters, report_parameters
+from livekit.reports.project import Project, Report, ReportError
+from livekit.reports.result import RunResult
+from livekit.reports.runner import RunOptions, report_day, run_reports
+
+__all__ = [
+    "Parameter",
+    "ParameterError",
+    "Project",
+    "Report",
+    "ReportError",
+    "RunOptions",
+    "RunResult",
+    "check",
+    "names",
+    "parameters",
+    "run",
+]
+
+
+def _project(project: Project | Path | str | None) -> Project:
+    if isinstance(project, Project):
+        return project
+    return Project.find(Path(project) if project is not None else None)
+
+
+def run(
+    names: Sequence[str] | str | None = None,
+    *,
+    all: bool = False,
+    date: dt.date | str | None = None,
+    jobs: int = 1,
+    options: RunOptions | None = None,
+    project: Project | Path | str | None = None,
+    on_done: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Run the reports ``names`` (or ``all=True``: every notebook) for ``date`` (default today).
+
+    ``date`` is the report's date (``YYYY-MM-DD``, ``today``, ``yesterday``, ``N_days_ago``):
+    the output folder, and the day relative dates in the parameters resolve against.
+    ``jobs`` reports run at a time. The project is found from the current folder upwards.
+    """
+    proj = _project(project)
+    if isinstance(names, str):
+        names = [names]
+    if all and names:
+        raise ReportError("不能同时指定报告名称与 --all")
+    if all:
+        chosen = proj.names()
+        if not chosen:
+            raise ReportError(f"{proj.notebooks_dir} 中没有任何报告笔记本")
+    elif names:
+        chosen = list(names)
+    else:
+        raise ReportError("请指定要运行的报告名称，或用 --all 运行全部报告")
+    return run_reports(proj, chosen, report_day(date), jobs=jobs, options=options, on_done=on_done)
+
+
+def names(project: Project | Path | str | None = None) -> list[str]:
+    """Every report of the project (the notebooks in ``notebooks/``)."""
+    return _project(project).names()
+
+
+def parameters(name: str, project: Project | Path | str | None = None) -> dict[str, Parameter]:
+    """The parameters report ``name``'s notebook declares: name, default, type, comment."""
+    return declared_parameters(_project(project).report(name).notebook)
+
+
+def check(
+    name: str, date: dt.date | str | None = None, project: Project | Path | str | None = None
+) -> dict[str, Any]:
+    """``params/<name>.yaml``, checked against the notebook; raises ParameterError if wrong."""
+    return report_parameters(_project(project).report(name), report_day(date))

@@ -1,0 +1,152 @@
+"""Every run of every report: ``reports/history.json`` and the page ``reports/index.html``.
+
+Both files are rewritten whole (temporary file, then rename) while holding a file lock beside
+them, so reports finishing at the same moment in several processes each add their run and
+never lose another's, and a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import filelock
+
+from livekit.dates import CHINA_TZ
+from livekit.reports.project import write_text_atomic
+from livekit.reports.result import RunResult
+
+HISTORY = "history.json"
+LOCK = ".history.lock"
+LOCK_TIMEOUT = 60.0
+MAX_RUNS = 5000  # the page stays small; older runs drop off the history
+STATUS_LABELS = {"ok": "成功", "failed": "失败"}
+
+
+@contextmanager
+def locked(reports_dir: Path) -> Iterator[None]:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    with filelock.FileLock(reports_dir / LOCK, timeout=LOCK_TIMEOUT):
+        yield
+
+
+def read_history(reports_dir: Path) -> list[RunResult]:
+    """The recorded runs, oldest first ([] when none, or when the file cannot be read)."""
+    try:
+        raw = json.loads((reports_dir / HISTORY).read_text(encoding="utf-8"))
+        return [RunResult.from_json(r, reports_dir) for r in raw.get("runs", [])]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return []
+
+
+def record(reports_dir: Path, run: RunResult) -> None:
+    """Add ``run`` to the history and rewrite ``index.html``, under the lock."""
+    with locked(reports_dir):
+        runs = [*read_history(reports_dir), run][-MAX_RUNS:]
+        payload = {"version": 1, "runs": [r.to_json(reports_dir) for r in runs]}
+        text = json.dumps(payload, ensure_ascii=False, indent=1)
+        write_text_atomic(reports_dir / HISTORY, text + "\n")
+        write_text_atomic(reports_dir / "index.html", render(runs, reports_dir))
+
+
+def refresh(reports_dir: Path) -> Path:
+    """Rewrite ``index.html`` from the history (e.g. after deleting report folders)."""
+    with locked(reports_dir):
+        path = reports_dir / "index.html"
+        write_text_atomic(path, render(read_history(reports_dir), reports_dir))
+    return path
+
+
+def _link(reports_dir: Path, path: Path | None, text: str) -> str:
+    if path is None or not path.exists():
+        return ""
+    try:
+        href = path.relative_to(reports_dir).as_posix()
+    except ValueError:
+        href = path.as_uri()
+    return f'<a href="{html.escape(href)}">{text}</a>'
+
+
+def _row(run: RunResult, reports_dir: Path) -> str:
+    status = STATUS_LABELS.get(run.status, run.status)
+    links = " ".join(
+        link
+        for link in (
+            _link(reports_dir, run.html, "查看报告"),
+            _link(reports_dir, run.notebook, "笔记本"),
+        )
+        if link
+    )
+    started = run.started_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
+    error = f'<div class="error">{html.escape(run.error)}</div>' if run.error else ""
+    return (
+        f'<tr class="{html.escape(run.status)}">'
+        f'<td><div class="title">{html.escape(run.title)}</div>'
+        f'<div class="name">{html.escape(run.name)}</div></td>'
+        f"<td>{run.date.isoformat()}</td>"
+        f'<td class="status">{html.escape(status)}{error}</td>'
+        f'<td class="num">{run.seconds:.1f} 秒</td>'
+        f"<td>{html.escape(started)}</td>"
+        f"<td>{links or '—'}</td></tr>"
+    )
+
+
+_HEAD = """<tr><th>报告</th><th>报告日期</th><th>状态</th><th>用时</th><th>开始时间</th>
+<th>链接</th></tr>"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>livekit 报告索引</title>
+<style>
+body {{ font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
+  sans-serif; max-width: 1080px; margin: 0 auto; padding: 16px 24px 48px; color: #222; }}
+h1 {{ font-size: 22px; }} h2 {{ font-size: 17px; margin-top: 32px; }}
+p.meta {{ color: #666; font-size: 13px; }}
+table {{ border-collapse: collapse; width: 100%; font-size: 14px; }}
+th, td {{ text-align: left; padding: 6px 10px; border-bottom: 1px solid #e6e6e6;
+  vertical-align: top; }}
+th {{ background: #f6f7f9; font-weight: 600; }}
+td.num {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
+.name {{ color: #888; font-size: 12px; }}
+tr.ok td.status {{ color: #2ca58d; font-weight: 600; }}
+tr.failed td.status {{ color: #d64550; font-weight: 600; }}
+.error {{ color: #a33; font-weight: normal; font-size: 12px; max-width: 380px;
+  word-break: break-all; }}
+a {{ color: #2f6fde; text-decoration: none; margin-right: 8px; }}
+</style>
+</head>
+<body>
+<h1>livekit 报告索引</h1>
+<p class="meta">共 {total} 次运行，其中失败 {failed} 次；更新于 {updated}。同一报告同一天再次运行会覆盖该天的文件。</p>
+<h2>各报告最近一次运行</h2>
+<table>{head}{latest}</table>
+<h2>全部运行记录（最新在前）</h2>
+<table>{head}{all}</table>
+</body>
+</html>
+"""
+
+
+def render(runs: list[RunResult], reports_dir: Path) -> str:
+    """The index page: the latest run of each report, then every run, newest first."""
+    newest_first = sorted(runs, key=lambda r: r.started_at, reverse=True)
+    latest: dict[str, RunResult] = {}
+    for run in newest_first:
+        latest.setdefault(run.name, run)
+    return _PAGE.format(
+        total=len(runs),
+        failed=sum(r.status != "ok" for r in runs),
+        updated=datetime.now(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S"),
+        head=_HEAD,
+        latest="".join(_row(r, reports_dir) for r in sorted(latest.values(), key=lambda r: r.name))
+        or '<tr><td colspan="6">还没有运行记录</td></tr>',
+        all="".join(_row(r, reports_dir) for r in newest_first)
+        or '<tr><td colspan="6">还没有运行记录</td></tr>',
+    )

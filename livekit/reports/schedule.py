@@ -1,0 +1,252 @@
+"""When reports run: ``params/schedules.yaml`` and the embedded scheduler.
+
+``params/schedules.yaml`` maps each report to a cron expression (minute hour day month weekday,
+China time), or to a mapping with ``cron`` and optional time limits::
+
+    funnel: "0 8 * * *"           # every day at 08:00
+    dwell_time:
+      cron: "30 8 * * 1"          # Mondays at 08:30
+      timeout: 3600               # the whole notebook, seconds (default 1800)
+      cell_timeout: 900           # one cell, seconds (default 600)
+
+:func:`run_due` runs every report whose scheduled time has come since the last one it
+handled, once (missed times are not replayed one by one), for the date of that time. What it
+handled is kept in ``reports/schedule-state.json`` (written atomically after each report), so
+a restart does not run a report again; the first time a report is seen, its clock starts then.
+A failing report is recorded and logged, and the others still run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import filelock
+from croniter import croniter
+
+from livekit.dates import CHINA_TZ
+from livekit.reports.params import ParameterError, load_yaml
+from livekit.reports.project import Project, ReportError, write_text_atomic
+from livekit.reports.result import RunResult
+from livekit.reports.runner import RunOptions, record_failure, run_reports
+
+STATE = "schedule-state.json"
+SCHEDULER_LOCK = ".scheduler.lock"
+LOG_FILE = "schedule.log"
+OPTION_KEYS = ("timeout", "cell_timeout")
+MAX_SLEEP = 60.0
+
+log = logging.getLogger("livekit.reports.schedule")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One report's schedule: a cron expression (China time) and the run's limits."""
+
+    name: str
+    cron: str
+    options: RunOptions = field(default_factory=RunOptions)
+
+    def next_runs(self, after: datetime, count: int = 3) -> list[datetime]:
+        it = croniter(self.cron, after.astimezone(CHINA_TZ))
+        return [it.get_next(datetime) for _ in range(count)]
+
+    def latest(self, now: datetime) -> datetime:
+        """The latest scheduled time at or before ``now``."""
+        start = now.astimezone(CHINA_TZ) + timedelta(seconds=1)
+        prev: datetime = croniter(self.cron, start).get_prev(datetime)
+        return prev
+
+
+def load_schedules(project: Project) -> list[Schedule]:
+    """The schedules in ``params/schedules.yaml``, checked (reports exist, cron is valid)."""
+    path = project.schedules_file
+    raw = load_yaml(path, what="调度", shown=f"params/{path.name}")
+    known = set(project.names())
+    out: list[Schedule] = []
+    for name, entry in raw.items():
+        where = f"params/{path.name}：报告 {name}"
+        if name not in known:
+            listed = "、".join(sorted(known)) or "（无）"
+            raise ParameterError(
+                f"{where} 不存在（notebooks/ 中没有 {name}.ipynb；已有：{listed}）"
+            )
+        limits: dict[str, float] = {}
+        cron: object = entry
+        if isinstance(entry, dict):
+            unknown = [k for k in entry if k != "cron" and k not in OPTION_KEYS]
+            if unknown:
+                allowed = "、".join(("cron", *OPTION_KEYS))
+                raise ParameterError(f"{where}：未知选项 {unknown[0]!r}（可用：{allowed}）")
+            cron = entry.get("cron")
+            for key in OPTION_KEYS:
+                value = entry.get(key)
+                if value is None:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                    raise ParameterError(f"{where}：{key} 应为正数（秒），收到 {value!r}")
+                limits[key] = float(value)
+        if not isinstance(cron, str):
+            raise ParameterError(f'{where}：应为 cron 表达式（如 "0 8 * * *"）或含 cron 的映射')
+        cron = cron.strip()
+        if len(cron.split()) != 5 or not croniter.is_valid(cron):
+            raise ParameterError(
+                f'{where}：cron 表达式 {cron!r} 无效；应为“分 时 日 月 周”五段，如 "0 8 * * *"'
+            )
+        options = RunOptions().with_limits(limits.get("timeout"), limits.get("cell_timeout"))
+        out.append(Schedule(name, cron, options))
+    return out
+
+
+# ---- state ---------------------------------------------------------------------------------
+
+
+def read_state(project: Project) -> dict[str, datetime]:
+    try:
+        raw = json.loads((project.reports_dir / STATE).read_text(encoding="utf-8"))
+        return {k: datetime.fromisoformat(v) for k, v in raw.get("handled", {}).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def write_state(project: Project, state: dict[str, datetime]) -> None:
+    payload = {"version": 1, "handled": {k: v.isoformat() for k, v in sorted(state.items())}}
+    write_text_atomic(project.reports_dir / STATE, json.dumps(payload, indent=1) + "\n")
+
+
+# ---- running what is due -------------------------------------------------------------------
+
+
+def run_due(project: Project, now: datetime | None = None) -> list[RunResult]:
+    """Run every report whose scheduled time has come since the last one handled."""
+    now = (now or datetime.now(CHINA_TZ)).astimezone(CHINA_TZ)
+    schedules = load_schedules(project)
+    state = read_state(project)
+    results: list[RunResult] = []
+    for schedule in schedules:
+        handled = state.get(schedule.name)
+        if handled is None:
+            state[schedule.name] = now
+            write_state(project, state)
+            nxt = schedule.next_runs(now, 1)[0]
+            log.info("开始调度 %s（%s），下次运行 %s", schedule.name, schedule.cron, _when(nxt))
+            continue
+        fire = schedule.latest(now)
+        if fire <= handled:
+            continue
+        results.append(_run_one(project, schedule, fire))
+        state[schedule.name] = fire
+        write_state(project, state)
+    return results
+
+
+def _run_one(project: Project, schedule: Schedule, fire: datetime) -> RunResult:
+    day = fire.date()
+    log.info("运行 %s（计划时间 %s，报告日期 %s）", schedule.name, _when(fire), day)
+    started, t0 = datetime.now(CHINA_TZ), time.monotonic()
+    try:
+        result = run_reports(project, [schedule.name], day, options=schedule.options)[0]
+    except ReportError as exc:  # bad parameters, a missing kernel: recorded like a failed run
+        result = record_failure(
+            project, schedule.name, day, str(exc), started, time.monotonic() - t0
+        )
+    except Exception as exc:  # the scheduler survives anything one report does
+        error = f"{type(exc).__name__}: {exc}"
+        result = record_failure(project, schedule.name, day, error, started, time.monotonic() - t0)
+    if result.ok:
+        log.info("%s %s 成功，用时 %.1f 秒：%s", result.name, day, result.seconds, result.html)
+    else:
+        log.error("%s %s 失败，用时 %.1f 秒：%s", result.name, day, result.seconds, result.error)
+    return result
+
+
+def serve(
+    project: Project,
+    *,
+    once: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], datetime] = lambda: datetime.now(CHINA_TZ),
+) -> list[RunResult]:
+    """The scheduler: run what is due, sleep until the next scheduled time, forever.
+
+    Only one scheduler may run per reports folder (a file lock). ``once``: one pass, then
+    return its results. Edits to ``schedules.yaml`` are picked up on the next pass; a file
+    that became invalid is logged and retried, never fatal once running.
+    """
+    load_schedules(project)  # a bad file is the user's to fix before anything starts
+    project.reports_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(project.reports_dir / SCHEDULER_LOCK, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise ReportError(
+            f"另一个调度器正在运行（{project.reports_dir / SCHEDULER_LOCK} 已被占用）"
+        ) from None
+    try:
+        while True:
+            try:
+                results = run_due(project, clock())
+            except ReportError as exc:
+                if once:
+                    raise
+                log.error("读取调度失败：%s（一分钟后重试）", exc)
+                results = []
+            if once:
+                return results
+            sleep(_seconds_to_next(project, clock()))
+    finally:
+        lock.release()
+
+
+def _seconds_to_next(project: Project, now: datetime) -> float:
+    try:
+        upcoming = [s.next_runs(now, 1)[0] for s in load_schedules(project)]
+    except ReportError:
+        upcoming = []
+    if not upcoming:
+        return MAX_SLEEP
+    return min(MAX_SLEEP, max(1.0, (min(upcoming) - now).total_seconds() + 0.5))
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+# ---- crontab ------------------------------------------------------------------------------------
+
+
+def crontab_lines(project: Project, schedules: list[Schedule]) -> list[str]:
+    """Lines for ``crontab -e`` that run the same reports at the same times (China time)."""
+    exe = Path(sys.executable).with_name("livekit")
+    command = shlex.quote(str(exe)) if exe.exists() else f"{shlex.quote(sys.executable)} -m livekit"
+    root = shlex.quote(str(project.root))
+    logfile = shlex.quote(str(project.reports_dir / "cron.log"))
+    lines = ["CRON_TZ=Asia/Shanghai"]
+    defaults = RunOptions()
+    for s in schedules:
+        extra = ""
+        if s.options.timeout != defaults.timeout:
+            extra += f" --timeout {s.options.timeout:g}"
+        if s.options.cell_timeout != defaults.cell_timeout:
+            extra += f" --cell-timeout {s.options.cell_timeout:g}"
+        lines.append(
+            f"{s.cron} cd {root} && {command} report run {s.name}{extra} >> {logfile} 2>&1"
+        )
+    return lines
+
+
+def log_to(project: Project) -> logging.Handler:
+    """Log the scheduler to ``reports/schedule.log`` (and leave console logging to the caller)."""
+    project.reports_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(project.reports_dir / LOG_FILE, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return handler
