@@ -32,41 +32,21 @@ import polars as pl  # noqa: E402
 
 from livekit.analysis.abtest import compare_proportions  # noqa: E402
 from livekit.analysis.dwell import dwell_conversion  # noqa: E402
-from livekit.sandbox.export import viewer_columns  # noqa: E402
+from livekit.sandbox.export import to_parquet, viewer_columns  # noqa: E402
 from livekit.sandbox.truth import truth as world_truth  # noqa: E402
 from livekit.sandbox.world import CHINA_TZ, World  # noqa: E402
-from livekit.viewers import VIEWERS_SCHEMA  # noqa: E402
+from livekit.viewers import read_viewer_bytes  # noqa: E402
 from tests.test_analysis_truths import covers, switchback, viewer_experiment  # noqa: E402
 
 TODAY = date(2026, 11, 28)
 NOW = datetime(2026, 11, 28, 21, 0, 0, tzinfo=CHINA_TZ)
 FIRST_SEED = 1000  # seeds FIRST_SEED .. FIRST_SEED + n - 1 (seed 7 is the tests' own)
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def viewers_frame(world: World, start: date, end: date) -> pl.DataFrame:
-    """The viewer export of [start, end] as a frame of ``VIEWERS_SCHEMA``."""
-    cols = viewer_columns(world, start, end, NOW.timestamp())
-    raw = pl.DataFrame(
-        cols,
-        schema={
-            "room_id": pl.Int64,
-            "viewer_id": pl.String,
-            "enter_time": pl.String,
-            "leave_time": pl.String,
-            "province": pl.String,
-            "traffic_source": pl.String,
-            "clicked_product_id": pl.Int64,
-            "paid": pl.Int8,
-            "pay_amount": pl.Float64,
-            "variant": pl.String,
-        },
-    )
-    frame = raw.with_columns(
-        pl.col(c).str.strptime(pl.Datetime("us"), TIME_FORMAT).dt.replace_time_zone("Asia/Shanghai")
-        for c in ("enter_time", "leave_time")
-    )
-    return frame.cast(VIEWERS_SCHEMA)  # type: ignore[arg-type]
+    """The viewer export of [start, end], read the way a user's export file is read."""
+    columns = viewer_columns(world, start, end, NOW.timestamp())
+    return read_viewer_bytes(to_parquet(columns), "parquet")
 
 
 def one_seed(seed: int, scale: float) -> dict[str, Any]:

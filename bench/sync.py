@@ -38,6 +38,7 @@ from livekit.api.runner import run  # noqa: E402
 from livekit.config import load_settings  # noqa: E402
 from livekit.ingest.plan import CHINA_TZ  # noqa: E402
 from livekit.ingest.run import sync_async  # noqa: E402
+from livekit.jobs import authorize_sandbox  # noqa: E402
 
 TODAY = date(2026, 11, 28)
 NOW = datetime(2026, 11, 28, 21, 0, tzinfo=CHINA_TZ)
@@ -127,24 +128,6 @@ def minimum_requests(url: str, start: date, end: date, awemes: int) -> tuple[int
     return qc, dd
 
 
-def login(settings: Any) -> None:
-    from urllib.parse import parse_qs, urlsplit
-
-    from livekit.api.auth import create_doudian_token, exchange_code
-
-    consent = httpx.get(
-        settings.qianchuan_auth_url,
-        params={
-            "app_id": settings.qianchuan_app_id,
-            "state": "bench",
-            "redirect_uri": "http://127.0.0.1/callback",
-        },
-    )
-    code = parse_qs(urlsplit(consent.headers["location"]).query)["auth_code"][0]
-    run(exchange_code(settings, code))
-    run(create_doudian_token(settings))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--qps", type=float, default=50.0)
@@ -159,7 +142,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as home:
             settings = load_settings(home=Path(home), qps=args.qps).for_sandbox(url)
-            login(settings)
+            authorize_sandbox(settings)
             # Warm the sandbox up: simulate the month's shows once, so that what is measured is
             # the client, not the sandbox's first-touch simulation (a real service is warm).
             httpx.get(

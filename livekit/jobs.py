@@ -57,11 +57,8 @@ def sandbox_session(
     The sandbox's clock runs in real time on the real date unless ``config`` says otherwise.
     Its data lives under ``LIVEKIT_HOME/sandbox`` so it never mixes with real data.
     """
-    import httpx
     from filelock import FileLock
 
-    from livekit.api.auth import create_doudian_token, exchange_code
-    from livekit.api.runner import run
     from livekit.sandbox.config import SandboxConfig
     from livekit.sandbox.server import running_sandbox
 
@@ -80,23 +77,39 @@ def sandbox_session(
             # The real limit (LIVEKIT_QPS, default 10) guards real accounts; the in-process
             # sandbox has none unless asked, so the demo need not crawl.
             s = s.model_copy(update={"qps": SANDBOX_QPS})
-        # The sandbox approves every consent at once: follow its redirect by hand.
-        state = "livekit-sandbox"
-        consent = httpx.get(
-            s.qianchuan_auth_url,
-            params={
-                "app_id": s.qianchuan_app_id,
-                "state": state,
-                "redirect_uri": "http://127.0.0.1/callback",
-            },
-            timeout=30,
-        )
-        query = parse_qs(urlsplit(consent.headers["location"]).query)
-        if query.get("state") != [state]:
-            raise RuntimeError("sandbox consent returned another state")
-        run(exchange_code(s, query["auth_code"][0]))
-        run(create_doudian_token(s))
+        authorize_sandbox(s)
         yield SandboxSession(s, server.url, server)
+
+
+def sandbox_auth_code(settings: Settings, state: str = "livekit-sandbox") -> str:
+    """The auth_code a browser would bring back from the sandbox's consent page.
+
+    The sandbox approves every consent at once, so its redirect is followed by hand.
+    """
+    import httpx
+
+    consent = httpx.get(
+        settings.qianchuan_auth_url,
+        params={
+            "app_id": settings.qianchuan_app_id,
+            "state": state,
+            "redirect_uri": "http://127.0.0.1/callback",
+        },
+        timeout=30,
+    )
+    query = parse_qs(urlsplit(consent.headers["location"]).query)
+    if query.get("state") != [state]:
+        raise RuntimeError("sandbox consent returned another state")
+    return query["auth_code"][0]
+
+
+def authorize_sandbox(settings: Settings) -> None:
+    """Authorize both platforms of the sandbox ``settings`` points at (demo credentials)."""
+    from livekit.api.auth import create_doudian_token, exchange_code
+    from livekit.api.runner import run
+
+    run(exchange_code(settings, sandbox_auth_code(settings)))
+    run(create_doudian_token(settings))
 
 
 @contextmanager

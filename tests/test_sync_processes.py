@@ -12,7 +12,6 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -20,7 +19,7 @@ from polars.testing import assert_frame_equal
 
 from livekit.api.runner import run
 from livekit.ingest.run import sync_async
-from livekit.jobs import SandboxSession, sandbox_session
+from livekit.jobs import SandboxSession, sandbox_auth_code, sandbox_session
 from livekit.sandbox.config import Faults, TokenLifetimes
 from livekit.sandbox.server import free_port
 from livekit.store import Store
@@ -261,21 +260,12 @@ def test_unreadable_viewer_file(bare_env: dict[str, str], tmp_path: Path) -> Non
 
 
 # ---- livekit auth: the commands a user runs ------------------------------------------------
-def _consent_code(session: SandboxSession) -> str:
-    s = session.settings
-    r = httpx.get(
-        s.qianchuan_auth_url,
-        params={"app_id": s.qianchuan_app_id, "state": "t", "redirect_uri": "http://127.0.0.1/cb"},
-    )
-    return parse_qs(urlsplit(r.headers["location"]).query)["auth_code"][0]
-
-
 def test_auth_login_with_code_doudian_and_status(tmp_path: Path) -> None:
     with sandbox_session(make_settings(tmp_path), make_config()) as session:
         env = child_env(session)
         Path(env["LIVEKIT_HOME"], "tokens.json").unlink()
         _assert_clear_error(cli(env, "auth", "status"), "livekit auth login")
-        code = _consent_code(session)
+        code = sandbox_auth_code(session.settings)
         first = cli(env, "auth", "login", "qianchuan", "--code", code)
         assert first.returncode == 0, first.stderr
         assert "授权成功" in first.stdout

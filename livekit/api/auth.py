@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import secrets
-import tempfile
 import threading
 import time
 import webbrowser
@@ -30,6 +29,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import filelock
 import httpx
 
+from livekit._files import write_bytes_atomic
 from livekit.api import doudian as doudian_api
 from livekit.api import qianchuan as qianchuan_api
 from livekit.api.errors import (
@@ -199,33 +199,7 @@ class TokenFile:
     def _write(self, data: dict[str, Any]) -> None:
         self._ensure_dir()
         payload = json.dumps(data, ensure_ascii=False, indent=2).encode()
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tokens.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:  # mkstemp creates the file with mode 0600
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        if self.path.stat().st_mode & 0o777 != 0o600:
-            os.chmod(self.path, 0o600)
-        _fsync_dir(self.path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # not possible on every platform (Windows)
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        write_bytes_atomic(self.path, payload, mode=0o600)
 
 
 @contextlib.asynccontextmanager

@@ -49,6 +49,7 @@ from pathlib import Path
 import polars as pl
 from filelock import FileLock
 
+from livekit._files import fsync_dir
 from livekit.config import LivekitError
 
 logger = logging.getLogger(__name__)
@@ -80,17 +81,6 @@ def _check_dataset(dataset: str) -> None:
         raise ValueError(f"invalid dataset name {dataset!r}: use letters, digits, '_' or '-'")
 
 
-def _fsync_dir(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` durable (no-op where directories can't be opened)."""
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _ensure_dir(path: Path) -> None:
     """``mkdir -p`` that also fsyncs the parent of every directory it creates."""
     if path.is_dir():
@@ -100,7 +90,7 @@ def _ensure_dir(path: Path) -> None:
         path.mkdir()
     except FileExistsError:
         return
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _conform(frame: pl.DataFrame, day: date, schema: SchemaLike) -> pl.DataFrame:
@@ -238,7 +228,7 @@ class Store:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return final
 
     def delete_partition(self, dataset: str, day: date) -> bool:
@@ -250,7 +240,7 @@ class Store:
             os.replace(final, doomed)
         except FileNotFoundError:
             return False
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         doomed.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # not empty (a writer just wrote there) or gone
             final.parent.rmdir()
