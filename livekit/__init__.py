@@ -98,7 +98,10 @@ def load(
     s = _settings(sandbox, settings)
     first, last = _range(start, end)
     store = Store(s.store_dir)
-    if sandbox and first is not None and last is not None:
+    from livekit.store.datasets import MONITOR_DATASETS
+
+    if sandbox and first is not None and last is not None and name not in MONITOR_DATASETS:
+        # (the monitor's datasets are written while shows are on air, never synced)
         from datetime import timedelta
 
         from livekit.dates import today

@@ -208,15 +208,25 @@ class QianchuanClient:
         return await self.pages(AWEMES_PATH, {"advertiser_id": advertiser_id}, "aweme_id_list", 100)
 
     async def rooms(
-        self, advertiser_id: int, aweme_id: int, day: date, fields: Iterable[str]
+        self,
+        advertiser_id: int,
+        aweme_id: int,
+        day: date,
+        fields: Iterable[str],
+        status: str = "ALL",
     ) -> list[dict[str, Any]]:
-        """Live rooms of one account on one day, with the requested metric fields."""
-        params = {
+        """Live rooms of one account on one day, with the requested metric fields.
+
+        ``status`` is the upstream ``room_status`` filter: ALL, LIVING (on air) or FINISH.
+        """
+        params: dict[str, Any] = {
             "advertiser_id": advertiser_id,
             "aweme_id": aweme_id,
             "date_time": day.isoformat(),
             "fields": list(fields),
         }
+        if status != "ALL":
+            params["room_status"] = status
         return await self.pages(ROOMS_PATH, params, "room_list", 100)
 
     async def room_detail(self, advertiser_id: int, room_id: int) -> dict[str, Any]:

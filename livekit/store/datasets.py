@@ -266,6 +266,80 @@ ORDER_ITEMS = Dataset(
     "抖店 order.searchList（sku_order_list）",
 )
 
+# ---- written by the live monitor (livekit monitor), appended while a show is on air ----------
+LIVE_COUNTERS: dict[str, str] = {
+    "total_live_watch_cnt": "count",
+    "live_watch_one_minute_count": "count",
+    "total_live_comment_cnt": "count",
+    "total_live_share_cnt": "count",
+    "total_live_follow_cnt": "count",
+    "live_click_product_count_alias": "count",
+    "live_create_order_count_alias": "count",
+    "live_pay_order_count_alias": "count",
+    "live_pay_order_gmv_alias": "yuan",
+    "stat_cost": "yuan",
+}
+LIVE_PRODUCT_COUNTERS: dict[str, str] = {
+    "live_product_Inventory": "count",
+    "live_product_explain_cnt": "count",
+    "live_pay_order_count_alias": "count",
+    "live_pay_order_gmv_alias": "yuan",
+    "product_click_pay_ucnt_ratio": "rate",
+}
+LIVE_SNAPSHOTS = Dataset(
+    "live_snapshots",
+    "直播实时快照（livekit monitor 写入）：开播中的直播间每次轮询一行，含观看、评论、点击、成交等累计计数；按快照日期分区，金额单位为元。",
+    {
+        "snapshot_time": TIME,
+        "room_id": ID,
+        "advertiser_id": ID,
+        "aweme_id": ID,
+        "aweme_name": pl.String(),
+        "room_title": pl.String(),
+        "start_time": TIME,
+        **_metrics(LIVE_COUNTERS),
+    },
+    ("room_id", "snapshot_time"),
+    "巨量千川 today_live/room/get（room_status=LIVING，轮询）",
+)
+LIVE_PRODUCT_SNAPSHOTS = Dataset(
+    "live_product_snapshots",
+    "直播商品实时快照（livekit monitor 写入）：开播中每个商品每次轮询一行，含库存、讲解状态与累计成交；金额单位为元，点击-成交率为百分数。",
+    {
+        "snapshot_time": TIME,
+        "room_id": ID,
+        "productId": ID,
+        "title": pl.String(),
+        "explain_status": pl.String(),
+        **_metrics(LIVE_PRODUCT_COUNTERS),
+    },
+    ("room_id", "productId", "snapshot_time"),
+    "巨量千川 today_live/room/product_list/get（轮询）",
+)
+ALERTS = Dataset(
+    "alerts",
+    "告警记录（livekit monitor 写入）：告警每次状态变化一行（待定、触发、恢复），含规则、直播间/商品、取值与阈值、开播分钟与消息正文。",
+    {
+        "alert_id": pl.String(),
+        "rule": pl.String(),
+        "severity": pl.String(),
+        "scope": pl.String(),
+        "room_id": ID,
+        "product_id": ID,
+        "state": pl.String(),
+        "started_at": TIME,
+        "changed_at": TIME,
+        "value": pl.Float64(),
+        "threshold": pl.Float64(),
+        "minute_of_show": COUNT,
+        "labels": pl.String(),
+        "message": pl.String(),
+    },
+    ("alert_id", "state", "changed_at"),
+    "livekit monitor 告警引擎",
+)
+MONITOR_DATASETS = frozenset({"live_snapshots", "live_product_snapshots", "alerts"})
+
 CATALOG: dict[str, Dataset] = {
     d.name: d
     for d in (
@@ -277,6 +351,9 @@ CATALOG: dict[str, Dataset] = {
         ROOM_ANALYSIS,
         ORDERS,
         ORDER_ITEMS,
+        LIVE_SNAPSHOTS,
+        LIVE_PRODUCT_SNAPSHOTS,
+        ALERTS,
     )
 }
 

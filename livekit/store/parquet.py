@@ -4,6 +4,7 @@ Layout::
 
     root/
       <dataset>/date=YYYY-MM-DD/part.parquet   one file per partition (a calendar day, China time)
+      <dataset>/date=YYYY-MM-DD/chunk-*.parquet rows appended since (append-only datasets)
       .tmp/                                    temp files of writers in progress (and of deletes)
       .locks/                                  lock files for read-modify-write callers
 
@@ -26,6 +27,13 @@ Guarantees:
 * **Self-describing.** Each file carries ``livekit.*`` key-value metadata (``dataset``, ``date``,
   ``rows`` plus the caller's keys such as ``fetched_at`` and ``final``), readable without
   loading the data (:meth:`Store.partition_meta`).
+* **Appending is atomic too.** Datasets written while something happens (the live monitor's
+  snapshots and alerts) add rows with :meth:`Store.append`: each call writes one whole
+  ``chunk-<id>.parquet`` the same atomic way, and the same ``chunk_id`` written twice replaces
+  instead of duplicating (a writer that crashed and redoes its last step writes the same id).
+  :meth:`Store.compact` folds the chunks into ``part.parquet``, recording their names in the
+  part's metadata *before* removing them, so a crash half-way leaves rows counted once: a reader
+  skips chunks the part says it already holds.
 * **Concurrent writers are safe.** Two processes may write at once: every replacement is atomic
   and the last one wins. Callers that read, merge and write back (imports) hold
   :meth:`Store.lock` around it.
@@ -56,6 +64,8 @@ logger = logging.getLogger(__name__)
 
 META_PREFIX = "livekit."
 PART_FILE = "part.parquet"
+CHUNK_PREFIX = "chunk-"
+COMPACTED_META = "compacted_chunks"  # names of the chunk files a compacted part already holds
 TEMP_DIR = ".tmp"
 LOCK_DIR = ".locks"
 RESERVED_META = frozenset({"dataset", "date", "rows"})
@@ -65,6 +75,7 @@ SchemaLike = Mapping[str, pl.DataType | type[pl.DataType]]
 
 _DATASET_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 _PARTITION_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+_CHUNK_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
 
 
 class StoreError(LivekitError):
@@ -162,7 +173,7 @@ class Store:
         out: list[date] = []
         for entry in base.iterdir():
             m = _PARTITION_RE.fullmatch(entry.name)
-            if not m or not (entry / PART_FILE).is_file():
+            if not m or not ((entry / PART_FILE).is_file() or self._chunk_files(entry)):
                 continue
             try:
                 out.append(date.fromisoformat(m.group(1)))
@@ -199,13 +210,17 @@ class Store:
             if key in RESERVED_META or key.startswith(META_PREFIX):
                 raise ValueError(f"meta key {key!r} is reserved or already prefixed")
         data = _conform(frame, day, schema)
+        return self._write_atomic(final, dataset, day, data, meta)
+
+    def _write_atomic(
+        self, final: Path, dataset: str, day: date, data: pl.DataFrame, meta: Mapping[str, str]
+    ) -> Path:
         kv = {
             **{META_PREFIX + k: v for k, v in meta.items()},
             META_PREFIX + "dataset": dataset,
             META_PREFIX + "date": day.isoformat(),
             META_PREFIX + "rows": str(data.height),
         }
-
         _ensure_dir(self.temp_dir)
         fd, name = tempfile.mkstemp(
             prefix=f"{dataset}.{day.isoformat()}.", suffix=".parquet.tmp", dir=self.temp_dir
@@ -231,17 +246,90 @@ class Store:
         fsync_dir(final.parent)
         return final
 
+    def append(
+        self,
+        dataset: str,
+        day: date,
+        frame: pl.DataFrame,
+        schema: SchemaLike,
+        chunk_id: str,
+        meta: Mapping[str, str] | None = None,
+    ) -> Path:
+        """Add ``frame``'s rows to ``(dataset, day)`` as one atomically written chunk file.
+
+        ``chunk_id`` names the chunk (letters, digits, ``_.-``). Appending the same id again
+        replaces that chunk, so redoing a step after a crash never duplicates rows. Readers see
+        the chunk whole or not at all.
+        """
+        if not _CHUNK_ID_RE.fullmatch(chunk_id):
+            raise ValueError(f"bad chunk id {chunk_id!r}")
+        final = self.path(dataset, day).with_name(f"{CHUNK_PREFIX}{chunk_id}.parquet")
+        return self._write_atomic(final, dataset, day, _conform(frame, day, schema), meta or {})
+
+    def compact(self, dataset: str, day: date, schema: SchemaLike) -> int:
+        """Fold the chunks of ``(dataset, day)`` into its ``part.parquet``; return how many.
+
+        The new part lists the chunks it absorbed in its metadata and is in place before any
+        chunk is removed, so readers never count a row twice or miss one, whenever a crash
+        happens. Callers hold :meth:`lock` so that two compactions don't race.
+        """
+        folder = self.path(dataset, day).parent
+        chunks = self._chunk_files(folder)
+        if not chunks:
+            return 0
+        already = self._compacted(folder)
+        pieces = [self._read_file(folder / PART_FILE)]
+        pieces += [self._read_file(c) for c in chunks if c.name not in already]
+        frame = pl.concat(
+            [_conform(p, day, schema) for p in pieces if p is not None]
+            or [pl.DataFrame(schema=dict(schema))],
+            how="vertical",
+        )
+        absorbed = sorted({*already, *(c.name for c in chunks)})
+        meta = dict(self.partition_meta(dataset, day) or {})
+        for key in (*RESERVED_META, COMPACTED_META):
+            meta.pop(key, None)
+        meta[COMPACTED_META] = ",".join(absorbed)
+        self._write_atomic(folder / PART_FILE, dataset, day, _conform(frame, day, schema), meta)
+        for chunk in chunks:
+            chunk.unlink(missing_ok=True)
+        fsync_dir(folder)
+        return len(chunks)
+
+    @staticmethod
+    def _chunk_files(folder: Path) -> list[Path]:
+        try:
+            return sorted(
+                p
+                for p in folder.iterdir()
+                if p.name.startswith(CHUNK_PREFIX) and p.name.endswith(".parquet")
+            )
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def _compacted(self, folder: Path) -> set[str]:
+        try:
+            kv = pl.read_parquet_metadata(folder / PART_FILE)
+        except (OSError, pl.exceptions.PolarsError):
+            return set()
+        return {n for n in kv.get(META_PREFIX + COMPACTED_META, "").split(",") if n}
+
     def delete_partition(self, dataset: str, day: date) -> bool:
         """Remove a partition atomically (rename away, then unlink); False if it wasn't there."""
         final = self.path(dataset, day)
         _ensure_dir(self.temp_dir)
-        doomed = self.temp_dir / f"{dataset}.{day.isoformat()}.{uuid.uuid4().hex}.deleted"
-        try:
-            os.replace(final, doomed)
-        except FileNotFoundError:
+        found = False
+        for path in [final, *self._chunk_files(final.parent)]:
+            doomed = self.temp_dir / f"{dataset}.{day.isoformat()}.{uuid.uuid4().hex}.deleted"
+            try:
+                os.replace(path, doomed)
+            except FileNotFoundError:
+                continue
+            found = True
+            doomed.unlink(missing_ok=True)
+        if not found:
             return False
         fsync_dir(final.parent)
-        doomed.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # not empty (a writer just wrote there) or gone
             final.parent.rmdir()
         return True
@@ -303,16 +391,45 @@ class Store:
         for day in self.partitions(dataset):
             if (start is not None and day < start) or (end is not None and day > end):
                 continue
-            part = self._read_file(self.path(dataset, day))
-            if part is None:
-                continue
-            missing = [pl.lit(None, dtype=t).alias(n) for n, t in schema.items() if n not in part]
-            part = part.with_columns(pl.lit(day, dtype=pl.Date).alias("date"), *missing)
-            casts = [pl.col(n).cast(t, strict=True) for n, t in schema.items()]
-            frames.append(part.select(pl.col("date"), *casts))
+            part = self._read_day(dataset, day, schema)
+            if part is not None:
+                frames.append(part)
         if not frames:
             return pl.DataFrame(schema={"date": pl.Date(), **schema})
         return pl.concat(frames, how="vertical")
+
+    def _read_day(self, dataset: str, day: date, schema: SchemaLike) -> pl.DataFrame | None:
+        """One day's rows (part plus chunks not yet compacted); None if nothing is there."""
+        final = self.path(dataset, day)
+        for _ in range(5):
+            chunks = self._chunk_files(final.parent)
+            pieces: list[pl.DataFrame] = []
+            part = self._read_file(final)
+            absorbed: set[str] = set()
+            if part is not None:
+                pieces.append(part)
+                if chunks:
+                    absorbed = self._compacted(final.parent)
+            vanished = False
+            for chunk in chunks:
+                if chunk.name in absorbed:
+                    continue
+                piece = self._read_file(chunk)
+                if piece is None:  # compacted meanwhile: its rows are in a newer part
+                    vanished = True
+                    break
+                pieces.append(piece)
+            if not vanished:
+                break
+        if not pieces:
+            return None
+        out: list[pl.DataFrame] = []
+        for piece in pieces:
+            missing = [pl.lit(None, dtype=t).alias(n) for n, t in schema.items() if n not in piece]
+            piece = piece.with_columns(pl.lit(day, dtype=pl.Date).alias("date"), *missing)
+            casts = [pl.col(n).cast(t, strict=True) for n, t in schema.items()]
+            out.append(piece.select(pl.col("date"), *casts))
+        return pl.concat(out, how="vertical") if len(out) > 1 else out[0]
 
     def _read_file(self, path: Path) -> pl.DataFrame | None:
         try:

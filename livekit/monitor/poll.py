@@ -1,0 +1,168 @@
+"""Poll the rooms on air: one room list per account and one product list per room, per tick.
+
+The live endpoints return counters accumulated since the room went on air (watch count,
+comments, product clicks, orders, GMV …). A poll turns them into one row per room and one row per
+product, stamped with the time they were read; :mod:`livekit.monitor.live` turns successive
+snapshots into flows and rates.
+
+Requests per tick: one ``today_live/room/get`` (room_status=LIVING, up to 100 rooms a page) per
+authorized 抖音号, plus one ``product_list`` per room on air. Accounts are discovered once and
+refreshed every ``discover_every_s``. All calls go through the client's shared rate limiter, so
+the monitor never exceeds ``LIVEKIT_QPS`` even with many rooms on air.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from livekit.api.client import Client
+from livekit.api.errors import ReauthorizeRequired
+from livekit.config import LivekitError
+from livekit.ingest import convert
+from livekit.store.datasets import (
+    LIVE_COUNTERS,
+    LIVE_PRODUCT_COUNTERS,
+    LIVE_PRODUCT_SNAPSHOTS,
+    LIVE_SNAPSHOTS,
+    TIME,
+)
+
+log = logging.getLogger("livekit.monitor")
+
+ROOM_FIELDS = tuple(LIVE_COUNTERS)
+PRODUCT_FIELDS = tuple(k for k in LIVE_PRODUCT_COUNTERS)
+
+Clock = Callable[[], Awaitable[datetime]]
+
+
+@dataclass(frozen=True)
+class Account:
+    advertiser_id: int
+    aweme_id: int
+    aweme_name: str
+
+
+@dataclass
+class Snapshot:
+    """What one poll saw: rooms on air and their products, at ``at``."""
+
+    at: datetime
+    rooms: pl.DataFrame  # LIVE_SNAPSHOTS schema
+    products: pl.DataFrame  # LIVE_PRODUCT_SNAPSHOTS schema
+    requests: int = 0
+    errors: list[str] = field(default_factory=list)  # Chinese, one per failed call (no secrets)
+
+
+def empty_rooms() -> pl.DataFrame:
+    return pl.DataFrame(schema=dict(LIVE_SNAPSHOTS.schema))
+
+
+def empty_products() -> pl.DataFrame:
+    return pl.DataFrame(schema=dict(LIVE_PRODUCT_SNAPSHOTS.schema))
+
+
+class Poller:
+    """Reads the live counters of every room on air through one :class:`Client`."""
+
+    def __init__(self, client: Client, clock: Clock, discover_every_s: float = 600.0) -> None:
+        self._client = client
+        self._clock = clock
+        self._discover_every_s = discover_every_s
+        self._accounts: list[Account] | None = None
+        self._discovered_at = 0.0
+        self.requests = 0  # HTTP requests sent through the client since this poller started
+        client.http.event_hooks.setdefault("request", []).append(self._count)
+
+    async def _count(self, request: object) -> None:
+        self.requests += 1
+
+    async def accounts(self, refresh: bool = False) -> list[Account]:
+        """Every (advertiser, 抖音号) pair the authorization grants, cached."""
+        stale = time.monotonic() - self._discovered_at > self._discover_every_s
+        if self._accounts is None or refresh or stale:
+            qc = self._client.qianchuan
+            found: list[Account] = []
+            for adv in await qc.advertisers():
+                adv_id = int(adv["advertiser_id"])
+                for aw in await qc.awemes(adv_id):
+                    found.append(
+                        Account(adv_id, int(aw["aweme_id"]), str(aw.get("aweme_name", "")))
+                    )
+            self._accounts = found
+            self._discovered_at = time.monotonic()
+        return self._accounts
+
+    async def poll(self) -> Snapshot:
+        """One tick: the rooms on air and their products.
+
+        A call that fails for one room is reported in ``errors`` and that room is skipped this
+        tick; a lost authorization (``ReauthorizeRequired``) stops the monitor.
+        """
+        accounts = await self.accounts()
+        day = (await self._clock()).date()
+        qc = self._client.qianchuan
+        errors: list[str] = []
+
+        async def rooms_of(acc: Account) -> list[dict[str, object]]:
+            try:
+                rows = await qc.rooms(acc.advertiser_id, acc.aweme_id, day, ROOM_FIELDS, "LIVING")
+            except ReauthorizeRequired:
+                raise
+            except LivekitError as exc:
+                errors.append(
+                    f"抖音号 {acc.aweme_name or acc.aweme_id} 的直播间列表获取失败：{exc}"
+                )
+                return []
+            return [{**r, "advertiser_id": acc.advertiser_id} for r in rows]
+
+        started = self.requests
+        lists = await asyncio.gather(*(rooms_of(a) for a in accounts))
+        at = await self._clock()
+        living = [r for rows in lists for r in rows if r.get("room_status") == "LIVING"]
+        rooms = _room_frame(living, at)
+
+        async def products_of(room: dict[str, object]) -> pl.DataFrame:
+            room_id, adv_id = int(str(room["room_id"])), int(str(room["advertiser_id"]))
+            try:
+                rows = await qc.room_products(adv_id, room_id, PRODUCT_FIELDS)
+            except ReauthorizeRequired:
+                raise
+            except LivekitError as exc:
+                errors.append(
+                    f"直播间 {room.get('room_title') or room_id} 的商品列表获取失败：{exc}"
+                )
+                return empty_products()
+            return _product_frame(rows, room_id, adv_id, at)
+
+        parts = await asyncio.gather(*(products_of(r) for r in living))
+        products = pl.concat([empty_products(), *parts], how="vertical")
+        return Snapshot(at, rooms, products, self.requests - started, errors)
+
+
+def _room_frame(rows: list[dict[str, object]], at: datetime) -> pl.DataFrame:
+    if not rows:
+        return empty_rooms()
+    by_adv: dict[int, list[dict[str, object]]] = {}
+    for r in rows:
+        by_adv.setdefault(int(str(r["advertiser_id"])), []).append(r)
+    frames = [convert.rooms(rs, adv) for adv, rs in by_adv.items()]
+    frame = pl.concat(frames, how="vertical")
+    cols = [c for c in LIVE_SNAPSHOTS.schema if c != "snapshot_time"]
+    return frame.select(pl.lit(at).cast(TIME).alias("snapshot_time"), *cols)
+
+
+def _product_frame(
+    rows: list[dict[str, object]], room_id: int, advertiser_id: int, at: datetime
+) -> pl.DataFrame:
+    if not rows:
+        return empty_products()
+    frame = convert.room_products(rows, room_id, advertiser_id)
+    cols = [c for c in LIVE_PRODUCT_SNAPSHOTS.schema if c != "snapshot_time"]
+    return frame.select(pl.lit(at).cast(TIME).alias("snapshot_time"), *cols)
