@@ -278,3 +278,27 @@ def test_a_different_seed_gives_a_different_shop() -> None:
     ):
         assert seven["totals"][key] != eight["totals"][key], key
     assert seven["csv"] != eight["csv"]
+
+
+def test_load_test_accounts_leave_the_shop_unchanged_and_go_live_together() -> None:
+    from datetime import datetime
+
+    import numpy as np
+
+    from livekit.sandbox.world import CHINA_TZ, World
+
+    plain = World(7, TODAY, 10, 0.1)
+    loaded = World(7, TODAY, 10, 0.1, extra_accounts=12)
+    assert loaded.accounts[:2] == plain.accounts
+    day = TODAY - timedelta(days=3)
+    ours = [s for s in loaded.sessions_on(day) if s.account.index < 2]
+    theirs = plain.sessions_on(day)
+    assert [s.room_id for s in ours] == [s.room_id for s in theirs]
+    assert all(
+        np.array_equal(a.visits.enter_s, b.visits.enter_s)
+        for a, b in zip(ours, theirs, strict=True)
+    )
+    now = datetime.combine(day, datetime.min.time(), CHINA_TZ).replace(hour=21).timestamp()
+    extra = [s for s in loaded.sessions_on(day) if s.account.index >= 2]
+    assert len(extra) == 12
+    assert all(s.start_ts <= now < s.end_ts for s in extra)

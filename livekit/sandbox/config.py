@@ -55,6 +55,7 @@ class SandboxConfig:
     speed: float = 1.0  # clock acceleration; 0 freezes it
     history_days: int = 90
     scale: float = 1.0  # traffic multiplier (tests use smaller shops)
+    extra_accounts: int = 0  # load tests: more 抖音号, each on air every evening (20:30 ± 15 min)
     qianchuan_app_id: int = DEMO_QIANCHUAN_APP_ID
     qianchuan_secret: str = DEMO_QIANCHUAN_SECRET
     doudian_app_key: str = DEMO_DOUDIAN_APP_KEY

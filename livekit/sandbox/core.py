@@ -73,7 +73,9 @@ class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         today = config.today or datetime.now(CHINA_TZ).date()
-        self.world = World(config.seed, today, config.history_days, config.scale)
+        self.world = World(
+            config.seed, today, config.history_days, config.scale, config.extra_accounts
+        )
         start = config.now
         if start is None:
             real = datetime.now(CHINA_TZ)

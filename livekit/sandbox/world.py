@@ -251,7 +251,14 @@ class Population:
 class World:
     """The whole shop. Thread-safe lazy simulation with a cache per (account, day)."""
 
-    def __init__(self, seed: int, today: date, history_days: int = 90, scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        seed: int,
+        today: date,
+        history_days: int = 90,
+        scale: float = 1.0,
+        extra_accounts: int = 0,
+    ) -> None:
         self.seed = seed
         self.today = today
         self.history_days = history_days
@@ -266,6 +273,8 @@ class World:
         self.products = self._make_products(root)
         self.accounts = self._make_accounts(root)
         self.population = self._make_population(root)
+        if extra_accounts:
+            self.accounts += self._make_extra_accounts(extra_accounts)
 
     # ---- static entities -------------------------------------------------------------
     def _make_products(self, rng: np.random.Generator) -> tuple[Product, ...]:
@@ -289,6 +298,24 @@ class World:
             aweme_id = 1_000_000_000_000_000 + int(rng.integers(10**14, 9 * 10**14))
             avatar = (f"https://p11-sandbox.douyinpic.com/aweme/100x100/{aweme_id}.jpeg",)
             out.append(Account(i, aweme_id, name, avatar, rates[i], cats[i]))
+        return tuple(out)
+
+    def _make_extra_accounts(self, n: int) -> tuple[Account, ...]:
+        """Load-test accounts (``SandboxConfig.extra_accounts``): small rooms that go live every
+        evening at the same time, so that many rooms are on air at once. They draw from their
+        own random stream: the shop's two real accounts stay exactly as without them."""
+        rng = np.random.default_rng([self.seed, 11])
+        base = len(catalog.ACCOUNT_NAMES)
+        out = []
+        for j in range(n):
+            aweme_id = 1_000_000_000_000_000 + int(rng.integers(10**14, 9 * 10**14))
+            avatar = (f"https://p11-sandbox.douyinpic.com/aweme/100x100/{aweme_id}.jpeg",)
+            name = f"悦好生活·分号{j + 1:02d}"
+            out.append(
+                Account(
+                    base + j, aweme_id, name, avatar, 4.0 * self.scale, self.accounts[1].catalog
+                )
+            )
         return tuple(out)
 
     def _make_population(self, rng: np.random.Generator) -> Population:
@@ -343,6 +370,8 @@ class World:
             return (["evening"], ["afternoon", "evening"], ["morning", "afternoon", "evening"])[
                 n - 1
             ]
+        if account.index >= len(catalog.ACCOUNT_NAMES):
+            return ["late"]  # load-test accounts: on air every evening
         return ["late"] if (festival or rng.random() < 0.7) else []
 
     # ---- sessions --------------------------------------------------------------------
