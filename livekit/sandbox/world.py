@@ -483,7 +483,7 @@ class World:
                 else:
                     pid = self.products[int(s.lineup[s.stockout_pos])].product_id
                     out.append(
-                        Incident("stockout", d, s.room_id, int(s.stockout_s // 60), None, pid)
+                        Incident("stockout", d, s.room_id, math.ceil(s.stockout_s / 60), None, pid)
                     )
         return out
 
@@ -609,11 +609,22 @@ def _simulate_session(world: World, account: Account, d: date, slot: str) -> Ses
     # Rounding up keeps the payment after the click and within the show.
     pay_s = np.where(paid, np.ceil(np.minimum(click_s + 10 + rng.random(n) * 80, leave_s)), np.nan)
 
-    # planted stock-out: one hero product sells out and stays out for the rest of the show
+    # planted stock-out: one hero product sells out and stays out for the rest of the show.
+    # It sells out with its last unit: the last sale before a planned minute (40-60), or the
+    # first one after it when none came before, so the incident starts exactly when the stock
+    # shown by product_list reaches 0.
     stockout_pos, stockout_s = -1, math.inf
     if slot == "evening" and account.index == 0 and world.day_offset(d) == STOCKOUT_DAY:
         stockout_pos = int(np.argmax(attr))
-        stockout_s = float(rng.integers(40, 61)) * 60.0
+        planned = float(rng.integers(40, 61)) * 60.0
+        hero = paid & (product == stockout_pos)
+        before, after = pay_s[hero & (pay_s < planned)], pay_s[hero & (pay_s >= planned)]
+        if before.size:
+            stockout_s = float(before.max()) + 1.0
+        elif after.size:
+            stockout_s = float(after.min()) + 1.0
+        else:
+            stockout_s = planned
         blocked = paid & (product == stockout_pos) & (pay_s >= stockout_s)
         paid = paid & ~blocked
         pay_s = np.where(paid, pay_s, np.nan)
