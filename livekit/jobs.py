@@ -184,3 +184,57 @@ def summary_rows(result: SyncResult) -> list[tuple[str, str, str, str]]:
         )
         for name, r in result.datasets.items()
     ]
+
+
+def replay_sandbox(
+    windows: list[tuple[datetime, datetime]],
+    *,
+    ruleset: Any,
+    channels: Any,
+    step_s: float = 60.0,
+    settings: Settings | None = None,
+    config: SandboxConfig | None = None,
+    on_tick: Any = None,
+    deliver_s: float = 30.0,
+) -> list[Any]:
+    """Run the live monitor over stretches of the sandbox's world, stepping its clock.
+
+    For each ``(start, end)`` window the sandbox clock is frozen and moved ``step_s`` seconds
+    before each tick, so a four-hour show replays in seconds and every tick sees exactly the
+    moment it asks for (the monitor reads the same stepped time). Snapshots, alert records and
+    alert states go to the sandbox's own ``LIVEKIT_HOME/sandbox``. Returns the
+    :class:`livekit.monitor.run.TickResult` of every tick.
+    """
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from livekit.api.runner import run
+    from livekit.monitor.run import Monitor
+
+    if not windows:
+        return []
+    from livekit.sandbox.config import SandboxConfig
+
+    cfg = replace(config or SandboxConfig(), now=windows[0][0], speed=0.0)
+    results: list[Any] = []
+    with sandbox_session(settings, cfg) as session:
+        clock = session.server.sandbox.clock
+
+        async def now() -> datetime:
+            value: datetime = clock.now()
+            return value
+
+        async def main() -> None:
+            async with Monitor(
+                session.settings, ruleset, channels, interval_s=0.0, clock=now, on_tick=on_tick
+            ) as monitor:
+                for start, end in windows:
+                    t = start
+                    while t <= end:
+                        clock.set(t, 0.0)
+                        results.append(await monitor.tick())
+                        t += timedelta(seconds=step_s)
+                await monitor.deliver(deadline_s=deliver_s)
+
+        run(main())
+    return results

@@ -10,6 +10,7 @@ import typer
 
 from livekit.cli import data
 from livekit.cli.auth import app as auth_app
+from livekit.cli.monitor import alerts_app, monitor
 from livekit.cli.report import report_app, schedule_app
 from livekit.cli.sandbox import app as sandbox_app
 
@@ -28,6 +29,8 @@ app.add_typer(auth_app, name="auth")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(report_app, name="report")
 app.add_typer(schedule_app, name="schedule")
+app.command("monitor")(monitor)
+app.add_typer(alerts_app, name="alerts")
 
 
 @app.callback()

@@ -194,16 +194,41 @@ class LiveState:
         self.products: dict[tuple[int, int], Series] = {}
         self._now: datetime | None = None
         self._on_air: set[int] = set()
+        self._product_polled: dict[int, float] = {}  # room -> time of its last product poll
         self._history = history
 
     # ---- feeding ------------------------------------------------------------------------
-    def update(self, at: datetime, rooms: pl.DataFrame, products: pl.DataFrame) -> None:
-        """Add one poll. Rooms missing from it are off air from now on."""
+    def update(
+        self,
+        at: datetime,
+        rooms: pl.DataFrame,
+        products: pl.DataFrame,
+        product_rooms: Iterable[int] | None = None,
+        unknown_awemes: Iterable[int] = (),
+    ) -> None:
+        """Add one poll. Rooms missing from it are off air from now on.
+
+        ``product_rooms`` are the rooms whose product lists this poll fetched (default: those
+        with rows in ``products``). A poller short of request budget skips some rooms' product
+        lists on a tick; their products keep their last values instead of vanishing.
+        ``unknown_awemes`` are accounts whose room list failed this time: their rooms stay on
+        air (without a new point) rather than being taken for ended shows.
+        """
         self._now = at
-        self._on_air = set()
+        keep = {str(a) for a in unknown_awemes}
+        self._on_air = {
+            r for r in self._on_air if self.rooms[r].key.labels.get("aweme_id", "") in keep
+        }
         t = _ts(at)
         for row in rooms.iter_rows(named=True):
             self._add_room(t, row)
+        polled = (
+            set(product_rooms)
+            if product_rooms is not None
+            else set(products.get_column("room_id").unique().to_list())
+        )
+        for room_id in polled:
+            self._product_polled[room_id] = t
         self._add_products(t, products)
 
     def replay(self, rooms: pl.DataFrame, products: pl.DataFrame) -> None:
@@ -269,7 +294,7 @@ class LiveState:
         return [
             s.key
             for (room_id, _), s in sorted(self.products.items())
-            if room_id in self._on_air and s.ts and s.ts[-1] == _ts(self.now())
+            if room_id in self._on_air and s.ts and s.ts[-1] == self._product_polled.get(room_id)
         ]
 
     def _series(self, key: SeriesKey) -> Series | None:

@@ -58,6 +58,8 @@ class Snapshot:
     products: pl.DataFrame  # LIVE_PRODUCT_SNAPSHOTS schema
     requests: int = 0
     errors: list[str] = field(default_factory=list)  # Chinese, one per failed call (no secrets)
+    product_rooms: set[int] = field(default_factory=set)  # rooms whose products were fetched
+    failed_awemes: set[int] = field(default_factory=set)  # accounts whose room list failed
 
 
 def empty_rooms() -> pl.DataFrame:
@@ -71,10 +73,21 @@ def empty_products() -> pl.DataFrame:
 class Poller:
     """Reads the live counters of every room on air through one :class:`Client`."""
 
-    def __init__(self, client: Client, clock: Clock, discover_every_s: float = 600.0) -> None:
+    def __init__(
+        self,
+        client: Client,
+        clock: Clock,
+        discover_every_s: float = 600.0,
+        request_budget: int | None = None,
+    ) -> None:
+        """``request_budget``: most requests one tick may make (None: no limit). When the
+        rooms on air need more, product lists are fetched for the rooms that waited longest,
+        so every room's products are still refreshed in turn and the tick keeps its pace."""
         self._client = client
         self._clock = clock
         self._discover_every_s = discover_every_s
+        self.request_budget = request_budget
+        self._products_polled_at: dict[int, float] = {}
         self._accounts: list[Account] | None = None
         self._discovered_at = 0.0
         self.requests = 0  # HTTP requests sent through the client since this poller started
@@ -109,6 +122,7 @@ class Poller:
         day = (await self._clock()).date()
         qc = self._client.qianchuan
         errors: list[str] = []
+        failed: set[int] = set()
 
         async def rooms_of(acc: Account) -> list[dict[str, object]]:
             try:
@@ -119,6 +133,7 @@ class Poller:
                 errors.append(
                     f"抖音号 {acc.aweme_name or acc.aweme_id} 的直播间列表获取失败：{exc}"
                 )
+                failed.add(acc.aweme_id)
                 return []
             return [{**r, "advertiser_id": acc.advertiser_id} for r in rows]
 
@@ -141,9 +156,28 @@ class Poller:
                 return empty_products()
             return _product_frame(rows, room_id, adv_id, at)
 
-        parts = await asyncio.gather(*(products_of(r) for r in living))
+        chosen = self._within_budget(living, self.requests - started)
+        parts = await asyncio.gather(*(products_of(r) for r in chosen))
         products = pl.concat([empty_products(), *parts], how="vertical")
-        return Snapshot(at, rooms, products, self.requests - started, errors)
+        polled = {int(str(r["room_id"])) for r in chosen}
+        now = time.monotonic()
+        for room_id in polled:
+            self._products_polled_at[room_id] = now
+        return Snapshot(at, rooms, products, self.requests - started, errors, polled, failed)
+
+    def _within_budget(
+        self, living: list[dict[str, object]], spent: int
+    ) -> list[dict[str, object]]:
+        if self.request_budget is None:
+            return living
+        left = max(self.request_budget - spent, 0)
+        if left >= len(living):
+            return living
+        # the longest-waiting rooms first (never polled counts as longest)
+        order = sorted(
+            living, key=lambda r: self._products_polled_at.get(int(str(r["room_id"])), -1.0)
+        )
+        return order[:left]
 
 
 def _room_frame(rows: list[dict[str, object]], at: datetime) -> pl.DataFrame:
