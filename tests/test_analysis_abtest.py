@@ -306,11 +306,18 @@ def test_compare_sessions_aggregates_to_the_randomized_unit() -> None:
         .sort("room_id")
     )
     a, b = per.filter(pl.col("arm") == "A"), per.filter(pl.col("arm") == "B")
-    ref = ratio_metric(a["clicks"], a["visits"], b["clicks"], b["visits"])
+    ref = ratio_metric(a["clicks"], a["visits"], b["clicks"], b["visits"], method="jackknife")
     assert (c.n_a, c.n_b) == (12, 13)
+    assert c.method.startswith("session-jackknife")
     assert c.lift_ci == pytest.approx(ref.lift_ci)
+    assert c.diff_ci == pytest.approx(ref.diff_ci)
     assert c.p_value == pytest.approx(ref.p_value)
     assert c.warnings == ()
+    # the delta method stays available by name, and is ratio_metric's default
+    delta = compare_sessions(rows, numerator="clicked", variant="arm", method="delta")
+    ref = ratio_metric(a["clicks"], a["visits"], b["clicks"], b["visits"])
+    assert "delta-method" in delta.method
+    assert (*delta.lift_ci, delta.p_value) == pytest.approx((*ref.lift_ci, ref.p_value))
     gmv = compare_sessions(
         rows, numerator="gmv", denominator=pl.lit(1), unit="room_id", variant="arm"
     )
@@ -323,6 +330,146 @@ def test_compare_sessions_warns_with_few_units() -> None:
     assert len(c.warnings) == 1
     assert "A 组 4 个" in c.warnings[0]
     assert "至少 10 个" in c.warnings[0]
+
+
+def jackknife_by_hand(
+    xa: npt.NDArray[np.float64],
+    ya: npt.NDArray[np.float64],
+    xb: npt.NDArray[np.float64],
+    yb: npt.NDArray[np.float64],
+) -> dict[str, float]:
+    """Tukey's pseudo-values, one deleted unit at a time with np.delete, per arm."""
+    out: dict[str, float] = {}
+    for arm, (x, y) in {"a": (xa, ya), "b": (xb, yb)}.items():
+        n = x.size
+        full = x.sum() / y.sum()
+        loo = np.array([np.delete(x, i).sum() / np.delete(y, i).sum() for i in range(n)])
+        for scale, f in (("lin", lambda r: r), ("log", np.log)):
+            pseudo = n * f(full) - (n - 1) * f(loo)  # Tukey (1958) pseudo-values
+            out[f"var_{scale}_{arm}"] = float(pseudo.var(ddof=1) / n)
+        out[f"r_{arm}"] = float(full)
+    return out
+
+
+def test_session_jackknife_by_hand() -> None:
+    xa, ya = sessions(21, 9, 0.06)
+    xb, yb = sessions(22, 12, 0.07)
+    c = ratio_metric(xa, ya, xb, yb, method="jackknife")
+    h = jackknife_by_hand(xa, ya, xb, yb)
+    ra, rb = h["r_a"], h["r_b"]
+    df = min(xa.size, xb.size) - 1  # 8
+    q = stats.t.ppf(0.975, df)
+    se_diff = math.sqrt(h["var_lin_a"] + h["var_lin_b"])
+    se_log = math.sqrt(h["var_log_a"] + h["var_log_b"])
+    log_ratio = math.log(rb / ra)
+    assert c.df == df
+    assert (c.mean_a, c.mean_b, c.lift) == pytest.approx((ra, rb, rb / ra - 1))
+    assert c.diff_ci == pytest.approx((rb - ra - q * se_diff, rb - ra + q * se_diff), rel=1e-9)
+    assert c.lift_ci == pytest.approx(
+        (math.exp(log_ratio - q * se_log) - 1, math.exp(log_ratio + q * se_log) - 1), rel=1e-9
+    )
+    assert c.p_value == pytest.approx(2 * stats.t.sf(abs(log_ratio) / se_log, df), rel=1e-9)
+    # the lift interval and the p-value agree: 0 is outside exactly when p < alpha
+    assert c.significant == (not c.lift_ci[0] <= 0.0 <= c.lift_ci[1])
+    # the delta method on the same units is narrower (and on more df): the point of the change
+    d = ratio_metric(xa, ya, xb, yb)
+    assert d.df > c.df
+    assert d.lift_ci[1] - d.lift_ci[0] < c.lift_ci[1] - c.lift_ci[0]
+
+
+def test_session_jackknife_of_a_mean_is_welchs_standard_error() -> None:
+    """With every denominator 1 the ratio is a mean, and the jackknife variance of a mean is
+    s²/n exactly (Quenouille 1956; Efron & Stein 1981): the difference interval is Welch's
+    standard error with a t quantile on min(n) - 1 df."""
+    rng = np.random.default_rng(5)
+    a, b = rng.gamma(2.0, 50.0, 7), rng.gamma(2.4, 50.0, 11)
+    c = ratio_metric(a, np.ones(a.size), b, np.ones(b.size), method="jackknife")
+    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    half = stats.t.ppf(0.975, 6) * se
+    diff = b.mean() - a.mean()
+    assert c.diff_ci == pytest.approx((diff - half, diff + half), rel=1e-9)
+
+
+def _simulated_coverage(k: int, reps: int, seed: int) -> dict[str, float]:
+    """Coverage of the 95% lift interval over simulated switchbacks with k sessions per arm.
+
+    Sessions have log-normal traffic (a few big shows dominate Σ visits) and a log-normal
+    session effect on the click rate; arm B multiplies the rate by 1.2, so the true lift of
+    Σ clicks / Σ visits is 0.2.
+    """
+    rng = np.random.default_rng(seed)
+    hits = {"jackknife": 0, "delta": 0}
+    for _ in range(reps):
+        arrays = []
+        for mult in (1.0, 1.2):
+            visits = np.round(rng.lognormal(7.0, 1.0, k)) + 1.0
+            p = np.minimum(0.05 * mult * rng.lognormal(0.0, 0.25, k), 1.0)
+            arrays += [rng.binomial(visits.astype(np.int64), p).astype(np.float64), visits]
+        for method in hits:
+            c = ratio_metric(*arrays, method=method)  # type: ignore[arg-type]
+            hits[method] += c.lift_ci[0] <= 0.2 <= c.lift_ci[1]
+    return {m: h / reps for m, h in hits.items()}
+
+
+def test_session_jackknife_holds_its_level_with_few_sessions() -> None:
+    """The property the jackknife is for: ~95% coverage with 8 sessions per arm, where the
+    large-sample delta method covers far less (1000 worlds: binomial s.e. 0.7 points)."""
+    cover = _simulated_coverage(k=8, reps=1000, seed=11)
+    assert 0.93 <= cover["jackknife"] <= 0.97, cover
+    assert cover["delta"] < 0.91, cover
+
+
+def test_session_jackknife_with_very_few_sessions() -> None:
+    two = compare_sessions(visit_rows({"A": 2, "B": 2}, seed=3), numerator="clicked", variant="arm")
+    assert two.error is None
+    assert two.df == 1  # min(2, 2) - 1: a t quantile of 12.7, honestly wide
+    assert len(two.warnings) == 1
+    assert "A 组 2 个" in two.warnings[0]
+    assert two.lift_ci[0] < two.lift < two.lift_ci[1]
+    twelve = compare_sessions(
+        visit_rows({"A": 12, "B": 12}, seed=3), numerator="clicked", variant="arm"
+    )
+    assert two.lift_ci[1] - two.lift_ci[0] > 3 * (twelve.lift_ci[1] - twelve.lift_ci[0])
+    one = compare_sessions(visit_rows({"A": 1, "B": 3}), numerator="clicked", variant="arm")
+    assert one.error == "too_few_units"
+    assert math.isnan(one.lift_ci[0])
+    assert math.isnan(one.p_value)
+    assert one.mean_a > 0  # the point estimates are still reported
+
+
+def test_session_jackknife_degenerate_inputs() -> None:
+    x, y = np.array([3.0, 5.0, 4.0]), np.array([100.0, 120.0, 90.0])
+    # B's events all in one session: log scale undefined, linear fallback with a warning
+    c = ratio_metric(x, y, [0.0, 9.0, 0.0], y, method="jackknife")
+    assert c.error is None
+    assert len(c.warnings) == 1
+    assert "线性尺度" in c.warnings[0]
+    assert c.lift_ci[0] < c.lift < c.lift_ci[1]
+    se_diff = (c.diff_ci[1] - c.diff) / stats.t.ppf(0.975, 2)  # df = min(3, 3) - 1
+    assert c.p_value == pytest.approx(2 * stats.t.sf(abs(c.diff) / se_diff, 2))  # by the diff
+    # no events at all in B, or every control event in one session: no lift interval
+    for c in (
+        ratio_metric(x, y, np.zeros(3), y, method="jackknife"),
+        ratio_metric([0.0, 7.0, 0.0], y, x, y, method="jackknife"),
+    ):
+        assert math.isnan(c.lift_ci[0]), c
+        assert not math.isnan(c.diff_ci[0]), c
+        assert len(c.warnings) == 1
+        assert "无法估计" in c.warnings[0]
+    # one unit carries every denominator: no leave-one-out ratio for it
+    assert ratio_metric(x, [0.0, 50.0, 0.0], x, y, method="jackknife").error == "too_few_units"
+    flat = ratio_metric([1.0, 2.0], [10.0, 20.0], [1.0, 3.0], [10.0, 30.0], method="jackknife")
+    assert flat.error == "zero_variance"
+    zero = ratio_metric(np.zeros(3), y, x, y, method="jackknife")
+    assert zero.error == "zero_baseline"
+    assert math.isnan(zero.lift_ci[0])
+    assert not math.isnan(zero.p_value)
+    with pytest.raises(LivekitError, match="jackknife"):
+        ratio_metric(x, y, x, y, method="bootstrap")  # type: ignore[arg-type]
+    with pytest.raises(LivekitError, match="jackknife"):
+        compare_sessions(
+            visit_rows({"A": 3, "B": 3}), numerator="clicked", variant="arm", method="x"
+        )  # type: ignore[arg-type]
 
 
 def test_compare_sessions_rejects_a_unit_in_both_arms() -> None:

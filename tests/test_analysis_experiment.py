@@ -310,6 +310,7 @@ def test_session_units_join_arms_and_t1_columns() -> None:
     notes = ex.session_notes(arms, units, "参数 session_arms", FIRST, LAST, ["click"])
     assert "11 场有组别，其中 10 场在实验期的直播数据中找到（1 场不在这段日期内，未计入）" in notes
     assert "- `click` → 商品点击率" in notes
+    assert "刀切法（jackknife）" in notes
 
 
 def test_session_units_only_rooms_columns() -> None:
@@ -330,6 +331,8 @@ def test_session_report_matches_compare_sessions() -> None:
         variant="arm",
     )
     assert report.comparisons["click"] == direct
+    assert direct.method.startswith("session-jackknife")  # small-sample variance for sessions
+    assert direct.df == 4  # min(5, 5) - 1
     assert report.observed == (5, 5)
     assert report.plan is None
     assert "每组只有 5 场" in ex.srm_markdown(report)

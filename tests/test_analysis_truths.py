@@ -22,6 +22,7 @@ import pytest
 
 from livekit.analysis.abtest import (
     Comparison,
+    RatioMethod,
     SrmResult,
     compare_means,
     compare_proportions,
@@ -78,18 +79,21 @@ def viewer_experiment(frame: pl.DataFrame) -> dict[str, Any]:
     }
 
 
-def switchback(frame: pl.DataFrame, sessions: list[dict[str, Any]]) -> dict[str, Comparison]:
+def switchback(
+    frame: pl.DataFrame, sessions: list[dict[str, Any]], method: RatioMethod = "jackknife"
+) -> dict[str, Comparison]:
     """Click rate and conversion rate per visit, analysed with the session as the unit.
 
     ``sessions`` is the published assignment (``room_id``, ``variant``): the merchant's own
-    schedule of which show ran which version.
+    schedule of which show ran which version. ``method`` is the variance of the ratio
+    (``compare_sessions``' default, the session jackknife, or ``"delta"`` for contrast).
     """
     plan = pl.DataFrame(
         {"room_id": [s["room_id"] for s in sessions], "arm": [s["variant"] for s in sessions]},
         schema={"room_id": pl.Int64, "arm": pl.String},
     )
     rows = frame.join(plan, on="room_id", how="inner")
-    common: dict[str, Any] = {"unit": "room_id", "variant": "arm", "alpha": ALPHA}
+    common: dict[str, Any] = {"unit": "room_id", "variant": "arm", "alpha": ALPHA, "method": method}
     return {
         "click_rate": compare_sessions(
             rows, numerator=pl.col("clicked_product_id").is_not_null(), **common
@@ -203,6 +207,7 @@ def test_switchback_click_rate_lift_is_recovered(
     expected = truth["switchback_experiment"]["metrics"]["click_rate"]["expected_lift"]
     c = switchback_results["click_rate"]
     assert c.error is None, c
+    assert c.method.startswith("session-jackknife")  # few sessions: small-sample variance
     assert c.n_a + c.n_b == len(truth["switchback_experiment"]["sessions"])  # unit = session
     assert covers(c.lift_ci, expected), (expected, c.lift, c.lift_ci)
     assert c.lift_ci[0] > 0.0, c

@@ -27,6 +27,12 @@ with per-unit variances s_A², s_B²,
 
 (first-order Taylor expansion of m_B / m_A around the true means; Deng, Knoblich & Lu 2018,
 "Applying the Delta Method in Metric Analytics: A Practical Guide with Novel Ideas", KDD).
+
+Tests randomized by session (switchback) are the exception: :func:`compare_sessions` uses a
+delete-one-session jackknife by default (see :func:`_compare_ratio_jackknife` for the recipe
+and why). The delta method and its large-sample t are right for thousands of viewers, but a
+switchback has a dozen sessions per arm; there the delta variance comes out too small and the
+95% interval covered the sandbox's planted lift only 90-93% of the time (bench/coverage.py).
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ __all__ = [
     "ErrorCode",
     "MeanStatistic",
     "ProportionStatistic",
+    "RatioMethod",
     "RatioStatistic",
     "SrmResult",
     "adjust_pvalues",
@@ -77,6 +84,9 @@ SRM_P_THRESHOLD = 0.001  # metrics.md: warn on sample-ratio mismatch at p < 0.00
 MIN_UNITS_PER_ARM = 10  # metrics.md: warn when few randomized units exist
 
 ProportionMethod: TypeAlias = Literal["pooled-z", "wald", "score", "agresti-caffo"]
+# Variance of a ratio metric over randomized units: "delta" (GrowthBook's large-sample delta
+# method) or "jackknife" (delete-one-unit, for few randomized units such as sessions).
+RatioMethod: TypeAlias = Literal["jackknife", "delta"]
 AdjustMethod: TypeAlias = Literal["holm", "bh"]
 ErrorCode: TypeAlias = Literal[
     "empty_arm",
@@ -217,9 +227,10 @@ class Comparison:
 
     ``diff`` is B - A and ``lift`` is B / A - 1, each with a two-sided ``1 - alpha`` interval;
     ``p_value`` tests "no difference". ``n_a``/``n_b`` count the units analysed (viewers,
-    sessions, ...). ``df`` is the Welch-Satterthwaite degrees of freedom used for the t
-    quantiles. When something cannot be computed, ``error`` holds a code (see
-    :data:`ERROR_MESSAGES`) and the affected numbers are NaN; ``warnings`` holds Chinese notes
+    sessions, ...). ``method`` names the analysis that ran (``"session-jackknife: ..."`` for
+    :func:`compare_sessions`' default). ``df`` is the degrees of freedom of the t quantiles:
+    Welch-Satterthwaite, or min(n_A, n_B) - 1 for the jackknife. When something cannot be
+    computed, ``error`` holds a code (see :data:`ERROR_MESSAGES`) and the affected numbers are NaN; ``warnings`` holds Chinese notes
     that do not invalidate the numbers (e.g. few randomized units).
     """
 
@@ -528,6 +539,136 @@ def _compare_ratio_stats(
     )
 
 
+def _jackknife_variance(replicates: npt.NDArray[np.float64]) -> float:
+    """Delete-one jackknife variance (n - 1)/n · Σ (θ_(i) - θ_(·))² of n replicates."""
+    n = replicates.size
+    return float((n - 1) / n * np.square(replicates - replicates.mean()).sum())
+
+
+def _leave_one_out_ratios(
+    num: npt.NDArray[np.float64], den: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """Σ num / Σ den with each unit left out in turn (NaN where the rest sum to 0)."""
+    rest_den = den.sum() - den
+    out = np.full(num.size, NAN)
+    ok = rest_den != 0
+    out[ok] = (num.sum() - num[ok]) / rest_den[ok]
+    return out
+
+
+def _compare_ratio_jackknife(
+    num_a: npt.NDArray[np.float64],
+    den_a: npt.NDArray[np.float64],
+    num_b: npt.NDArray[np.float64],
+    den_b: npt.NDArray[np.float64],
+    alpha: float,
+    method: str,
+) -> Comparison:
+    """A ratio metric over few randomized units: delete-one-unit jackknife, t on min(n) - 1 df.
+
+    Why not the delta method: metrics.md asks to analyse at the unit that was randomized and to
+    warn when few units exist. A switchback randomizes sessions, a dozen or so per arm, each
+    with its own traffic mix, so the variance of Σ clicks / Σ visits is driven by a handful of
+    large sessions. The delta method's variance is a large-sample approximation that ignores
+    this leverage and comes out too small: over 1,200 sandbox worlds (seeds 1000-2199 at
+    scale 0.3, as bench/coverage.py builds them; every number below is over these worlds) its
+    95% interval covered the planted click lift 93.4% of the time (90% over the first 50) and
+    the null metric was "significant" 7.7% of the time.
+    The jackknife re-estimates the ratio with each session left out, so the influence of a big
+    session enters the variance directly; it is the standard small-cluster variance for ratio
+    estimators and is conservative to first order (Efron & Stein 1981, Ann Stat 9:586-596;
+    Wolter 2007, Introduction to Variance Estimation, 2nd ed., ch. 4, the stratified
+    delete-one-group jackknife; Cameron & Miller 2015, J Hum Resour 50:317-372, on few
+    clusters).
+
+    Recipe, with each arm a stratum (arms are independent): r_A, r_B are Σ num / Σ den of the
+    arms and r_A(i), r_B(j) the same with unit i of A (j of B) left out;
+
+    * difference: Var = (n_A - 1)/n_A · Σ_i (r_A(i) - r̄_A)² + (n_B - 1)/n_B · Σ_j (r_B(j) - r̄_B)²
+      (for unit denominators this is Welch's s_A²/n_A + s_B²/n_B exactly);
+    * relative lift: the same on the log scale, θ = log r_B - log r_A, with replicates
+      log r_B - log r_A(i) and log r_B(j) - log r_A; the interval exp(θ ± t·se) - 1 is
+      asymmetric like the ratio it describes, and held its level better than the linear scale
+      over 1,200 sandbox worlds (planted lift covered 95.6% against 95.5%, null metric
+      "significant" 5.0% against 5.5%);
+    * p-value: the log-ratio t statistic, so that the lift interval excludes 0 exactly when
+      p < alpha (the difference interval, on the linear scale, can disagree at the margin);
+    * t quantiles on min(n_A, n_B) - 1 degrees of freedom: the variance is unpooled, like
+      Welch's, and min(n_A, n_B) - 1 is the lower bound of its Welch-Satterthwaite df. Over
+      1,200 sandbox worlds the null metric was "significant" 5.0% of the time with it, against
+      6.3% with the Satterthwaite df and 6.7% with n_A + n_B - 2 (the pooled-variance df): the
+      variance estimate itself rests on few, unequal units, so the conservative df is the one
+      that holds its level.
+
+    When an arm or a replicate has no events (log undefined), the lift interval falls back to
+    the linear scale (replicates r_B / r_A(i) - 1 and r_B(j) / r_A - 1) and the p-value to the
+    difference's t statistic, with a Chinese warning; when that is degenerate too (a control
+    replicate of 0, or no events in B), the lift interval is NaN and the warning says so.
+    """
+    a, b = RatioStatistic.of(num_a, den_a), RatioStatistic.of(num_b, den_b)
+    if a.n == 0 or b.n == 0:
+        return _empty(method, a.n, b.n, alpha, "empty_arm")
+    if a.denominator.sum == 0 or b.denominator.sum == 0:
+        return _empty(method, a.n, b.n, alpha, "zero_denominator")
+    ra, rb = a.mean, b.mean
+    base = Comparison(
+        method=method,
+        n_a=a.n,
+        n_b=b.n,
+        mean_a=ra,
+        mean_b=rb,
+        diff=rb - ra,
+        diff_ci=NAN_PAIR,
+        lift=rb / ra - 1.0 if ra else NAN,
+        lift_ci=NAN_PAIR,
+        p_value=NAN,
+        alpha=alpha,
+    )
+    ra_loo, rb_loo = _leave_one_out_ratios(num_a, den_a), _leave_one_out_ratios(num_b, den_b)
+    # an arm with one unit, or with one unit carrying every denominator, has no replicates
+    if a.n < 2 or b.n < 2 or not (np.isfinite(ra_loo).all() and np.isfinite(rb_loo).all()):
+        return replace(base, error="too_few_units")
+    var_diff = _jackknife_variance(ra_loo) + _jackknife_variance(rb_loo)
+    if not var_diff > 0:
+        return replace(base, error="zero_variance")
+    df = float(min(a.n, b.n) - 1)
+    q = _t_quantile(alpha, df)
+    se_diff = math.sqrt(var_diff)
+    result = replace(
+        base,
+        diff_ci=(base.diff - q * se_diff, base.diff + q * se_diff),
+        p_value=_two_sided_t_p(base.diff / se_diff, df),
+        df=df,
+    )
+    if ra == 0:
+        return replace(result, error="zero_baseline")
+    if rb > 0 and (ra_loo > 0).all() and (rb_loo > 0).all():
+        log_ratio = math.log(rb / ra)
+        se_log = math.sqrt(
+            _jackknife_variance(np.log(rb / ra_loo)) + _jackknife_variance(np.log(rb_loo / ra))
+        )
+        return replace(
+            result,
+            lift_ci=(
+                math.exp(log_ratio - q * se_log) - 1.0,
+                math.exp(log_ratio + q * se_log) - 1.0,
+            ),
+            p_value=_two_sided_t_p(log_ratio / se_log, df),
+        )
+    lost = "事件过少（对照组的事件集中在一个单元，或实验组没有事件），相对提升的区间无法估计；差值区间仍然有效。"
+    if not (ra_loo > 0).all():
+        return replace(result, warnings=(lost,))
+    se_lift = math.sqrt(
+        _jackknife_variance(rb / ra_loo - 1.0) + _jackknife_variance(rb_loo / ra - 1.0)
+    )
+    if not se_lift > 0:
+        return replace(result, warnings=(lost,))
+    note = "有一组的事件集中在一个单元，对数尺度的区间无定义：相对提升的区间改用线性尺度估计，p 值按差值计算。"
+    return replace(
+        result, lift_ci=(base.lift - q * se_lift, base.lift + q * se_lift), warnings=(note,)
+    )
+
+
 def ratio_metric(
     num_a: Values,
     den_a: Values,
@@ -535,6 +676,7 @@ def ratio_metric(
     den_b: Values,
     *,
     alpha: float = DEFAULT_ALPHA,
+    method: RatioMethod = "delta",
 ) -> Comparison:
     """Compare a ratio metric Σ numerator / Σ denominator between arms, one value per unit.
 
@@ -544,8 +686,13 @@ def ratio_metric(
     covariance of numerator and denominator (Deng, Knoblich & Lu 2018); the difference is
     tested with a t statistic on Welch-Satterthwaite df, and the relative lift follows
     GrowthBook (see the module docstring). ``mean_a``/``mean_b`` are the arms' ratios.
+
+    ``method="jackknife"`` uses the delete-one-unit jackknife instead (see
+    :func:`compare_sessions`): the right choice when the units are few (sessions, time
+    blocks), whereas the default ``"delta"`` suits many units.
     """
     _check_alpha(alpha)
+    _check_ratio_method(method)
     arrays = [
         _as_array(v, what)
         for v, what in (
@@ -557,9 +704,26 @@ def ratio_metric(
     ]
     if arrays[0].size != arrays[1].size or arrays[2].size != arrays[3].size:
         raise LivekitError("每组的分子与分母须一一对应（长度相同，每个随机化单元一个）。")
+    if method == "jackknife":
+        return _compare_ratio_jackknife(
+            arrays[0],
+            arrays[1],
+            arrays[2],
+            arrays[3],
+            alpha,
+            "jackknife: delete-one-unit variance, t on min(n) - 1 df, log-scale lift",
+        )
     a = RatioStatistic.of(arrays[0], arrays[1])
     b = RatioStatistic.of(arrays[2], arrays[3])
     return _compare_ratio_stats(a, b, alpha, "delta-method ratio t-test, delta-method lift")
+
+
+def _check_ratio_method(method: str) -> None:
+    if method not in ("jackknife", "delta"):
+        raise LivekitError(
+            f"未知的比率指标方差方法 {method!r}；可选：jackknife（逐个删除随机化单元的刀切法，"
+            f"适合场次等少量单元）或 delta（delta 方法，适合大量单元）。"
+        )
 
 
 def compare_sessions(
@@ -573,6 +737,7 @@ def compare_sessions(
     treatment: str = "B",
     alpha: float = DEFAULT_ALPHA,
     min_units: int = MIN_UNITS_PER_ARM,
+    method: RatioMethod = "jackknife",
 ) -> Comparison:
     """Analyse an experiment randomized by session or time block, at the randomized unit.
 
@@ -583,11 +748,21 @@ def compare_sessions(
     :func:`ratio_metric`. Pooling rows across units instead would treat correlated visits as
     independent and understate the variance (metrics.md, "Unit of randomization").
 
+    ``method="jackknife"`` (the default here, ``method`` field ``"session-jackknife: ..."``):
+    the variance comes from re-estimating the ratios with each unit left out in turn, and the
+    t quantiles use min(n_A, n_B) - 1 df; the relative lift and the p-value are computed on
+    the log scale (details and references in ``_compare_ratio_jackknife``). A switchback has
+    a dozen or so sessions per arm, too few for the large-sample delta method: with it the
+    95% interval covered the sandbox's planted click lift 93.4% of the time and the null
+    metric was "significant" 7.7% of the time over 1,200 sandbox worlds; with the jackknife,
+    95.6% and 5.0% (bench/coverage.py runs the first 50 or 200 of them). ``method="delta"`` keeps GrowthBook's delta method (as for viewers).
+
     Rows with a null arm are ignored; arms other than ``control``/``treatment`` too. A unit
     seen in both arms is a misuse (it was not the randomized unit). Fewer than ``min_units``
     units in an arm adds a Chinese warning: the t approximation then rests on few units.
     """
     _check_alpha(alpha)
+    _check_ratio_method(method)
     named = [c for c in (numerator, denominator) if isinstance(c, str)]
     missing = [c for c in (unit, variant, *named) if c not in frame.columns]
     if missing:
@@ -623,12 +798,28 @@ def compare_sessions(
         )
     arm_a = units.filter(pl.col("_arm") == control)
     arm_b = units.filter(pl.col("_arm") == treatment)
-    result = _compare_ratio_stats(
-        RatioStatistic.of(arm_a["_num"].to_numpy(), arm_a["_den"].to_numpy()),
-        RatioStatistic.of(arm_b["_num"].to_numpy(), arm_b["_den"].to_numpy()),
-        alpha,
-        f"unit={unit}: delta-method ratio t-test, delta-method lift",
-    )
+    arrays = [
+        arm.get_column(c).to_numpy().astype(np.float64)
+        for arm in (arm_a, arm_b)
+        for c in ("_num", "_den")
+    ]
+    if method == "jackknife":
+        result = _compare_ratio_jackknife(
+            arrays[0],
+            arrays[1],
+            arrays[2],
+            arrays[3],
+            alpha,
+            f"session-jackknife: unit={unit}, delete-one-unit variance, "
+            "t on min(n_A, n_B) - 1 df, log-scale lift",
+        )
+    else:
+        result = _compare_ratio_stats(
+            RatioStatistic.of(arrays[0], arrays[1]),
+            RatioStatistic.of(arrays[2], arrays[3]),
+            alpha,
+            f"unit={unit}: delta-method ratio t-test, delta-method lift",
+        )
     fewest = min(arm_a.height, arm_b.height)
     if fewest < min_units:
         note = (
