@@ -100,8 +100,16 @@ def load(
     store = Store(s.store_dir)
     from livekit.store.datasets import MONITOR_DATASETS
 
-    if sandbox and first is not None and last is not None and name not in MONITOR_DATASETS:
-        # (the monitor's datasets are written while shows are on air, never synced)
+    if sandbox and first is not None and last is not None and name in MONITOR_DATASETS:
+        # The monitor's datasets are written while shows are on air, never synced: the sandbox
+        # replays the missing past days' shows through the monitor instead.
+        from datetime import timedelta
+
+        from livekit.jobs import fill_sandbox_monitor
+
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        fill_sandbox_monitor(days, settings)
+    elif sandbox and first is not None and last is not None:
         from datetime import timedelta
 
         from livekit.dates import today

@@ -238,3 +238,64 @@ def replay_sandbox(
 
         run(main())
     return results
+
+
+def fill_sandbox_monitor(days: list[date], settings: Settings | None = None) -> list[date]:
+    """Give the sandbox's monitor datasets the given past days, by replaying their shows.
+
+    For each day (before the sandbox's today) with no ``live_snapshots`` stored yet, every show
+    of that day is replayed through the live monitor with the project's ``params/alerts.yaml``
+    (notifications go nowhere), so that ``livekit.load("live_snapshots", day, sandbox=True)``
+    and the post-show review notebook work offline like everything else. Returns the days
+    replayed.
+    """
+    import io
+
+    from livekit.monitor.notify import parse_channel_specs, resolve_channels
+    from livekit.monitor.rules import load_rules
+    from livekit.reports.project import Project
+    from livekit.sandbox.config import SandboxConfig
+    from livekit.sandbox.world import CHINA_TZ, World
+    from livekit.store import Store
+
+    base = settings or load_settings()
+    store = Store(base.model_copy(update={"home": base.home / "sandbox"}).store_dir)
+    config = SandboxConfig()
+    world = World(config.seed, config.today or date.today(), config.history_days, config.scale)
+    todo = [
+        d
+        for d in days
+        if world.in_range(d) and d < world.today and d not in store.partitions("live_snapshots")
+    ]
+    if not todo:
+        return []
+    ruleset = load_rules(Project.find().params_dir / "alerts.yaml")
+    channels = resolve_channels(
+        parse_channel_specs(ruleset.channels),
+        {"console"},
+        {},
+        console_stream=io.StringIO(),
+    )
+    # every rule goes to the console only: a replay of the past must not page anyone
+    ruleset = type(ruleset)(
+        tuple(r.model_copy(update={"channels": ("console",)}) for r in ruleset.rules),
+        {},
+        ruleset.source,
+        ruleset.lines,
+    )
+    windows: list[tuple[datetime, datetime]] = []
+    for d in todo:
+        spans = sorted((s.start_ts, s.end_ts + 120) for s in world.sessions_on(d))
+        merged: list[list[float]] = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        windows += [
+            (datetime.fromtimestamp(a + 30, CHINA_TZ), datetime.fromtimestamp(b, CHINA_TZ))
+            for a, b in merged
+        ]
+    if windows:
+        replay_sandbox(windows, ruleset=ruleset, channels=channels, settings=base, config=config)
+    return todo

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import polars as pl
 import pytest
 
+from livekit.analysis import live
 from livekit.analysis.live import alert_timeline, minute_curves
 from livekit.sandbox.world import CHINA_TZ
 from livekit.store.datasets import ALERTS, LIVE_SNAPSHOTS
@@ -119,3 +120,82 @@ def test_alert_timeline_pairs_firing_with_resolution() -> None:
     assert first["message"] == "firing 消息"
     assert second["resolved_at"] is None
     assert second["value"] == 9.0
+
+
+def test_show_summary_totals_and_whole_show_rates() -> None:
+    frame = snaps(
+        [
+            (0.9, {"total_live_watch_cnt": 100, "live_click_product_count_alias": 10}),
+            (
+                1.9,
+                {
+                    "total_live_watch_cnt": 300,
+                    "live_click_product_count_alias": 20,
+                    "live_pay_order_count_alias": 4,
+                    "live_pay_order_gmv_alias": 396.0,
+                },
+            ),
+        ]
+    )
+    summary = live.show_summary(minute_curves(frame)).row(0, named=True)
+    assert summary["直播间"] == "晚场"
+    assert summary["时长（分钟）"] == 2
+    assert summary["新进观众"] == 300
+    assert summary["成交金额（元）"] == pytest.approx(396.0)
+    assert summary["商品点击率（%）"] == pytest.approx(100 * 20 / 300, abs=0.01)
+    assert summary["点击-成交率（%）"] == pytest.approx(100 * 4 / 20)
+
+
+def test_review_text_names_each_alert_its_minute_and_how_it_ended() -> None:
+    frame = snaps([(m + 0.9, {"total_live_watch_cnt": 50 * (m + 1)}) for m in range(130)])
+    alerts = pl.DataFrame(
+        [
+            alert_row(
+                "firing", 58, value=11.0, message="【触发·严重】\n晚场：新进观众骤降到 11 人/分钟"
+            ),
+            alert_row("resolved", 79),
+        ],
+        schema=ALERTS.schema,
+    )
+    text = live.review_markdown(minute_curves(frame), alert_timeline(alerts))
+    assert "**1** 场直播，共触发 **1** 条告警" in text
+    assert "第 58 分钟（20:42）【严重】新进观众骤降：晚场：新进观众骤降到 11 人/分钟" in text
+    assert "约 21 分钟后恢复（第 79 分钟）" in text
+    quiet = live.review_markdown(minute_curves(frame), alert_timeline(alerts.clear()))
+    assert "共触发 **0** 条告警" in quiet
+    assert "本场没有告警" in quiet
+    assert "没有直播快照" in live.review_markdown(
+        minute_curves(frame.clear()), alert_timeline(alerts)
+    )
+
+
+def test_alert_table_and_rate_curves_are_readable() -> None:
+    alerts = pl.DataFrame(
+        [
+            alert_row("firing", 58, message="晚场：骤降"),
+            alert_row("resolved", 79, note="直播已结束"),
+        ],
+        schema=ALERTS.schema,
+    )
+    row = live.alert_table(alert_timeline(alerts)).row(0, named=True)
+    assert row["恢复"] == "直播结束"
+    assert row["告警内容"] == "晚场：骤降"
+    assert row["开播第几分钟"] == 58
+    frame = snaps(
+        [
+            (0.9, {"total_live_watch_cnt": 100, "live_click_product_count_alias": 5}),
+            (
+                1.9,
+                {
+                    "total_live_watch_cnt": 200,
+                    "live_click_product_count_alias": 15,
+                    "live_pay_order_count_alias": 3,
+                },
+            ),
+        ]
+    )
+    rates = live.rate_curves(minute_curves(frame, rate_window=1))
+    assert set(rates["metric"]) == {"商品点击率（%）", "点击-成交率（%）"}
+    assert rates.filter(pl.col("metric") == "点击-成交率（%）")["rate"].to_list() == pytest.approx(
+        [0.0, 30.0]
+    )

@@ -195,3 +195,141 @@ def _episode(fired: dict[str, object], resolved: dict[str, object] | None) -> tu
         fired.get("message"),
         (resolved or {}).get("note") or "",
     )
+
+
+def show_summary(curves: pl.DataFrame) -> pl.DataFrame:
+    """One row per show: when it was on air and its totals (Chinese column names, for a table).
+
+    Rates are over the whole show (Σ clicks / Σ new viewers; Σ orders / Σ clicks), in percent.
+    """
+    if curves.is_empty():
+        return pl.DataFrame(
+            schema={
+                "直播间": pl.String,
+                "抖音号": pl.String,
+                "开播": pl.String,
+                "时长（分钟）": pl.Int64,
+                "新进观众": pl.Float64,
+                "成交订单": pl.Float64,
+                "成交金额（元）": pl.Float64,
+                "商品点击率（%）": pl.Float64,
+                "点击-成交率（%）": pl.Float64,
+            }
+        )
+    return (
+        curves.group_by("room_id", maintain_order=True)
+        .agg(
+            pl.col("room_title").first().alias("直播间"),
+            pl.col("aweme_name").first().alias("抖音号"),
+            pl.col("time").min().dt.strftime("%m-%d %H:%M").alias("开播"),
+            (pl.col("minute").max() + 1).cast(pl.Int64).alias("时长（分钟）"),
+            pl.col("new_viewers").sum().alias("新进观众"),
+            pl.col("orders").sum().alias("成交订单"),
+            pl.col("gmv").sum().round(2).alias("成交金额（元）"),
+            (100 * pl.col("clicks").sum() / pl.col("new_viewers").sum())
+            .round(2)
+            .alias("商品点击率（%）"),
+            (100 * pl.col("orders").sum() / pl.col("clicks").sum())
+            .round(2)
+            .alias("点击-成交率（%）"),
+        )
+        .drop("room_id")
+    )
+
+
+def review_markdown(curves: pl.DataFrame, timeline: pl.DataFrame) -> str:
+    """The review in Chinese: what each show did, which alerts fired, when, for how long, why.
+
+    ``curves`` from :func:`minute_curves`, ``timeline`` from :func:`alert_timeline`.
+    """
+    if curves.is_empty():
+        return (
+            "这一天没有直播快照：监控（`livekit monitor`）没有在开播时运行，或这一天没有开播。"
+            "开播时运行监控，直播结束后这里就会有逐分钟曲线和告警回顾。"
+        )
+    lines: list[str] = []
+    shows = curves.group_by("room_id", maintain_order=True).agg(
+        pl.col("room_title").first(),
+        pl.col("time").min().alias("start"),
+        (pl.col("minute").max() + 1).alias("minutes"),
+        pl.col("new_viewers").sum(),
+        pl.col("orders").sum(),
+        pl.col("gmv").sum(),
+    )
+    n_alerts = timeline.height
+    lines.append(
+        f"这一天监控到 **{shows.height}** 场直播，共触发 **{n_alerts}** 条告警"
+        + ("。" if n_alerts else "：各项实时指标都在规则允许的范围内。")
+    )
+    for show in shows.iter_rows(named=True):
+        lines.append("")
+        lines.append(
+            f"**{show['room_title']}**（{show['start']:%H:%M} 开播，{show['minutes']} 分钟）："
+            f"新进观众 {show['new_viewers']:,.0f} 人次，成交 {show['orders']:,.0f} 单、"
+            f"{show['gmv']:,.0f} 元。"
+        )
+        mine = timeline.filter(pl.col("room_id") == show["room_id"])
+        if mine.is_empty():
+            lines.append("- 本场没有告警。")
+            continue
+        for a in mine.iter_rows(named=True):
+            if a["resolved_at"] is None:
+                span = "直到监控结束仍未恢复"
+            elif a["note"] == "直播已结束":
+                span = f"持续到直播结束（约 {a['minutes']:.0f} 分钟）"
+            else:
+                span = f"约 {a['minutes']:.0f} 分钟后恢复（第 {a['resolved_minute']} 分钟）"
+            lines.append(
+                f"- 第 {a['fired_minute']} 分钟（{a['fired_at']:%H:%M}）【{a['severity_label']}】"
+                f"{a['rule']}：{_first_line(a['message'])}；{span}。"
+            )
+    if n_alerts:
+        lines.append("")
+        lines.append(
+            "下图中的红色区域是告警从触发到恢复的时段。复盘时请对照当时的讲解安排和投放记录，"
+            "找出原因：是投放计划停了、讲品节奏出了问题，还是商品缺货。"
+        )
+    return "\n".join(lines)
+
+
+def _first_line(text: object) -> str:
+    body = str(text or "").strip()
+    for line in body.splitlines():
+        line = line.strip()
+        if line and not line.startswith("【"):
+            return line
+    return body.splitlines()[0] if body else ""
+
+
+def rate_curves(curves: pl.DataFrame) -> pl.DataFrame:
+    """The rate curves in long form for a chart: ``room_title``, ``time``, ``metric`` (its
+    Chinese label) and ``rate`` (percent); minutes where a rate is undefined are left out."""
+    return (
+        curves.unpivot(
+            index=["room_title", "time"],
+            on=["click_rate", "conversion_rate"],
+            variable_name="metric",
+            value_name="rate",
+        )
+        .drop_nulls("rate")
+        .with_columns(pl.col("metric").replace_strict(CURVE_LABELS))
+    )
+
+
+def alert_table(timeline: pl.DataFrame) -> pl.DataFrame:
+    """The alert timeline with Chinese column names and readable cells, for the report."""
+    return timeline.select(
+        pl.col("fired_at").dt.strftime("%H:%M").alias("触发时间"),
+        pl.col("fired_minute").alias("开播第几分钟"),
+        pl.col("severity_label").alias("级别"),
+        pl.col("rule").alias("规则"),
+        pl.col("where").alias("直播间 / 商品"),
+        pl.col("minutes").round(0).alias("持续（分钟）"),
+        pl.when(pl.col("resolved_at").is_null())
+        .then(pl.lit("未恢复"))
+        .when(pl.col("note") == "直播已结束")
+        .then(pl.lit("直播结束"))
+        .otherwise(pl.col("resolved_at").dt.strftime("%H:%M"))
+        .alias("恢复"),
+        pl.col("message").map_elements(_first_line, return_dtype=pl.String).alias("告警内容"),
+    )

@@ -276,7 +276,11 @@ class ConsoleChannel:
         from rich.console import Console
 
         stream = self.stream if self.stream is not None else sys.stdout
-        console = Console(file=stream, highlight=False, markup=False, soft_wrap=True)
+        # force_jupyter=False: in a notebook rich would otherwise display the message as cell
+        # output whatever ``file`` says (a sandbox replay inside a report must stay silent)
+        console = Console(
+            file=stream, highlight=False, markup=False, soft_wrap=True, force_jupyter=False
+        )
         label = SEVERITY_LABELS.get(message.severity, message.severity)
         stamp = message.created_at.strftime("%Y-%m-%d %H:%M:%S")
         style = {"critical": "bold red", "warning": "bold yellow"}.get(message.severity, "bold")
