@@ -69,6 +69,7 @@ bench: setup  ## Benchmarks (print ratios; no pass/fail)
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/monitor.py
 
 clean:  ## Remove the environments and caches
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .cache

@@ -96,6 +96,10 @@ def serve(
     ] = 14 * 86400.0,
     auth_code_ttl: Annotated[float, typer.Option(help="授权码有效期（秒）。")] = 600.0,
     history_days: Annotated[int, typer.Option(help="历史天数（今天之前）。")] = 90,
+    extra_accounts: Annotated[
+        int,
+        typer.Option(help="压测用：额外的小号数量，每晚 20:30 前后一起开播。"),
+    ] = 0,
 ) -> None:
     """启动沙盒 HTTP 服务（真实路径、真实协议与错误码）。"""
     from livekit.sandbox.config import Faults, SandboxConfig, TokenLifetimes
@@ -111,6 +115,8 @@ def serve(
         raise _fail("--history-days 至少为 1")
     if qps is not None and qps <= 0:
         raise _fail("--qps 必须大于 0")
+    if extra_accounts < 0:
+        raise _fail("--extra-accounts 不能为负数")
     cfg = SandboxConfig(
         seed=seed,
         today=_parse_today(today),
@@ -118,6 +124,7 @@ def serve(
         speed=speed,
         scale=scale,
         history_days=history_days,
+        extra_accounts=extra_accounts,
         qianchuan_app_id=qianchuan_app_id,
         qianchuan_secret=qianchuan_secret,
         doudian_app_key=doudian_app_key,
