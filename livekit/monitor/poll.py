@@ -87,7 +87,15 @@ class Poller:
         self._clock = clock
         self._discover_every_s = discover_every_s
         self.request_budget = request_budget
-        self._products_polled_at: dict[int, float] = {}
+        # Accounts with nothing on air have their room list fetched only every ``idle_every``
+        # ticks (the monitor sets it to about a minute): with many 抖音号, room lists of idle
+        # accounts would otherwise eat the budget that the rooms on air need for products.
+        self.idle_every = 1
+        self.stale_warning_ticks = 3
+        self._tick = 0
+        self._active: set[int] = set()  # 抖音号 with a room on air at their last poll
+        self._listed_at: dict[int, int] = {}  # 抖音号 -> tick of its last room-list poll
+        self._products_polled_at: dict[int, int] = {}  # room -> tick of its last product poll
         self._accounts: list[Account] | None = None
         self._discovered_at = 0.0
         self.requests = 0  # HTTP requests sent through the client since this poller started
@@ -118,7 +126,9 @@ class Poller:
         A call that fails for one room is reported in ``errors`` and that room is skipped this
         tick; a lost authorization (``ReauthorizeRequired``) stops the monitor.
         """
-        accounts = await self.accounts()
+        self._tick += 1
+        started = self.requests  # discovery counts against this tick's budget too
+        accounts = [a for a in await self.accounts() if self._due(a)]
         day = (await self._clock()).date()
         qc = self._client.qianchuan
         errors: list[str] = []
@@ -137,10 +147,17 @@ class Poller:
                 return []
             return [{**r, "advertiser_id": acc.advertiser_id} for r in rows]
 
-        started = self.requests
         lists = await asyncio.gather(*(rooms_of(a) for a in accounts))
         at = await self._clock()
         living = [r for rows in lists for r in rows if r.get("room_status") == "LIVING"]
+        for acc, rows in zip(accounts, lists, strict=True):
+            self._listed_at[acc.aweme_id] = self._tick
+            if acc.aweme_id in failed:
+                continue
+            if any(r.get("room_status") == "LIVING" for r in rows):
+                self._active.add(acc.aweme_id)
+            else:
+                self._active.discard(acc.aweme_id)
         rooms = _room_frame(living, at)
 
         async def products_of(room: dict[str, object]) -> pl.DataFrame:
@@ -160,10 +177,29 @@ class Poller:
         parts = await asyncio.gather(*(products_of(r) for r in chosen))
         products = pl.concat([empty_products(), *parts], how="vertical")
         polled = {int(str(r["room_id"])) for r in chosen}
-        now = time.monotonic()
         for room_id in polled:
-            self._products_polled_at[room_id] = now
-        return Snapshot(at, rooms, products, self.requests - started, errors, polled, failed)
+            self._products_polled_at[room_id] = self._tick
+        stale = [
+            r
+            for r in living
+            if self._tick - self._products_polled_at.get(int(str(r["room_id"])), 0)
+            > self.stale_warning_ticks
+        ]
+        if stale:
+            errors.append(
+                f"请求配额不足：{len(stale)} 个直播间的商品已超过 {self.stale_warning_ticks} 次轮询"
+                "未刷新（LIVEKIT_QPS × 轮询间隔不够覆盖所有直播间），请加大 --interval 或 LIVEKIT_QPS"
+            )
+        skipped = {a.aweme_id for a in self._accounts or []} - {a.aweme_id for a in accounts}
+        return Snapshot(
+            at, rooms, products, self.requests - started, errors, polled, failed | skipped
+        )
+
+    def _due(self, account: Account) -> bool:
+        """Whether this tick fetches the account's room list (always while it is on air)."""
+        if account.aweme_id in self._active or account.aweme_id not in self._listed_at:
+            return True
+        return self._tick - self._listed_at[account.aweme_id] >= self.idle_every
 
     def _within_budget(
         self, living: list[dict[str, object]], spent: int
@@ -175,7 +211,7 @@ class Poller:
             return living
         # the longest-waiting rooms first (never polled counts as longest)
         order = sorted(
-            living, key=lambda r: self._products_polled_at.get(int(str(r["room_id"])), -1.0)
+            living, key=lambda r: self._products_polled_at.get(int(str(r["room_id"])), -1)
         )
         return order[:left]
 

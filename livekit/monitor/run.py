@@ -114,6 +114,7 @@ class Monitor:
         self._client: Client | None = None
         self._notify_http: httpx.AsyncClient | None = None
         self._lock: FileLock | None = None
+        self._fixed_budget: int | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Monitor:
@@ -158,7 +159,10 @@ class Monitor:
         budget = (
             max(int(self.settings.qps * self.interval_s * 0.9), 1) if self.interval_s > 0 else None
         )
+        self._fixed_budget = budget
         self.poller: Poller = Poller(self._client, self._clock, request_budget=budget)
+        if self.interval_s > 0:
+            self.poller.idle_every = max(1, round(60.0 / self.interval_s))
         today = (await self._clock()).date()
         await asyncio.to_thread(self._compact_before, today)
         history = await asyncio.to_thread(History.from_store, self.store, today)
@@ -189,7 +193,9 @@ class Monitor:
 
     # ---- one tick -------------------------------------------------------------------------
     async def tick(self) -> TickResult:
+        polling = time.monotonic()
         snap = await self.poller.poll()
+        self._calibrate(snap.requests, time.monotonic() - polling)
         day = snap.at.date()
         chunk = snap.at.strftime("%Y%m%dT%H%M%S")
         if not snap.rooms.is_empty():
@@ -227,6 +233,23 @@ class Monitor:
         if self.on_tick is not None:
             self.on_tick(out, self)
         return out
+
+    def _calibrate(self, requests: int, seconds: float) -> None:
+        """Fit the next tick's request budget to the rate the API really allowed.
+
+        The fixed budget assumes the client reaches LIVEKIT_QPS; with slow answers it reaches
+        less (the limiter keeps each request's slot until a second after its answer), and a
+        tick that spends the whole budget would overrun the interval. A tick that was bound by
+        its budget and took more than 90% of the interval shrinks the next budget in proportion;
+        one that finished early grows it back, never past the fixed budget.
+        """
+        budget, fixed = self.poller.request_budget, self._fixed_budget
+        if budget is None or fixed is None or self.interval_s <= 0 or requests <= 0:
+            return
+        if requests >= 0.95 * budget and seconds > 0.9 * self.interval_s:
+            self.poller.request_budget = max(1, int(budget * 0.9 * self.interval_s / seconds))
+        elif seconds < 0.75 * self.interval_s and budget < fixed:
+            self.poller.request_budget = min(fixed, int(budget * 1.1) + 1)
 
     def _enqueue(self, result: EvalResult) -> int:
         n = 0
