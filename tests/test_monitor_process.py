@@ -254,3 +254,60 @@ def test_a_second_monitor_on_the_same_home_is_refused(
         first.wait(10)
     assert proc.returncode != 0
     assert "只能运行一个监控进程" in proc.stderr
+
+
+def test_alerts_test_reports_each_channel_delivered_or_why_not(
+    tmp_path: Path, receivers: Receivers
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+    env.update(
+        {
+            "LIVEKIT_HOME": str(tmp_path),
+            "LIVEKIT_FEISHU_WEBHOOK": receivers.url_for("feishu", "good", secret=SECRET),
+            "LIVEKIT_FEISHU_SECRET": SECRET,
+            # the robot expects another secret: DingTalk answers 310000 (sign not match)
+            "LIVEKIT_DINGTALK_WEBHOOK": receivers.url_for("dingtalk", "bad", secret="right"),
+            "LIVEKIT_DINGTALK_SECRET": "wrong-secret",
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+        }
+    )
+    rules = tmp_path / "alerts.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "livekit", "alerts", "test", "--rules", str(rules)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = {ln.split("│")[1].strip(): ln for ln in proc.stdout.splitlines() if ln.count("│") >= 4}
+    assert "已送达" in lines["feishu"]
+    assert "已送达" in lines["console"]
+    assert "失败" in lines["dingtalk"]
+    assert "310000" in lines["dingtalk"] or "签名" in lines["dingtalk"]
+    assert len(receivers.received["feishu"]) == 1
+    assert "livekit 测试消息" in receivers.texts("feishu")[0]
+    for secret in ("wrong-secret", SECRET, "access_token=bad"):
+        assert secret not in proc.stdout + proc.stderr
+    # only one channel asked for
+    one = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "livekit",
+            "alerts",
+            "test",
+            "--rules",
+            str(rules),
+            "--channel",
+            "feishu",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert one.returncode == 0, one.stdout + one.stderr
+    assert "dingtalk" not in one.stdout
