@@ -24,7 +24,7 @@ from livekit.sandbox.config import SandboxConfig
 from livekit.sandbox.server import RunningSandbox, running_sandbox
 from livekit.sandbox.world import CHINA_TZ, World
 from livekit.store import Store
-from livekit.store.datasets import ALERTS
+from livekit.store.datasets import ALERTS, LIVE_SNAPSHOTS
 from tests.conftest import TODAY
 from tests.notify_receivers import Receivers, running_receivers
 from tests.sync_helpers import make_settings
@@ -156,6 +156,10 @@ def test_sigkill_while_firing_then_restart_sends_nothing_twice_and_still_resolve
     states = alerts.filter(pl.col("rule") == "进场过少")["state"].to_list()
     assert states.count("firing") == 1
     assert states.count("resolved") == 1
+    # the snapshots of both runs read whole, each poll once
+    snaps = Store(tmp_path / "sandbox" / "store").read("live_snapshots", LIVE_SNAPSHOTS.schema)
+    assert snaps.height > 20
+    assert snaps.select(pl.struct("room_id", "snapshot_time").is_unique().all()).item()
 
 
 @pytest.mark.parametrize(
