@@ -14,16 +14,22 @@ In a notebook::
 ``setup()`` makes altair render through ``vl-convert`` (which bundles Vega): the output of a
 chart cell is an ``image/svg+xml`` document, so an exported HTML report holds each chart as one
 inline ``<svg>`` and loads no JavaScript. Only this module imports altair.
+
+Rendering cost is mostly vl-convert measuring text (every label, with the CJK font): the theme
+sets no pixel ``labelLimit`` (Vega would measure each label again to truncate it) and the
+builders clip long labels in Python instead; curves are thinned to ``MAX_POINTS`` steps.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from html import escape
 from itertools import pairwise
-from typing import Any, cast
+from typing import Any, Protocol, cast
+from unicodedata import east_asian_width
 
 import altair as alt
 import polars as pl
@@ -34,6 +40,7 @@ __all__ = [
     "THEME_NAME",
     "TRAFFIC_SOURCE_LABELS",
     "bar_chart",
+    "dwell_conversion_chart",
     "fmt_count",
     "fmt_number",
     "fmt_percent",
@@ -42,9 +49,13 @@ __all__ = [
     "funnel_chart",
     "label_of",
     "lift_chart",
+    "live_review_chart",
     "metric_chart",
+    "product_rank_chart",
     "rate_chart",
+    "repurchase_chart",
     "roi_chart",
+    "roi_trend_chart",
     "setup",
     "survival_chart",
     "table",
@@ -110,7 +121,8 @@ ACCENT = PALETTE[0]
 
 WIDTH = 560
 HEIGHT = 300
-MAX_POINTS = 400  # a survival curve is thinned to about this many steps per group
+MAX_POINTS = 150  # a survival curve is thinned to about this many steps per group (~4 px each)
+LABEL_EMS = 20.0  # the widest axis or legend label, in ems (240 px at 12 px), "…" included
 
 
 # ---- theme and rendering -------------------------------------------------------------------
@@ -124,7 +136,7 @@ def theme() -> dict[str, Any]:
         "labelFontSize": 12,
         "titleFontSize": 13,
         "titleFontWeight": "normal",
-        "labelLimit": 240,
+        "labelLimit": 0,  # labels are clipped in Python (see _clip_labels): no re-measuring
         "gridColor": "#e6e6e6",
         "domainColor": "#888888",
         "tickColor": "#888888",
@@ -151,7 +163,7 @@ def theme() -> dict[str, Any]:
                 "titleFont": FONT,
                 "labelFontSize": 12,
                 "titleFontSize": 13,
-                "labelLimit": 240,
+                "labelLimit": 0,
                 "orient": "bottom",
                 "direction": "horizontal",
             },
@@ -250,6 +262,46 @@ def _chartable(frame: pl.DataFrame) -> pl.DataFrame:
             exprs.append(
                 pl.col(name).dt.convert_time_zone("Asia/Shanghai").dt.replace_time_zone(None)
             )
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def _ems(text: str) -> float:
+    """Approximate width of ``text`` in ems: wide (CJK) characters 1, others 0.6."""
+    return sum(1.0 if east_asian_width(ch) in "WF" else 0.6 for ch in text)
+
+
+def _clip(text: str, ems: float = LABEL_EMS) -> str:
+    if _ems(text) <= ems:
+        return text
+    out, width = "", 1.0  # room for the ellipsis
+    for ch in text:
+        width += _ems(ch)
+        if width > ems:
+            break
+        out += ch
+    return out + "…"
+
+
+def _clip_labels(frame: pl.DataFrame, *columns: str | None) -> pl.DataFrame:
+    """``frame`` with the text of ``columns`` (axis or legend labels) clipped to ``LABEL_EMS``.
+
+    The theme sets no pixel ``labelLimit``: Vega would measure every label twice more to
+    truncate it, and measuring CJK text is most of what rendering a chart costs. Labels that
+    would become equal stay whole.
+    """
+    exprs = []
+    for name in dict.fromkeys(c for c in columns if c):
+        if frame.schema[name] != pl.String:
+            continue
+        values = frame.get_column(name).unique().drop_nulls().to_list()
+        clipped = {v: _clip(v) for v in values}
+        clipped = {v: c for v, c in clipped.items() if c != v}
+        if not clipped:
+            continue
+        taken = Counter([*clipped.values(), *(v for v in values if v not in clipped)])
+        clipped = {v: c for v, c in clipped.items() if taken[c] == 1}
+        if clipped:
+            exprs.append(pl.col(name).replace(clipped))
     return frame.with_columns(exprs) if exprs else frame
 
 
@@ -477,8 +529,9 @@ def trend_chart(
     ``rule`` draws a horizontal reference line (e.g. the break-even ROAS), labelled ``rule_label``.
     """
     _require(frame, [x, y] + ([color] if color else []), "trend_chart")
-    data = _chartable(frame.select([x, y] + ([color] if color else [])))
     x_type = _field_type(frame, x)
+    data = _chartable(frame.select([x, y] + ([color] if color else [])))
+    data = _clip_labels(data, x if x_type == "nominal" else None, color)
     x_axis = (
         _time_axis(frame, x, x_title)
         if x_type == "temporal"
@@ -495,7 +548,7 @@ def trend_chart(
         "tooltip": tooltip,
     }
     if color:
-        groups = frame.get_column(color).cast(pl.String).unique(maintain_order=True).to_list()
+        groups = data.get_column(color).cast(pl.String).unique(maintain_order=True).to_list()
         enc["color"] = alt.Color(f"{color}:N", title=color_title, sort=groups)
         tooltip.insert(0, alt.Tooltip(f"{color}:N", title=color_title or color))
     else:
@@ -550,6 +603,7 @@ def bar_chart(
     else:
         cat_axis = alt.Axis(title=category_title, labelAngle=0 if horizontal else -30)
         sort_spec = f"-{'x' if horizontal else 'y'}" if sort else None
+    data = _clip_labels(data, category, color)
     cat_code = "N"
     fmt_value = value_format or ",.2~f"
     value_axis = alt.Axis(title=value_title, format=value_format) if value_format else None
@@ -567,7 +621,7 @@ def bar_chart(
     }
     groups = 1
     if color:
-        names = frame.get_column(color).cast(pl.String).unique(maintain_order=True).to_list()
+        names = data.get_column(color).cast(pl.String).unique(maintain_order=True).to_list()
         enc["color"] = alt.Color(f"{color}:N", title=color_title, sort=names)
         enc["tooltip"].insert(1, alt.Tooltip(f"{color}:N", title=color_title or color))
         if grouped:
@@ -655,13 +709,16 @@ def rate_chart(
     otherwise they keep the frame's order. ``reference`` draws a vertical line (e.g. overall).
     """
     _require(frame, [category, rate, ci_low, ci_high], "rate_chart")
-    order = frame.get_column(category).cast(pl.String).to_list()
-    data = frame.select(
-        pl.col(category).cast(pl.String),
-        pl.col(rate).cast(pl.Float64),
-        pl.col(ci_low).cast(pl.Float64),
-        pl.col(ci_high).cast(pl.Float64),
+    data = _clip_labels(
+        frame.select(
+            pl.col(category).cast(pl.String),
+            pl.col(rate).cast(pl.Float64),
+            pl.col(ci_low).cast(pl.Float64),
+            pl.col(ci_high).cast(pl.Float64),
+        ),
+        category,
     )
+    order = data.get_column(category).to_list()
     y = alt.Y(
         f"{category}:N",
         sort="-x" if sort else order,
@@ -777,7 +834,7 @@ def survival_chart(
         pl.col("ci_high").cast(pl.Float64),
     )
     if group:
-        data = data.with_columns(pl.col(group).cast(pl.String))
+        data = _clip_labels(data.with_columns(pl.col(group).cast(pl.String)), group)
     if max_minutes is not None:
         data = data.filter(pl.col("time") <= max_minutes * 60)
     data = _thin_steps(data, group, MAX_POINTS).with_columns((pl.col("time") / 60).alias("minutes"))
@@ -818,6 +875,44 @@ def survival_chart(
     )
     return (band + line + half).properties(
         width=WIDTH, height=HEIGHT, title=_title(title, subtitle)
+    )
+
+
+def dwell_conversion_chart(
+    by_bucket: pl.DataFrame,
+    *,
+    overall: float | None = None,
+    title: str = "不同停留时长的成交率",
+) -> Any:
+    """Conversion per dwell bucket with its interval (``DwellResult.by_bucket``), and the
+    overall rate as a reference line."""
+    return rate_chart(
+        by_bucket,
+        "bucket",
+        "rate",
+        title=title,
+        subtitle="每一档：成交的访问 ÷ 访问；横线为 95% 置信区间，红线为整体成交率",
+        category_title="停留时长",
+        rate_title="成交率（95% 置信区间）",
+        reference=overall,
+        reference_label=f"整体 {fmt_percent(overall, 2)}",
+    )
+
+
+def product_rank_chart(ranked: pl.DataFrame, *, top: int = 12) -> Any:
+    """The ``top`` ranked products' click-to-paid rate with its interval, best lower bound
+    first (``ranked`` from ``rank_products`` with ``title``); None when none is ranked."""
+    _require(ranked, ["rank", "title", "rate", "ci_low", "ci_high"], "product_rank_chart")
+    shown = ranked.filter(pl.col("rank").is_not_null()).sort("rank").head(top)
+    if shown.height == 0:
+        return None
+    return rate_chart(
+        shown.with_columns(pl.format("{}. {}", pl.col("rank"), pl.col("title")).alias("商品")),
+        "商品",
+        "rate",
+        title="商品点击后成交率排名（按 Wilson 下限）",
+        subtitle="点为成交率，横线为 95% 置信区间；按区间下限从高到低排序",
+        rate_title="点击后成交率（95% 置信区间）",
     )
 
 
@@ -942,13 +1037,16 @@ def roi_chart(
     present = {col: name for col, name in wanted.items() if col in frame.columns}
     if not present:
         raise ValueError(f"roi_chart needs one of {list(wanted)}; got {frame.columns}")
-    order = frame.get_column(label).cast(pl.String).to_list()
-    data = (
+    wide = _clip_labels(
         frame.select(
             pl.col(label).cast(pl.String).alias("label"),
             *[pl.col(c).cast(pl.Float64) for c in present],
-        )
-        .unpivot(index="label", variable_name="measure", value_name="value")
+        ),
+        "label",
+    )
+    order = wide.get_column("label").to_list()
+    data = (
+        wide.unpivot(index="label", variable_name="measure", value_name="value")
         .filter(pl.col("value").is_not_null() & pl.col("value").is_finite())
         .with_columns(pl.col("measure").replace_strict(present, return_dtype=pl.String))
     )
@@ -975,6 +1073,66 @@ def roi_chart(
     return alt.layer(*layers).properties(
         width=WIDTH, height=alt.Step(12), title=_title(title, subtitle)
     )  # with an offset channel the step is one bar of a group
+
+
+def roi_trend_chart(
+    daily: pl.DataFrame,
+    *,
+    breakeven: float | None = None,
+    measures: Mapping[str, str] | None = None,
+    title: str = "每日 ROI 走势",
+) -> Any:
+    """ROAS per day, one line per measure (``daily``: ``date`` and the measure columns, e.g.
+    from ``custom_report(rooms, ["roas", "net_roas"], ["date"])``), with the break-even line."""
+    wanted = dict(measures) if measures is not None else ROI_MEASURES
+    present = {col: name for col, name in wanted.items() if col in daily.columns}
+    _require(daily, ["date", *present], "roi_trend_chart")
+    long = daily.select("date", *present).unpivot(
+        index="date", variable_name="metric", value_name="value"
+    )
+    long = long.with_columns(pl.col("metric").replace_strict(present, return_dtype=pl.String))
+    return trend_chart(
+        long,
+        "date",
+        "value",
+        "metric",
+        title=title,
+        x_title="日期",
+        y_title="ROI（成交额 ÷ 消耗）",
+        color_title="口径",
+        rule=breakeven,
+        rule_label=f"保本ROI {fmt_number(breakeven, 2)}",
+    )
+
+
+def repurchase_chart(
+    per_day: pl.DataFrame,
+    *,
+    title: str = "7 日成交的构成：本场成交 + 买家复购",
+    subtitle: str | None = "复购 = 本场买家（按抖店 doudian_open_id）7 天内在任意渠道的其他订单",
+) -> Any:
+    """Stacked bars per day: the rooms' own GMV and their buyers' 7-day repeat purchases
+    (``per_day``: ``date``, ``gmv``, ``gmv_repurchase``, e.g. ``roi.repurchase_by_day``)."""
+    _require(per_day, ["date", "gmv", "gmv_repurchase"], "repurchase_chart")
+    parts = (
+        per_day.select(
+            "date", pl.col("gmv").alias("本场成交"), pl.col("gmv_repurchase").alias("7天内复购")
+        )
+        .unpivot(index="date", variable_name="part", value_name="value")
+        .sort("date", maintain_order=True)
+    )
+    return bar_chart(
+        parts,
+        "date",
+        "value",
+        "part",
+        title=title,
+        subtitle=subtitle,
+        category_title="开播日期",
+        value_title="金额（元）",
+        color_title=None,
+        horizontal=False,
+    )
 
 
 # ---- labels and tables ------------------------------------------------------------------------
@@ -1064,8 +1222,21 @@ class HtmlTable:
         return self.html
 
 
+class TableLike(Protocol):
+    """A frame with the columns to show and their formats (``livekit.analysis.narrative.Table``)."""
+
+    @property
+    def frame(self) -> pl.DataFrame: ...
+    @property
+    def columns(self) -> Mapping[str, str]: ...
+    @property
+    def formats(self) -> Mapping[str, Formatter]: ...
+    @property
+    def caption(self) -> str | None: ...
+
+
 def table(
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | TableLike,
     columns: Mapping[str, str] | None = None,
     formats: Mapping[str, Formatter] | None = None,
     *,
@@ -1078,7 +1249,16 @@ def table(
     headers from :data:`DIMENSION_LABELS`). ``formats`` maps a column to a ``str.format``
     spec, a callable, or one of ``"yuan"``, ``"percent"``, ``"count"``, ``"ratio"``; others
     are shown by type (undefined values as ``—``). At most ``max_rows`` rows are shown.
+
+    ``frame`` may instead be a table description (``frame``, ``columns``, ``formats``,
+    ``caption``, e.g. from :mod:`livekit.analysis.narrative`); arguments given here win.
     """
+    if not isinstance(frame, pl.DataFrame):
+        spec = frame
+        frame = spec.frame
+        columns = spec.columns if columns is None else columns
+        formats = spec.formats if formats is None else formats
+        caption = spec.caption if caption is None else caption
     shown = dict(columns) if columns is not None else {c: label_of(c) for c in frame.columns}
     _require(frame, list(shown), "table")
     fmts = dict(formats or {})
@@ -1110,3 +1290,61 @@ def table(
         f"<tbody>{''.join(body)}</tbody></table>{more}"
     )
     return HtmlTable(html)
+
+
+def live_review_chart(
+    curves: pl.DataFrame,
+    alerts: pl.DataFrame,
+    *,
+    metric: str = "new_viewers",
+    title: str,
+    y_title: str,
+    subtitle: str | None = None,
+) -> Any:
+    """One show's minute curve of ``metric`` with its alerts marked on it.
+
+    ``curves`` is one room's rows of :func:`livekit.analysis.live.minute_curves`; ``alerts``
+    that room's rows of :func:`livekit.analysis.live.alert_timeline`. Each alert is a shaded
+    band from firing to resolution (to the end of the curve while still open), with a rule and
+    the rule's name where it fired.
+    """
+    _require(curves, ["time", metric], "live_review_chart")
+    line_data = _chartable(curves.select("time", metric))
+    end = curves.get_column("time").max()
+    band = _chartable(
+        alerts.select(
+            pl.col("rule"),
+            pl.col("severity_label"),
+            pl.col("fired_at").alias("start"),
+            pl.col("resolved_at").fill_null(end).alias("end"),
+        )
+    )
+    x = alt.X("time:T", axis=alt.Axis(title="时间", format="%H:%M"))
+    line = (
+        alt.Chart(line_data)
+        .mark_line()
+        .encode(
+            x=x,
+            y=alt.Y(f"{metric}:Q", axis=alt.Axis(title=y_title)),
+            color=alt.value(ACCENT),
+            tooltip=[
+                alt.Tooltip("time:T", title="时间", format="%H:%M"),
+                alt.Tooltip(f"{metric}:Q", title=y_title, format=",.1f"),
+            ],
+        )
+    )
+    layers: list[Any] = []
+    if band.height:
+        layers.append(
+            alt.Chart(band).mark_rect(opacity=0.18, color="#d62728").encode(x="start:T", x2="end:T")
+        )
+        layers.append(
+            alt.Chart(band).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(x="start:T")
+        )
+        layers.append(
+            alt.Chart(band)
+            .mark_text(align="left", baseline="top", dx=3, dy=3, color="#d62728", fontSize=11)
+            .encode(x="start:T", y=alt.value(0), text="rule:N")
+        )
+    layers.append(line)
+    return alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=_title(title, subtitle))

@@ -20,6 +20,7 @@ import vl_convert as vlc
 import yaml
 
 from livekit import charts
+from livekit.analysis.narrative import Table
 
 CJK_FONTS = {"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei"}
 
@@ -180,6 +181,53 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
         lambda: charts.metric_chart(_days().head(7), "date", "gmv", title="成交金额按天"),
         "成交金额按天",
     ),
+    "roi_trend": (
+        lambda: charts.roi_trend_chart(
+            _days()
+            .head(7)
+            .select("date", roas=pl.col("gmv") / 2e4, net_roas=pl.col("gmv") / 2.5e4),
+            breakeven=2.22,
+        ),
+        "每日 ROI 走势",
+    ),
+    "repurchase": (
+        lambda: charts.repurchase_chart(
+            _days().head(7).select("date", "gmv", gmv_repurchase=pl.col("gmv") * 0.1)
+        ),
+        "7 日成交的构成",
+    ),
+    "dwell_conversion": (
+        lambda: charts.dwell_conversion_chart(
+            pl.DataFrame(
+                {
+                    "bucket": ["≤1分钟", "1分钟–3分钟", ">3分钟"],
+                    "rate": [0.01, 0.02, None],
+                    "ci_low": [0.008, 0.017, 0.0],
+                    "ci_high": [0.012, 0.023, 1.0],
+                }
+            ),
+            overall=0.015,
+        ),
+        "不同停留时长的成交率",
+    ),
+    "product_rank": (
+        lambda: charts.product_rank_chart(
+            pl.DataFrame(
+                {
+                    "rank": [1, 2, None],
+                    "title": [
+                        "保温杯",
+                        "一个名字非常非常长、长到超出坐标轴标签宽度的商品标题",
+                        "样品",
+                    ],
+                    "rate": [0.25, 0.2, 0.75],
+                    "ci_low": [0.18, 0.16, 0.4],
+                    "ci_high": [0.33, 0.24, 0.93],
+                }
+            )
+        ),
+        "商品点击后成交率排名",
+    ),
     "metric_names": (
         lambda: charts.metric_chart(
             _days().group_by("account").agg(pl.col("gmv").sum()),
@@ -203,6 +251,36 @@ def test_chart_renders_offline_svg_with_chinese_title(name: str) -> None:
     assert title in svg
     assert "Noto Sans CJK SC" in svg  # the theme's font reached the text marks
     assert "<path" in svg or "<rect" in svg  # marks were drawn
+
+
+def test_long_labels_are_clipped_before_rendering() -> None:
+    config = charts.theme()["config"]
+    assert config["axis"]["labelLimit"] == 0  # Vega does not measure labels to truncate them
+    assert config["legend"]["labelLimit"] == 0
+    long = "一个名字非常非常长、长到超出坐标轴标签宽度的商品标题"
+    twin = "另一个名字也非常长、长到超出坐标轴标签宽度的商品标题"
+    frame = pl.DataFrame({"k": [long, twin, twin + "乙", "短名"], "v": [1.0, 2.0, 3.0, 4.0]})
+    clipped = charts._clip_labels(frame, "k")["k"].to_list()
+    assert clipped[3] == "短名"
+    assert clipped[0] == long[:19] + "…"
+    assert charts._ems(clipped[0]) <= charts.LABEL_EMS
+    # the two twins would clip to the same text: they stay whole rather than merge
+    assert clipped[1:3] == [twin, twin + "乙"]
+    ascii_label = "11-21 20:36 " + "a" * 40
+    assert charts._ems(charts._clip(ascii_label)) <= charts.LABEL_EMS
+    assert charts._clip(ascii_label).startswith("11-21 20:36 aaaa")
+    svg = vlc.vegalite_to_svg(CASES["product_rank"][0]().to_json())
+    assert charts._clip(f"2. {long}") in svg
+    assert "1. 保温杯" in svg
+    assert "样品" not in svg  # not ranked: too few clicks
+    assert (
+        charts.product_rank_chart(
+            pl.DataFrame(
+                schema=dict.fromkeys(["rank", "title", "rate", "ci_low", "ci_high"], pl.Float64)
+            )
+        )
+        is None
+    )
 
 
 def test_chart_data_is_inline_and_small() -> None:
@@ -325,6 +403,10 @@ def test_table_html() -> None:
     assert "7704121983748191672" in html  # ids are not grouped with commas
     assert "&lt;b&gt;" in html  # text is escaped
     assert charts.table(frame)._repr_html_().count("<tr>") == 3
+    described = charts.table(Table(frame, {"gmv": "成交金额"}, {"gmv": "yuan"}, caption="说明"))
+    assert "说明" in str(described)
+    assert "¥1.23万" in str(described)
+    assert "日期" not in str(described)  # only the described columns
     assert charts.label_of("aweme_name") == "抖音号"
     assert charts.label_of("unknown_col") == "unknown_col"
 
@@ -332,7 +414,7 @@ def test_table_html() -> None:
 # ---- the report notebooks built on these charts ---------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
-REPORTS = ("funnel", "roi", "dwell_time", "ab_test", "custom_report")
+REPORTS = ("funnel", "roi", "dwell_time", "ab_test", "custom_report", "live_review")
 
 
 def _parameters(notebook: dict[str, Any]) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from livekit.dates import CHINA_TZ, today
 from livekit.reports import Project, ReportError, RunOptions, run
 from livekit.reports.html import chart_outputs, export_html, external_resources
 from livekit.reports.index import read_history, record
-from livekit.reports.result import RunResult
-from livekit.reports.runner import scrub
+from livekit.reports.result import RunResult, Status
+from livekit.reports.runner import longest_first, scrub
 from tests.report_helpers import (
     ROOT,
     cli,
@@ -337,3 +337,23 @@ def test_history_survives_a_broken_file(tmp_path: Path) -> None:
     result = RunResult("x", "报告", date(2026, 11, 28), "failed", started, 2.5, None, None, "出错")
     record(tmp_path, result)
     assert read_history(tmp_path) == [result]
+
+
+def test_parallel_runs_start_with_the_longest_report(tmp_path: Path) -> None:
+    project = Project(make_project(tmp_path, ["ok"]))
+    started = datetime(2026, 11, 20, 9, 0, tzinfo=CHINA_TZ)
+
+    def past(name: str, seconds: float, status: Status = "ok") -> RunResult:
+        return RunResult(name, name, date(2026, 11, 20), status, started, seconds, None, None)
+
+    for run_ in (
+        past("a", 9.0),
+        past("b", 4.0),
+        past("c", 7.0),
+        past("a", 3.0),
+        past("c", 60.0, "failed"),
+    ):
+        record(project.reports_dir, run_)
+    # the last successful run counts (a: 3 s); never run (d) goes first; ties keep their order
+    assert longest_first(project, ["a", "b", "c", "d"]) == ["d", "c", "b", "a"]
+    assert longest_first(project, ["e", "a", "d"]) == ["e", "d", "a"]

@@ -28,10 +28,10 @@ It measures association, not cause.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -47,13 +47,20 @@ from livekit.config import LivekitError
 __all__ = [
     "DEFAULT_DWELL_BUCKETS_S",
     "DWELL_THRESHOLD_S",
+    "OTHER_GROUP",
     "SURVIVAL_SCHEMA",
     "DwellResult",
+    "GroupRetention",
+    "Retention",
     "dwell_conversion",
     "logrank",
     "median_survival",
     "median_survival_ci",
+    "retention",
+    "retention_by_group",
+    "still_watching",
     "survival",
+    "visit_durations",
 ]
 
 DWELL_THRESHOLD_S = 180.0  # metrics.md: "viewers who stay over 3 minutes"
@@ -207,6 +214,167 @@ def logrank(durations: Values, observed: Values, groups: Values) -> tuple[float,
     codes = labels.rank("dense").to_numpy().astype(np.int64)
     stat, p = survdiff(t, e, codes, weight_type=None, strata=None, entry=None)
     return float(stat), float(p)
+
+
+# ---- retention of a report's visits ---------------------------------------------------------------
+OTHER_GROUP = "其他来源"
+
+
+def visit_durations(
+    viewers: pl.DataFrame,
+    rooms: pl.DataFrame,
+    *,
+    source_labels: Mapping[str, str] | None = None,
+    unknown: str = "未知",
+) -> pl.DataFrame:
+    """The viewer export with each visit's ``dwell`` (seconds) and ``left`` (seen leaving).
+
+    A visit that lasts until its show's ``end_time`` (from ``rooms``), or that belongs to a
+    show without an end (still on air when exported), is censored: ``left`` is False.
+    ``source_label`` names ``traffic_source`` through ``source_labels`` (a source without a
+    name keeps its code; no source at all is ``unknown``).
+    """
+    missing = [c for c in ("room_id", "enter_time", "leave_time") if c not in viewers.columns]
+    if missing or not {"room_id", "end_time"} <= set(rooms.columns):
+        raise LivekitError(
+            "计算停留时长需要观众明细的 room_id、enter_time、leave_time 与场次的 end_time；"
+            f"观众明细现有的列：{'、'.join(viewers.columns)}"
+        )
+    labels = dict(source_labels or {})
+    source = (
+        pl.col("traffic_source").replace(labels)
+        if "traffic_source" in viewers.columns
+        else pl.lit(None, pl.String)
+    )
+    return viewers.join(
+        rooms.select("room_id", "end_time").unique("room_id"), on="room_id", how="left"
+    ).with_columns(
+        dwell=(pl.col("leave_time") - pl.col("enter_time")).dt.total_seconds(fractional=True),
+        left=(pl.col("leave_time") < pl.col("end_time")).fill_null(False),
+        source_label=source.fill_null(unknown),
+    )
+
+
+def still_watching(curve: pl.DataFrame, seconds: float) -> float:
+    """S(t) of a Kaplan-Meier ``curve`` (:func:`survival`): the share still watching after
+    ``seconds`` (1.0 before the first event)."""
+    before = curve.filter(pl.col("time") <= seconds)
+    return 1.0 if before.height == 0 else float(before["survival"][-1])
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long a set of visits stays: its Kaplan-Meier curve, median and censoring."""
+
+    curve: pl.DataFrame = field(compare=False)  # survival()
+    visits: int
+    censored: int  # visits still open when the show ended
+    median: float | None
+    median_ci: tuple[float, float] | None
+
+    @property
+    def censored_share(self) -> float | None:
+        return self.censored / self.visits if self.visits else None
+
+    def still_watching(self, seconds: float) -> float:
+        """Share of visits still watching after ``seconds``."""
+        return still_watching(self.curve, seconds)
+
+
+def retention(durations: Values, observed: Values, *, alpha: float = DEFAULT_ALPHA) -> Retention:
+    """:func:`survival`, :func:`median_survival` and :func:`median_survival_ci` in one go."""
+    t, e = _survival_input(durations, observed)
+    return Retention(
+        curve=survival(t, e, alpha=alpha),
+        visits=int(t.size),
+        censored=int(t.size - e.sum()),
+        median=median_survival(t, e),
+        median_ci=median_survival_ci(t, e, alpha=alpha),
+    )
+
+
+@dataclass(frozen=True)
+class GroupRetention:
+    """Retention per group of visits (e.g. traffic source) and the log-rank test between them.
+
+    ``summary`` has one row per group with events: ``group`` (the name), ``visits``,
+    ``median``, ``past_1m`` and ``past_3m`` (share still watching after 1 and 3 minutes),
+    longest median first (an undefined median, a curve that never drops below 50%, first).
+    ``curves`` stacks their Kaplan-Meier curves with a ``group`` column. ``p_value`` is None
+    with fewer than two groups.
+    """
+
+    summary: pl.DataFrame
+    curves: pl.DataFrame = field(compare=False)
+    statistic: float | None
+    p_value: float | None
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        return self.summary.row(0, named=True) if self.summary.height else None
+
+    @property
+    def worst(self) -> dict[str, Any] | None:
+        return self.summary.row(-1, named=True) if self.summary.height else None
+
+
+GROUP_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
+    "group": pl.String(),
+    "visits": pl.Int64(),
+    "median": pl.Float64(),
+    "past_1m": pl.Float64(),
+    "past_3m": pl.Float64(),
+}
+
+
+def retention_by_group(
+    visits: pl.DataFrame,
+    column: str = "source_label",
+    *,
+    top: int = 5,
+    other: str = OTHER_GROUP,
+) -> GroupRetention:
+    """Retention of the ``top`` largest groups of ``column`` and of all the rest together.
+
+    ``visits`` has ``dwell``, ``left`` and ``column`` (:func:`visit_durations`). The log-rank
+    test compares every group, the rest included, as the report shows them.
+    """
+    counts = visits.group_by(column).len().sort(["len", column], descending=[True, False])
+    names = counts.head(top).get_column(column).cast(pl.String).to_list()
+    grouped = visits.with_columns(
+        pl.when(pl.col(column).cast(pl.String).is_in(names))
+        .then(pl.col(column).cast(pl.String))
+        .otherwise(pl.lit(other))
+        .alias("_group")
+    )
+    curves: list[pl.DataFrame] = []
+    rows: list[dict[str, Any]] = []
+    for name in [*names, other]:
+        part = grouped.filter(pl.col("_group") == name)
+        if part.height == 0 or not part["left"].any():
+            continue
+        curve = survival(part["dwell"], part["left"])
+        curves.append(curve.with_columns(pl.lit(name).alias("group")))
+        rows.append(
+            {
+                "group": name,
+                "visits": part.height,
+                "median": median_survival(part["dwell"], part["left"]),
+                "past_1m": still_watching(curve, 60),
+                "past_3m": still_watching(curve, 180),
+            }
+        )
+    summary = pl.DataFrame(rows, schema=GROUP_SUMMARY_SCHEMA).sort("median", descending=True)
+    statistic: float | None = None
+    p_value: float | None = None
+    if grouped["_group"].n_unique() >= 2:
+        statistic, p_value = logrank(grouped["dwell"], grouped["left"], grouped["_group"])
+    stacked = (
+        pl.concat(curves)
+        if curves
+        else pl.DataFrame(schema={**SURVIVAL_SCHEMA, "group": pl.String()})
+    )
+    return GroupRetention(summary=summary, curves=stacked, statistic=statistic, p_value=p_value)
 
 
 # ---- conversion by dwell ----------------------------------------------------------------------------

@@ -85,6 +85,23 @@ def product_conversions(viewers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def with_titles(frame: pl.DataFrame, room_products: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (with ``product_id``) plus each product's ``title`` from the ``room_products``
+    dataset (``productId``, ``title``); a product without one is titled by its id."""
+    require_columns(frame, ["product_id"], "商品数据")
+    require_columns(room_products, ["productId", "title"], "直播间商品数据（room_products）")
+    titles = (
+        room_products.select(pl.col("productId").alias("product_id"), "title")
+        .filter(pl.col("title").is_not_null())
+        .unique("product_id", keep="first", maintain_order=True)
+    )
+    return (
+        frame.drop("title", strict=False)
+        .join(titles, on="product_id", how="left", maintain_order="left")
+        .with_columns(pl.col("title").fill_null(pl.col("product_id").cast(pl.String)))
+    )
+
+
 REGION_SCHEMA: dict[str, pl.DataType] = {
     "region": pl.String(),
     "viewers": pl.Int64(),

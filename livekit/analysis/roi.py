@@ -336,3 +336,14 @@ def roi_summary(
         "breakeven_roas": all_rooms.breakeven_roas,
     }
     return pl.DataFrame([row], schema=SUMMARY_SCHEMA)
+
+
+def repurchase_by_day(by_room: pl.DataFrame) -> pl.DataFrame:
+    """Per day of :func:`roi_by_room`: the rooms' own ``gmv`` and their buyers'
+    ``gmv_repurchase`` (the two parts of 7-day GMV), in date order."""
+    require_columns(by_room, ("date", "gmv", "gmv_repurchase"), "分场 ROI 表（roi_by_room 的结果）")
+    return (
+        by_room.group_by("date")
+        .agg(pl.col("gmv").sum(), pl.col("gmv_repurchase").sum())
+        .sort("date")
+    )

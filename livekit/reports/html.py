@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import re
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,35 @@ def _prepare(nb: Any) -> Any:
     return nb
 
 
+_local = threading.local()
+
+
+def _exporter() -> Any:
+    """This thread's HTML exporter, made once: building one compiles the Jinja templates, which
+    costs more than converting a report (reports run in threads, so one per thread)."""
+    exporter = getattr(_local, "exporter", None)
+    if exporter is None:
+        from nbconvert import HTMLExporter
+        from traitlets.config import Config
+
+        config = Config()
+        config.TagRemovePreprocessor.enabled = True
+        config.TagRemovePreprocessor.remove_cell_tags = set(REMOVED_CELL_TAGS)
+        config.TagRemovePreprocessor.remove_all_outputs_tags = {"remove-output"}
+        exporter = HTMLExporter(  # type: ignore[no-untyped-call]
+            config=config,
+            template_name=TEMPLATE,
+            extra_template_basedirs=[str(TEMPLATES)],
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            embed_images=True,
+            language_code="zh",
+        )
+        _local.exporter = exporter
+    return exporter
+
+
 def export_html(
     nb: Any,
     path: Path,
@@ -101,23 +131,7 @@ def export_html(
 
     Raises :class:`ReportError` when the page would load anything from elsewhere.
     """
-    from nbconvert import HTMLExporter
-    from traitlets.config import Config
-
-    config = Config()
-    config.TagRemovePreprocessor.enabled = True
-    config.TagRemovePreprocessor.remove_cell_tags = set(REMOVED_CELL_TAGS)
-    config.TagRemovePreprocessor.remove_all_outputs_tags = {"remove-output"}
-    exporter = HTMLExporter(  # type: ignore[no-untyped-call]
-        config=config,
-        template_name=TEMPLATE,
-        extra_template_basedirs=[str(TEMPLATES)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
-        language_code="zh",
-    )
+    exporter = _exporter()
     prepared = _prepare(nb)
     prepared.metadata["title"] = title
     resources = {

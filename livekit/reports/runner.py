@@ -357,8 +357,10 @@ def run_reports(
 ) -> list[RunResult]:
     """Check every report first (nothing runs if one is wrong), then run them all.
 
-    ``jobs > 1`` runs that many at a time (threads; each report's kernel is its own process).
-    Results come back in the order of ``names``; ``on_done`` is called as each finishes.
+    ``jobs > 1`` runs that many at a time (threads; each report's kernel is its own process),
+    starting with the reports whose last recorded run took longest, so that a long one does
+    not start last and run alone. Results come back in the order of ``names``; ``on_done`` is
+    called as each finishes.
     """
     options = options or RunOptions()
     if jobs < 1:
@@ -377,7 +379,19 @@ def run_reports(
         if jobs == 1 or len(names) == 1:
             return [one(n) for n in names]
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="livekit-report") as pool:
-            return list(pool.map(one, names))
+            futures = {n: pool.submit(one, n) for n in longest_first(project, names)}
+            return [futures[n].result() for n in names]
+
+
+def longest_first(project: Project, names: Sequence[str]) -> list[str]:
+    """``names`` by the time of their last successful recorded run, longest first; reports
+    never run come first, and ties keep their order (longest-processing-time scheduling)."""
+    last: dict[str, float] = {}
+    wanted = set(names)
+    for run in index.read_history(project.reports_dir):  # oldest first: the last one wins
+        if run.name in wanted and run.ok:
+            last[run.name] = run.seconds
+    return sorted(names, key=lambda n: -last.get(n, math.inf))
 
 
 def record_failure(
