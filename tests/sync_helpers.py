@@ -10,10 +10,11 @@ import polars as pl
 
 from livekit.config import Settings, load_settings
 from livekit.store import Store
-from livekit.store.datasets import all_datasets
+from livekit.store.datasets import MONITOR_DATASETS, all_datasets
 
-# Every dataset, compared row by row (sorted by its key).
-DATASETS = [d.name for d in all_datasets()]
+# Every dataset a sync writes, compared row by row (sorted by its key); the monitor's datasets
+# are written by `livekit monitor`, never by a sync.
+DATASETS = [d.name for d in all_datasets() if d.name not in MONITOR_DATASETS]
 
 
 def make_settings(home: Path, **changes: Any) -> Settings:

@@ -69,9 +69,22 @@ def redact_url(url: str) -> str:
 
 def redact_text(text: str) -> str:
     """Mask every URL (see :func:`redact_url`) and every registered secret in free text."""
-    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    return redact_secrets(_URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text))
+
+
+def redact_secrets(text: str) -> str:
+    """Mask every registered secret (tokens, signing secrets, passwords, webhook URLs), and
+    redact whole any URL that carries one (its ``sign=`` and ``timestamp=`` go with it)."""
     with _SECRETS_LOCK:
         secrets = sorted(_SECRETS, key=len, reverse=True)
+    if not secrets:
+        return text
+
+    def url(match: re.Match[str]) -> str:
+        found = match.group(0)
+        return redact_url(found) if any(s in found for s in secrets) else found
+
+    text = _URL_IN_TEXT.sub(url, text)
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
@@ -79,19 +92,24 @@ def redact_text(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites a record's message (and traceback text) through :func:`redact_text`."""
+    """Masks the registered secrets in a record's message (and traceback text).
+
+    Only registered secrets: the filter sits on the shared httpx/httpcore loggers, whose other
+    records (the API client's requests) must stay readable. Every channel registers its webhook
+    URL, tokens, keys and secrets when it is built, so a robot's URL is masked wherever it shows.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a malformed record: leave it to the logging machinery
             return True
-        cleaned = redact_text(message)
+        cleaned = redact_secrets(message)
         if cleaned != message:
             record.msg = cleaned
             record.args = None
         if record.exc_info and not record.exc_text:
-            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = redact_secrets(logging.Formatter().formatException(record.exc_info))
         return True
 
 
