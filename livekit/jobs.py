@@ -246,11 +246,13 @@ def fill_sandbox_monitor(days: list[date], settings: Settings | None = None) -> 
     For each day (before the sandbox's today) with no ``live_snapshots`` stored yet, every show
     of that day is replayed through the live monitor with the project's ``params/alerts.yaml``
     (notifications go nowhere), so that ``livekit.load("live_snapshots", day, sandbox=True)``
-    and the post-show review notebook work offline like everything else. Returns the days
-    replayed.
+    and the post-show review notebook work offline like everything else. Outside a project
+    (no ``params/alerts.yaml`` found) the shows are replayed without rules: snapshots only.
+    Returns the days replayed.
     """
     import io
 
+    from livekit.config import LivekitError
     from livekit.monitor.notify import parse_channel_specs, resolve_channels
     from livekit.monitor.rules import load_rules
     from livekit.reports.project import Project
@@ -269,7 +271,16 @@ def fill_sandbox_monitor(days: list[date], settings: Settings | None = None) -> 
     ]
     if not todo:
         return []
-    ruleset = load_rules(Project.find().params_dir / "alerts.yaml")
+    try:
+        rules_path = Project.find().params_dir / "alerts.yaml"
+    except LivekitError:
+        rules_path = None  # outside a project: replay the shows, with no rules to alert on
+    if rules_path is not None and rules_path.is_file():
+        ruleset = load_rules(rules_path)
+    else:
+        from livekit.monitor.rules import RuleSet
+
+        ruleset = RuleSet((), {}, "<none>")
     channels = resolve_channels(
         parse_channel_specs(ruleset.channels),
         {"console"},
