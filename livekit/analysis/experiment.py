@@ -39,6 +39,7 @@ from livekit.analysis.abtest import (
     sample_size,
     srm,
 )
+from livekit.analysis.formats import fmt_count, fmt_percent
 from livekit.analysis.metrics import METRICS, MISSING, Metric, format_value
 from livekit.config import LivekitError
 
@@ -252,8 +253,8 @@ def viewer_notes(data: ViewerUnits, first: date, last: date, metrics: Sequence[s
             "或导入带 variant 列的观众明细（livekit import viewers）。"
         )
     notes = [
-        f"实验期 **{first} 至 {last}**，观众明细中带分组（variant）的访问 {_count(data.visits)} 次，"
-        f"来自 {_count(data.viewers)} 位观众。每位观众的指标汇总了他在实验期内的全部访问。"
+        f"实验期 **{first} 至 {last}**，观众明细中带分组（variant）的访问 {fmt_count(data.visits)} 次，"
+        f"来自 {fmt_count(data.viewers)} 位观众。每位观众的指标汇总了他在实验期内的全部访问。"
     ]
     if data.crossed:
         notes.append(
@@ -460,8 +461,8 @@ def _sample_size_plan(c: Comparison, alpha: float) -> pl.DataFrame:
         need = sample_size(base, target, alpha=alpha) if 0 < base < target < 1 else None
         rows.append(
             {
-                "可检测的相对提升": _pct(lift, 1, signed=True),
-                "B 组转化率": _pct(target, 2),
+                "可检测的相对提升": fmt_percent(lift, 1, signed=True),
+                "B 组转化率": fmt_percent(target, 2),
                 "每组需要观众": MISSING if need is None else f"{need:,}",
                 "本次每组观众": f"{have:,}",
                 "样本是否足够": MISSING if need is None else ("足够" if have >= need else "不够"),
@@ -531,28 +532,12 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def _pct(value: float | None, digits: int = 1, *, signed: bool = False) -> str:
-    """Like :func:`livekit.charts.fmt_percent` (0.1234 -> 12.3%), without importing charts."""
-    if value is None or not math.isfinite(value):
-        return MISSING
-    sign = "+" if signed else ""
-    return f"{value * 100:{sign}.{digits}f}%"
-
-
-def _count(value: int) -> str:
-    if abs(value) >= 1e8:
-        return f"{value / 1e8:,.2f}亿"
-    if abs(value) >= 1e4:
-        return f"{value / 1e4:,.1f}万"
-    return f"{value:,}"
-
-
 def format_metric_value(m: ExperimentMetric, value: float | None) -> str:
     """An arm's value: a percentage for proportions, the registry's format for room metrics."""
     if value is None or not math.isfinite(value):
         return MISSING
     if m.room_metric is None:
-        return _pct(value, 2) if m.kind == "proportion" else f"{value:,.2f}"
+        return fmt_percent(value, 2) if m.kind == "proportion" else f"{value:,.2f}"
     return format_value(m.room_metric, value * m.room_metric.scale)
 
 
@@ -627,9 +612,10 @@ def results_table(report: ExperimentReport) -> pl.DataFrame:
                 "B 组": format_metric_value(m, c.mean_b),
                 "差值（B − A）": format_diff(m, c.diff),
                 "差值区间": _range(format_diff(m, c.diff_ci[0]), format_diff(m, c.diff_ci[1])),
-                "相对提升": _pct(c.lift, 1, signed=True),
+                "相对提升": fmt_percent(c.lift, 1, signed=True),
                 "提升区间": _range(
-                    _pct(c.lift_ci[0], 1, signed=True), _pct(c.lift_ci[1], 1, signed=True)
+                    fmt_percent(c.lift_ci[0], 1, signed=True),
+                    fmt_percent(c.lift_ci[1], 1, signed=True),
                 ),
                 "p 值": format_p(c.p_value),
                 "校正后 p 值": format_p(report.adjusted.get(n)),
@@ -670,8 +656,8 @@ def conclusion_markdown(report: ExperimentReport) -> str:
         )
         if math.isfinite(c.lift):
             head += (
-                f"，B 组相对 A 组 {_pct(c.lift, 1, signed=True)}"
-                f"（区间 {_range(_pct(c.lift_ci[0], 1, signed=True), _pct(c.lift_ci[1], 1, signed=True))}）"
+                f"，B 组相对 A 组 {fmt_percent(c.lift, 1, signed=True)}"
+                f"（区间 {_range(fmt_percent(c.lift_ci[0], 1, signed=True), fmt_percent(c.lift_ci[1], 1, signed=True))}）"
             )
         p_adj = format_p(report.adjusted.get(n))
         head += f"，校正后 p {p_adj if p_adj.startswith('<') else '= ' + p_adj}。"
@@ -696,7 +682,7 @@ def sample_size_markdown(report: ExperimentReport) -> str:
         c = report.comparisons[report.plan_metric]
         label = report.metrics[report.plan_metric].label
         return (
-            f"以本次对照组的{label} {_pct(c.mean_a, 2)} 为基线，"
+            f"以本次对照组的{label} {fmt_percent(c.mean_a, 2)} 为基线，"
             f"在 {report.alpha} 的显著性水平下、以 80% 的把握检测出下表中的提升，每组需要的观众数："
         )
     if report.unit == "session":

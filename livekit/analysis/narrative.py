@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from livekit.analysis.dwell import DwellResult, GroupRetention, Retention
+from livekit.analysis.formats import fmt_count, fmt_number, fmt_percent, fmt_yuan
 
 __all__ = [
     "FUNNEL_ADVICE",
@@ -43,7 +44,6 @@ __all__ = [
     "with_room_labels",
 ]
 
-MISSING = "—"
 
 FUNNEL_ADVICE: dict[str, str] = {
     "impressions": "曝光量下降：先看千川预算、出价和开播时长是否减少，短视频引流素材是否断更；曝光是漏斗的入口，其余环节再好也补不回来。",
@@ -56,43 +56,6 @@ FUNNEL_ADVICE: dict[str, str] = {
 
 def _missing(value: float | None) -> bool:
     return value is None or not math.isfinite(value)
-
-
-def fmt_percent(value: float | None, digits: int = 1, *, signed: bool = False) -> str:
-    """A share as a percentage (0.1234 -> 12.3%); ``—`` when undefined."""
-    if value is None or _missing(float(value)):
-        return MISSING
-    sign = "+" if signed else ""
-    return f"{float(value) * 100:{sign}.{digits}f}%"
-
-
-def fmt_number(value: float | None, digits: int = 1) -> str:
-    """A number the Chinese way: 8,520 / 1.2万 / 3.45亿; ``—`` when undefined."""
-    if value is None or _missing(float(value)):
-        return MISSING
-    v = float(value)
-    if abs(v) >= 1e8:
-        return f"{v / 1e8:,.2f}亿"
-    if abs(v) >= 1e4:
-        return f"{v / 1e4:,.{digits}f}万"
-    if v == int(v):
-        return f"{int(v):,}"
-    return f"{v:,.{digits}f}"
-
-
-def fmt_count(value: float | None) -> str:
-    """A count the Chinese way: 8,520 / 1.2万 / 3.45亿; ``—`` when undefined."""
-    return fmt_number(value, 1)
-
-
-def fmt_yuan(value: float | None) -> str:
-    """Money in yuan: ¥1,234.50 below 1万, ¥12.35万 above; ``—`` when undefined."""
-    if value is None or _missing(float(value)):
-        return MISSING
-    v = float(value)
-    if abs(v) >= 1e4:
-        return "¥" + fmt_number(v, 2)
-    return f"¥{v:,.2f}"
 
 
 @dataclass(frozen=True)
