@@ -52,7 +52,7 @@ import sys
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Literal, Protocol, TextIO, runtime_checkable
+from typing import Any, ClassVar, Literal, NoReturn, Protocol, TextIO, runtime_checkable
 
 import httpx
 
@@ -253,6 +253,21 @@ class _HttpChannel:
         advice = table.get(code)
         return advice.format(secret=self.secret_env, url=self.url_env) if advice else None
 
+    def _refused(
+        self, response: httpx.Response, code: int, msg: str, advice: dict[int, str]
+    ) -> NoReturn:
+        """The robot answered an error that is not a rate limit: retry a server-side failure
+        later, otherwise fail with the robot's code and what to fix."""
+        if response.status_code >= 500:
+            raise DeliveryError(
+                f"{self.what}暂时不可用（HTTP {response.status_code}，{code} {msg}）",
+                retryable=True,
+                code=code,
+            )
+        hint = self._advice(advice, code)
+        reason = f"{self.what}拒绝了消息（{code} {msg}）"
+        raise DeliveryError(f"{reason}：{hint}" if hint else reason, code=code)
+
 
 # ---- console -------------------------------------------------------------------------------
 class ConsoleChannel:
@@ -368,15 +383,7 @@ class FeishuChannel(_HttpChannel):
             raise Throttled(
                 retry_after(response), f"{self.what}限流（{code_value} {msg}）", code=code_value
             )
-        if response.status_code >= 500:
-            raise DeliveryError(
-                f"{self.what}暂时不可用（HTTP {response.status_code}，{code_value} {msg}）",
-                retryable=True,
-                code=code_value,
-            )
-        advice = self._advice(FEISHU_ADVICE, code_value)
-        reason = f"{self.what}拒绝了消息（{code_value} {msg}）"
-        raise DeliveryError(f"{reason}：{advice}" if advice else reason, code=code_value)
+        self._refused(response, code_value, msg, FEISHU_ADVICE)
 
 
 # ---- 钉钉 ----------------------------------------------------------------------------------
@@ -442,15 +449,7 @@ class DingTalkChannel(_HttpChannel):
         if code in DINGTALK_THROTTLED:
             hint = retry_after(response) or DINGTALK_THROTTLED[code]
             raise Throttled(hint, f"{self.what}限流（{code} {msg}）", code=code)
-        if response.status_code >= 500:
-            raise DeliveryError(
-                f"{self.what}暂时不可用（HTTP {response.status_code}，{code} {msg}）",
-                retryable=True,
-                code=code,
-            )
-        advice = self._advice(DINGTALK_ADVICE, code)
-        reason = f"{self.what}拒绝了消息（{code} {msg}）"
-        raise DeliveryError(f"{reason}：{advice}" if advice else reason, code=code)
+        self._refused(response, code, msg, DINGTALK_ADVICE)
 
 
 # ---- 企业微信 ------------------------------------------------------------------------------
@@ -485,11 +484,9 @@ class WeComChannel(_HttpChannel):
         if code in WECOM_THROTTLED:
             hint = retry_after(response) or WECOM_THROTTLED[code]
             raise Throttled(hint, f"{self.what}限流（{code} {msg}）", code=code)
-        if code in WECOM_RETRYABLE or response.status_code >= 500:
+        if code in WECOM_RETRYABLE:
             raise DeliveryError(f"{self.what}暂时不可用（{code} {msg}）", retryable=True, code=code)
-        advice = self._advice(WECOM_ADVICE, code)
-        reason = f"{self.what}拒绝了消息（{code} {msg}）"
-        raise DeliveryError(f"{reason}：{advice}" if advice else reason, code=code)
+        self._refused(response, code, msg, WECOM_ADVICE)
 
 
 # ---- generic JSON webhook ------------------------------------------------------------------
