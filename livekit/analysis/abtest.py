@@ -497,15 +497,15 @@ def compare_means(a: Values, b: Values, *, alpha: float = DEFAULT_ALPHA) -> Comp
 
 
 # ---- ratio metrics ------------------------------------------------------------------------------------
-def _compare_ratio_stats(
-    a: RatioStatistic, b: RatioStatistic, alpha: float, method: str
-) -> Comparison:
+def _ratio_base(a: RatioStatistic, b: RatioStatistic, alpha: float, method: str) -> Comparison:
+    """The point estimates of a ratio comparison, intervals still NaN; or the reason there are
+    none (an empty arm, a zero denominator) in ``error``."""
     if a.n == 0 or b.n == 0:
         return _empty(method, a.n, b.n, alpha, "empty_arm")
     if a.denominator.sum == 0 or b.denominator.sum == 0:
         return _empty(method, a.n, b.n, alpha, "zero_denominator")
     ra, rb = a.mean, b.mean
-    base = Comparison(
+    return Comparison(
         method=method,
         n_a=a.n,
         n_b=b.n,
@@ -518,6 +518,15 @@ def _compare_ratio_stats(
         p_value=NAN,
         alpha=alpha,
     )
+
+
+def _compare_ratio_stats(
+    a: RatioStatistic, b: RatioStatistic, alpha: float, method: str
+) -> Comparison:
+    base = _ratio_base(a, b, alpha, method)
+    if base.error:
+        return base
+    ra, rb = base.mean_a, base.mean_b
     if a.n < 2 or b.n < 2:
         return replace(base, error="too_few_units")
     var_a, var_b = a.variance, b.variance
@@ -606,24 +615,10 @@ def _compare_ratio_jackknife(
     replicate of 0, or no events in B), the lift interval is NaN and the warning says so.
     """
     a, b = RatioStatistic.of(num_a, den_a), RatioStatistic.of(num_b, den_b)
-    if a.n == 0 or b.n == 0:
-        return _empty(method, a.n, b.n, alpha, "empty_arm")
-    if a.denominator.sum == 0 or b.denominator.sum == 0:
-        return _empty(method, a.n, b.n, alpha, "zero_denominator")
-    ra, rb = a.mean, b.mean
-    base = Comparison(
-        method=method,
-        n_a=a.n,
-        n_b=b.n,
-        mean_a=ra,
-        mean_b=rb,
-        diff=rb - ra,
-        diff_ci=NAN_PAIR,
-        lift=rb / ra - 1.0 if ra else NAN,
-        lift_ci=NAN_PAIR,
-        p_value=NAN,
-        alpha=alpha,
-    )
+    base = _ratio_base(a, b, alpha, method)
+    if base.error:
+        return base
+    ra, rb = base.mean_a, base.mean_b
     ra_loo, rb_loo = _leave_one_out_ratios(num_a, den_a), _leave_one_out_ratios(num_b, den_b)
     # an arm with one unit, or with one unit carrying every denominator, has no replicates
     if a.n < 2 or b.n < 2 or not (np.isfinite(ra_loo).all() and np.isfinite(rb_loo).all()):
