@@ -31,7 +31,6 @@ import itertools
 import json
 import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -59,6 +58,7 @@ from livekit.monitor.rules import RuleSet, parse_rules  # noqa: E402
 from livekit.monitor.run import Monitor, TickResult, sandbox_clock  # noqa: E402
 from livekit.sandbox.clock import Clock as SandboxClock  # noqa: E402
 from livekit.sandbox.config import SandboxConfig  # noqa: E402
+from livekit.sandbox.server import free_port  # noqa: E402
 from livekit.sandbox.world import Incident, World  # noqa: E402
 from livekit.store import Store  # noqa: E402
 from livekit.store.datasets import LIVE_PRODUCT_SNAPSHOTS, LIVE_SNAPSHOTS  # noqa: E402
@@ -75,13 +75,6 @@ GIVE_UP_TICKS = 15  # ticks after the incident's moment without a notification: 
 PRODUCTS_PATH = "/open_api/v1.0/qianchuan/today_live/room/product_list/get/"
 ROOMS_PATH = "/open_api/v1.0/qianchuan/today_live/room/get/"
 TOKEN_PATHS = ("/open_api/oauth2/access_token/", "/open_api/oauth2/refresh_token/")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def at(ts: float) -> datetime:

@@ -21,7 +21,6 @@ import itertools
 import json
 import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from livekit.sandbox.config import SandboxConfig  # noqa: E402
 from livekit.sandbox.doudian import signed_request  # noqa: E402
+from livekit.sandbox.server import free_port  # noqa: E402
 from livekit.sandbox.world import CHINA_TZ  # noqa: E402
 
 GOAL_RPS = 300.0
@@ -72,13 +72,6 @@ uvicorn.run(create_app(cfg), host="127.0.0.1", port=int(port), log_level="warnin
 
 
 Req = tuple[str, str, dict[str, Any], dict[str, str], bytes | None]  # method, path, params, ...
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def pick_cores() -> tuple[int, set[int] | None]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,18 +38,12 @@ from livekit.config import load_settings  # noqa: E402
 from livekit.ingest.plan import CHINA_TZ  # noqa: E402
 from livekit.ingest.run import sync_async  # noqa: E402
 from livekit.jobs import authorize_sandbox  # noqa: E402
+from livekit.sandbox.server import free_port  # noqa: E402
 
 TODAY = date(2026, 11, 28)
 NOW = datetime(2026, 11, 28, 21, 0, tzinfo=CHINA_TZ)
 TOKEN_PATHS = ("/open_api/oauth2/access_token/", "/open_api/oauth2/refresh_token/")
 DOUDIAN_TOKEN_PATHS = ("/token/create", "/token/refresh")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def start_server(port: int, qps: float, scale: float) -> subprocess.Popen[bytes]:
