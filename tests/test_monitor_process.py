@@ -94,6 +94,17 @@ def child_env(home: Path, server: RunningSandbox, rx: Receivers) -> dict[str, st
     return env
 
 
+def livekit_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m livekit ARGS`` to completion, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "livekit", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def start_monitor(env: dict[str, str], rules: Path, url: str, log: Path) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "livekit", "monitor", "--rules", str(rules)]
     args += ["--interval", str(INTERVAL_S), "--no-view", "--sandbox-clock", url]
@@ -189,23 +200,8 @@ def test_configuration_mistakes_stop_before_any_poll(
     rules.write_text(rules_text, encoding="utf-8")
     env = {**child_env(tmp_path, server, receivers), **env_extra}
     before = server.sandbox.stats_json()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "livekit",
-            "monitor",
-            "--rules",
-            str(rules),
-            "--once",
-            "--no-view",
-            "--sandbox-clock",
-            server.url,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    proc = livekit_cli(
+        env, "monitor", "--rules", str(rules), "--once", "--no-view", "--sandbox-clock", server.url
     )
     assert proc.returncode != 0
     err = proc.stderr.strip()
@@ -235,23 +231,15 @@ def test_a_second_monitor_on_the_same_home_is_refused(
             first,
             log,
         )
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "livekit",
-                "monitor",
-                "--rules",
-                str(rules),
-                "--once",
-                "--no-view",
-                "--sandbox-clock",
-                server.url,
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        proc = livekit_cli(
+            env,
+            "monitor",
+            "--rules",
+            str(rules),
+            "--once",
+            "--no-view",
+            "--sandbox-clock",
+            server.url,
         )
     finally:
         first.kill()
@@ -278,13 +266,7 @@ def test_alerts_test_reports_each_channel_delivered_or_why_not(
     )
     rules = tmp_path / "alerts.yaml"
     rules.write_text(RULES, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "livekit", "alerts", "test", "--rules", str(rules)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = livekit_cli(env, "alerts", "test", "--rules", str(rules))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = {ln.split("│")[1].strip(): ln for ln in proc.stdout.splitlines() if ln.count("│") >= 4}
     assert "已送达" in lines["feishu"]
@@ -296,22 +278,6 @@ def test_alerts_test_reports_each_channel_delivered_or_why_not(
     for secret in ("wrong-secret", SECRET, "access_token=bad"):
         assert secret not in proc.stdout + proc.stderr
     # only one channel asked for
-    one = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "livekit",
-            "alerts",
-            "test",
-            "--rules",
-            str(rules),
-            "--channel",
-            "feishu",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    one = livekit_cli(env, "alerts", "test", "--rules", str(rules), "--channel", "feishu")
     assert one.returncode == 0, one.stdout + one.stderr
     assert "dingtalk" not in one.stdout

@@ -34,6 +34,7 @@ import polars as pl
 
 from livekit.dates import CHINA_TZ
 from livekit.monitor.types import MetricValue, Scope, SeriesKey
+from livekit.store import Store
 
 KEEP_S = 3 * 3600.0  # history kept per series: longer than any window a rule may use
 
@@ -343,11 +344,9 @@ class History:
             self._product_shows.setdefault((aweme, product_id), []).append(series)
 
     @classmethod
-    def from_store(cls, store: object, today: date, days: int = 28) -> History:
-        from livekit.store import Store
+    def from_store(cls, store: Store, today: date, days: int = 28) -> History:
         from livekit.store.datasets import LIVE_PRODUCT_SNAPSHOTS, LIVE_SNAPSHOTS
 
-        assert isinstance(store, Store)
         start = today - timedelta(days=days)
         end = today - timedelta(days=1)
         rooms = store.read("live_snapshots", LIVE_SNAPSHOTS.schema, start, end).drop("date")
