@@ -1,0 +1,120 @@
+"""Escaping upstream text: every hostile payload, escaped and rendered by the Markdown renderers
+the reports (nbconvert's mistune) and the notebook tools (markdown-it-py, CommonMark) use, comes
+back as exactly its visible text: no tag, no link, no image, no invisible characters."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from livekit.sandbox.hostile import LONG, PAYLOADS
+from livekit.text import DISPLAY_LIMIT, ELLIPSIS, escape_html, escape_markdown, plain_text
+
+CASES = [*PAYLOADS, LONG, "www.outside.invalid 与 mail@outside.invalid 与 http://outside.invalid"]
+INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+class _Parsed(HTMLParser):
+    """Tags (with their attributes) and the visible text of an HTML fragment."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(fragment: str) -> _Parsed:
+    parsed = _Parsed()
+    parsed.feed(fragment)
+    parsed.close()
+    return parsed
+
+
+def render_nbconvert(source: str) -> str:
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    return str(markdown2html_mistune(source))
+
+
+def render_markdown_it(source: str) -> str:
+    """CommonMark (markdown-it-py); bare-URL autolinks are covered by mistune's url plugin."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").render(source)
+
+
+@pytest.mark.parametrize("render", [render_nbconvert, render_markdown_it], ids=["mistune", "mdit"])
+@pytest.mark.parametrize("payload", CASES, ids=range(len(CASES)))
+def test_escaped_markdown_renders_as_its_text(payload: str, render: object) -> None:
+    text = "玻尿酸补水面膜" + payload
+    out = render(escape_markdown(text))  # type: ignore[operator]
+    parsed = parse(out)
+    assert [tag for tag, _ in parsed.tags] == ["p"], out
+    assert parsed.tags[0][1] == []
+    visible = "".join(parsed.text).strip()
+    assert visible == plain_text(text)
+    assert visible.startswith("玻尿酸补水面膜")
+    assert not INVISIBLE.search(visible)
+
+
+@pytest.mark.parametrize("payload", CASES, ids=range(len(CASES)))
+def test_escaped_markdown_stays_inside_a_table_cell(payload: str) -> None:
+    table = f"| 商品 | 点击 |\n|---|---|\n| {escape_markdown('面膜' + payload)} | 12 |\n"
+    parsed = parse(render_nbconvert(table))
+    cells = [tag for tag, _ in parsed.tags if tag in ("td", "th")]
+    assert cells == ["th", "th", "td", "td"]
+    assert {tag for tag, _ in parsed.tags} <= {"table", "thead", "tbody", "tr", "th", "td"}
+    assert plain_text("面膜" + payload) in "".join(parsed.text)
+
+
+@pytest.mark.parametrize("payload", CASES, ids=range(len(CASES)))
+def test_escaped_html_is_text(payload: str) -> None:
+    text = "宠粉福利专场" + payload
+    parsed = parse(f'<td title="{escape_html(text)}">{escape_html(text)}</td>')
+    assert [tag for tag, _ in parsed.tags] == ["td"]
+    assert parsed.tags[0][1] == [("title", plain_text(text))]
+    assert "".join(parsed.text) == plain_text(text)
+
+
+def test_invisible_and_reordering_characters_are_removed() -> None:
+    shown = plain_text("A\u202eB\u202c\u2067C\u2069\u200bD\u200c\u200d\u200e\u200f\ufeffE")
+    assert shown == "ABCDE"
+    assert (
+        plain_text("第一行\n# 第二行\r\n> 第三行\u2028第四行\t完")
+        == "第一行 # 第二行 > 第三行 第四行 完"
+    )
+
+
+def test_long_text_is_shortened_before_escaping() -> None:
+    shown = plain_text(LONG)
+    assert len(shown) == DISPLAY_LIMIT
+    assert shown.endswith(ELLIPSIS)
+    assert LONG.startswith(shown[: -len(ELLIPSIS)])
+    # The cut never falls inside an escape: the escaped form unescapes to the shortened text.
+    for value in ("&" * 500, "<" * 500, "*" * 500, "a" * 119 + "<b>"):
+        escaped = escape_html(value)
+        assert html.unescape(escaped) == plain_text(value)
+        shown = "".join(parse(render_nbconvert(escape_markdown(value))).text).strip()
+        assert shown == plain_text(value)
+    assert plain_text("短标题", limit=None) == "短标题"
+    assert plain_text("x" * 500, limit=None) == "x" * 500
+
+
+def test_ordinary_titles_read_the_same() -> None:
+    title = "防晒霜 SPF50+ 50ml"
+    assert "".join(parse(render_nbconvert(escape_markdown(title))).text).strip() == title
+    assert escape_html(title) == title
+    assert plain_text(None) == ""
+    assert escape_markdown(12.5) == "12\\.5"
