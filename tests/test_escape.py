@@ -52,7 +52,7 @@ def render_markdown_it(source: str) -> str:
     """CommonMark (markdown-it-py); bare-URL autolinks are covered by mistune's url plugin."""
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark").enable("table").render(source)
+    return str(MarkdownIt("commonmark").enable("table").render(source))
 
 
 @pytest.mark.parametrize("render", [render_nbconvert, render_markdown_it], ids=["mistune", "mdit"])
