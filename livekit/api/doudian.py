@@ -39,6 +39,7 @@ from livekit.api.http import (
     send,
     with_retries,
 )
+from livekit.api.payload import tag
 from livekit.config import Settings
 
 PLATFORM: Platform = "doudian"
@@ -101,7 +102,7 @@ def unwrap(envelope: Any, method: str) -> Any:
         raise UpstreamError(PLATFORM, method, 0, "响应格式不符合预期（缺少 code）")
     code: int = envelope["code"]
     if code == SUCCESS:
-        return envelope.get("data")
+        return tag(envelope.get("data"), method, str(envelope.get("log_id") or ""))
     sub_code = str(envelope.get("sub_code") or "")
     msg = str(envelope.get("msg") or "")
     sub_msg = str(envelope.get("sub_msg") or "")

@@ -34,6 +34,7 @@ from livekit.api.http import (
     send,
     with_retries,
 )
+from livekit.api.payload import tag
 from livekit.config import Settings
 
 PLATFORM: Platform = "qianchuan"
@@ -63,10 +64,10 @@ def unwrap(envelope: Any, endpoint: str) -> Any:
     if not isinstance(envelope, dict) or not isinstance(envelope.get("code"), int):
         raise UpstreamError(PLATFORM, endpoint, 0, "响应格式不符合预期（缺少 code）")
     code: int = envelope["code"]
-    if code == 0:
-        return envelope.get("data")
-    message = str(envelope.get("message") or "")
     request_id = str(envelope.get("request_id") or "")
+    if code == 0:
+        return tag(envelope.get("data"), endpoint, request_id)
+    message = str(envelope.get("message") or "")
     kind: type[ApiError]
     if code == 40100:
         kind = RateLimited
