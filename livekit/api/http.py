@@ -33,6 +33,7 @@ from livekit.api.errors import (
     redact,
 )
 from livekit.config import Settings
+from livekit.credentials import install_log_masking
 
 logger = logging.getLogger("livekit.api")
 
@@ -374,6 +375,7 @@ def install_log_redaction() -> None:
     A logger's filters see only records logged on that logger, not on its children, so every
     existing ``httpcore.*`` logger gets the filter too.
     """
+    install_log_masking()  # every secret livekit knows (livekit.credentials), in every logger
     names = {*_REDACTED_LOGGERS, *_KNOWN_CHILD_LOGGERS}
     names.update(
         name

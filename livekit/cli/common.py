@@ -23,7 +23,9 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 def user_errors() -> Iterator[None]:
     """Turn livekit's user-facing errors into one line on stderr and exit code 1."""
     from livekit.config import LivekitError
+    from livekit.credentials import install_log_masking
 
+    install_log_masking()  # every command: no secret in any log record, at any level
     try:
         yield
     except LivekitError as exc:
@@ -37,19 +39,24 @@ def today_in_china() -> date:
 
 
 def parse_day(value: str, option: str) -> date:
-    """YYYY-MM-DD, ``today``, ``yesterday``, or ``-N`` (N days before today)."""
+    """YYYY-MM-DD, ``today``, ``yesterday``, or ``-N`` (N days before today), range-checked.
+
+    The day must lie in :func:`livekit.dates.range_words` (checked before any arithmetic), so
+    ``--from -99999999`` is one line, not an OverflowError.
+    """
+    from livekit.dates import DateError, DayOutOfRange, days_before, resolve_day
+
     text = value.strip().lower()
     today = today_in_china()
-    if text == "today":
-        return today
-    if text == "yesterday":
-        return today - timedelta(days=1)
-    if text.startswith("-") and text[1:].isdigit():
-        return today - timedelta(days=int(text[1:]))
     try:
-        return date.fromisoformat(text)
-    except ValueError:
+        if text.startswith("-") and text[1:].isascii() and text[1:].isdigit():
+            return days_before(today, text[1:], name=option, shown=value)
+        return resolve_day(text, name=option, on=today)
+    except DayOutOfRange as exc:
+        raise fail(str(exc), 2) from None
+    except DateError:
         raise fail(
-            f"{option} 应为 YYYY-MM-DD 格式的日期（或 today、yesterday、-N 表示 N 天前），收到 {value!r}",
+            f"{option} 应为 YYYY-MM-DD 格式的日期（或 today、yesterday、-N 表示 N 天前），"
+            f"收到 {value!r}",
             2,
         ) from None

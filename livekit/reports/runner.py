@@ -19,7 +19,6 @@ already imported (papermill, nbconvert). Nothing here changes the process's work
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -94,12 +93,10 @@ def run_report(
             stale.unlink(missing_ok=True)
         executed = True
         nb, error = execute(report, parameters, nb_path, day, options)
-        secrets = known_secrets()
+        secrets = known_secrets(project)
         if nb is not None and scrub(nb, secrets):
             _write_notebook(nb, nb_path)
             error = error or "输出中出现了密钥或令牌（已替换为 ***）：请不要在笔记本中打印凭据"
-        if error is not None:
-            error = _scrubbed(error, secrets)
         if error is None and nb is not None:
             index_href = os.path.relpath(project.index_file, out_dir)
             html = _export(nb, html_path, report.title, day, index_href)
@@ -107,6 +104,8 @@ def run_report(
         error = str(exc)
     except Exception as exc:  # a report must never take the others down
         error = f"{type(exc).__name__}: {exc}"
+    if error is not None:  # whatever failed, the message recorded and shown holds no secret
+        error = _scrubbed(error, known_secrets(project))
     result = RunResult(
         name=name,
         title=report.title,
@@ -233,66 +232,38 @@ def report_date_env(day: date) -> Iterator[None]:
 # ---- secrets ---------------------------------------------------------------------------------
 
 
-def known_secrets() -> set[str]:
-    """App secrets (settings, .env, the sandbox's demo ones) and every token in the token files."""
-    from livekit.config import (
-        SANDBOX_DOUDIAN_APP_SECRET,
-        SANDBOX_QIANCHUAN_SECRET,
-        LivekitError,
-        load_settings,
-    )
+def known_secrets(project: Project | None = None) -> set[str]:
+    """Every secret value (livekit.credentials): app secrets, webhook URLs and their keys,
+    signing secrets, the SMTP password, tokens in the token files, the sandbox's demo secrets.
 
-    found = {SANDBOX_QIANCHUAN_SECRET, SANDBOX_DOUDIAN_APP_SECRET}
-    try:
-        settings = load_settings()
-    except LivekitError:
-        settings = None
-    if settings is not None:
-        for secret in (settings.qianchuan_secret, settings.doudian_app_secret):
-            if secret is not None:
-                found.add(secret.get_secret_value())
-        for path in (settings.tokens_path, settings.home / "sandbox" / "tokens.json"):
-            found |= _tokens_in(path)
-    return {s for s in found if len(s) >= 8}
+    ``.env`` is read where the settings find it and, with ``project``, upwards from the
+    project's notebooks folder (where the report kernels start).
+    """
+    from livekit.credentials import secret_values
 
-
-def _tokens_in(path: Path) -> set[str]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return set()
-    out: set[str] = set()
-
-    def walk(node: Any, key: str = "") -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, str(k))
-        elif isinstance(node, list):
-            for v in node:
-                walk(v, key)
-        elif isinstance(node, str) and "token" in key.lower():
-            out.add(node)
-
-    walk(data)
-    return out
+    folders = [] if project is None else [project.root, project.notebooks_dir]
+    return secret_values(folders)
 
 
 def _scrubbed(text: str, secrets: set[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, SCRUBBED)
-    return text
+    from livekit.credentials import mask
+
+    return mask(text, secrets)
 
 
 def scrub(node: Any, secrets: set[str]) -> bool:
     """Replace every secret inside ``node`` (a notebook, in place) by ``***``; True if any was."""
     if not secrets:
         return False
+    from livekit.credentials import mask
+
+    ordered = sorted(secrets, key=len, reverse=True)
     found = False
 
     def walk(value: Any) -> Any:
         nonlocal found
         if isinstance(value, str):
-            cleaned = _scrubbed(value, secrets)
+            cleaned = mask(value, ordered)
             found = found or cleaned != value
             return cleaned
         if isinstance(value, dict):
@@ -362,6 +333,9 @@ def run_reports(
     not start last and run alone. Results come back in the order of ``names``; ``on_done`` is
     called as each finishes.
     """
+    from livekit.credentials import install_log_masking
+
+    install_log_masking()  # papermill and nbclient log at DEBUG; no secret in any record
     options = options or RunOptions()
     if jobs < 1:
         raise ReportError(f"并行数 --jobs 应至少为 1，收到 {jobs}")

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from livekit.config import ConfigError
+from livekit.credentials import install_log_masking, register_env
 from livekit.monitor.notify.channels import (
     Channel,
     ConsoleChannel,
@@ -169,7 +170,16 @@ def parse_channel_specs(raw: Mapping[str, Any] | None) -> dict[str, ChannelSpec]
             out[name] = ChannelSpec.model_validate(dict(body))
         except ValidationError as exc:
             raise ConfigError(f"通知渠道「{name}」配置有误：{_describe(exc)}") from None
+    for spec in out.values():
+        register_secret_envs(spec)
     return out
+
+
+def register_secret_envs(spec: ChannelSpec) -> None:
+    """Make the report scrub and the log masking treat ``spec``'s address and secret variables
+    as secrets (livekit.credentials knows the built-in ones; a rules file adds its own)."""
+    if spec.type != "console":
+        register_env(spec.address_env, spec.secret_env)
 
 
 def _describe(exc: ValidationError) -> str:
@@ -209,6 +219,9 @@ def resolve_channels(
     """
     env = os.environ if environ is None else environ
     install_log_redaction()
+    install_log_masking()
+    for spec in specs.values():
+        register_secret_envs(spec)
     out: dict[str, Channel] = {}
     for name in sorted(set(names_used) | {"console"}):
         if name in specs:

@@ -14,6 +14,8 @@ import re
 import threading
 from urllib.parse import urlsplit
 
+from livekit.credentials import register_value
+
 MASK = "****"
 
 log = logging.getLogger("livekit.monitor.notify")
@@ -30,6 +32,7 @@ def register_secret(value: str | None) -> None:
     if value and len(value) >= _MIN_SECRET_LEN:
         with _SECRETS_LOCK:
             _SECRETS.add(value)
+        register_value(value)  # and masked in every logger (livekit.credentials)
 
 
 def _secret_looking(segment: str) -> bool:
