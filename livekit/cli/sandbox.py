@@ -100,6 +100,10 @@ def serve(
         int,
         typer.Option(help="压测用：额外的小号数量，每晚 20:30 前后一起开播。"),
     ] = 0,
+    hostile_text: Annotated[
+        bool,
+        typer.Option(help="测试用：每个上游文本字段（标题、昵称、城市等）都带上恶意载荷。"),
+    ] = False,
 ) -> None:
     """启动沙盒 HTTP 服务（真实路径、真实协议与错误码）。"""
     from livekit.sandbox.config import Faults, SandboxConfig, TokenLifetimes
@@ -125,6 +129,7 @@ def serve(
         scale=scale,
         history_days=history_days,
         extra_accounts=extra_accounts,
+        hostile_text=hostile_text,
         qianchuan_app_id=qianchuan_app_id,
         qianchuan_secret=qianchuan_secret,
         doudian_app_key=doudian_app_key,

@@ -342,7 +342,7 @@ def _audience(
         if dim == "CITY":
             counts = np.bincount(pop.province[people], minlength=len(catalog.PROVINCES))
             items = [
-                {"city_name": catalog.PROVINCES[i][1], "value": int(counts[i])}
+                {"city_name": world.city_names[i], "value": int(counts[i])}
                 for i in np.argsort(-counts, kind="stable")
                 if counts[i] > 0
             ]

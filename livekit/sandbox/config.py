@@ -56,6 +56,7 @@ class SandboxConfig:
     history_days: int = 90
     scale: float = 1.0  # traffic multiplier (tests use smaller shops)
     extra_accounts: int = 0  # load tests: more 抖音号, each on air every evening (20:30 ± 15 min)
+    hostile_text: bool = False  # every upstream text field carries a payload (hostile.py)
     qianchuan_app_id: int = DEMO_QIANCHUAN_APP_ID
     qianchuan_secret: str = DEMO_QIANCHUAN_SECRET
     doudian_app_key: str = DEMO_DOUDIAN_APP_KEY

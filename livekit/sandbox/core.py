@@ -74,7 +74,12 @@ class Sandbox:
         self.config = config
         today = config.today or datetime.now(CHINA_TZ).date()
         self.world = World(
-            config.seed, today, config.history_days, config.scale, config.extra_accounts
+            config.seed,
+            today,
+            config.history_days,
+            config.scale,
+            config.extra_accounts,
+            hostile_text=config.hostile_text,
         )
         start = config.now
         if start is None:

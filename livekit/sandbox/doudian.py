@@ -16,7 +16,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from livekit.sandbox import catalog
 from livekit.sandbox.core import ParamError, Sandbox, dumps
 from livekit.sandbox.oauth import OAuthError
 from livekit.sandbox.world import Order
@@ -256,7 +255,7 @@ def _token(
         "refresh_token": pair.refresh_token,
         "scope": "SCOPE",
         "shop_id": w.shop_id,
-        "shop_name": catalog.SHOP_NAME,
+        "shop_name": w.shop_name,
         "authority_id": str(w.shop_id),
         "auth_subject_type": "MiniApp",
     }
@@ -363,7 +362,7 @@ def shop_order(sb: Sandbox, o: Order, now: float) -> dict[str, Any]:
     w = sb.world
     status, after = _status(o, now)
     prov_idx = int(w.population.province[o.buyer])
-    province, city, _ = catalog.PROVINCES[prov_idx]
+    province, city = w.province_names[prov_idx], w.city_names[prov_idx]
     pid = str(prov_idx + 11)
     is_live = o.room_id != 0
     author = next((a for a in w.accounts if a.aweme_id == o.author_id), None)
@@ -400,7 +399,7 @@ def shop_order(sb: Sandbox, o: Order, now: float) -> dict[str, Any]:
     return {
         "order_id": o.order_id,
         "shop_id": w.shop_id,
-        "shop_name": catalog.SHOP_NAME,
+        "shop_name": w.shop_name,
         "order_status": status,
         "order_status_desc": STATUS_DESC[status],
         "create_time": o.create_ts,

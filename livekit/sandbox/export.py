@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from livekit.sandbox import catalog
 from livekit.sandbox.world import Session, World, fmt_time
 
 COLUMNS = (
@@ -56,8 +55,8 @@ def _session_columns(
         "viewer_id": [hashes[i] for i in viewers.tolist()],
         "enter_time": [fmt_time(s.start_ts + t) for t in v.enter_s[keep].tolist()],
         "leave_time": [fmt_time(s.start_ts + t) for t in leave.tolist()],
-        "province": [catalog.PROVINCES[i][0] for i in prov.tolist()],
-        "traffic_source": [catalog.TRAFFIC_SOURCES[i] for i in v.source[keep].tolist()],
+        "province": [world.province_names[i] for i in prov.tolist()],
+        "traffic_source": [world.export_sources[i] for i in v.source[keep].tolist()],
         "clicked_product_id": [
             int(pids[p]) if c else None
             for p, c in zip(v.product[keep].tolist(), clicked.tolist(), strict=True)

@@ -160,7 +160,7 @@ async def advertisers(request: Request) -> Response:
     w = sb.world
     item = {
         "advertiser_id": w.advertiser_id,
-        "advertiser_name": "悦好生活-千川账户",
+        "advertiser_name": w.advertiser_name,
         "advertiser_role": 1,
         "is_valid": True,
         "account_role": "PLATFORM_ROLE_QIANCHUAN_AGENT",

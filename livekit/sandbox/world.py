@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from livekit.sandbox import catalog
+from livekit.sandbox.hostile import LONG, hostile
 
 CHINA_TZ = timezone(timedelta(hours=8), name="Asia/Shanghai")
 
@@ -258,9 +259,12 @@ class World:
         history_days: int = 90,
         scale: float = 1.0,
         extra_accounts: int = 0,
+        hostile_text: bool = False,
     ) -> None:
         self.seed = seed
         self.today = today
+        self.hostile_text = hostile_text
+        self._texts()
         self.history_days = history_days
         self.scale = scale
         self.first_day = today - timedelta(days=history_days)
@@ -276,6 +280,30 @@ class World:
         if extra_accounts:
             self.accounts += self._make_extra_accounts(extra_accounts)
 
+    # ---- text -----------------------------------------------------------------------
+    def _text(self, base: str, index: int) -> str:
+        """``base`` as served: with payload ``index`` appended when ``hostile_text`` is on."""
+        return hostile(base, index) if self.hostile_text else base
+
+    def _texts(self) -> None:
+        """Every free text the world serves (``SandboxConfig.hostile_text``: each followed by
+        a payload, cycling through them so that every payload reaches some field a report
+        shows; the last product's title carries the 10 kB one). Only names change: no random
+        stream is drawn here, so every number is the same either way."""
+        t = self._text
+        self.advertiser_name = t(catalog.ADVERTISER_NAME, 4)
+        self.shop_name = t(catalog.SHOP_NAME, 5)
+        self.room_titles = tuple(t(x, k) for k, x in enumerate(catalog.ROOM_TITLES))
+        self.province_names = tuple(t(p, i) for i, (p, _, _) in enumerate(catalog.PROVINCES))
+        self.city_names = tuple(t(c, i + 7) for i, (_, c, _) in enumerate(catalog.PROVINCES))
+        # The viewer export's traffic_source column is free text (the API's keys are not).
+        self.export_sources = tuple(t(x, i + 14) for i, x in enumerate(catalog.TRAFFIC_SOURCES))
+        last = len(catalog.PRODUCTS) - 1
+        self.product_titles = tuple(
+            (title + LONG if self.hostile_text and i == last else t(title, i))
+            for i, (title, _, _) in enumerate(catalog.PRODUCTS)
+        )
+
     # ---- static entities -------------------------------------------------------------
     def _make_products(self, rng: np.random.Generator) -> tuple[Product, ...]:
         out = []
@@ -285,6 +313,7 @@ class World:
             live_fen = round(price_fen * LIVE_DISCOUNT / 10) * 10
             margin = float(np.clip(rng.normal(0.45, 0.1), 0.2, 0.7))
             cover = f"https://p3-sandbox.douyinpic.com/product/{pid}.jpeg"
+            title = self.product_titles[i]
             out.append(Product(i, pid, title, price_fen, live_fen, attr, round(margin, 3), cover))
         return tuple(out)
 
@@ -297,6 +326,7 @@ class World:
         for i, name in enumerate(catalog.ACCOUNT_NAMES):
             aweme_id = 1_000_000_000_000_000 + int(rng.integers(10**14, 9 * 10**14))
             avatar = (f"https://p11-sandbox.douyinpic.com/aweme/100x100/{aweme_id}.jpeg",)
+            name = self._text(name, 11 + i)
             out.append(Account(i, aweme_id, name, avatar, rates[i], cats[i]))
         return tuple(out)
 
@@ -310,7 +340,7 @@ class World:
         for j in range(n):
             aweme_id = 1_000_000_000_000_000 + int(rng.integers(10**14, 9 * 10**14))
             avatar = (f"https://p11-sandbox.douyinpic.com/aweme/100x100/{aweme_id}.jpeg",)
-            name = f"悦好生活·分号{j + 1:02d}"
+            name = self._text(f"悦好生活·分号{j + 1:02d}", 13 + j)
             out.append(
                 Account(
                     base + j, aweme_id, name, avatar, 4.0 * self.scale, self.accounts[1].catalog
@@ -682,7 +712,7 @@ def _simulate_session(world: World, account: Account, d: date, slot: str) -> Ses
     cost_noise = float(rng.lognormal(-0.02, 0.2))
     cost_per_ad_visit = max(1, round(gmv / TARGET_ROAS / max(n_ad, 1) * cost_noise))
 
-    title = catalog.ROOM_TITLES[int(rng.integers(len(catalog.ROOM_TITLES)))]
+    title = world.room_titles[int(rng.integers(len(catalog.ROOM_TITLES)))]
     cover = (
         f"https://p3-sandbox.douyinpic.com/room/{room_id}/cover_720.jpeg",
         f"https://p9-sandbox.douyinpic.com/room/{room_id}/cover_360.jpeg",
