@@ -218,7 +218,36 @@ def load_settings(**overrides: Any) -> Settings:
     """
     env_file = dotenv.find_dotenv(usecwd=True) or None
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         lines = [_describe(e) for e in exc.errors(include_url=False)]
         raise ConfigError("；".join(lines)) from None
+    prepare_home(settings.home)
+    return settings
+
+
+def prepare_home(home: Path) -> Path:
+    """Make sure ``home`` is a writable folder; create it private (0700) when it is missing.
+
+    The one place LIVEKIT_HOME is created (every command loads its settings here first), so
+    that whatever is written in it later (tokens, the sandbox's tokens, the store) is never
+    readable by other users, and a home that is a file or read-only is one ConfigError line.
+    Parent folders are created with the default mode, as ``mkdir -p`` does.
+    """
+    import os
+
+    where = f"数据目录 {home}（环境变量 {env_name('home')}）"
+    try:
+        if not home.exists():
+            home.parent.mkdir(parents=True, exist_ok=True)
+            home.mkdir(mode=0o700)
+            os.chmod(home, 0o700)  # mkdir's mode is masked by the umask
+    except FileExistsError:
+        pass  # created meanwhile by another livekit process: checked below
+    except OSError as exc:
+        raise ConfigError(f"{where} 无法创建（{exc.strerror or exc}）") from None
+    if not home.is_dir():
+        raise ConfigError(f"{where} 不是文件夹；请改为一个文件夹的路径")
+    if not os.access(home, os.W_OK | os.X_OK):
+        raise ConfigError(f"{where} 不可写；请检查权限或改用其他文件夹")
+    return home

@@ -7,6 +7,11 @@ morning: they are resolved inside the notebook, against today in Asia/Shanghai, 
 Days: ``2026-11-27``, ``today``, ``yesterday``, ``N_days_ago`` (``7_days_ago``).
 Ranges: ``last_N_days`` (the N closed days up to yesterday), ``this_week`` (Monday to today),
 ``last_week`` (Monday to Sunday), ``this_month`` (the 1st to today), ``last_month``.
+
+Every day is range-checked before any arithmetic is done with it: it must lie between
+:data:`FIRST_DAY` and one year after today (China time), so that ``99999999_days_ago`` or
+``9999-12-31`` is one readable :class:`DateError` rather than an ``OverflowError`` somewhere
+downstream.
 """
 
 from __future__ import annotations
@@ -19,14 +24,23 @@ from livekit.config import LivekitError
 
 CHINA_TZ = timezone(timedelta(hours=8), name="Asia/Shanghai")
 
-_DAYS_AGO = re.compile(r"^(\d+)_days?_ago$")
-_LAST_N = re.compile(r"^last_(\d+)_days?$")
+# ASCII digits only: ``\d`` also matches other scripts' digits, which int() may not take.
+_DAYS_AGO = re.compile(r"([0-9]+)_days?_ago")
+_LAST_N = re.compile(r"last_([0-9]+)_days?")
+FIRST_DAY = date(2000, 1, 1)
+"""The earliest day livekit accepts anywhere (neither platform has data from before it)."""
+FUTURE_DAYS = 366
+"""How far after today (China time) a day may lie: one year."""
 DAY_WORDS = "YYYY-MM-DD、today、yesterday、N_days_ago"
 RANGE_WORDS = "last_N_days、this_week、last_week、this_month、last_month"
 
 
 class DateError(LivekitError, ValueError):
     """A date parameter that cannot be understood; the message says what is accepted."""
+
+
+class DayOutOfRangeError(DateError):
+    """A day outside the accepted span (:data:`FIRST_DAY` to a year after today)."""
 
 
 REPORT_DATE_ENV = "LIVEKIT_REPORT_DATE"
@@ -41,33 +55,71 @@ def today() -> date:
     forced = os.environ.get(REPORT_DATE_ENV, "").strip()
     if forced:
         try:
-            return date.fromisoformat(forced)
+            day = date.fromisoformat(forced)
         except ValueError:
             raise DateError(
-                f"环境变量 {REPORT_DATE_ENV} 应为 YYYY-MM-DD，收到 {forced!r}"
+                f"环境变量 {REPORT_DATE_ENV} 应为 YYYY-MM-DD，收到 {_clip(forced)!r}"
             ) from None
+        return check_day(day, name=f"环境变量 {REPORT_DATE_ENV}")
     return datetime.now(CHINA_TZ).date()
+
+
+def latest_day() -> date:
+    """The latest day accepted anywhere: one year after the real today in China."""
+    return datetime.now(CHINA_TZ).date() + timedelta(days=FUTURE_DAYS)
+
+
+def range_words() -> str:
+    """The accepted span of days, for messages: ``2000-01-01 ~ 2027-12-05``."""
+    return f"{FIRST_DAY} ~ {latest_day()}"
+
+
+def check_day(day: date, *, name: str = "日期") -> date:
+    """``day`` if it lies in the accepted span (see the module docstring), else DateError."""
+    if not FIRST_DAY <= day <= latest_day():
+        raise DayOutOfRangeError(f"{name} {day} 超出可用范围（{range_words()}，北京时间）")
+    return day
+
+
+def days_before(base: date, count: str | int, *, name: str = "日期", shown: object = None) -> date:
+    """``base`` minus ``count`` days, range-checked before subtracting (no overflow)."""
+    shown = _clip(count if shown is None else shown)
+    text = str(count)
+    # a count too long to be a day in range is refused before int() (which refuses > 4300 digits)
+    n = int(text) if text.isascii() and text.isdigit() and len(text) <= 7 else None
+    if n is None or n > (base - FIRST_DAY).days:
+        raise DayOutOfRangeError(
+            f"{name} {shown!r} 早于 {FIRST_DAY}；可用日期范围为 {range_words()}（北京时间）"
+        )
+    return base - timedelta(days=n)
+
+
+def _clip(value: object) -> str:
+    """``value`` as text short enough for a one-line message."""
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def resolve_day(value: date | str, *, name: str = "日期", on: date | None = None) -> date:
     """One day from an ISO date or a relative word (see the module docstring)."""
     if isinstance(value, datetime):
-        return value.astimezone(CHINA_TZ).date()
+        return check_day(value.astimezone(CHINA_TZ).date(), name=name)
     if isinstance(value, date):
-        return value
-    base = on or today()
+        return check_day(value, name=name)
+    base = check_day(on or today(), name="基准日期")
     text = str(value).strip().lower()
     if text == "today":
         return base
     if text == "yesterday":
-        return base - timedelta(days=1)
-    m = _DAYS_AGO.match(text)
+        return days_before(base, 1, name=name, shown=value)
+    m = _DAYS_AGO.fullmatch(text)
     if m:
-        return base - timedelta(days=int(m.group(1)))
+        return days_before(base, m.group(1), name=name, shown=value)
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise DateError(f"{name} 无法识别：{value!r}；可用 {DAY_WORDS}") from None
+        raise DateError(f"{name} 无法识别：{_clip(value)!r}；可用 {DAY_WORDS}") from None
+    return check_day(day, name=name)
 
 
 def resolve_range(
@@ -77,19 +129,19 @@ def resolve_range(
     on: date | None = None,
 ) -> tuple[date, date]:
     """(first, last) day, inclusive. ``start`` may be a range word; then ``end`` must be None."""
-    base = on or today()
+    base = check_day(on or today(), name="基准日期")
     text = start.strip().lower() if isinstance(start, str) else None
     first: date
     last: date
-    if text is not None and (_LAST_N.match(text) or text in _RANGES):
+    if text is not None and (_LAST_N.fullmatch(text) or text in _RANGES):
         if end is not None:
-            raise DateError(f"开始日期 {start!r} 已是一个区间，不能再给结束日期 {end!r}")
-        m = _LAST_N.match(text)
+            raise DateError(f"开始日期 {start!r} 已是一个区间，不能再给结束日期 {_clip(end)!r}")
+        m = _LAST_N.fullmatch(text)
         if m:
-            n = int(m.group(1))
-            if n < 1:
-                raise DateError(f"{start!r}：天数至少为 1")
-            first, last = base - timedelta(days=n), base - timedelta(days=1)
+            if m.group(1).strip("0") == "":
+                raise DateError(f"{_clip(start)!r}：天数至少为 1")
+            first = days_before(base, m.group(1), name="开始日期", shown=start)
+            last = days_before(base, 1, name="结束日期", shown=start)
         else:
             first, last = _RANGES[text](base)
     else:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from livekit.config import Settings, load_settings
+from livekit.config import Settings, load_settings, prepare_home
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -66,8 +66,8 @@ def sandbox_session(
     # One sandbox session at a time per LIVEKIT_HOME: each in-process sandbox issues its own
     # tokens into LIVEKIT_HOME/sandbox/tokens.json, so two at once (reports run with --jobs 2 on
     # a cold store) would overwrite each other's tokens. The second waits, then finds the data.
-    lock_dir = base.home / "sandbox"
-    lock_dir.mkdir(parents=True, exist_ok=True)
+    prepare_home(base.home)
+    lock_dir = prepare_home(base.home / "sandbox")  # the sandbox's own home: private too
     with (
         FileLock(str(lock_dir / "session.lock")),
         running_sandbox(config or SandboxConfig()) as server,

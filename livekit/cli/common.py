@@ -12,10 +12,16 @@ CHINA_TZ = timezone(timedelta(hours=8), name="Asia/Shanghai")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``错误：message`` to stderr; return the Exit to raise."""
-    from rich.console import Console
+    """Print ``错误：message`` to stderr, as one line; return the Exit to raise.
 
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]错误：[/]{message}", highlight=False)
+    The message is plain text: it may quote a path or a value the user typed, so it is escaped
+    for rich (``[/]`` in a file name is not markup) and its line breaks become spaces.
+    """
+    from rich.console import Console
+    from rich.markup import escape
+
+    line = escape(" ".join(message.splitlines()))
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]错误：[/]{line}", highlight=False)
     return typer.Exit(code)
 
 
@@ -44,7 +50,7 @@ def parse_day(value: str, option: str) -> date:
     The day must lie in :func:`livekit.dates.range_words` (checked before any arithmetic), so
     ``--from -99999999`` is one line, not an OverflowError.
     """
-    from livekit.dates import DateError, DayOutOfRange, days_before, resolve_day
+    from livekit.dates import DateError, DayOutOfRangeError, days_before, resolve_day
 
     text = value.strip().lower()
     today = today_in_china()
@@ -52,7 +58,7 @@ def parse_day(value: str, option: str) -> date:
         if text.startswith("-") and text[1:].isascii() and text[1:].isdigit():
             return days_before(today, text[1:], name=option, shown=value)
         return resolve_day(text, name=option, on=today)
-    except DayOutOfRange as exc:
+    except DayOutOfRangeError as exc:
         raise fail(str(exc), 2) from None
     except DateError:
         raise fail(

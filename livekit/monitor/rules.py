@@ -55,6 +55,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from livekit.config import ConfigError
+from livekit._yaml import NoAliasSafeLoader
 from livekit.monitor.metrics import METRICS, SCOPE_LABELS, LiveMetric, suggest
 from livekit.monitor.types import Scope, Severity
 
@@ -495,7 +496,7 @@ class _Errors:
 
 
 def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
-    loader = yaml.SafeLoader(text)
+    loader = NoAliasSafeLoader(text)  # SafeLoader refusing anchors/aliases (alias bombs)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

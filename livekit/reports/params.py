@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from livekit._yaml import NoAliasSafeLoader
 from livekit.config import LivekitError
 from livekit.reports.project import Report, ReportError
 
@@ -47,8 +48,12 @@ class ParameterError(ReportError):
     """Parameters that do not fit the notebook; the message names the parameter and the file."""
 
 
-class NoDatesSafeLoader(yaml.SafeLoader):
-    """YAML as ``papermill -f`` reads it (papermill.iorw.NoDatesSafeLoader): dates stay strings."""
+class NoDatesSafeLoader(NoAliasSafeLoader):
+    """YAML as ``papermill -f`` reads it (papermill.iorw.NoDatesSafeLoader): dates stay strings.
+
+    Unlike papermill's, it refuses anchors and aliases (see :mod:`livekit._yaml`): a params or
+    schedules file is checked by this loader before papermill ever reads it.
+    """
 
     yaml_implicit_resolvers = {  # noqa: RUF012 - the base class's own attribute
         key: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]

@@ -98,14 +98,36 @@ def load_schedules(project: Project) -> list[Schedule]:
         cron = cron.strip()
         if len(cron.split()) != 5 or not croniter.is_valid(cron):
             raise ParameterError(
-                f'{where}：cron 表达式 {cron!r} 无效；应为“分 时 日 月 周”五段，如 "0 8 * * *"'
+                f"{where}：cron 表达式 {_clip(cron)!r} 无效；"
+                '应为“分 时 日 月 周”五段，如 "0 8 * * *"'
             )
         options = RunOptions().with_limits(limits.get("timeout"), limits.get("cell_timeout"))
+        _check_fires(cron, where)
         out.append(Schedule(name, cron, options))
     return out
 
 
 # ---- state ---------------------------------------------------------------------------------
+def _check_fires(cron: str, where: str) -> None:
+    """A valid expression may still never fire (``0 0 30 2 *``): find a next and a previous time.
+
+    croniter raises CroniterBadDateError (a ValueError) when it finds none within its search
+    window; caught here so the scheduler never meets it mid-run.
+    """
+    now = datetime.now(CHINA_TZ)
+    try:
+        croniter(cron, now).get_next(datetime)
+        croniter(cron, now).get_prev(datetime)
+    except (ValueError, OverflowError, LookupError, TypeError):
+        raise ParameterError(
+            f"{where}：cron 表达式 {cron!r} 永远不会触发（没有这样的日期，如 2 月 30 日）"
+        ) from None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 
 
 def read_state(project: Project) -> dict[str, datetime]:
