@@ -2,19 +2,36 @@
 
 One place converts units and types, once: 千川 times (``YYYY-MM-DD HH:MM:SS`` China time) and
 抖店 times (Unix seconds, 0 meaning "not yet") become ``Datetime("us", "Asia/Shanghai")``;
-抖店 fen become yuan; counts that a report sends as floats (``12.0``) become exact integers.
-Rows are built with an explicit raw schema, so 19-digit ids go from Python ints straight into
-Int64 and never through a float.
+抖店 fen become yuan; ids and counts become exact ``Int64`` (19-digit ids go from Python ints
+straight into Int64 and never through a float).
+
+**Values of an unexpected shape.** The platforms are not consistent about number types (the ad
+report sends counts as ``12.0``; ids and amounts sometimes arrive as strings). Every value is
+checked against its column before a frame is built, and converted when nothing is lost:
+``34397.0`` or ``"34397"`` or ``" 34397 "`` for a count → 34397; ``"12.50"`` for money → 12.5;
+``"1800000000000000001"`` for an id → that exact int; an int for a string column → its digits.
+Anything else — a fraction where an integer belongs (``34397.5``), a float beyond 2**53 (it
+may already have lost digits, e.g. an id sent as ``1.8e18``), ``True``, a list, NaN or
+infinity, text that is not a number, an integer outside Int64 — raises
+:class:`ValueShapeError`: one readable line naming the endpoint, the field, the value and the
+request id of the response (see livekit.api.payload). Nothing is written for the data being
+converted, since conversion happens before any partition of it is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date
+import math
+import re
+import reprlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
 
+from livekit.api.payload import origin
+from livekit.config import LivekitError
 from livekit.store.datasets import (
     AD_DAILY,
     ORDER_ITEMS,
@@ -30,90 +47,321 @@ from livekit.store.datasets import (
 
 QC_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DAY = "_day"  # helper column: the partition day of each row
+TZ = "Asia/Shanghai"
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+FLOAT_EXACT = 2**53  # every integer up to this is exact in a float; beyond, digits may be lost
+MAX_EPOCH = 253_402_300_799  # 9999-12-31 23:59:59 UTC
+PLATFORM_NAMES = {"qianchuan": "巨量千川", "doudian": "抖店"}
+REQUEST_ID_LABELS = {"qianchuan": "request_id", "doudian": "log_id"}
+
+# A decimal number in text, surrounding whitespace allowed (no underscores, no hex, no nan/inf).
+_NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?\s*")
+_QC_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+_MAX_NUMBER_TEXT = 64
+
+_shorten = reprlib.Repr()
+_shorten.maxstring = 40
+_shorten.maxother = 40
+_shorten.maxlist = _shorten.maxdict = _shorten.maxtuple = 4
+_shorten.maxlevel = 2
 
 
-def _qc_time(name: str) -> pl.Expr:
-    return (
-        pl.col(name)
-        .replace("", None)
-        .str.to_datetime(QC_TIME_FORMAT, time_zone="Asia/Shanghai", time_unit="us")
+class ValueShapeError(LivekitError):
+    """An upstream value that cannot be converted to its column's type without loss."""
+
+    def __init__(
+        self,
+        platform: str,
+        endpoint: str,
+        field: str,
+        value: Any,
+        reason: str,
+        request_id: str = "",
+    ) -> None:
+        self.platform = platform
+        self.endpoint = endpoint
+        self.field = field
+        self.value = value
+        self.reason = reason
+        self.request_id = request_id
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        name = PLATFORM_NAMES.get(self.platform, self.platform)
+        where = f"{name}接口 {self.endpoint}" if self.endpoint else name
+        label = REQUEST_ID_LABELS.get(self.platform, "request_id")
+        ref = f"{label} {self.request_id}" if self.request_id else f"响应未带 {label}"
+        return (
+            f"{where} 返回的字段 {self.field} 取值 {show_value(self.value)} {self.reason}，"
+            f"无法无损转换（{ref}）。这批数据没有写入，已写入的日期完整保留；"
+            "请稍后重试，若仍出现请带上请求编号联系平台。"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            ValueShapeError,
+            (self.platform, self.endpoint, self.field, self.value, self.reason, self.request_id),
+        )
+
+
+def show_value(value: Any) -> str:
+    """A short, one-line, repr-quoted rendering of an upstream value (data, never markup)."""
+    text = _shorten.repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+class _Unusable(Exception):  # noqa: N818 (internal signal, never raised to users)
+    """Internal: the value cannot be converted; ``args[0]`` says why (Chinese)."""
+
+
+# ---- one value ------------------------------------------------------------------------
+def _int(v: Any) -> int:
+    t = type(v)
+    if t is int:
+        if INT64_MIN <= v <= INT64_MAX:
+            return int(v)
+        raise _Unusable("超出 64 位整数范围")
+    if t is float:
+        if not math.isfinite(v):
+            raise _Unusable("不是有限的数")
+        if not v.is_integer():
+            raise _Unusable("不是整数")
+        if abs(v) > FLOAT_EXACT:
+            raise _Unusable("是超过 2^53 的浮点数（可能已丢失精度）")
+        return int(v)
+    if t is str:
+        if len(v) > _MAX_NUMBER_TEXT or not _NUMBER.fullmatch(v):
+            raise _Unusable("不是数字")
+        d = Decimal(v.strip())
+        if not INT64_MIN <= d <= INT64_MAX:  # checked before int(): "1e9999" stays cheap
+            raise _Unusable("超出 64 位整数范围")
+        if d != d.to_integral_value():
+            raise _Unusable("不是整数")
+        return int(d)
+    raise _Unusable(_wrong_type(v, "整数"))
+
+
+def _float(v: Any) -> float:
+    t = type(v)
+    if t is float:
+        if math.isfinite(v):
+            return float(v)
+        raise _Unusable("不是有限的数")
+    if t is int:
+        if abs(v) <= FLOAT_EXACT:
+            return float(v)
+        raise _Unusable("太大，转成浮点数会丢失精度")
+    if t is str:
+        if len(v) > _MAX_NUMBER_TEXT or not _NUMBER.fullmatch(v):
+            raise _Unusable("不是数字")
+        f = float(v)
+        if not math.isfinite(f):
+            raise _Unusable("超出浮点数范围")
+        return f
+    raise _Unusable(_wrong_type(v, "数字"))
+
+
+def _str(v: Any) -> str:
+    t = type(v)
+    if t is str:
+        return str(v)
+    if t is int:  # an id or code sent as a number: its digits are the same text
+        return str(v)
+    raise _Unusable(_wrong_type(v, "文本"))
+
+
+def _strs(v: Any) -> list[str]:
+    if type(v) is list and all(type(x) is str for x in v):
+        return list(v)
+    raise _Unusable(_wrong_type(v, "文本数组"))
+
+
+def _qc_time(v: Any) -> datetime | None:
+    if type(v) is not str:
+        raise _Unusable(_wrong_type(v, "时间文本"))
+    if v == "":
+        return None
+    if _QC_TIME.fullmatch(v):
+        try:
+            return datetime.strptime(v, QC_TIME_FORMAT)
+        except ValueError:
+            pass
+    raise _Unusable("不是 YYYY-MM-DD HH:MM:SS 格式的时间")
+
+
+def _epoch(v: Any) -> int:
+    n = _int(v)
+    if n > MAX_EPOCH:
+        raise _Unusable("不是有效的 Unix 时间戳")
+    return n
+
+
+def _wrong_type(v: Any, wanted: str) -> str:
+    if isinstance(v, bool):
+        return f"是布尔值，应为{wanted}"
+    if isinstance(v, list):
+        return f"是数组，应为{wanted}"
+    if isinstance(v, dict):
+        return f"是对象，应为{wanted}"
+    if isinstance(v, int | float):
+        return f"是数字，应为{wanted}"
+    return f"类型不符，应为{wanted}"
+
+
+Convert = Callable[[Any], Any]
+
+
+def integer(value: Any, field: str, source: Any, platform: str, endpoint: str = "") -> int:
+    """One exact integer from a response (ids, totals), or ValueShapeError naming its origin."""
+    try:
+        return _int(value)
+    except _Unusable as bad:
+        raise _error(platform, source, endpoint, field, value, bad) from None
+
+
+def objects(value: Any, field: str, platform: str, source: Any = None) -> list[dict[str, Any]]:
+    """A list of JSON objects from a response (``None`` is an empty list), or ValueShapeError."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _error(platform, source, "", field, value, _Unusable("应为对象数组"))
+    for item in value:
+        if not isinstance(item, dict):
+            raise _error(platform, source, "", field, item, _Unusable("应为对象"))
+    return value
+
+
+def _error(
+    platform: str, source: Any, endpoint: str, field: str, value: Any, bad: _Unusable
+) -> ValueShapeError:
+    src_endpoint, request_id = origin(source)
+    return ValueShapeError(
+        platform, src_endpoint or endpoint, field, value, str(bad.args[0]), request_id
     )
 
 
-def _epoch_time(name: str) -> pl.Expr:
-    return (
-        pl.when(pl.col(name) > 0)
-        .then(pl.from_epoch(pl.col(name), "s"))
+# ---- columns ----------------------------------------------------------------------------
+class _Column:
+    __slots__ = ("convert", "expr", "name", "raw")
+
+    def __init__(self, name: str, raw: pl.DataType, convert: Convert, expr: pl.Expr) -> None:
+        self.name, self.raw, self.convert, self.expr = name, raw, convert, expr
+
+
+def _by_dtype(name: str, dtype: pl.DataType) -> _Column:
+    col = pl.col(name)
+    if dtype == TIME:
+        return _Column(name, pl.Datetime("us"), _qc_time, col.dt.replace_time_zone(TZ))
+    if dtype == pl.Int64():
+        return _Column(name, pl.Int64(), _int, col)
+    if dtype == pl.Float64():
+        return _Column(name, pl.Float64(), _float, col)
+    if dtype == pl.String():
+        return _Column(name, pl.String(), _str, col)
+    if dtype == pl.List(pl.String()):
+        return _Column(name, pl.List(pl.String()), _strs, col)
+    raise TypeError(f"no conversion for {name}: {dtype}")  # a schema livekit does not use
+
+
+def _epoch_column(name: str) -> _Column:
+    col = pl.col(name)
+    expr = (
+        pl.when(col > 0)
+        .then(pl.from_epoch(col, "s"))
         .otherwise(None)
         .dt.replace_time_zone("UTC")
-        .dt.convert_time_zone("Asia/Shanghai")
+        .dt.convert_time_zone(TZ)
         .cast(TIME)
     )
+    return _Column(name, pl.Int64(), _epoch, expr)
 
 
-def _exact_int(name: str) -> pl.Expr:
-    """A count sent as a float: cast to Int64, refusing silent truncation of a fraction."""
-    col = pl.col(name)
-    return (
-        pl.when(col.is_null() | (col == col.round(0)))
-        .then(col.cast(pl.Int64))
-        .otherwise(pl.lit(None, pl.Int64))
-    )
+def _fen_column(name: str) -> _Column:
+    return _Column(name, pl.Int64(), _int, pl.col(name) / 100)
 
 
-def _qianchuan_frame(
+def _frame(
     ds: Dataset,
-    rows: list[dict[str, Any]],
+    rows: Sequence[Any],
     constants: Mapping[str, Any],
-    float_counts: bool = False,
+    platform: str,
+    columns: Mapping[str, _Column] | None = None,
+    sources: Sequence[Any] | None = None,
+    prefix: str = "",
 ) -> pl.DataFrame:
-    raw: dict[str, pl.DataType] = {}
-    exprs: list[pl.Expr] = []
-    for name, dtype in ds.schema.items():
-        if name in constants:
-            exprs.append(pl.lit(constants[name], dtype).alias(name))
-            continue
-        if dtype == TIME:
-            raw[name] = pl.String()
-            exprs.append(_qc_time(name).alias(name))
-        elif float_counts and dtype == pl.Int64() and not name.endswith("_id"):
-            raw[name] = pl.Float64()
-            exprs.append(_exact_int(name).alias(name))
-        else:
-            raw[name] = dtype
-            exprs.append(pl.col(name))
-    frame = pl.from_dicts(rows, schema=raw) if rows else pl.DataFrame(schema=raw)
-    _check_exact(frame, ds, float_counts)
+    """``rows`` checked and converted value by value, then typed by ``ds.schema``.
+
+    ``sources[i]`` is the response object row ``i`` came from (default: the row itself), for
+    the endpoint and request id of an error; ``prefix`` is put before field names in errors.
+    """
+    cols = [
+        (columns or {}).get(name) or _by_dtype(name, dtype)
+        for name, dtype in ds.schema.items()
+        if name not in constants
+    ]
+    clean: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            source = sources[i] if sources is not None else None
+            raise _error(
+                platform, source, ds.source, prefix.rstrip(".") or "行", row, _Unusable("应为对象")
+            )
+        out: dict[str, Any] = {}
+        for c in cols:
+            v = row.get(c.name)
+            if v is None:
+                out[c.name] = None
+                continue
+            try:
+                out[c.name] = c.convert(v)
+            except _Unusable as bad:
+                source = sources[i] if sources is not None else row
+                raise _error(platform, source, ds.source, prefix + c.name, v, bad) from None
+        clean.append(out)
+    raw = {c.name: c.raw for c in cols}
+    frame = pl.from_dicts(clean, schema=raw) if clean else pl.DataFrame(schema=raw)
+    by_name = {c.name: c.expr for c in cols}
+    exprs = [
+        pl.lit(constants[name], dtype).alias(name)
+        if name in constants
+        else by_name[name].alias(name)
+        for name, dtype in ds.schema.items()
+    ]
     return frame.select(exprs)
 
 
-def _check_exact(frame: pl.DataFrame, ds: Dataset, float_counts: bool) -> None:
-    if not float_counts or frame.is_empty():
-        return
-    for name, dtype in ds.schema.items():
-        if name in frame.columns and frame.schema[name] == pl.Float64() and dtype == pl.Int64():
-            bad = frame.filter(pl.col(name) != pl.col(name).round(0))
-            if not bad.is_empty():
-                raise ValueError(f"{ds.name}.{name}: 非整数计数 {bad[name][0]!r}")
+# ---- 巨量千川 ----------------------------------------------------------------------------
+QC = "qianchuan"
 
 
 def rooms(rows: list[dict[str, Any]], advertiser_id: int) -> pl.DataFrame:
-    return _qianchuan_frame(ROOMS, rows, {"advertiser_id": advertiser_id})
+    return _frame(ROOMS, rows, {"advertiser_id": advertiser_id}, QC)
 
 
 def room_products(rows: list[dict[str, Any]], room_id: int, advertiser_id: int) -> pl.DataFrame:
-    return _qianchuan_frame(
-        ROOM_PRODUCTS, rows, {"room_id": room_id, "advertiser_id": advertiser_id}
-    )
+    return _frame(ROOM_PRODUCTS, rows, {"room_id": room_id, "advertiser_id": advertiser_id}, QC)
 
 
 def room_flow(data: Mapping[str, Any], room_id: int, advertiser_id: int) -> pl.DataFrame:
+    """Visits by traffic source: every numeric value of the answer is one source's count.
+
+    The keys are the platform's source names, so a value cannot be told from metadata by its
+    key: numbers (and numbers in text) are counts and must be whole; anything else (text,
+    booleans, objects, arrays) is skipped as metadata, as it always was.
+    """
     rows = [
         {"flow_source": k, "value": v}
         for k, v in data.items()
-        if isinstance(v, int) and not isinstance(v, bool)
+        if type(v) in (int, float) or (type(v) is str and _NUMBER.fullmatch(v))
     ]
-    return _qianchuan_frame(ROOM_FLOW, rows, {"room_id": room_id, "advertiser_id": advertiser_id})
+    return _frame(
+        ROOM_FLOW,
+        rows,
+        {"room_id": room_id, "advertiser_id": advertiser_id},
+        QC,
+        sources=[data] * len(rows),
+    )
 
 
 AUDIENCE_KEYS = {  # response key -> (dimension, name field)
@@ -126,23 +374,31 @@ AUDIENCE_KEYS = {  # response key -> (dimension, name field)
 def room_audience(
     data: Mapping[str, Any], action_event: str, room_id: int, advertiser_id: int
 ) -> pl.DataFrame:
-    rows = []
+    rows: list[dict[str, Any]] = []
+    sources: list[Any] = []
     for key, (dimension, field) in AUDIENCE_KEYS.items():
-        for item in data.get(key) or []:
-            rows.append({"dimension": dimension, "name": item[field], "value": item["value"]})
-    return _qianchuan_frame(
+        items = data.get(key) or []
+        if not isinstance(items, list):
+            raise _error(QC, data, ROOM_AUDIENCE.source, key, items, _Unusable("应为数组"))
+        for item in items:
+            if not isinstance(item, Mapping):
+                raise _error(QC, data, ROOM_AUDIENCE.source, key, item, _Unusable("应为对象"))
+            rows.append(
+                {"dimension": dimension, "name": item.get(field), "value": item.get("value")}
+            )
+            sources.append(item)
+    return _frame(
         ROOM_AUDIENCE,
         rows,
         {"room_id": room_id, "advertiser_id": advertiser_id, "action_event": action_event},
+        QC,
+        sources=sources,
     )
 
 
 def ad_daily(rows: list[dict[str, Any]], advertiser_id: int, marketing_goal: str) -> pl.DataFrame:
-    frame = _qianchuan_frame(
-        AD_DAILY,
-        rows,
-        {"advertiser_id": advertiser_id, "marketing_goal": marketing_goal},
-        float_counts=True,
+    frame = _frame(
+        AD_DAILY, rows, {"advertiser_id": advertiser_id, "marketing_goal": marketing_goal}, QC
     )
     return frame.with_columns(pl.col("stat_datetime").dt.date().alias(DAY))
 
@@ -151,66 +407,80 @@ def room_analysis(rows: list[dict[str, Any]], advertiser_id: int) -> pl.DataFram
     flat = [
         {**{k: v for k, v in r.items() if k != "fields"}, **(r.get("fields") or {})} for r in rows
     ]
-    frame = _qianchuan_frame(ROOM_ANALYSIS, flat, {"advertiser_id": advertiser_id})
+    frame = _frame(ROOM_ANALYSIS, flat, {"advertiser_id": advertiser_id}, QC, sources=rows)
     return frame.with_columns(pl.col("room_create_time").dt.date().alias(DAY))
 
 
 # ---- 抖店 ------------------------------------------------------------------------------
+DD = "doudian"
 ORDER_TIMES = ("create_time", "pay_time", "update_time", "finish_time")
 FEN = ("order_amount", "pay_amount", "post_amount", "promotion_amount")
+ITEM_TIMES = ("create_time", "pay_time", "update_time")
 ITEM_FEN = ("origin_amount", "sum_amount", "order_amount", "pay_amount")
 
 
-def _doudian_frame(
-    ds: Dataset, rows: list[dict[str, Any]], times: Iterable[str], fen: Iterable[str]
-) -> pl.DataFrame:
-    times, fen = set(times), set(fen)
-    raw: dict[str, pl.DataType] = {}
-    exprs: list[pl.Expr] = []
-    for name, dtype in ds.schema.items():
-        if name in times:
-            raw[name] = pl.Int64()
-            exprs.append(_epoch_time(name).alias(name))
-        elif name in fen:
-            raw[name] = pl.Int64()
-            exprs.append((pl.col(name) / 100).alias(name))
-        else:
-            raw[name] = dtype
-            exprs.append(pl.col(name))
-    frame = pl.from_dicts(rows, schema=raw) if rows else pl.DataFrame(schema=raw)
-    return frame.select(exprs).with_columns(pl.col("create_time").dt.date().alias(DAY))
+def _doudian_columns(times: Iterable[str], fen: Iterable[str]) -> dict[str, _Column]:
+    return {
+        **{name: _epoch_column(name) for name in times},
+        **{name: _fen_column(name) for name in fen},
+    }
+
+
+_ORDER_COLUMNS = _doudian_columns(ORDER_TIMES, FEN)
+_ITEM_COLUMNS = _doudian_columns(ITEM_TIMES, ITEM_FEN)
 
 
 def orders(shop_orders: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(orders, order_items) frames, each with the helper day column (the order's create day)."""
     heads: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
+    item_sources: list[Any] = []
     for o in shop_orders:
-        addr = o.get("post_addr") or {}
+        addr = _object(o, "post_addr")
         heads.append(
             {
                 **o,
-                "post_addr_province": (addr.get("province") or {}).get("name"),
-                "post_addr_city": (addr.get("city") or {}).get("name"),
+                "post_addr_province": _object(addr, "province", o).get("name"),
+                "post_addr_city": _object(addr, "city", o).get("name"),
             }
         )
-        for sku in o.get("sku_order_list") or []:
-            after = sku.get("after_sale_info") or {}
+        skus = o.get("sku_order_list") or []
+        if not isinstance(skus, list):
+            raise _error(DD, o, ORDERS.source, "sku_order_list", skus, _Unusable("应为数组"))
+        for sku in skus:
+            if not isinstance(sku, Mapping):
+                raise _error(DD, o, ORDERS.source, "sku_order_list", sku, _Unusable("应为对象"))
+            after = _object(sku, "after_sale_info", o)
             items.append(
                 {
                     **sku,
-                    "parent_order_id": sku.get("parent_order_id") or o["order_id"],
+                    "parent_order_id": sku.get("parent_order_id") or o.get("order_id"),
                     # the item's day is its order's create day, even if a sku says otherwise
-                    "create_time": o["create_time"],
+                    "create_time": o.get("create_time"),
                     "after_sale_status": after.get("after_sale_status"),
                     "after_sale_type": after.get("after_sale_type"),
                     "refund_status": after.get("refund_status"),
                 }
             )
-    return (
-        _doudian_frame(ORDERS, heads, ORDER_TIMES, FEN),
-        _doudian_frame(ORDER_ITEMS, items, ("create_time", "pay_time", "update_time"), ITEM_FEN),
+            item_sources.append(o)
+    head_frame = _frame(ORDERS, heads, {}, DD, _ORDER_COLUMNS, sources=shop_orders)
+    item_frame = _frame(
+        ORDER_ITEMS, items, {}, DD, _ITEM_COLUMNS, item_sources, "sku_order_list[]."
     )
+    return (
+        head_frame.with_columns(pl.col("create_time").dt.date().alias(DAY)),
+        item_frame.with_columns(pl.col("create_time").dt.date().alias(DAY)),
+    )
+
+
+def _object(parent: Mapping[str, Any], key: str, source: Any = None) -> Mapping[str, Any]:
+    """``parent[key]`` when it is an object, ``{}`` when missing; ValueShapeError otherwise."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return value
+    raise _error(DD, source or parent, ORDERS.source, key, value, _Unusable("应为对象"))
 
 
 def split_by_day(frame: pl.DataFrame, days: Iterable[date]) -> dict[date, pl.DataFrame]:

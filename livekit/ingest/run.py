@@ -58,6 +58,8 @@ from livekit.store.datasets import (
 )
 
 log = logging.getLogger("livekit.sync")
+QC, DD = convert.QC, convert.DD
+ORDERS_METHOD = "order.searchList"
 T = TypeVar("T")
 
 REPORT_DAYS = 30  # report/advertiser and live_room/analysis accept at most 30 days a call
@@ -208,17 +210,18 @@ class _Sync:
 
     async def _discover(self, client: Client) -> list[_Account]:
         accounts = []
-        for adv in await client.qianchuan.advertisers():
-            adv_id = int(adv["advertiser_id"])
-            awemes = await client.qianchuan.awemes(adv_id)
-            accounts.append(_Account(adv_id, [int(a["aweme_id"]) for a in awemes]))
+        for adv in convert.objects(await client.qianchuan.advertisers(), "list", QC):
+            adv_id = convert.integer(adv.get("advertiser_id"), "advertiser_id", adv, QC)
+            awemes = convert.objects(await client.qianchuan.awemes(adv_id), "aweme_id_list", QC)
+            aweme_ids = [convert.integer(a.get("aweme_id"), "aweme_id", a, QC) for a in awemes]
+            accounts.append(_Account(adv_id, aweme_ids))
             self.result.accounts.append(
                 {
                     "advertiser_id": adv_id,
                     "advertiser_name": adv.get("advertiser_name", ""),
                     "awemes": [
-                        {"aweme_id": int(a["aweme_id"]), "aweme_name": a.get("aweme_name", "")}
-                        for a in awemes
+                        {"aweme_id": aweme_id, "aweme_name": a.get("aweme_name", "")}
+                        for aweme_id, a in zip(aweme_ids, awemes, strict=True)
                     ],
                 }
             )
@@ -344,7 +347,7 @@ class _Sync:
         t0 = int(day_start(w.start).timestamp())
         t1 = min(int(day_end(w.end).timestamp()) - 1, int(self.now.timestamp()))
         first = await dd.search_orders(t0, t1, page=0)
-        total = int(first["total"])
+        total = convert.integer(first.get("total"), "total", first, DD)
         if total > MAX_ORDERS_PER_QUERY and w.start < w.end:
             mid = w.start + timedelta(days=(w.end - w.start).days // 2)
             await _gather(
@@ -354,19 +357,23 @@ class _Sync:
                 ]
             )
             return
-        size = int(first.get("size") or 100)
+        size = convert.integer(first.get("size") or 100, "size", first, DD)
+        if size < 1:
+            raise convert.ValueShapeError(DD, ORDERS_METHOD, "size", size, "不是正数")
         pages = [first] + await _gather(
             [dd.search_orders(t0, t1, page=p) for p in range(1, -(-total // size))]
         )
-        shop_orders = [o for page in pages for o in page.get("shop_order_list") or []]
-        ids = [o["order_id"] for o in shop_orders]
+        shop_orders = [
+            o for page in pages for o in convert.objects(page.get("shop_order_list"), "", DD)
+        ]
+        ids = [o.get("order_id") for o in shop_orders]
         if len(set(ids)) != len(ids):
             log.warning(
                 "抖店 returned %d duplicate orders across pages; keeping one of each",
                 len(ids) - len(set(ids)),
             )
-            first = {o["order_id"]: o for o in reversed(shop_orders)}
-            shop_orders = [o for o in shop_orders if first[o["order_id"]] is o]
+            kept = {o.get("order_id"): o for o in reversed(shop_orders)}
+            shop_orders = [o for o in shop_orders if kept[o.get("order_id")] is o]
         heads, items = convert.orders(shop_orders)
         by_day_heads = convert.split_by_day(heads, w.days)
         by_day_items = convert.split_by_day(items, w.days)
