@@ -55,7 +55,8 @@ class Settings(BaseSettings):
       ``LIVEKIT_QIANCHUAN_AUTH_URL`` (the consent page).
     - ``LIVEKIT_DOUDIAN_APP_KEY``, ``LIVEKIT_DOUDIAN_APP_SECRET``: 抖店 app credentials.
     - ``LIVEKIT_DOUDIAN_BASE_URL`` (default ``https://openapi-fxg.jinritemai.com``).
-    - ``LIVEKIT_QPS``: requests per second allowed per upstream (default 10; must be > 0).
+    - ``LIVEKIT_QPS``: most requests per second per upstream (default 10; must be > 0). A
+      ceiling: the client goes slower when the server answers with rate limits.
 
     Tuning:
 
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     - ``LIVEKIT_RETRY_WAIT_INITIAL``: first backoff in seconds (default 0.5), doubling each retry.
     - ``LIVEKIT_RETRY_WAIT_MAX``: longest backoff in seconds (default 30).
     - ``LIVEKIT_CONCURRENCY``: most requests in flight per upstream (default 8).
+    - ``LIVEKIT_RATE_LIMIT_DEADLINE``: seconds a request keeps retrying rate-limit answers
+      (40100, 60000, HTTP 429) while its endpoint gets no clean answer (default 600). Rate
+      limits do not use up ``LIVEKIT_RETRY_ATTEMPTS``: the client lowers its rate instead.
     """
 
     model_config = SettingsConfigDict(
@@ -90,6 +94,7 @@ class Settings(BaseSettings):
     retry_wait_initial: float = Field(default=0.5, ge=0, allow_inf_nan=False)
     retry_wait_max: float = Field(default=30.0, ge=0, allow_inf_nan=False)
     concurrency: int = Field(default=8, ge=1)
+    rate_limit_deadline: float = Field(default=600.0, gt=0, allow_inf_nan=False)
 
     @field_validator("home")
     @classmethod

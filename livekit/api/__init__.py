@@ -37,7 +37,7 @@ from livekit.api.errors import (
     TokenLockTimeout,
     UpstreamError,
 )
-from livekit.api.http import RateLimiter
+from livekit.api.http import RateControl, RateLimiter
 from livekit.api.qianchuan import QianchuanClient
 from livekit.api.runner import run
 
@@ -53,6 +53,7 @@ __all__ = [
     "PermissionDenied",
     "QianchuanClient",
     "QianchuanTokens",
+    "RateControl",
     "RateLimited",
     "RateLimiter",
     "ReauthorizeRequired",

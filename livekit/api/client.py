@@ -1,4 +1,4 @@
-"""``Client``: one HTTP connection pool, one rate limiter and semaphore per upstream, tokens.
+"""``Client``: one HTTP connection pool, one adaptive rate and semaphore per upstream, tokens.
 
 ::
 
@@ -19,7 +19,7 @@ import httpx
 
 from livekit.api.auth import TokenFile, TokenManager
 from livekit.api.doudian import DoudianClient
-from livekit.api.http import RateLimiter, install_log_redaction, make_timeout
+from livekit.api.http import RateControl, install_log_redaction, make_timeout
 from livekit.api.qianchuan import QianchuanClient
 from livekit.config import Settings
 
@@ -60,7 +60,7 @@ class Client:
                 self.http,
                 self.settings,
                 self.qianchuan_tokens,
-                RateLimiter(self.settings.qps),
+                RateControl(self.settings.qps),
                 asyncio.Semaphore(self.settings.concurrency),
             )
         return self._qianchuan
@@ -74,7 +74,7 @@ class Client:
                 self.http,
                 self.settings,
                 self.doudian_tokens,
-                RateLimiter(self.settings.qps),
+                RateControl(self.settings.qps),
                 asyncio.Semaphore(self.settings.concurrency),
             )
         return self._doudian

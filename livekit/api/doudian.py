@@ -31,10 +31,12 @@ from livekit.api.errors import (
     UpstreamError,
 )
 from livekit.api.http import (
-    RateLimiter,
+    RateControl,
+    TokenGetter,
     TokenSource,
     call_with_token,
     gather_in_order,
+    paced_send,
     parse_json_body,
     send,
     with_retries,
@@ -155,7 +157,7 @@ class DoudianClient:
         http: httpx.AsyncClient,
         settings: Settings,
         tokens: TokenSource,
-        limiter: RateLimiter,
+        limiter: RateControl,
         semaphore: asyncio.Semaphore,
     ) -> None:
         settings.require_doudian()
@@ -168,12 +170,21 @@ class DoudianClient:
     def __repr__(self) -> str:
         return f"DoudianClient(base_url={self._settings.doudian_base_url!r})"
 
-    async def _send(self, method: str, params: Mapping[str, Any], token: str) -> Any:
-        async with self._semaphore, self._limiter.slot():
-            # Signed right before sending: the timestamp is part of the signature.
-            request = build_request(self._http, self._settings, method, params, token)
-            response = await send(self._http, request, platform=PLATFORM, endpoint=method)
-        return unwrap(parse_json_body(response, platform=PLATFORM, endpoint=method), method)
+    async def _send(self, method: str, params: Mapping[str, Any], get_token: TokenGetter) -> Any:
+        async def build() -> httpx.Request:
+            # After the wait: the token read now, signed now (the timestamp is signed too).
+            token = await get_token()
+            return build_request(self._http, self._settings, method, params, token)
+
+        return await paced_send(
+            self._http,
+            self._limiter,
+            self._semaphore,
+            platform=PLATFORM,
+            endpoint=method,
+            build=build,
+            unwrap=lambda envelope: unwrap(envelope, method),
+        )
 
     async def call(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Call a data method (e.g. ``order.searchList``) and return ``data``.
@@ -184,7 +195,7 @@ class DoudianClient:
         if method in TOKEN_METHODS:
             raise ValueError("token methods go through livekit.api.auth, not DoudianClient.call")
         data = await call_with_token(
-            lambda token: self._send(method, params, token),
+            lambda get_token: self._send(method, params, get_token),
             self._tokens,
             settings=self._settings,
             limiter=self._limiter,

@@ -1,22 +1,27 @@
 """Shared HTTP machinery: rate limiting, retries, transport-error mapping, log redaction.
 
-Each upstream (巨量千川, 抖店) gets one :class:`RateLimiter` and one semaphore, shared by every
-task of one :class:`livekit.api.client.Client`. A request goes: semaphore → limiter slot → send
-→ envelope → typed error. :func:`with_retries` retries :class:`UpstreamError` and
-:class:`RateLimited` with exponential backoff and jitter; :func:`call_with_token` adds the
+Each upstream (巨量千川, 抖店) gets one :class:`RateControl` (an adaptive :class:`RateLimiter`,
+plus one per endpoint that has a lower limit of its own) and one semaphore, shared by every
+task of one :class:`livekit.api.client.Client`. A request goes: endpoint slot → semaphore →
+upstream slot → access token → send → envelope → typed error (:func:`paced_send`).
+:func:`with_retries` retries :class:`RateLimited` until a deadline and :class:`UpstreamError` a
+few times, with exponential backoff and jitter; :func:`call_with_token` adds the
 refresh-once-and-retry answer to a rejected access token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import heapq
 import json
 import logging
 import math
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -49,8 +54,15 @@ class TokenSource(Protocol):
 
 
 # ---- rate limiting ------------------------------------------------------------------------
+DECREASE = 0.75  # multiplicative decrease of the rate after a rate-limit answer
+PROBE_WINDOWS = 8  # windows of clean answers before the rate retries a level that was limited
+PROBE_WINDOWS_MAX = 64  # ... doubling each time that level is limited again, up to this
+RATE_FLOOR = 0.2  # requests per second the adaptive rate never goes below
+OBSERVED_SPAN = 60.0  # seconds of clean answers behind the "rate the server allowed"
+
+
 class RateLimiter:
-    """At most ``qps`` requests in any ``window + margin`` seconds, shared by all tasks of an upstream.
+    """At most ``capacity`` requests in any ``span`` seconds; ``capacity`` adapts (AIMD).
 
     Hand-written on purpose: the upstream (and the sandbox, livekit/sandbox/core.py RateLimiter)
     counts requests in a *sliding one-second window*. Token or leaky buckets (aiolimiter and
@@ -62,49 +74,142 @@ class RateLimiter:
     of the answer, and that delay varies (queueing on a busy server, the network). So a request
     made through :meth:`slot` stays in the log from the moment it is sent until ``window +
     margin`` seconds after its answer arrived: a new request is sent only when fewer than
-    ``qps`` requests are in flight or answered within the last ``window + margin`` seconds. Then
-    no window of the server's can hold more than ``qps`` of them, whatever the latency, and the
-    cost is only the latency added to each window (a client still reaches ~0.95 × qps).
+    ``capacity`` requests are in flight or answered within the last ``window + margin`` seconds.
+    Then no window of the server's can hold more than ``capacity`` of them, whatever the latency,
+    and the cost is only the latency added to each window (a client still reaches ~0.95 × qps).
     :meth:`acquire` is the plain variant: the request counts from the moment of sending.
+
+    Adaptive rate: ``qps`` (``LIVEKIT_QPS``) is a ceiling, not a promise; no rate limit is
+    published. :meth:`rate_limited` cuts the rate by ``DECREASE`` (once per rate: answers to
+    requests sent before the last cut say nothing about the new rate), :meth:`clean` raises it
+    by about one request per second per window of clean answers, and the level that was limited
+    last is approached slowly (``PROBE_WINDOWS`` windows, doubling each time it is limited
+    again), so a server with a fixed limit sees one rejected request per probe, not per window.
+    The rate stays within [``floor``, ``qps``]. Hand-written too: no maintained Python library
+    does AIMD over a sliding-window log (they adapt token buckets or concurrency, see above).
+    The sliding window's capacity is a whole number of requests (``int(rate)``); below one
+    request per second, one request per ``1 / rate`` seconds.
 
     Waiting tasks queue on one asyncio lock (FIFO, so it is fair) and sleep until the oldest
     entry leaves the window or an answer arrives: no busy waiting. Time is ``time.monotonic()``.
     """
 
-    def __init__(self, qps: float, window: float = 1.0, margin: float = 0.03) -> None:
+    def __init__(
+        self,
+        qps: float,
+        window: float = 1.0,
+        margin: float = 0.03,
+        *,
+        floor: float = RATE_FLOOR,
+    ) -> None:
         if not qps > 0 or math.isinf(qps):
             raise ValueError("qps must be a positive finite number")
-        if qps >= 1:
-            self.capacity = int(qps)
-            self.span = window + margin
-        else:  # fewer than one request per window: one request per 1/qps windows
-            self.capacity = 1
-            self.span = window / qps + margin
+        self.ceiling = float(qps)
+        self.floor = min(float(floor), self.ceiling)
+        self.window = window
+        self.margin = margin
+        self.rate = self.ceiling
+        self._set_rate(self.ceiling)
         self._done: list[float] = []  # heap of the times requests finished (or were sent)
         self._in_flight = 0
         self._lock = asyncio.Lock()
         self._finished = asyncio.Event()
-        self._paused_until = 0.0
+        self._cut_at = -math.inf  # when the rate was last cut
+        self._raised_at = -math.inf  # when the capacity last went up
+        self._limited_rate: float | None = None  # the rate that was rate limited last
+        self._probe_windows = PROBE_WINDOWS
+        self._clean_at_level = 0  # clean answers to requests sent since the capacity went up
+        self._clean_times: collections.deque[float] = collections.deque()
+        self._first_taken: float | None = None
+        self.last_clean = -math.inf  # monotonic time of the last clean answer
 
-    def pause(self, seconds: float) -> None:
-        """Hold off every waiting task for ``seconds`` (after a rate-limit answer)."""
-        if seconds > 0:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+    def __repr__(self) -> str:
+        return f"RateLimiter(rate={self.rate:.2f}, ceiling={self.ceiling:g})"
 
+    def _set_rate(self, rate: float) -> None:
+        self.rate = min(self.ceiling, max(self.floor, rate))
+        if self.rate >= 1:
+            self.capacity = int(self.rate)
+            self.span = self.window + self.margin
+        else:  # fewer than one request per window: one request per 1/rate windows
+            self.capacity = 1
+            self.span = self.window / self.rate + self.margin
+
+    # ---- AIMD -----------------------------------------------------------------------------
+    def rate_limited(self, sent_at: float) -> bool:
+        """A request sent at ``sent_at`` got a rate-limit answer: cut the rate (True if cut)."""
+        if sent_at < self._cut_at:
+            return False  # sent under an older, higher rate: already answered by that cut
+        if self._limited_rate is not None and self.capacity >= int(self._limited_rate):
+            self._probe_windows = min(PROBE_WINDOWS_MAX, self._probe_windows * 2)
+        else:
+            self._probe_windows = PROBE_WINDOWS
+        self._limited_rate = self.rate
+        self._set_rate(self.rate * DECREASE)
+        self._cut_at = time.monotonic()
+        self._clean_at_level = 0
+        return True
+
+    def clean(self, sent_at: float) -> None:
+        """A request sent at ``sent_at`` was answered without a rate limit: raise the rate."""
+        now = time.monotonic()
+        self.last_clean = now
+        self._clean_times.append(now)
+        while self._clean_times and now - self._clean_times[0] > OBSERVED_SPAN:
+            self._clean_times.popleft()
+        if self.rate >= self.ceiling:
+            return
+        step = 1 / self.rate if self.rate >= 1 else self.rate  # ~ +1 req/s per window
+        bad = self._limited_rate
+        if bad is not None:
+            near = int(self.rate) + 1 >= int(bad) if self.rate >= 1 else self.rate >= bad * DECREASE
+            if near:
+                step /= self._probe_windows
+            if self.capacity >= int(bad) and sent_at >= self._raised_at:
+                self._clean_at_level += 1
+                if self._clean_at_level >= 2 * self.capacity:  # two clean windows: it holds
+                    self._limited_rate = None
+                    self._probe_windows = PROBE_WINDOWS
+        before = self.capacity
+        self._set_rate(self.rate + step)
+        if self.capacity > before:
+            self._raised_at = now
+            self._clean_at_level = 0
+        self._finished.set()  # a waiting task may fit now
+
+    def snapshot(self) -> tuple[float, float | None, int]:
+        return self.rate, self._limited_rate, self._probe_windows
+
+    def restore(self, state: tuple[float, float | None, int]) -> None:
+        """Undo cuts that turned out to belong to one endpoint's own limit."""
+        rate, self._limited_rate, self._probe_windows = state
+        self._set_rate(max(rate, self.rate))
+        self._finished.set()
+
+    def observed_rate(self) -> float:
+        """Clean answers per second over the last minute (or since the first request)."""
+        if self._first_taken is None:
+            return 0.0
+        now = time.monotonic()
+        while self._clean_times and now - self._clean_times[0] > OBSERVED_SPAN:
+            self._clean_times.popleft()
+        elapsed = min(OBSERVED_SPAN, max(now - self._first_taken, self.window))
+        return len(self._clean_times) / elapsed
+
+    # ---- the sliding window -----------------------------------------------------------------
     async def _take(self) -> float:
         async with self._lock:
             while True:
                 now = time.monotonic()
-                if now < self._paused_until:
-                    await asyncio.sleep(self._paused_until - now)
-                    continue
                 while self._done and now - self._done[0] >= self.span:
                     heapq.heappop(self._done)
                 if self._in_flight + len(self._done) < self.capacity:
                     self._in_flight += 1
+                    if self._first_taken is None:
+                        self._first_taken = now
                     return now
                 # Full: wake when the oldest entry leaves the window, or when an answer arrives
-                # (an in-flight request then gets a known expiry).
+                # (an in-flight request then gets a known expiry) or the rate goes up.
                 self._finished.clear()
                 timeout = self._done[0] + self.span - now if self._done else None
                 with contextlib.suppress(TimeoutError):
@@ -131,31 +236,253 @@ class RateLimiter:
             self._finish()
 
 
+@dataclass(frozen=True)
+class Ticket:
+    """One request that went through a :class:`RateControl` slot."""
+
+    endpoint: str
+    sent_at: float
+
+
+@dataclass(frozen=True)
+class _Limited:
+    endpoint: str
+    state: tuple[float, float | None, int]  # the upstream limiter before this answer
+    clean_total: int  # clean answers of the upstream so far
+    clean_here: int  # clean answers of this endpoint so far
+
+
+ENDPOINT_EVIDENCE = 3  # rate-limit answers in a row on one endpoint, while others succeed
+
+
+class RateControl:
+    """The adaptive rate of one upstream: its :class:`RateLimiter`, plus one per endpoint that
+    turns out to have a lower limit of its own.
+
+    A rate-limit answer cuts the upstream's rate, unless the last ``ENDPOINT_EVIDENCE`` of them
+    all came from one endpoint while other endpoints kept getting clean answers: then the limit
+    is that endpoint's. It gets its own limiter (layered under the upstream's, starting below
+    the rate it was just sent at) and the cuts it caused to the upstream are undone. Later
+    rate-limit answers on that endpoint cut only its own rate. Both climb back while clean.
+    """
+
+    def __init__(self, qps: float, *, window: float = 1.0, margin: float = 0.03) -> None:
+        self.upstream = RateLimiter(qps, window, margin)
+        self.endpoints: dict[str, RateLimiter] = {}
+        self._window = window
+        self._margin = margin
+        self._recent: collections.deque[_Limited] = collections.deque(maxlen=ENDPOINT_EVIDENCE)
+        self._clean: collections.Counter[str] = collections.Counter()
+        self._sent: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self._last_clean: dict[str, float] = {}
+
+    @property
+    def qps(self) -> float:
+        return self.upstream.ceiling
+
+    @contextlib.asynccontextmanager
+    async def slot(
+        self, endpoint: str, semaphore: asyncio.Semaphore | None = None
+    ) -> AsyncIterator[Ticket]:
+        """Endpoint slot (if it has its own limit), then ``semaphore``, then the upstream slot.
+
+        The endpoint's slot comes first so that tasks waiting on a slow endpoint hold neither
+        a semaphore permit nor the upstream's queue: the other endpoints keep the rate up.
+        """
+        own = self.endpoints.get(endpoint)
+        async with contextlib.AsyncExitStack() as stack:
+            if own is not None:
+                await stack.enter_async_context(own.slot())
+            if semaphore is not None:
+                await stack.enter_async_context(semaphore)
+            sent_at = await stack.enter_async_context(self.upstream.slot())
+            sent = self._sent[endpoint]
+            sent.append(sent_at)
+            while sent and sent_at - sent[0] > 2 * self._window:
+                sent.popleft()
+            yield Ticket(endpoint, sent_at)
+
+    def clean(self, ticket: Ticket) -> None:
+        """The request was answered without a rate limit."""
+        self.upstream.clean(ticket.sent_at)
+        own = self.endpoints.get(ticket.endpoint)
+        if own is not None:
+            own.clean(ticket.sent_at)
+        self._clean[ticket.endpoint] += 1
+        self._last_clean[ticket.endpoint] = time.monotonic()
+
+    def rate_limited(self, ticket: Ticket) -> None:
+        """The request got a rate-limit answer: cut the rate of whoever set the limit."""
+        endpoint = ticket.endpoint
+        own = self.endpoints.get(endpoint)
+        if own is not None:
+            own.rate_limited(ticket.sent_at)
+            return
+        event = _Limited(
+            endpoint,
+            self.upstream.snapshot(),
+            sum(self._clean.values()),
+            self._clean[endpoint],
+        )
+        self._recent.append(event)
+        first = self._recent[0]
+        if len(self._recent) == ENDPOINT_EVIDENCE and all(
+            e.endpoint == endpoint for e in self._recent
+        ):
+            others = (sum(self._clean.values()) - first.clean_total) - (
+                self._clean[endpoint] - first.clean_here
+            )
+            if others >= ENDPOINT_EVIDENCE:
+                self._split(endpoint, ticket, first.state)
+                return
+        self.upstream.rate_limited(ticket.sent_at)
+
+    def _split(
+        self, endpoint: str, ticket: Ticket, before: tuple[float, float | None, int]
+    ) -> None:
+        span = self._window + self._margin
+        sent_recently = sum(1 for t in self._sent[endpoint] if ticket.sent_at - t < span)
+        own = RateLimiter(self.upstream.ceiling, self._window, self._margin)
+        own._set_rate(max(sent_recently, 1.0))
+        own.rate_limited(ticket.sent_at)  # below the rate it was limited at, probing back slowly
+        self.endpoints[endpoint] = own
+        self.upstream.restore(before)
+        self._recent.clear()
+        logger.info(
+            "%s has a rate limit of its own: about %.2f req/s from now on", endpoint, own.rate
+        )
+
+    def last_clean(self, endpoint: str) -> float:
+        """Monotonic time of the last clean answer of ``endpoint`` (-inf if none)."""
+        return self._last_clean.get(endpoint, -math.inf)
+
+    def observed_rate(self, endpoint: str | None = None) -> float:
+        """Clean answers per second over the last minute, of the upstream or one endpoint."""
+        own = self.endpoints.get(endpoint) if endpoint is not None else None
+        return (own or self.upstream).observed_rate()
+
+
 # ---- retries ------------------------------------------------------------------------------
 RETRYABLE: tuple[type[ApiError], ...] = (UpstreamError, RateLimited)
+
+
+def _backoff(settings: Settings, n: int) -> float:
+    """``min(wait_max, wait_initial * 2**(n-1) + U(0, wait_initial))`` for the n-th retry."""
+    initial = settings.retry_wait_initial
+    grown = initial * 2.0 ** min(n - 1, 60) + random.uniform(0, initial)
+    return min(settings.retry_wait_max, grown)
+
+
+def _rate_text(rate: float) -> str:
+    return f"{rate:.0f}" if rate >= 10 else f"{rate:.2g}"
+
+
+def deadline_error(exc: RateLimited, settings: Settings, rates: RateControl | None) -> RateLimited:
+    """The one error for a request rate limited past ``LIVEKIT_RATE_LIMIT_DEADLINE``."""
+    allowed = rates.observed_rate() if rates is not None else 0.0
+    deadline = f"{settings.rate_limit_deadline:g}"
+    if allowed > 0:
+        suggest = _rate_text(math.floor(allowed) if allowed >= 1 else allowed)
+        advice = (
+            f"服务器实际只允许约 {_rate_text(allowed)} 次/秒（LIVEKIT_QPS={settings.qps:g}），"
+            f"该接口超过 {deadline} 秒一直被限流：请设置 LIVEKIT_QPS={suggest} 后重试，"
+            "或调大 LIVEKIT_RATE_LIMIT_DEADLINE。"
+        )
+    else:
+        advice = (
+            f"服务器在 {deadline} 秒内没有接受任何请求（实际允许 0 次/秒）："
+            "请稍后再试，或设置更低的 LIVEKIT_QPS（如 LIVEKIT_QPS=1）、"
+            "调大 LIVEKIT_RATE_LIMIT_DEADLINE。"
+        )
+    return RateLimited(
+        exc.platform,
+        exc.endpoint,
+        exc.code,
+        exc.message,
+        sub_code=exc.sub_code,
+        request_id=exc.request_id,
+        advice=advice,
+    )
+
+
+async def _patient(
+    operation: Callable[[], Awaitable[T]],
+    *,
+    settings: Settings,
+    rates: RateControl | None,
+    platform: Platform,
+    endpoint: str,
+) -> T:
+    """Run ``operation``, retrying rate-limit answers until ``LIVEKIT_RATE_LIMIT_DEADLINE``.
+
+    Rate limits are not failures: the server answers, just not yet. They do not use up
+    ``LIVEKIT_RETRY_ATTEMPTS``; each one backs off (exponentially, like a failure) while the
+    :class:`RateControl` lowers the rate. A request gives up only when it has been rate limited
+    for longer than the deadline and its endpoint has had no clean answer in that time.
+    """
+    first: float | None = None
+    n = 0
+    while True:
+        try:
+            return await operation()
+        except RateLimited as exc:
+            now = time.monotonic()
+            first = now if first is None else first
+            n += 1
+            deadline = settings.rate_limit_deadline
+            last_clean = rates.last_clean(endpoint) if rates is not None else -math.inf
+            if now - first > deadline and now - last_clean > deadline:
+                logger.warning(
+                    "giving up on %s %s: rate limited for %.0fs (code %s)",
+                    platform,
+                    endpoint,
+                    now - first,
+                    exc.code,
+                )
+                raise deadline_error(exc, settings, rates) from None
+            backoff = _backoff(settings, n)
+            logger.info(
+                "%s %s rate limited (code %s), %d in a row; retrying in %.2fs",
+                platform,
+                endpoint,
+                exc.code,
+                n,
+                backoff,
+            )
+            await asyncio.sleep(backoff)
 
 
 async def with_retries(
     operation: Callable[[], Awaitable[T]],
     *,
     settings: Settings,
-    limiter: RateLimiter | None,
+    limiter: RateControl | None,
     platform: Platform,
     endpoint: str,
     retry_on: tuple[type[ApiError], ...] = RETRYABLE,
 ) -> T:
-    """Run ``operation`` and retry it on ``retry_on`` (UpstreamError and RateLimited).
+    """Run ``operation``; retry rate limits patiently and ``retry_on`` failures a few times.
 
-    Backoff: ``min(wait_max, wait_initial * 2**(n-1) + U(0, wait_initial))``. After a
-    rate-limit answer the limiter pauses every task of the upstream for that backoff.
+    Rate-limit answers are retried by :func:`_patient` (deadline, not attempts). Other
+    ``retry_on`` errors (UpstreamError …) are retried up to ``LIVEKIT_RETRY_ATTEMPTS`` times
+    with backoff ``min(wait_max, wait_initial * 2**(n-1) + U(0, wait_initial))``.
 
     Built on ``stamina.retry_context``, not the decorator: stamina's retry hooks log the
     decorated callable's arguments, which could carry tokens. Only endpoint, code and attempt
     number are logged here.
     """
     attempts = settings.retry_attempts
+    failures = tuple(kind for kind in retry_on if not issubclass(kind, RateLimited))
+
+    async def patient() -> T:
+        if RateLimited not in retry_on:
+            return await operation()
+        return await _patient(
+            operation, settings=settings, rates=limiter, platform=platform, endpoint=endpoint
+        )
+
     async for attempt in stamina.retry_context(
-        on=retry_on,
+        on=failures,
         attempts=attempts,
         timeout=None,  # bounded by attempts; a total deadline would cut long paginations
         wait_initial=settings.retry_wait_initial,
@@ -164,12 +491,9 @@ async def with_retries(
     ):
         with attempt:
             try:
-                return await operation()
-            except retry_on as exc:
+                return await patient()
+            except failures as exc:
                 if attempt.num < attempts:
-                    backoff = attempt.next_wait
-                    if isinstance(exc, RateLimited) and limiter is not None:
-                        limiter.pause(backoff)
                     logger.info(
                         "retrying %s %s after %s (code %s), attempt %d of %d, backoff %.2fs",
                         platform,
@@ -178,7 +502,7 @@ async def with_retries(
                         exc.code,
                         attempt.num,
                         attempts,
-                        backoff,
+                        attempt.next_wait,
                     )
                 else:
                     logger.warning(
@@ -193,16 +517,23 @@ async def with_retries(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+TokenGetter = Callable[[], Awaitable[str]]
+
+
 async def call_with_token(
-    send_with: Callable[[str], Awaitable[T]],
+    send_with: Callable[[TokenGetter], Awaitable[T]],
     tokens: TokenSource,
     *,
     settings: Settings,
-    limiter: RateLimiter,
+    limiter: RateControl,
     platform: Platform,
     endpoint: str,
 ) -> T:
-    """Call ``send_with(access_token)`` with retries; a rejected token is refreshed once, retried.
+    """Call ``send_with(get_token)`` with retries; a rejected token is refreshed once, retried.
+
+    ``send_with`` awaits ``get_token()`` only once it holds its rate-limiter slot, right before
+    sending: a token read before a long wait (rate limit, backoff, an upstream-wide pause) could
+    expire while waiting, and every attempt would then be rejected, refreshed and rejected again.
 
     A rejected access token (expired, revoked) is refreshed with ``refresh_after_failure`` and
     the call retried once. If the fresh token is rejected too, the attempt fails and the retry
@@ -214,19 +545,29 @@ async def call_with_token(
     rejected: list[str] = []  # the last token rejected at the end of an attempt
 
     async def attempt() -> T:
-        if rejected:
-            token = await tokens.refresh_after_failure(rejected.pop())
-        else:
-            token = await tokens.access_token()
+        used: list[str] = []
+
+        async def first_token() -> str:
+            if rejected:
+                token = await tokens.refresh_after_failure(rejected.pop())
+            else:
+                token = await tokens.access_token()
+            used.append(token)
+            return token
+
+        async def fresh_token() -> str:
+            token = await tokens.refresh_after_failure(used[-1])
+            used.append(token)
+            return token
+
         try:
-            return await send_with(token)
+            return await send_with(first_token)
         except AccessTokenRejected:
             pass
-        fresh = await tokens.refresh_after_failure(token)
         try:
-            return await send_with(fresh)
+            return await send_with(fresh_token)
         except AccessTokenRejected:
-            rejected.append(fresh)
+            rejected.append(used[-1])
             raise
 
     try:
@@ -248,6 +589,33 @@ async def call_with_token(
             request_id=again.request_id,
             advice=f"刷新后的令牌仍被拒绝：请运行 `livekit auth login {platform}` 重新授权。",
         ) from None
+
+
+async def paced_send(
+    http: httpx.AsyncClient,
+    rates: RateControl,
+    semaphore: asyncio.Semaphore,
+    *,
+    platform: Platform,
+    endpoint: str,
+    build: Callable[[], Awaitable[httpx.Request]],
+    unwrap: Callable[[Any], Any],
+) -> Any:
+    """Wait for a slot, then ``build()`` the request (reading the token now), send, unwrap.
+
+    The answer feeds the adaptive rate: a rate-limit answer cuts it, any other answer that
+    carries data raises it.
+    """
+    async with rates.slot(endpoint, semaphore) as ticket:
+        request = await build()
+        response = await send(http, request, platform=platform, endpoint=endpoint)
+    try:
+        data = unwrap(parse_json_body(response, platform=platform, endpoint=endpoint))
+    except RateLimited:
+        rates.rate_limited(ticket)
+        raise
+    rates.clean(ticket)
+    return data
 
 
 # ---- transport -----------------------------------------------------------------------------

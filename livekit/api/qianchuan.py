@@ -7,6 +7,7 @@ Envelope: HTTP 200 with ``{code, message, request_id, data}``; ``code == 0`` is 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
@@ -25,11 +26,13 @@ from livekit.api.errors import (
     UpstreamError,
 )
 from livekit.api.http import (
-    RateLimiter,
+    RateControl,
+    TokenGetter,
     TokenSource,
     call_with_token,
     encode_query,
     gather_in_order,
+    paced_send,
     parse_json_body,
     send,
     with_retries,
@@ -38,6 +41,7 @@ from livekit.api.payload import tag
 from livekit.config import Settings
 
 PLATFORM: Platform = "qianchuan"
+logger = logging.getLogger("livekit.api")
 
 TOKEN_PATH = "oauth2/access_token/"
 REFRESH_PATH = "oauth2/refresh_token/"
@@ -54,6 +58,14 @@ ADVERTISER_REPORT_PATH = "v1.0/qianchuan/report/advertiser/get/"
 ROOM_ANALYSIS_PATH = "v3.0/report/live_room/analysis/get/"
 
 ANALYSIS_MAX_ROOM_IDS = 100  # room ids per v3.0 analysis call
+
+# Documented page sizes, largest first. Report endpoints: the sources disagree (500 or 1000), so
+# the client starts at 500, valid under both; a client told to start higher steps down once
+# when a 40001 names page_size (see QianchuanClient.pages).
+REPORT_PAGE_SIZES = (1000, 500)
+REPORT_PAGE_SIZE = 500
+LIVE_PAGE_SIZE = 100
+PAGE_SIZE_STEPS: dict[str, tuple[int, ...]] = {ADVERTISER_REPORT_PATH: REPORT_PAGE_SIZES}
 
 TOKEN_CODES = frozenset({40102, 40104, 40105})  # access token expired / empty / invalid
 REAUTHORIZE_CODES = frozenset({40103, 40107, 40110})  # refresh token dead, auth code bad
@@ -128,28 +140,42 @@ class QianchuanClient:
         http: httpx.AsyncClient,
         settings: Settings,
         tokens: TokenSource,
-        limiter: RateLimiter,
+        limiter: RateControl,
         semaphore: asyncio.Semaphore,
+        page_sizes: Mapping[str, int] | None = None,
     ) -> None:
+        """``page_sizes``: page size to start with per path (default: ``REPORT_PAGE_SIZE`` on
+        the ad report, 100 elsewhere); a size refused by a 40001 is stepped down once."""
         self._http = http
         self._settings = settings
         self._tokens = tokens
         self._limiter = limiter
         self._semaphore = semaphore
+        self.page_sizes: dict[str, int] = {ADVERTISER_REPORT_PATH: REPORT_PAGE_SIZE}
+        self.page_sizes.update(page_sizes or {})
+        self._stepped_down: set[str] = set()
 
     def __repr__(self) -> str:
         return f"QianchuanClient(base_url={self._settings.qianchuan_base_url!r})"
 
-    async def _send_get(self, path: str, query: dict[str, str], token: str) -> Any:
-        request = self._http.build_request(
-            "GET",
-            self._settings.qianchuan_base_url + path,
-            params=query,
-            headers={"Access-Token": token},
+    async def _send_get(self, path: str, query: dict[str, str], get_token: TokenGetter) -> Any:
+        async def build() -> httpx.Request:
+            return self._http.build_request(
+                "GET",
+                self._settings.qianchuan_base_url + path,
+                params=query,
+                headers={"Access-Token": await get_token()},  # read after the wait
+            )
+
+        return await paced_send(
+            self._http,
+            self._limiter,
+            self._semaphore,
+            platform=PLATFORM,
+            endpoint=path,
+            build=build,
+            unwrap=lambda envelope: unwrap(envelope, path),
         )
-        async with self._semaphore, self._limiter.slot():
-            response = await send(self._http, request, platform=PLATFORM, endpoint=path)
-        return unwrap(parse_json_body(response, platform=PLATFORM, endpoint=path), path)
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """GET ``path`` (relative to the base URL) and return ``data``.
@@ -160,7 +186,7 @@ class QianchuanClient:
         path = path.lstrip("/")
         query = encode_query(params or {})
         data = await call_with_token(
-            lambda token: self._send_get(path, query, token),
+            lambda get_token: self._send_get(path, query, get_token),
             self._tokens,
             settings=self._settings,
             limiter=self._limiter,
@@ -171,21 +197,52 @@ class QianchuanClient:
             raise UpstreamError(PLATFORM, path, 0, "响应格式不符合预期（data 不是对象）")
         return data
 
+    def _step_down(self, path: str, size: int, error: BadParameter) -> int | None:
+        """The next documented page size below ``size`` if ``error`` is about page_size.
+
+        Once per path and client: the size that works is kept for the rest of the run.
+        """
+        if "page_size" not in error.message or path in self._stepped_down:
+            return None
+        smaller = [s for s in PAGE_SIZE_STEPS.get(path, ()) if s < size]
+        if not smaller:
+            return None
+        self._stepped_down.add(path)
+        self.page_sizes[path] = smaller[0]
+        logger.warning(
+            "%s refused page_size %d (%s); using %d from now on",
+            path,
+            size,
+            error.message,
+            smaller[0],
+        )
+        return smaller[0]
+
     async def pages(
-        self, path: str, params: Mapping[str, Any], list_key: str, page_size: int
+        self, path: str, params: Mapping[str, Any], list_key: str, page_size: int | None = None
     ) -> list[dict[str, Any]]:
-        """Every item of a paginated list: page 1 first, then pages 2..N concurrently, in order."""
+        """Every item of a paginated list: page 1 first, then pages 2..N concurrently, in order.
+
+        ``page_size`` defaults to the one remembered for ``path`` (``page_sizes``).
+        """
+        size = page_size or self.page_sizes.get(path, LIVE_PAGE_SIZE)
 
         def page_params(page: int) -> dict[str, Any]:
-            return {**params, "page": page, "page_size": page_size}
+            return {**params, "page": page, "page_size": size}
 
-        first = await self.get(path, page_params(1))
+        try:
+            first = await self.get(path, page_params(1))
+        except BadParameter as error:
+            if error.code != 40001 or (smaller := self._step_down(path, size, error)) is None:
+                raise
+            size = smaller
+            first = await self.get(path, page_params(1))
         items: list[dict[str, Any]] = list(first.get(list_key) or [])
         info = first.get("page_info") or {}
         total_page = info.get("total_page")
         if not isinstance(total_page, int):
             total = info.get("total_num", info.get("total_number", len(items)))
-            total_page = math.ceil(int(total) / page_size) if total else 1
+            total_page = math.ceil(int(total) / size) if total else 1
         rest = await gather_in_order(
             [self.get(path, page_params(page)) for page in range(2, total_page + 1)]
         )
@@ -299,7 +356,7 @@ class QianchuanClient:
             "filtering": {"marketing_goal": marketing_goal},
             "time_granularity": time_granularity,
         }
-        return await self.pages(ADVERTISER_REPORT_PATH, params, "list", 1000)
+        return await self.pages(ADVERTISER_REPORT_PATH, params, "list")
 
     async def room_analysis(
         self,
