@@ -36,6 +36,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import threading
 import typing
 from collections.abc import Iterable, Mapping
@@ -231,9 +232,37 @@ def tokens_in(path: Path) -> set[str]:
     return out
 
 
+_URL_IN_TEXT = re.compile(r"(?i)\b(?:https?|smtps?)://[^\s\"'<>]+")
+
+
 def mask(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by ``***`` (longest first, so none is half-masked)."""
-    for secret in sorted(secrets, key=len, reverse=True):
+    """``text`` with every secret replaced by ``***`` (longest first, so none is half-masked).
+
+    In a URL that holds a secret every query value is masked too (``?access_token=***&
+    timestamp=***&sign=***``: what rides along with a robot's key goes with it); its scheme,
+    host and the path words that are no secret stay, so a log still says where it went.
+    """
+    ordered = sorted(secrets, key=len, reverse=True)
+    if "://" in text:
+
+        def url(match: re.Match[str]) -> str:
+            found = match.group(0)
+            if not any(secret in found for secret in ordered):
+                return found
+            scheme, _, rest = found.partition("://")
+            rest = rest.split("#", 1)[0]
+            address, _, query = rest.partition("?")
+            netloc, slash, path = address.partition("/")
+            host = netloc.rsplit("@", 1)[-1]
+            segments = [mask(s, ordered) if s else s for s in path.split("/")]
+            out = f"{scheme}://{host}{slash}{'/'.join(segments)}"
+            if query:
+                keys = [item.split("=", 1)[0] for item in query.split("&") if item]
+                out += "?" + "&".join(f"{mask(k, ordered)}={MASK}" for k in keys)
+            return out
+
+        text = _URL_IN_TEXT.sub(url, text)
+    for secret in ordered:
         if secret in text:
             text = text.replace(secret, MASK)
     return text

@@ -64,7 +64,7 @@ from typing import Any, Literal
 
 import jinja2
 
-from livekit._files import write_bytes_atomic
+from livekit._files import keep_damaged, write_bytes_atomic
 from livekit.config import LivekitError
 from livekit.monitor.detect import Cusum, Detector, Ewma, detector_from_state
 from livekit.monitor.metrics import METRICS
@@ -278,6 +278,69 @@ class Engine:
         self.ruleset = ruleset
         self.state_path = Path(state_path)
         self._rules = {r.name: r for r in ruleset.enabled}
+def _parse_state(raw: bytes) -> tuple[dict[str, Any], int | None]:
+    """(state, None) for a sound file; (the readable part, entries skipped) for a damaged one,
+    0 meaning the file as a whole was unreadable (a fresh state then, with a new epoch)."""
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            raise ValueError("version")
+        alerts = data["alerts"]
+        if not isinstance(alerts, dict):
+            raise TypeError("alerts")
+    except (ValueError, TypeError, KeyError):
+        return _empty_state(), 0
+    good = {aid: inst for aid, inst in alerts.items() if _sound_alert(inst)}
+    skipped = len(alerts) - len(good)
+    epoch, tick = data.get("epoch"), data.get("tick")
+    if (
+        isinstance(epoch, str)
+        and epoch
+        and isinstance(tick, int)
+        and not isinstance(tick, bool)
+        and tick >= 0
+    ):
+        state = {**data, "alerts": good}
+    else:  # notification keys hang on epoch and tick: a new epoch can't repeat old keys
+        state = {**_empty_state(), "alerts": good}
+        skipped += 1
+    return state, (skipped or None)
+
+
+_ALERT_STATES = ("pending", "firing", "resolved", "normal")
+
+
+def _sound_alert(inst: Any) -> bool:
+    """Whether a stored alert has what evaluating and rendering it reads."""
+    try:
+        if not isinstance(inst, dict) or inst["state"] not in _ALERT_STATES:
+            return False
+        if not isinstance(inst["rule"], str) or inst["metric"] not in METRICS:
+            return False
+        if inst["scope"] not in ("room", "product") or not isinstance(inst["ident"], str):
+            return False
+        if isinstance(inst["room_id"], bool) or not isinstance(inst["room_id"], int | str):
+            return False
+        if inst.get("severity", "warning") not in SEVERITY_LABELS:
+            return False
+        if not isinstance(inst.get("labels") or {}, dict):
+            return False
+        for name in ("since", "started_at", "last_notified_at", "point_at"):
+            if inst.get(name) is not None:
+                datetime.fromisoformat(inst[name])
+        for name in ("value", "threshold", "benchmark", "baseline"):
+            value = inst.get(name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                return False
+        if "detector" in inst:
+            detector_from_state(inst["detector"])
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+        return False
+    return True
+
+
         self._order = {r.name: i for i, r in enumerate(ruleset.rules)}
         self._templates: dict[str, jinja2.Template] = {}
         self._state = self._load()
@@ -293,18 +356,12 @@ class Engine:
             return state
         except OSError as exc:
             raise AlertStateError(f"无法读取告警状态文件 {self.state_path}：{exc}") from None
-        try:
-            state = json.loads(raw)
-            if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-                raise ValueError("版本不符")
-            for name in ("epoch", "tick", "alerts"):
-                if name not in state:
-                    raise ValueError(f"缺少 {name}")
-        except ValueError as exc:
-            raise AlertStateError(
-                f"告警状态文件 {self.state_path} 已损坏（{exc}）。把它移走后重新启动即可，"
-                "但正在触发的告警会被遗忘，恢复通知不会再发"
-            ) from None
+        state, damaged = _parse_state(raw)
+        if damaged is not None:
+            # The original stays beside the file; the good alerts are written back at once,
+            # so the next load is clean and nothing readable was dropped.
+            keep_damaged(self.state_path, raw, skipped=damaged or None)
+            self._write(state)
         return state
 
     def _write(self, state: Mapping[str, Any]) -> None:

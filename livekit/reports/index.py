@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import filelock
 
+from livekit._files import keep_damaged
 from livekit.dates import CHINA_TZ
 from livekit.reports.project import write_text_atomic
 from livekit.reports.result import RunResult
@@ -26,6 +28,8 @@ LOCK_TIMEOUT = 60.0
 MAX_RUNS = 5000  # the page stays small; older runs drop off the history
 STATUS_LABELS = {"ok": "成功", "failed": "失败"}
 
+log = logging.getLogger("livekit.reports")
+
 
 @contextmanager
 def locked(reports_dir: Path) -> Iterator[None]:
@@ -35,18 +39,58 @@ def locked(reports_dir: Path) -> Iterator[None]:
 
 
 def read_history(reports_dir: Path) -> list[RunResult]:
-    """The recorded runs, oldest first ([] when none, or when the file cannot be read)."""
+    """The recorded runs, oldest first ([] when none or unreadable).
+
+    A damaged entry is skipped, and a file that is not a history at all counts as none: either
+    way the original is kept beside it (livekit._files.keep_damaged) with a one-line warning.
+    """
     try:
-        raw = json.loads((reports_dir / HISTORY).read_text(encoding="utf-8"))
-        return [RunResult.from_json(r, reports_dir) for r in raw.get("runs", [])]
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return _load(reports_dir)
+    except OSError:
         return []
 
 
+def _load(reports_dir: Path) -> list[RunResult]:
+    """Like :func:`read_history`, but OSError when the file exists and cannot be read."""
+    path = reports_dir / HISTORY
+    try:
+        original = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    try:
+        raw = json.loads(original)
+        entries = raw["runs"]
+        if not isinstance(entries, list):
+            raise TypeError("runs")
+    except (ValueError, TypeError, KeyError):
+        keep_damaged(path, original, skipped=None)
+        return []
+    runs: list[RunResult] = []
+    for entry in entries:
+        try:
+            runs.append(RunResult.from_json(entry, reports_dir))
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            continue
+    if len(runs) < len(entries):
+        keep_damaged(path, original, skipped=len(entries) - len(runs))
+    return runs
+
+
 def record(reports_dir: Path, run: RunResult) -> None:
-    """Add ``run`` to the history and rewrite ``index.html``, under the lock."""
+    """Add ``run`` to the history and rewrite ``index.html``, under the lock.
+
+    A history that exists but cannot be read (permissions) is left alone: the run is not
+    added rather than the file replaced by this one run.
+    """
     with locked(reports_dir):
-        runs = [*read_history(reports_dir), run][-MAX_RUNS:]
+        try:
+            history = _load(reports_dir)
+        except OSError as exc:
+            log.warning(
+                "无法读取 %s（%s），本次运行未记入历史", reports_dir / HISTORY, exc.strerror
+            )
+            return
+        runs = [*history, run][-MAX_RUNS:]
         payload = {"version": 1, "runs": [r.to_json(reports_dir) for r in runs]}
         text = json.dumps(payload, ensure_ascii=False, indent=1)
         write_text_atomic(reports_dir / HISTORY, text + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -43,18 +44,37 @@ class RunResult:
         }
 
     @classmethod
-    def from_json(cls, raw: dict[str, Any], base: Path) -> RunResult:
+    def from_json(cls, raw: Any, base: Path) -> RunResult:
+        """The run in ``raw``; ValueError (or TypeError, KeyError) when it is not a whole run."""
+        if not isinstance(raw, dict):
+            raise TypeError("a run is a JSON object")
+        name, title, error = raw["name"], raw.get("title"), raw.get("error")
+        if not isinstance(name, str) or not name:
+            raise ValueError("name")
+        if raw["status"] not in ("ok", "failed"):
+            raise ValueError("status")
         status: Status = "ok" if raw["status"] == "ok" else "failed"
+        started_at = datetime.fromisoformat(raw["started_at"])
+        if started_at.tzinfo is None:  # naive and aware times cannot be sorted together
+            raise ValueError("started_at")
+        seconds = raw["seconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise TypeError("seconds")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError("seconds")
+        for value in (title, error, raw.get("notebook"), raw.get("html")):
+            if value is not None and not isinstance(value, str):
+                raise TypeError("a text field is not text")
         return cls(
-            name=str(raw["name"]),
-            title=str(raw.get("title") or raw["name"]),
+            name=name,
+            title=title or name,
             date=date.fromisoformat(raw["date"]),
             status=status,
-            started_at=datetime.fromisoformat(raw["started_at"]),
-            seconds=float(raw["seconds"]),
+            started_at=started_at,
+            seconds=float(seconds),
             notebook=base / raw["notebook"] if raw.get("notebook") else None,
             html=base / raw["html"] if raw.get("html") else None,
-            error=raw.get("error"),
+            error=error,
         )
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import filelock
 from croniter import croniter
 
+from livekit._files import keep_damaged
 from livekit.dates import CHINA_TZ
 from livekit.reports.params import ParameterError, load_yaml
 from livekit.reports.project import Project, ReportError, write_text_atomic
@@ -131,11 +132,38 @@ def _clip(text: str) -> str:
 
 
 def read_state(project: Project) -> dict[str, datetime]:
+    """The last scheduled time handled per report.
+
+    A damaged entry is skipped, a file that is not a schedule state counts as empty; either way
+    the original is kept beside it (livekit._files.keep_damaged) with a one-line warning, and
+    the next write holds every entry that could be read. A file that exists but cannot be read
+    (permissions) is a ReportError: rewriting it would forget every report's clock.
+    """
+    path = project.reports_dir / STATE
     try:
-        raw = json.loads((project.reports_dir / STATE).read_text(encoding="utf-8"))
-        return {k: datetime.fromisoformat(v) for k, v in raw.get("handled", {}).items()}
-    except (OSError, ValueError, TypeError, AttributeError):
+        original = path.read_bytes()
+    except FileNotFoundError:
         return {}
+    except OSError as exc:
+        raise ReportError(f"无法读取调度状态文件 {path}：{exc.strerror}") from None
+    try:
+        entries = json.loads(original)["handled"]
+        if not isinstance(entries, dict):
+            raise TypeError("handled")
+    except (ValueError, TypeError, KeyError):
+        keep_damaged(path, original, skipped=None)
+        return {}
+    state: dict[str, datetime] = {}
+    for name, value in entries.items():
+        try:
+            moment = datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            continue
+        if moment.tzinfo is not None:  # a naive time cannot be compared with the schedule's
+            state[name] = moment
+    if len(state) < len(entries):
+        keep_damaged(path, original, skipped=len(entries) - len(state))
+    return state
 
 
 def write_state(project: Project, state: dict[str, datetime]) -> None:

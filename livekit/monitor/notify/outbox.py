@@ -60,7 +60,7 @@ from typing import Any, TypeVar
 import filelock
 import httpx
 
-from livekit._files import write_bytes_atomic
+from livekit._files import keep_damaged, write_bytes_atomic
 from livekit.monitor.notify.channels import SEVERITY_LABELS, Channel, dumps, message_json
 from livekit.monitor.notify.errors import DeliveryError, Throttled
 from livekit.monitor.notify.ratelimit import LONG_WINDOW_S, SlidingWindowLimiter
@@ -152,10 +152,19 @@ class _Entry:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> _Entry:
         message = message_from_json(data["message"])
-        return cls(
-            channel=str(data["channel"]),
+        """The entry in ``data``; ValueError, KeyError or TypeError when it is not whole."""
+        if not isinstance(data["channel"], str) or message.severity not in SEVERITY_RANK:
+            raise ValueError("channel or severity")
+        parts = list(data.get("parts") or [_part_of(message)])
+        for part in parts:  # what a digest reads of each merged message
+            if part["severity"] not in SEVERITY_RANK or not isinstance(part["title"], str):
+                raise ValueError("part")
+            str(part["key"])
+            datetime.fromisoformat(part["created_at"])
+        entry = cls(
+            channel=data["channel"],
             message=message,
-            parts=list(data.get("parts") or [_part_of(message)]),
+            parts=parts,
             attempts=int(data.get("attempts", 0)),
             next_try_at=float(data.get("next_try_at", 0.0)),
             enqueued_at=float(data.get("enqueued_at", 0.0)),
@@ -163,6 +172,9 @@ class _Entry:
             throttled=bool(data.get("throttled", False)),
         )
 
+        if not (math.isfinite(entry.next_try_at) and math.isfinite(entry.enqueued_at)):
+            raise ValueError("times")
+        return entry
 
 @dataclass
 class _State:
@@ -297,6 +309,10 @@ class Outbox:
 
     def _load(self) -> _State:
         try:
+        """The outbox as stored. A damaged entry (pending, delivered, failed, limits) is
+        skipped; a file that is not an outbox counts as empty. Either way the original is kept
+        beside the file (livekit._files.keep_damaged) with a one-line warning before the next
+        write, which holds every entry that could be read: no undelivered alert is lost."""
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return _State()
@@ -304,20 +320,41 @@ class Outbox:
             data = json.loads(raw)
             if not isinstance(data, dict) or data.get("version") != VERSION:
                 raise ValueError("unknown outbox format")
-            return _State(
-                pending=[_Entry.from_json(e) for e in data.get("pending", [])],
-                delivered={str(k): list(v) for k, v in (data.get("delivered") or {}).items()},
-                failed=list(data.get("failed") or []),
-                limiter=SlidingWindowLimiter.from_json(data.get("limits")),
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            # Never lose undelivered alerts by overwriting a file we cannot read.
-            from livekit.config import ConfigError
-
-            raise ConfigError(
-                f"通知发件箱文件 {self.path} 已损坏，无法读取（{type(exc).__name__}）："
-                "请检查或移走该文件后重启监控"
-            ) from None
+        except ValueError:
+            keep_damaged(self.path, raw, skipped=None)
+            return _State()
+        state = _State()
+        damaged = 0
+        pending = data.get("pending") or []
+        for item in pending if isinstance(pending, list) else [pending]:
+            try:
+                state.pending.append(_Entry.from_json(item))
+            except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+                damaged += 1
+        delivered = data.get("delivered") or {}
+        if not isinstance(delivered, dict):
+            delivered, damaged = {}, damaged + 1
+        for channel, keys in delivered.items():
+            if not isinstance(keys, list):
+                damaged += 1
+                continue
+            good = [k for k in keys if isinstance(k, str)]
+            damaged += len(keys) - len(good)
+            state.delivered[str(channel)] = good
+        failed = data.get("failed") or []
+        for record in failed if isinstance(failed, list) else [failed]:
+            try:
+                _failed_from_json(record)
+                state.failed.append(record)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                damaged += 1
+        try:
+            state.limiter = SlidingWindowLimiter.from_json(data.get("limits"))
+        except (ValueError, TypeError, AttributeError, OverflowError):
+            damaged += 1
+        if damaged:
+            keep_damaged(self.path, raw, skipped=damaged)
+        return state
 
     def _save(self, state: _State, now: float) -> None:
         state.limiter.prune(now)
@@ -677,6 +714,8 @@ class Outbox:
 
 def _failed_from_json(record: Mapping[str, Any]) -> Failed:
     return Failed(
+    if not isinstance(record["channel"], str) or not isinstance(record.get("keys", []), list):
+        raise TypeError("failed record")
         channel=str(record["channel"]),
         key=str(record["key"]),
         title=str(record.get("title", "")),
