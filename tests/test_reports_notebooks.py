@@ -12,7 +12,7 @@ import pytest
 from livekit.config import SANDBOX_DOUDIAN_APP_SECRET, SANDBOX_QIANCHUAN_SECRET
 from livekit.dates import today
 from livekit.reports import Project, check
-from livekit.reports.html import external_resources
+from livekit.reports.html import offline_violations
 from livekit.reports.params import declared_parameters
 from tests.report_helpers import (
     ROOT,
@@ -49,7 +49,7 @@ def test_every_report_renders(name: str) -> None:
     assert result.html is not None
     assert result.html.parent == project.reports_dir / name / today().isoformat()
     page = result.html.read_text(encoding="utf-8")
-    assert external_resources(page) == []
+    assert offline_violations(page) == []
     assert "<script" not in page.lower()
 
 

@@ -6,15 +6,25 @@ widgets). Code inputs and prompts are excluded; the cells tagged ``parameters`` 
 ``injected-parameters`` (papermill's) and ``remove-cell`` are dropped, as are the outputs of
 cells tagged ``remove-output``, JavaScript and widget outputs, and stderr streams (warnings are
 for the notebook, not for the merchant). CSS is inlined and images embedded, so the page opens
-offline; :func:`external_resources` lists anything it would still load.
+offline.
+
+What the cells produced (Markdown, HTML and SVG outputs, which may carry upstream text) is
+then sanitized with an allowlist (:func:`sanitize`, nh3, the Python binding of the Rust crate
+ammonia): only the tags, attributes, style properties and in-page references that reports,
+tables and charts need survive. The page skeleton around the cells (head, CSS, the header with
+the link to the index) is the template's, not sanitized. Last, the whole page must pass
+:func:`offline_violations`, an allowlist check built on a real HTML parser; a page that fails
+it is not written.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import threading
 from datetime import datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +41,6 @@ DROPPED_MIMETYPES = (
 )
 CHART_MIMETYPE = "image/svg+xml"
 _VEGA = re.compile(r"^application/vnd\.vega(lite)?\.v\d+\+json$")
-
-# Attributes and CSS that make a browser fetch something (links a reader clicks are fine).
-_LOADS = re.compile(
-    r"""<(?:script|img|iframe|source|video|audio|embed|track|input)\b[^>]*?\ssrc\s*=\s*["']?([^"'\s>]+)"""
-    r"""|<link\b[^>]*?\shref\s*=\s*["']?([^"'\s>]+)"""
-    r"""|<object\b[^>]*?\sdata\s*=\s*["']?([^"'\s>]+)"""
-    r"""|url\(\s*["']?([^"')\s]+)"""
-    r"""|@import\s+["']([^"']+)""",
-    re.IGNORECASE,
-)
 
 
 def chart_outputs(nb: Any) -> int:
@@ -143,24 +143,323 @@ def export_html(
             "index": index_href,
         },
     }
-    body, _ = exporter.from_notebook_node(prepared, resources=resources)
-    loads = external_resources(body)
-    if loads:
-        shown = "、".join(loads[:3])
-        raise ReportError(f"报告页面会从外部加载资源（{shown}），无法离线打开")
-    write_text_atomic(path, body)
+    page, _ = exporter.from_notebook_node(prepared, resources=resources)
+    page = _sanitize_cells(page)
+    problems = offline_violations(page)
+    if problems:
+        shown = "、".join(problems[:3])
+        raise ReportError(f"报告页面含有脚本或会从外部加载的内容（{shown}），无法安全地离线打开")
+    write_text_atomic(path, page)
     return path
 
 
-def external_resources(html: str) -> list[str]:
-    """URLs the page would fetch when opened (scripts, styles, images, CSS ``url()``, imports).
+# ---- sanitizing what the cells produced ---------------------------------------------------------
 
-    ``data:`` URIs and in-page ``#anchors`` are not fetches; anything else is.
+# The template puts these comments around the cells. The first START and the last END count:
+# what the cells produced comes after the first (the page header before it is escaped) and
+# before the last, so a cell that prints a marker only puts more of the page into the sanitizer.
+CELLS_START = "<!-- livekit:cells -->"
+CELLS_END = "<!-- /livekit:cells -->"
+
+# HTML tags kept in what the cells produced; any other tag is dropped and its text kept.
+_HTML_TAGS = frozenset(
+    {
+        # Markdown (cells and display(Markdown(...))) as nbconvert renders it
+        *("p", "h1", "h2", "h3", "h4", "h5", "h6", "br", "hr", "blockquote", "pre", "code"),
+        *("em", "strong", "b", "i", "u", "s", "del", "ins", "sub", "sup", "small", "mark"),
+        *("kbd", "samp", "var", "abbr", "ul", "ol", "li", "dl", "dt", "dd"),
+        *("details", "summary", "figure", "figcaption"),
+        # nbconvert's output wrappers (div) and ANSI-coloured stream text (span)
+        *("div", "span"),
+        # anchors on headings (nbconvert) and relative links between reports
+        "a",
+        # PNG/JPEG outputs and Markdown attachments, embedded by nbconvert as data: URIs
+        "img",
+        # tables: livekit.charts.table, polars and pandas HTML
+        *("table", "caption", "colgroup", "col", "thead", "tbody", "tfoot", "tr", "th", "td"),
+    }
+)
+# SVG tags of the charts (vl-convert, Vega's SVG renderer: marks are paths, lines, rects and
+# text in groups, clipped by clipPath in defs; gradients for gradient fills). Case matters.
+_SVG_TAGS = frozenset(
+    {
+        *("svg", "g", "path", "rect", "line", "circle", "ellipse", "polygon", "polyline"),
+        *("text", "tspan", "title", "desc", "defs", "clipPath"),
+        *("linearGradient", "radialGradient", "stop"),
+    }
+)
+# Removed with their content: a script's or a style sheet's text is not for the reader (polars
+# puts a <style> before its tables; the template's CSS styles .dataframe instead).
+_DROPPED_WITH_CONTENT = frozenset({"script", "style"})
+
+# Attributes on every kept tag: CSS classes (JupyterLab's, livekit's), ids (heading and cell
+# anchors, SVG clip paths), tooltips, language and direction, what Vega adds for screen
+# readers, and ``style`` (filtered: _STYLE_PROPERTIES, then _keep_attribute).
+_GLOBAL_ATTRIBUTES = frozenset(
+    {"class", "id", "title", "lang", "dir", "style"}
+    | {"role", "aria-label", "aria-roledescription", "aria-hidden"}
+)
+_HTML_ATTRIBUTES: dict[str, frozenset[str]] = {
+    "div": frozenset({"tabindex", "data-mime-type"}),  # nbconvert's output areas
+    "a": frozenset({"href"}),  # only #fragments and relative paths: _keep_attribute
+    "img": frozenset({"src", "alt", "width", "height"}),  # src only data:image/…: _keep_attribute
+    "table": frozenset({"border"}),  # polars and pandas
+    "th": frozenset({"colspan", "rowspan"}),
+    "td": frozenset({"colspan", "rowspan"}),
+    "col": frozenset({"span"}),
+    "colgroup": frozenset({"span"}),
+    "ol": frozenset({"start"}),
+    "li": frozenset({"value"}),
+}
+# Presentation attributes of SVG that Vega's renderer writes (or may, for other mark types).
+# Among them only fill, stroke and clip-path take url(); _keep_attribute lets url(#id) alone by.
+_SVG_ATTRIBUTES = frozenset(
+    {
+        *("viewBox", "version", "width", "height", "x", "y", "x1", "y1", "x2", "y2"),
+        *("cx", "cy", "r", "rx", "ry", "d", "points", "transform", "opacity", "display"),
+        *("fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-opacity"),
+        *("stroke-dasharray", "stroke-dashoffset", "stroke-linecap", "stroke-linejoin"),
+        *("stroke-miterlimit", "clip-path", "clip-rule", "clipPathUnits", "pointer-events"),
+        *("visibility", "paint-order", "shape-rendering", "preserveAspectRatio"),
+        *("text-anchor", "dominant-baseline", "alignment-baseline", "font-family"),
+        *("font-size", "font-weight", "font-style", "font-variant", "letter-spacing"),
+        *("dx", "dy", "offset", "stop-color", "stop-opacity", "gradientUnits"),
+        *("gradientTransform", "fx", "fy", "spreadMethod"),
+    }
+)
+# Properties kept in ``style`` attributes: what livekit.charts.table, pandas and polars set on
+# tables and text. None of them takes a URL (no background, list-style, cursor, content,
+# border-image, mask, filter); fill and stroke may, and _keep_attribute checks them.
+_STYLE_PROPERTIES = frozenset(
+    {
+        *("color", "background-color", "opacity", "font-family", "font-size", "font-weight"),
+        *("font-style", "font-variant-numeric", "text-align", "vertical-align"),
+        *("text-decoration", "white-space", "word-break", "line-height", "width", "height"),
+        *("max-width", "min-width", "padding", "padding-top", "padding-right"),
+        *("padding-bottom", "padding-left", "margin", "margin-top", "margin-right"),
+        *("margin-bottom", "margin-left", "border", "border-top", "border-right"),
+        *("border-bottom", "border-left", "border-color", "border-style", "border-width"),
+        *("border-collapse", "border-spacing", "border-radius", "fill", "stroke"),
+        "stroke-width",
+    }
+)
+# Attributes whose value is CSS that may hold url(): only references inside the page pass.
+_CSS_ATTRIBUTES = frozenset({"style", "fill", "stroke", "clip-path"})
+# The images nbconvert embeds (PNG, JPEG, GIF, WebP, SVG loaded as an image, which can neither
+# run a script nor fetch anything).
+_DATA_IMAGE = re.compile(r"^data:image/(?:png|jpeg|gif|webp|svg\+xml)[;,]", re.IGNORECASE)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def sanitize(fragment: str) -> str:
+    """``fragment`` (HTML from the cells of a notebook) with only what a report needs.
+
+    Tags, attributes and style properties are allowlists (above, each with its reason); links
+    keep ``#fragments`` and relative paths, images only embedded ``data:image/…`` URIs, CSS
+    only ``url(#id)``. Everything else is dropped; text is kept (escaped).
     """
+    cleaned: str = _cleaner().clean(fragment)
+    return cleaned
+
+
+@functools.cache
+def _cleaner() -> Any:
+    import nh3
+
+    svg = {tag: set(_SVG_ATTRIBUTES) for tag in _SVG_TAGS}
+    html = {tag: set(names) for tag, names in _HTML_ATTRIBUTES.items()}
+    return nh3.Cleaner(
+        tags=set(_HTML_TAGS | _SVG_TAGS),
+        clean_content_tags=set(_DROPPED_WITH_CONTENT),
+        attributes={"*": set(_GLOBAL_ATTRIBUTES), **html, **svg},
+        attribute_filter=_keep_attribute,
+        url_schemes={"data"},  # ammonia's own check; _keep_attribute narrows it to images
+        filter_style_properties=set(_STYLE_PROPERTIES),
+        strip_comments=True,
+    )
+
+
+def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
+    """nh3's per-attribute filter: the value to keep, or None to drop the attribute."""
+    if attribute == "href":  # kept on <a> only
+        url = _normalized_url(value)
+        return value if url.startswith("#") or _relative_path(url) else None
+    if attribute == "src":  # kept on <img> only
+        return value if _DATA_IMAGE.match(_normalized_url(value)) else None
+    if attribute in _CSS_ATTRIBUTES:
+        refs = _css_references(value)
+        return value if all(ref.startswith("#") for ref in refs) else None
+    return value
+
+
+def _sanitize_cells(page: str) -> str:
+    """``page`` with the part between the template's cell markers sanitized."""
+    start, end = page.find(CELLS_START), page.rfind(CELLS_END)
+    if start < 0 or end < start:
+        raise ReportError("报告模板缺少单元标记，无法检查页面内容")  # a broken template
+    start += len(CELLS_START)
+    return page[:start] + "\n" + sanitize(page[start:end]) + "\n" + page[end:]
+
+
+# ---- the offline check --------------------------------------------------------------------------
+
+# Elements that run code, load another document or change where the page's links point.
+_FORBIDDEN_ELEMENTS = frozenset(
+    {
+        *("script", "iframe", "frame", "frameset", "object", "embed", "applet", "portal"),
+        *("base", "link"),
+        # SVG animation can set href or event attributes after the page loaded
+        *("set", "animate", "animatemotion", "animatetransform"),
+    }
+)
+# Attributes that hold a URL (HTML, SVG, XML). Each must fit _url_allowed, or it is reported.
+_URL_ATTRIBUTES = frozenset(
+    {
+        *("href", "xlink:href", "src", "srcset", "imagesrcset", "poster", "action"),
+        *("formaction", "data", "background", "cite", "longdesc", "ping", "codebase"),
+        *("classid", "archive", "profile", "manifest", "icon", "lowsrc", "dynsrc"),
+        *("usemap", "xml:base", "attributionsrc", "itemtype", "itemid"),
+    }
+)
+# Attributes whose value is CSS (style, and SVG presentation attributes that accept url()).
+_CSS_VALUED = frozenset(
+    {
+        *("style", "fill", "stroke", "clip-path", "mask", "filter", "marker-start"),
+        *("marker-mid", "marker-end", "cursor"),
+    }
+)
+_FOREIGN = frozenset({"svg", "math"})
+
+
+def offline_violations(html: str) -> list[str]:
+    """What in the page ``html`` could run a script or fetch from outside the file; [] if nothing.
+
+    An allowlist, checked on every element by a real HTML parser (the standard library's):
+    no ``<script>``, ``<iframe>``, ``<object>``, ``<embed>``, ``<base>``, ``<link>`` or
+    ``<meta http-equiv=refresh>``; no ``on*`` attribute; URL attributes (``href``, ``src``,
+    ``srcset``, ``poster``, ``xlink:href``, ``action``, ``data`` …) only where a report has them
+    and only to the page itself or beside it: ``#fragment`` anywhere, relative paths in
+    ``<a href>``, ``data:image/…`` or relative paths in ``<img src>``; CSS (``<style>`` and
+    ``style`` attributes) without ``@import`` and with ``url()`` only to ``#…``, ``data:`` or a
+    relative path. Each finding is one short line naming the element and the value.
+    """
+    checker = _OfflineCheck()
+    checker.feed(html)
+    checker.close()
+    return checker.found
+
+
+def _url_allowed(tag: str, attribute: str, value: str) -> bool:
+    url = _normalized_url(value)
+    if attribute in ("href", "xlink:href"):
+        return url.startswith("#") or (tag == "a" and _relative_path(url))
+    if (tag, attribute) == ("img", "src"):
+        return bool(_DATA_IMAGE.match(url)) or _relative_path(url)
+    return False
+
+
+def _normalized_url(value: str) -> str:
+    """The URL as a browser reads it: tabs and newlines removed, spaces and controls at the ends
+    stripped, backslashes as slashes (WHATWG URL parsing)."""
+    url = value.replace("\t", "").replace("\n", "").replace("\r", "")
+    return url.strip("".join(map(chr, range(0x21)))).replace("\\", "/")
+
+
+def _relative_path(url: str) -> bool:
+    """A path relative to the page (``x.html``, ``../../index.html``): no scheme, no host, not
+    from the root."""
+    return not _SCHEME.match(url) and not url.startswith("/")
+
+
+def _inside(url: str) -> bool:
+    """A CSS reference that stays in the file or beside it."""
+    url = _normalized_url(url)
+    return url.startswith(("#", "data:")) or (url != "" and _relative_path(url))
+
+
+def _css_references(css: str) -> list[str]:
+    """Every URL the CSS ``css`` refers to: ``url()`` (escapes decoded), the strings of
+    ``image-set()``, and ``@import`` (reported as ``@import …``, always outside)."""
+    import tinycss2  # type: ignore[import-untyped]  # nbconvert's (bleach[css])
+
     found: list[str] = []
-    for match in _LOADS.finditer(html):
-        url = next(g for g in match.groups() if g is not None)
-        if url.startswith(("data:", "#")) or url.lower() in ("none", "inherit"):
-            continue
-        found.append(url)
+
+    def walk(nodes: Any) -> None:
+        importing = False
+        for node in nodes or ():
+            kind = node.type
+            if kind == "at-keyword" and node.lower_value == "import":
+                importing = True
+                found.append("@import")
+            elif kind == "url":
+                found.append(node.value)
+            elif kind == "function":
+                name = node.lower_name
+                if name in ("url", "src") or name.endswith("image-set") or name == "image":
+                    found.extend(a.value for a in node.arguments if a.type == "string")
+                walk(node.arguments)
+            elif kind in ("() block", "[] block", "{} block"):
+                walk(node.content)
+            elif importing and kind == "string":
+                found[-1] = f"@import {node.value}"
+            if kind == "literal" and node.value == ";":
+                importing = False
+
+    walk(tinycss2.parse_component_value_list(css))
     return found
+
+
+class _OfflineCheck(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._foreign = 0  # depth of <svg>/<math>
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._element(tag, attrs)
+        if tag in _FOREIGN:
+            self._foreign += 1
+        self._in_style = tag == "style"
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._element(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _FOREIGN:
+            self._foreign = max(0, self._foreign - 1)
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self._css(data, "<style>")
+
+    def _element(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _FORBIDDEN_ELEMENTS:
+            self.found.append(f"<{tag}>")
+        if tag == "style" and self._foreign:
+            # Inside SVG a browser parses <style> as markup, this parser as text: report it.
+            self.found.append("<svg> 内的 <style>")
+        values = {name: value or "" for name, value in attrs}
+        if tag == "meta" and values.get("http-equiv", "").strip().lower() == "refresh":
+            self.found.append(
+                f'<meta http-equiv="refresh" content="{_short(values.get("content", ""))}">'
+            )
+        for name, value in values.items():
+            if name.startswith("on"):
+                self.found.append(f"<{tag} {name}>")
+            elif name in _URL_ATTRIBUTES and not _url_allowed(tag, name, value):
+                self.found.append(f'<{tag} {name}="{_short(value)}">')
+            if name in _CSS_VALUED:
+                self._css(value, f"<{tag} {name}>")
+
+    def _css(self, css: str, where: str) -> None:
+        for ref in _css_references(css):
+            if ref.startswith("@import") or not _inside(ref):
+                shown = ref if ref.startswith("@import") else f"url({ref})"
+                self.found.append(f"{where} {_short(shown)}")
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
