@@ -27,6 +27,9 @@ SEARCH_LIST = "/order/searchList"
 
 NO_FAULTS: dict[str, Any] = {
     "qps": None,
+    "qianchuan_qps": None,
+    "doudian_qps": None,
+    "endpoint_qps": {},
     "rate": 0.0,
     "slow_seconds": 12.0,
     "kinds": ["5xx", "rate_limit", "slow", "truncated", "revoke"],

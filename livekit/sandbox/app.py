@@ -7,6 +7,7 @@ the viewer export, request counters, the clock and fault settings.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -123,6 +124,15 @@ async def clock(request: Request) -> Response:
     return _json({"now": sb.clock.now().strftime("%Y-%m-%d %H:%M:%S"), "speed": sb.clock.speed})
 
 
+def _positive_or_none(value: object) -> bool:
+    return value is None or (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
 def _check_faults(f: Faults) -> None:
     """Reject settings that would silently do something else than asked."""
     known = set(Faults().kinds)  # the default lists every kind the endpoints implement
@@ -133,10 +143,17 @@ def _check_faults(f: Faults) -> None:
         raise ValueError(f"unknown fault kinds {sorted(unknown_kinds)}; known {sorted(known)}")
     if isinstance(f.rate, bool) or not isinstance(f.rate, int | float) or not 0 <= f.rate <= 1:
         raise ValueError(f"rate must be a number from 0 to 1, got {f.rate!r}")
-    if f.qps is not None and (
-        isinstance(f.qps, bool) or not isinstance(f.qps, int | float) or not f.qps > 0
+    for name in ("qps", "qianchuan_qps", "doudian_qps"):
+        if not _positive_or_none(getattr(f, name)):
+            raise ValueError(f"{name} must be a positive number or null, got {getattr(f, name)!r}")
+    if not isinstance(f.endpoint_qps, dict) or not all(
+        isinstance(k, str) and k.startswith("/") and _positive_or_none(v) and v is not None
+        for k, v in f.endpoint_qps.items()
     ):
-        raise ValueError(f"qps must be a positive number or null, got {f.qps!r}")
+        raise ValueError(
+            "endpoint_qps must map request paths (starting with /) to positive numbers, "
+            f"got {f.endpoint_qps!r}"
+        )
     if (
         isinstance(f.slow_seconds, bool)
         or not isinstance(f.slow_seconds, int | float)
@@ -166,6 +183,9 @@ async def faults(request: Request) -> Response:
     return _json(
         {
             "qps": f.qps,
+            "qianchuan_qps": f.qianchuan_qps,
+            "doudian_qps": f.doudian_qps,
+            "endpoint_qps": dict(f.endpoint_qps),
             "rate": f.rate,
             "slow_seconds": f.slow_seconds,
             "kinds": list(f.kinds),

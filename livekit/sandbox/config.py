@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -29,6 +30,10 @@ class Faults:
     """Fault injection on data endpoints (never on token endpoints, see app.py)."""
 
     qps: float | None = None  # per-app limit over a sliding second; None: unlimited
+    qianchuan_qps: float | None = None  # per-app limit of 巨量千川 only (the lower of it and qps)
+    doudian_qps: float | None = None  # per-app limit of 抖店 only (the lower of it and qps)
+    # per-endpoint limits under the per-app one: request path (as in /sandbox/stats) -> qps
+    endpoint_qps: Mapping[str, float] = field(default_factory=dict)
     rate: float = 0.0  # probability that a data request gets one of the faults below
     slow_seconds: float = 12.0  # a "slow" response waits this long (longer than a client timeout)
     kinds: tuple[str, ...] = ("5xx", "rate_limit", "slow", "truncated", "revoke")
@@ -40,7 +45,7 @@ class Limits:
     """Page-size and date-range limits the sandbox enforces (configurable: sources disagree)."""
 
     live_page_size: int = 100
-    report_page_size: int = 1000
+    report_page_size: int = 1000  # sources disagree (500 or 1000); a larger page_size gets 40001
     doudian_page_size: int = 100
     advertiser_report_days: int = 30
     analysis_days: int = 30

@@ -7,6 +7,7 @@ import random
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -33,23 +34,36 @@ def dumps(obj: Any) -> bytes:
 
 
 class RateLimiter:
-    """Per-app sliding one-second window, in real (not virtual) time."""
+    """Sliding one-second windows, in real (not virtual) time, one per key (an app, or an app
+    and one endpoint)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._hits: dict[str, deque[float]] = {}
 
     def allow(self, app: str, qps: float | None) -> bool:
-        if qps is None:
-            return True
+        return self.allow_all([(app, qps)])
+
+    def allow_all(self, limits: Iterable[tuple[str, float | None]]) -> bool:
+        """Admit a request only if every ``(key, qps)`` window has room; then count it in all.
+
+        A request refused by one window (say its endpoint's) is counted in none, so a per-app
+        window only ever holds requests the server actually answered.
+        """
         now = time.monotonic()
         with self._lock:
-            q = self._hits.setdefault(app, deque())
-            while q and now - q[0] >= 1.0:
-                q.popleft()
-            if len(q) >= qps:
-                return False
-            q.append(now)
+            windows = []
+            for key, qps in limits:
+                if qps is None:
+                    continue
+                q = self._hits.setdefault(key, deque())
+                while q and now - q[0] >= 1.0:
+                    q.popleft()
+                if len(q) >= qps:
+                    return False
+                windows.append(q)
+            for q in windows:
+                q.append(now)
             return True
 
 
@@ -129,6 +143,17 @@ class Sandbox:
             kind = self._fault_rng.choice(f.kinds)
         self.stats.faults[kind] += 1
         return kind
+
+    def allow_request(self, platform: str, app: str, path: str) -> bool:
+        """The real rate limit: per app and platform, and per endpoint where one is set."""
+        f = self.faults
+        own = f.qianchuan_qps if platform == "qianchuan" else f.doudian_qps
+        limits = [x for x in (f.qps, own) if x is not None]
+        key = f"{platform}:{app}"
+        checks: list[tuple[str, float | None]] = [(key, min(limits) if limits else None)]
+        if path in f.endpoint_qps:
+            checks.append((f"{key}:{path}", f.endpoint_qps[path]))
+        return self.limiter.allow_all(checks)
 
     def stats_json(self) -> dict[str, Any]:
         return {

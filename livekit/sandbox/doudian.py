@@ -185,7 +185,7 @@ async def endpoint(request: Request) -> Response:
         return respond(
             sb, request, 40003, "非法的参数", sub_code=sub, sub_msg="access_token已过期或不存在"
         )
-    if not sb.limiter.allow("dd:" + app_key, sb.faults.qps):
+    if not sb.allow_request("doudian", app_key, path):
         sb.stats.rate_limited[path] += 1
         return respond(
             sb, request, 60000, "访问频率超限", sub_code="isv.rate-limit", sub_msg="请求过于频繁"

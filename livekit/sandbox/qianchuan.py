@@ -181,7 +181,7 @@ def data_endpoint(handler: Handler) -> Callable[[Request], Any]:
         except OAuthError as e:
             code, msg = ACCESS_ERRORS[e.message]
             return respond(sb, request, code, msg)
-        if not sb.limiter.allow(at.app, sb.faults.qps):
+        if not sb.allow_request("qianchuan", at.app, path):
             sb.stats.rate_limited[path] += 1
             return respond(sb, request, 40100, "请求过于频繁，请稍后再试 (too many requests)")
         fault = sb.pick_fault()
