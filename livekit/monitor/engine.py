@@ -268,16 +268,6 @@ def _empty_state() -> dict[str, Any]:
     }
 
 
-# ---- the engine -------------------------------------------------------------------------------
-
-
-class Engine:
-    """Evaluates a :class:`RuleSet` tick by tick; state lives in ``state_path``."""
-
-    def __init__(self, ruleset: RuleSet, state_path: Path | str) -> None:
-        self.ruleset = ruleset
-        self.state_path = Path(state_path)
-        self._rules = {r.name: r for r in ruleset.enabled}
 def _parse_state(raw: bytes) -> tuple[dict[str, Any], int | None]:
     """(state, None) for a sound file; (the readable part, entries skipped) for a damaged one,
     0 meaning the file as a whole was unreadable (a fresh state then, with a new epoch)."""
@@ -341,6 +331,16 @@ def _sound_alert(inst: Any) -> bool:
     return True
 
 
+# ---- the engine -------------------------------------------------------------------------------
+
+
+class Engine:
+    """Evaluates a :class:`RuleSet` tick by tick; state lives in ``state_path``."""
+
+    def __init__(self, ruleset: RuleSet, state_path: Path | str) -> None:
+        self.ruleset = ruleset
+        self.state_path = Path(state_path)
+        self._rules = {r.name: r for r in ruleset.enabled}
         self._order = {r.name: i for i, r in enumerate(ruleset.rules)}
         self._templates: dict[str, jinja2.Template] = {}
         self._state = self._load()

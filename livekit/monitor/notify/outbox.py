@@ -151,8 +151,8 @@ class _Entry:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> _Entry:
-        message = message_from_json(data["message"])
         """The entry in ``data``; ValueError, KeyError or TypeError when it is not whole."""
+        message = message_from_json(data["message"])
         if not isinstance(data["channel"], str) or message.severity not in SEVERITY_RANK:
             raise ValueError("channel or severity")
         parts = list(data.get("parts") or [_part_of(message)])
@@ -171,10 +171,10 @@ class _Entry:
             last_error=data.get("last_error"),
             throttled=bool(data.get("throttled", False)),
         )
-
         if not (math.isfinite(entry.next_try_at) and math.isfinite(entry.enqueued_at)):
             raise ValueError("times")
         return entry
+
 
 @dataclass
 class _State:
@@ -308,11 +308,11 @@ class Outbox:
         return filelock.FileLock(path, timeout=timeout, thread_local=False)
 
     def _load(self) -> _State:
-        try:
         """The outbox as stored. A damaged entry (pending, delivered, failed, limits) is
         skipped; a file that is not an outbox counts as empty. Either way the original is kept
         beside the file (livekit._files.keep_damaged) with a one-line warning before the next
         write, which holds every entry that could be read: no undelivered alert is lost."""
+        try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return _State()
@@ -713,9 +713,9 @@ class Outbox:
 
 
 def _failed_from_json(record: Mapping[str, Any]) -> Failed:
-    return Failed(
     if not isinstance(record["channel"], str) or not isinstance(record.get("keys", []), list):
         raise TypeError("failed record")
+    return Failed(
         channel=str(record["channel"]),
         key=str(record["key"]),
         title=str(record.get("title", "")),
