@@ -18,6 +18,11 @@ inline ``<svg>`` and loads no JavaScript. Only this module imports altair.
 Rendering cost is mostly vl-convert measuring text (every label, with the CJK font): the theme
 sets no pixel ``labelLimit`` (Vega would measure each label again to truncate it) and the
 builders clip long labels in Python instead; curves are thinned to ``MAX_POINTS`` steps.
+
+Upstream text (titles, 抖音号 names, sources, provinces) is data: Vega draws data and titles as
+SVG text, which vl-convert escapes, so it cannot become markup; labels and titles still go
+through :func:`livekit.text.plain_text` (no invisible or reordering characters, no 10 kB
+strings). :func:`table` escapes every header and cell with :func:`livekit.text.escape_html`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from html import escape
 from itertools import pairwise
 from typing import Any, Protocol, cast
 from unicodedata import east_asian_width
@@ -35,6 +39,7 @@ import altair as alt
 import polars as pl
 
 from livekit.analysis.formats import fmt_count, fmt_number, fmt_percent, fmt_yuan
+from livekit.text import escape_html, plain_text
 
 __all__ = [
     "DIMENSION_LABELS",
@@ -214,7 +219,11 @@ def setup() -> None:
 
 
 def _title(title: str, subtitle: str | None = None) -> Any:
-    return alt.TitleParams(title, subtitle=subtitle) if subtitle else alt.TitleParams(title)
+    # Titles may quote upstream text (a room title): plain text, of a length a title can hold.
+    title = plain_text(title)
+    if subtitle:
+        return alt.TitleParams(title, subtitle=plain_text(subtitle, limit=None))
+    return alt.TitleParams(title)
 
 
 def _chartable(frame: pl.DataFrame) -> pl.DataFrame:
@@ -235,6 +244,7 @@ def _ems(text: str) -> float:
 
 
 def _clip(text: str, ems: float = LABEL_EMS) -> str:
+    text = plain_text(text, limit=None)  # no invisible or reordering characters, one line
     if _ems(text) <= ems:
         return text
     out, width = "", 1.0  # room for the ellipsis
@@ -1229,7 +1239,7 @@ def table(
     cell = "padding:4px 10px;border-bottom:1px solid #e6e6e6;"
     head = "".join(
         f'<th style="{cell}text-align:{"left" if not frame.schema[c].is_numeric() else "right"};'
-        f'border-bottom:2px solid #888;">{escape(h)}</th>'
+        f'border-bottom:2px solid #888;">{escape_html(h, limit=None)}</th>'
         for c, h in shown.items()
     )
     body = []
@@ -1237,20 +1247,21 @@ def table(
         cells = []
         for c in shown:
             align = "right" if frame.schema[c].is_numeric() else "left"
-            text = escape(_format_cell(row[c], fmts.get(c)))
+            # cells may hold upstream text: escaped, one line, long text shortened
+            text = escape_html(_format_cell(row[c], fmts.get(c)))
             cells.append(f'<td style="{cell}text-align:{align};">{text}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = ""
     if frame.height > max_rows:
         more = f'<p style="color:#666">（共 {frame.height} 行，仅显示前 {max_rows} 行）</p>'
     cap = (
-        f'<caption style="text-align:left;font-weight:bold;padding:4px 0;">{escape(caption)}</caption>'
+        f'<caption style="text-align:left;font-weight:bold;padding:4px 0;">{escape_html(caption, limit=None)}</caption>'
         if caption
         else ""
     )
     html = (
         f'<table class="livekit-table" style="border-collapse:collapse;font-size:13px;'
-        f'font-family:{escape(FONT)};">{cap}<thead><tr>{head}</tr></thead>'
+        f'font-family:{escape_html(FONT, limit=None)};">{cap}<thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table>{more}"
     )
     return HtmlTable(html)

@@ -37,13 +37,15 @@ _SPACES = re.compile(r"\s+")
 
 # Markdown escaping is hand-written: there is no well-kept library for escaping text *into*
 # Markdown (the renderers — markdown-it-py, mistune, marked — only parse). CommonMark lets a
-# backslash escape any ASCII punctuation, so every ASCII punctuation character is escaped:
-# that covers emphasis, code spans, links and images, headings, quotes, lists, tables, math
-# dollars, template braces and the bare-URL autolinks of GFM (``http://``, ``www.``, e-mail),
-# whose patterns then no longer match. The HTML-special characters become character
-# references instead, which read the same in Markdown and inside an HTML block.
+# backslash escape any ASCII punctuation, so every ASCII punctuation character that means
+# something to a Markdown renderer is escaped: emphasis, code spans, links and images, headings,
+# quotes, lists, tables, math dollars, template braces, and the bare-URL autolinks of GFM
+# (``http://``, ``www.``, e-mail), whose patterns no longer match once ``:``, ``.`` and ``@``
+# are escaped. Only ``/ , ; ? %``, which mean nothing on their own, stay as they are. The
+# HTML-special characters become character references instead, which read the same in
+# Markdown and inside an HTML block.
 _HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"}
-_MARKDOWN_PUNCTUATION = frozenset("!#$%()*+,-./:;=?@[\\]^_`{|}~")
+_MARKDOWN_PUNCTUATION = frozenset("!#$()*+-.:=@[\\]^_`{|}~")
 
 
 def plain_text(value: object, limit: int | None = DISPLAY_LIMIT) -> str:

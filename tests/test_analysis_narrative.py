@@ -3,6 +3,7 @@ numbers worked out here from the input frames."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,6 +18,9 @@ from livekit.analysis import narrative as nv
 from livekit.analysis.dwell import dwell_conversion
 from livekit.analysis.products import rank_products, with_titles
 from livekit.analysis.roi import repurchase_by_day, roi_summary
+from livekit.sandbox.hostile import LONG, PAYLOADS
+from livekit.text import plain_text
+from tests.test_escape import INVISIBLE
 
 CHINA = ZoneInfo("Asia/Shanghai")
 FIRST, LAST = date(2026, 11, 20), date(2026, 11, 26)
@@ -67,8 +71,13 @@ def rooms() -> pl.DataFrame:
     )
 
 
+def _shown(markdown: str) -> str:
+    """``markdown`` with the escapes of upstream text undone (what a reader sees of it)."""
+    return html.unescape(re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown))
+
+
 def _labels(text: str) -> list[str]:
-    return re.findall(r"^- (\d\d-\d\d \d\d:\d\d 账号\d)：", text, flags=re.MULTILINE)
+    return re.findall(r"^- (\d\d-\d\d \d\d:\d\d 账号\d)：", _shown(text), flags=re.MULTILINE)
 
 
 def test_room_labels_are_start_time_and_account(rooms: pl.DataFrame) -> None:
@@ -129,7 +138,10 @@ def test_roi_loss_advice_names_the_worst_room_first(rooms: pl.DataFrame) -> None
     # the 2,000 room: (3600 + 1800) / 2000 = 2.7 ≥ 2.5, rescued by repurchases
     rescued = losing.filter(pl.col("roas_7d") >= 2.5)
     assert rescued.height == 1
-    assert f"{rescued['label'][0]}：消耗 ¥2,000.00，净成交ROI 1.70（算上 7 天复购可回本）" in text
+    assert (
+        f"{rescued['label'][0]}：消耗 ¥2,000.00，净成交ROI 1.70（算上 7 天复购可回本）"
+        in _shown(text)
+    )
     assert f"3. {rescued.height} 场算上买家 7 天内的复购可以回本" in text
     assert "另有 1 场没有千川消耗" in text
     assert text.endswith(nv.ROI_CAVEAT)
@@ -355,3 +367,65 @@ def test_number_formats_mirror_the_charts() -> None:
         assert nv.fmt_yuan(value) == charts.fmt_yuan(value)
         for digits in (0, 1, 2):
             assert nv.fmt_number(value, digits) == charts.fmt_number(value, digits)
+
+
+# ---- upstream text is data ------------------------------------------------------------------------
+MARKUP = {"p", "strong", "ol", "ul", "li", "blockquote"}  # what the sentences themselves use
+
+
+def _rendered(markdown: str) -> tuple[set[str], str]:
+    """The tags (none may carry an attribute) and the visible text of ``markdown`` as nbconvert
+    renders it."""
+    from tests.test_escape import parse, render_nbconvert
+
+    parsed = parse(render_nbconvert(markdown))
+    assert all(not attrs for _, attrs in parsed.tags), parsed.tags
+    return {tag for tag, _ in parsed.tags}, "".join(parsed.text)
+
+
+@pytest.mark.parametrize("index", range(len(PAYLOADS) + 1))
+def test_upstream_text_in_sentences_is_shown_not_obeyed(index: int) -> None:
+    payload = PAYLOADS[index] if index < len(PAYLOADS) else LONG
+    title = "玻尿酸补水面膜" + payload
+    conversions = pl.DataFrame(
+        {"product_id": [11, 12], "clicks": [400, 120], "paid": [80, 30], "gmv": [1.0, 2.0]}
+    )
+    products = pl.DataFrame({"productId": [11, 12], "title": [title, "纯棉T恤" + payload]})
+    ranked = with_titles(rank_products(conversions, min_trials=30), products)
+    groups = dw.retention_by_group(_visits({"关注页" + payload: [10.0] * 50, "搜索": [100.0] * 50}))
+    room = _by_room([1000.0], [1000.0], [0.0], [0.0]).with_columns(
+        label=pl.lit("11-20 19:30 悦好生活" + payload)
+    )
+    texts = [
+        nv.product_pick_summary(ranked),
+        nv.dwell_advice(dw.retention([10.0, 20.0], [True, True]), groups, ranked),
+        nv.source_retention_summary(groups),
+        nv.roi_loss_advice(room, gross_margin=MARGIN, breakeven=2.5),
+    ]
+    for text in texts:
+        tags, visible = _rendered(text)
+        assert tags <= MARKUP, (tags, text[:300])
+        assert not INVISIBLE.search(visible)
+    assert plain_text(title) in _rendered(texts[0])[1]
+    assert plain_text("关注页" + payload) in _rendered(texts[2])[1]
+    assert plain_text("11-20 19:30 悦好生活" + payload) in _rendered(texts[3])[1]
+
+
+def test_account_names_in_the_gap_note_are_escaped() -> None:
+    name = "悦好生活" + PAYLOADS[0]
+    rates = pl.DataFrame(
+        {
+            "stage": ["clicked", "clicked"],
+            "label": ["商品点击率", "商品点击率"],
+            "账号": [name, "另一个号[链接](http://outside.invalid)"],
+            "step_rate": [0.2, 0.1],
+            "ci_low": [0.18, 0.08],
+            "ci_high": [0.22, 0.12],
+        }
+    )
+    note = nv.account_gap_note(rates)
+    assert note is not None
+    tags, visible = _rendered(note)
+    assert tags == {"p"}
+    assert plain_text(name) in visible
+    assert "另一个号[链接](http://outside.invalid)" in visible

@@ -446,3 +446,58 @@ def test_notebook_is_committed_clean_and_matches_its_params(name: str) -> None:
     assert defaults["source"] == "sandbox"
     params = yaml.safe_load((ROOT / "params" / f"{name}.yaml").read_text(encoding="utf-8"))
     assert params == defaults
+
+
+# ---- upstream text is data ------------------------------------------------------------------
+def _hostile_frame() -> pl.DataFrame:
+    from livekit.sandbox.hostile import LONG, PAYLOADS
+
+    titles = [f"商品{i}{p}" for i, p in enumerate(PAYLOADS)] + ["长标题" + LONG]
+    return pl.DataFrame({"title": titles, "clicks": list(range(1, len(titles) + 1))})
+
+
+def test_table_shows_upstream_text_as_text() -> None:
+    from livekit.text import plain_text
+    from tests.test_escape import INVISIBLE, parse
+
+    frame = _hostile_frame()
+    parsed = parse(str(charts.table(frame, {"title": "商品", "clicks": "点击"})))
+    assert {tag for tag, _ in parsed.tags} == {"table", "thead", "tbody", "tr", "th", "td"}
+    assert all(name in ("style", "class") for _, attrs in parsed.tags for name, _ in attrs)
+    visible = "".join(parsed.text)
+    for title in frame["title"]:
+        assert plain_text(title) in visible  # every title readable, the long one shortened
+    assert not INVISIBLE.search(visible)
+    assert len(visible) < 10_000
+
+
+def test_chart_labels_and_titles_from_upstream_stay_text() -> None:
+    from livekit.sandbox.hostile import OUTSIDE_HOST
+    from tests.test_escape import INVISIBLE, parse
+
+    frame = _hostile_frame()
+    chart = charts.bar_chart(
+        frame,
+        "title",
+        "clicks",
+        title="宠粉福利专场<script>window.__pwned=1</script>\u202e：点击",
+        category_title="商品",
+        value_title="点击",
+    )
+    svg = vlc.vegalite_to_svg(chart.to_json())
+    parsed = parse(svg)
+    tags = {tag for tag, _ in parsed.tags}
+    assert tags <= {"svg", "g", "path", "rect", "text", "line", "defs", "clippath", "title"}
+    for _, attrs in parsed.tags:
+        for name, value in attrs:
+            assert not name.startswith("on"), name
+            assert name not in ("href", "xlink:href", "src", "srcset"), name
+            assert "\u202e" not in (value or "")
+    visible = "".join(parsed.text)
+    assert "宠粉福利专场<script>window.__pwned=1</script>：点击" in visible  # as text
+    assert "商品0<script>" in visible
+    assert not INVISIBLE.search(svg)
+    assert OUTSIDE_HOST not in "".join(
+        v or "" for _, attrs in parsed.tags for _, v in attrs if _ != "aria-label"
+    )
+    assert len(svg) < 200_000  # the 10 kB label is clipped, not drawn whole

@@ -6,6 +6,10 @@ takes the last snapshot in each whole minute of the show and differences it, so 
 the increase is spread evenly over the minutes in between (never invented, only divided).
 Rates over a minute are too noisy to read, so the rate curves are over a rolling window
 (``rate_window`` minutes) of the same increases, in percent like the platforms show them.
+
+Room titles, rule names and alert messages (which quote product titles) enter the review's
+Markdown only escaped (:func:`livekit.text.escape_markdown`); tables keep raw values, which
+:func:`livekit.charts.table` escapes.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import json
 
 import polars as pl
+
+from livekit.text import escape_markdown as _md
 
 COUNTERS = {
     "new_viewers": "total_live_watch_cnt",
@@ -264,7 +270,7 @@ def review_markdown(curves: pl.DataFrame, timeline: pl.DataFrame) -> str:
     for show in shows.iter_rows(named=True):
         lines.append("")
         lines.append(
-            f"**{show['room_title']}**（{show['start']:%H:%M} 开播，{show['minutes']} 分钟）："
+            f"**{_md(show['room_title'])}**（{show['start']:%H:%M} 开播，{show['minutes']} 分钟）："
             f"新进观众 {show['new_viewers']:,.0f} 人次，成交 {show['orders']:,.0f} 单、"
             f"{show['gmv']:,.0f} 元。"
         )
@@ -281,7 +287,7 @@ def review_markdown(curves: pl.DataFrame, timeline: pl.DataFrame) -> str:
                 span = f"约 {a['minutes']:.0f} 分钟后恢复（第 {a['resolved_minute']} 分钟）"
             lines.append(
                 f"- 第 {a['fired_minute']} 分钟（{a['fired_at']:%H:%M}）【{a['severity_label']}】"
-                f"{a['rule']}：{_first_line(a['message'])}；{span}。"
+                f"{_md(a['rule'])}：{_md(_first_line(a['message']))}；{span}。"
             )
     if n_alerts:
         lines.append("")

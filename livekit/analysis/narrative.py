@@ -4,6 +4,11 @@ no charts).
 The notebooks show these strings as Markdown and these :class:`Table` s through
 :func:`livekit.charts.table`; keeping them here makes the wording testable. The number formats
 mirror :mod:`livekit.charts` (which this package must not import).
+
+Text that came from upstream or an import (抖音号 names, room and product titles, traffic
+sources) is data, never markup: it enters a sentence only through :func:`_md`
+(:func:`livekit.text.escape_markdown`). Tables keep the raw values; :func:`livekit.charts.table`
+escapes every cell.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import polars as pl
 
 from livekit.analysis.dwell import DwellResult, GroupRetention, Retention
 from livekit.analysis.formats import fmt_count, fmt_number, fmt_percent, fmt_yuan
+from livekit.text import escape_markdown as _md
 
 __all__ = [
     "FUNNEL_ADVICE",
@@ -174,8 +180,8 @@ def account_gap_note(step_rates: pl.DataFrame) -> str | None:
     worst_high = bounds.filter(pl.col("账号") == g["worst"])["ci_high"][0]
     real = best_low is not None and worst_high is not None and best_low > worst_high
     return (
-        f"账号之间差距最大的是「{g['label']}」这一步：{g['best']} 为 "
-        f"{fmt_percent(g['high'])}，{g['worst']} 为 {fmt_percent(g['low'])}。"
+        f"账号之间差距最大的是「{g['label']}」这一步：{_md(g['best'])} 为 "
+        f"{fmt_percent(g['high'])}，{_md(g['worst'])} 为 {fmt_percent(g['low'])}。"
         + (
             "两者的置信区间不重叠，差距是真实的，值得弱势账号对照学习。"
             if real
@@ -325,7 +331,7 @@ def roi_loss_advice(by_room: pl.DataFrame, *, gross_margin: float, breakeven: fl
             spend = float(by_room["spend"].sum())
             share = float(losing["spend"].sum()) / spend if spend else None
             listed = "\n".join(
-                f"- {r['label']}：消耗 {fmt_yuan(r['spend'])}，"
+                f"- {_md(r['label'])}：消耗 {fmt_yuan(r['spend'])}，"
                 f"净成交ROI {fmt_number(r['net_roas'], 2)}"
                 + (
                     "（算上 7 天复购可回本）"
@@ -381,13 +387,13 @@ def source_retention_summary(groups: GroupRetention) -> str:
         return "观众明细中没有可比较的流量来源。"
     if groups.p_value is None or groups.summary.height < 2:
         return (
-            f"只有「{best['group']}」一个来源（一半的访问留到 {_seconds(best['median'])} 秒），"
+            f"只有「{_md(best['group'])}」一个来源（一半的访问留到 {_seconds(best['median'])} 秒），"
             "无法在来源之间比较。"
         )
     p = groups.p_value
     return (
-        f"留存最好的是「{best['group']}」（一半的访问留到 {_seconds(best['median'])} 秒），"
-        f"最差的是「{worst['group']}」（{_seconds(worst['median'])} 秒）。"
+        f"留存最好的是「{_md(best['group'])}」（一半的访问留到 {_seconds(best['median'])} 秒），"
+        f"最差的是「{_md(worst['group'])}」（{_seconds(worst['median'])} 秒）。"
         + (
             f"各来源的留存曲线差异显著（对数秩检验 p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}），"
             "不是随机波动。"
@@ -446,7 +452,7 @@ def product_pick_summary(ranked: pl.DataFrame, *, min_clicks: int = 30) -> str:
     if pick is None:
         return f"没有点击次数足够（≥{min_clicks} 次）的商品，暂不排名。"
     lines = [
-        f"**最值得提前讲解的是「{pick['title']}」**：点击 {fmt_count(pick['clicks'])} 次、成交 "
+        f"**最值得提前讲解的是「{_md(pick['title'])}」**：点击 {fmt_count(pick['clicks'])} 次、成交 "
         f"{fmt_count(pick['paid'])} 单，点击后成交率 {fmt_percent(pick['rate'])}，"
         f"保守估计（下限）也有 {fmt_percent(pick['ci_low'])}。"
     ]
@@ -454,7 +460,7 @@ def product_pick_summary(ranked: pl.DataFrame, *, min_clicks: int = 30) -> str:
     if most_clicked["product_id"] != pick["product_id"]:
         clearly_worse = most_clicked["ci_high"] < pick["ci_low"]
         lines.append(
-            f"目前点击最多的是「{most_clicked['title']}」"
+            f"目前点击最多的是「{_md(most_clicked['title'])}」"
             f"（点击后成交率 {fmt_percent(most_clicked['rate'])}）："
             + (
                 "它吸引点击，但成交明显不如前者，可以把前者的讲解挪到更靠前、流量更好的时段。"
@@ -469,7 +475,7 @@ def product_pick_summary(ranked: pl.DataFrame, *, min_clicks: int = 30) -> str:
     )
     if raw_best["product_id"] != pick["product_id"] and raw_best["rank"] is None:
         lines.append(
-            f"「{raw_best['title']}」的原始成交率最高（{raw_best['paid']}/{raw_best['clicks']}），"
+            f"「{_md(raw_best['title'])}」的原始成交率最高（{raw_best['paid']}/{raw_best['clicks']}），"
             "但点击太少，结论不可靠，先多讲几次积累数据。"
         )
     return "\n\n".join(lines)
@@ -509,13 +515,13 @@ def dwell_advice(ret: Retention, groups: GroupRetention, ranked: pl.DataFrame) -
     worst = groups.worst
     if worst is not None and groups.summary.height >= 2:
         advice.append(
-            f"**承接「{worst['group']}」的流量**：这类观众留得最短，它们进来时（投放起量、"
+            f"**承接「{_md(worst['group'])}」的流量**：这类观众留得最短，它们进来时（投放起量、"
             "推荐流量高峰）安排最有吸引力的商品和福利。"
         )
     pick = _top_ranked(ranked)
     if pick is not None:
         advice.append(
-            f"**把「{pick['title']}」的讲解往前排**，放在开播后人最多的时段；"
+            f"**把「{_md(pick['title'])}」的讲解往前排**，放在开播后人最多的时段；"
             "过几场再用本报告确认它的排名是否稳定。"
         )
     advice.append(
