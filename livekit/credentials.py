@@ -235,15 +235,15 @@ def tokens_in(path: Path) -> set[str]:
 _URL_IN_TEXT = re.compile(r"(?i)\b(?:https?|smtps?)://[^\s\"'<>]+")
 
 
-def mask(text: str, secrets: Iterable[str]) -> str:
+def mask(text: str, secrets: Iterable[str], *, urls: bool = False) -> str:
     """``text`` with every secret replaced by ``***`` (longest first, so none is half-masked).
 
-    In a URL that holds a secret every query value is masked too (``?access_token=***&
+    With ``urls`` (log records), in a URL that holds a secret every query value is masked too (``?access_token=***&
     timestamp=***&sign=***``: what rides along with a robot's key goes with it); its scheme,
     host and the path words that are no secret stay, so a log still says where it went.
     """
     ordered = sorted(secrets, key=len, reverse=True)
-    if "://" in text:
+    if urls and "://" in text:
 
         def url(match: re.Match[str]) -> str:
             found = match.group(0)
@@ -254,6 +254,8 @@ def mask(text: str, secrets: Iterable[str]) -> str:
             address, _, query = rest.partition("?")
             netloc, slash, path = address.partition("/")
             host = netloc.rsplit("@", 1)[-1]
+            if "@" in netloc:  # user and password: the password is the secret, the user goes too
+                host = f"{MASK}@{host}"
             segments = [mask(s, ordered) if s else s for s in path.split("/")]
             out = f"{scheme}://{host}{slash}{'/'.join(segments)}"
             if query:
@@ -341,14 +343,14 @@ def mask_record(record: logging.LogRecord) -> None:
         message = record.getMessage()
     except Exception:  # a malformed record: the logging machinery reports it
         return
-    masked = mask(message, secrets)
+    masked = mask(message, secrets, urls=True)
     if masked != message:
         record.msg, record.args = masked, None
     if record.exc_info and not record.exc_text:
         text = logging.Formatter().formatException(record.exc_info)
-        record.exc_text = mask(text, secrets)
+        record.exc_text = mask(text, secrets, urls=True)
     if record.stack_info:
-        record.stack_info = mask(record.stack_info, secrets)
+        record.stack_info = mask(record.stack_info, secrets, urls=True)
 
 
 class MaskingFilter(logging.Filter):
