@@ -71,6 +71,13 @@ def serve(
         float, typer.Option(help="故障注入概率（5xx、限流、慢响应、截断 JSON、令牌吊销）。")
     ] = 0.0,
     slow_seconds: Annotated[float, typer.Option(help="“慢响应”故障的等待秒数。")] = 12.0,
+    number_shape: Annotated[
+        str,
+        typer.Option(
+            help="数据接口返回数字的形式：native（原样）、float（计数为浮点数）、string"
+            "（数字为文本）、mixed（混合）或 lossy（每个响应有一个带小数的计数）。"
+        ),
+    ] = "native",
     qianchuan_app_id: Annotated[
         int, typer.Option(help="接受的千川 app_id。")
     ] = DEMO_QIANCHUAN_APP_ID,
@@ -108,6 +115,7 @@ def serve(
     """启动沙盒 HTTP 服务（真实路径、真实协议与错误码）。"""
     from livekit.sandbox.config import Faults, SandboxConfig, TokenLifetimes
     from livekit.sandbox.server import serve as run
+    from livekit.sandbox.shapes import NUMBER_SHAPES
 
     if not 0.0 <= fault_rate <= 1.0:
         raise _fail(f"--fault-rate 应在 0 到 1 之间，收到 {fault_rate}")
@@ -121,6 +129,8 @@ def serve(
         raise _fail("--qps 必须大于 0")
     if extra_accounts < 0:
         raise _fail("--extra-accounts 不能为负数")
+    if number_shape not in NUMBER_SHAPES:
+        raise _fail(f"--number-shape 应为 {'、'.join(NUMBER_SHAPES)} 之一，收到 {number_shape!r}")
     cfg = SandboxConfig(
         seed=seed,
         today=_parse_today(today),
@@ -141,7 +151,9 @@ def serve(
             doudian_access=doudian_access_ttl,
             doudian_refresh=doudian_refresh_ttl,
         ),
-        faults=Faults(qps=qps, rate=fault_rate, slow_seconds=slow_seconds),
+        faults=Faults(
+            qps=qps, rate=fault_rate, slow_seconds=slow_seconds, number_shape=number_shape
+        ),
     )
     typer.echo(f"沙盒已启动：http://{host}:{port}/  （种子 {seed}，按 Ctrl+C 停止）")
     run(cfg, host, port)

@@ -107,7 +107,10 @@ class ValueShapeError(LivekitError):
 
 def show_value(value: Any) -> str:
     """A short, one-line, repr-quoted rendering of an upstream value (data, never markup)."""
-    text = _shorten.repr(value)
+    if isinstance(value, str) and len(value) > _shorten.maxstring:
+        text = repr(value[: _shorten.maxstring]) + "…"  # the beginning, quoted and escaped
+    else:
+        text = _shorten.repr(value)
     return text if len(text) <= 80 else text[:79] + "…"
 
 
@@ -351,17 +354,21 @@ def room_flow(data: Mapping[str, Any], room_id: int, advertiser_id: int) -> pl.D
     booleans, objects, arrays) is skipped as metadata, as it always was.
     """
     rows = [
-        {"flow_source": k, "value": v}
+        {"flow_source": k, "value": _checked(_int, v, k, data, ROOM_FLOW)}
         for k, v in data.items()
         if type(v) in (int, float) or (type(v) is str and _NUMBER.fullmatch(v))
     ]
-    return _frame(
-        ROOM_FLOW,
-        rows,
-        {"room_id": room_id, "advertiser_id": advertiser_id},
-        QC,
-        sources=[data] * len(rows),
-    )
+    return _frame(ROOM_FLOW, rows, {"room_id": room_id, "advertiser_id": advertiser_id}, QC)
+
+
+def _checked(conv: Convert, value: Any, field: str, source: Any, ds: Dataset) -> Any:
+    """``conv(value)`` (None stays None), or ValueShapeError naming ``field`` and the source."""
+    if value is None:
+        return None
+    try:
+        return conv(value)
+    except _Unusable as bad:
+        raise _error(QC, source, ds.source, field, value, bad) from None
 
 
 AUDIENCE_KEYS = {  # response key -> (dimension, name field)
@@ -374,8 +381,8 @@ AUDIENCE_KEYS = {  # response key -> (dimension, name field)
 def room_audience(
     data: Mapping[str, Any], action_event: str, room_id: int, advertiser_id: int
 ) -> pl.DataFrame:
+    ds = ROOM_AUDIENCE
     rows: list[dict[str, Any]] = []
-    sources: list[Any] = []
     for key, (dimension, field) in AUDIENCE_KEYS.items():
         items = data.get(key) or []
         if not isinstance(items, list):
@@ -384,15 +391,17 @@ def room_audience(
             if not isinstance(item, Mapping):
                 raise _error(QC, data, ROOM_AUDIENCE.source, key, item, _Unusable("应为对象"))
             rows.append(
-                {"dimension": dimension, "name": item.get(field), "value": item.get("value")}
+                {
+                    "dimension": dimension,
+                    "name": _checked(_str, item.get(field), f"{key}[].{field}", item, ds),
+                    "value": _checked(_int, item.get("value"), f"{key}[].value", item, ds),
+                }
             )
-            sources.append(item)
     return _frame(
         ROOM_AUDIENCE,
         rows,
         {"room_id": room_id, "advertiser_id": advertiser_id, "action_event": action_event},
         QC,
-        sources=sources,
     )
 
 

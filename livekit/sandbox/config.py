@@ -38,6 +38,14 @@ class Faults:
     slow_seconds: float = 12.0  # a "slow" response waits this long (longer than a client timeout)
     kinds: tuple[str, ...] = ("5xx", "rate_limit", "slow", "truncated", "revoke")
     seed: int = 0
+    # numbers in data answers: native, float, string, mixed or lossy (livekit.sandbox.shapes)
+    number_shape: str = "native"
+
+    def __post_init__(self) -> None:
+        from livekit.sandbox.shapes import NUMBER_SHAPES
+
+        if self.number_shape not in NUMBER_SHAPES:
+            raise ValueError(f"number_shape must be one of {list(NUMBER_SHAPES)}")
 
 
 @dataclass(frozen=True)

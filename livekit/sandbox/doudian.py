@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from livekit.sandbox.core import ParamError, Sandbox, dumps
 from livekit.sandbox.oauth import OAuthError
+from livekit.sandbox.shapes import shape_numbers
 from livekit.sandbox.world import Order
 
 SHIP_DELAY_S = 86400 + 7200
@@ -217,7 +218,7 @@ async def endpoint(request: Request) -> Response:
             sb, request, 70000, "API 不存在或已下线", sub_code="isp.api-service-off", sub_msg=method
         )
     try:
-        data = search_list(sb, body, now)
+        data = shape_numbers(search_list(sb, body, now), sb.faults.number_shape)
     except ParamError as e:
         return _err(sb, request, e)
     return respond(

@@ -20,6 +20,7 @@ from livekit.sandbox import aggregates as agg
 from livekit.sandbox.core import ParamError, Sandbox, dumps
 from livekit.sandbox.oauth import OAuthError
 from livekit.sandbox.params import Params
+from livekit.sandbox.shapes import shape_numbers
 from livekit.sandbox.world import CHINA_TZ, Session, fmt_time, to_epoch
 
 Handler = Callable[[Sandbox, Params, float], dict[str, Any]]
@@ -200,7 +201,9 @@ def data_endpoint(handler: Handler) -> Callable[[Request], Any]:
             await asyncio.sleep(sb.faults.slow_seconds)
         payload = str(request.url.query)
         try:
-            data = handler(sb, Params(request.query_params), now)
+            data = shape_numbers(
+                handler(sb, Params(request.query_params), now), sb.faults.number_shape
+            )
         except ParamError as e:
             return respond(sb, request, e.code or 40001, e.message, payload=payload)
         return respond(sb, request, 0, "OK", data, payload, truncate=fault == "truncated")
