@@ -77,6 +77,7 @@ from livekit.monitor.rules import (
     BenchmarkCondition,
     Rule,
     RuleSet,
+    TemplateFormat,
     ThresholdCondition,
     compile_template,
 )
@@ -158,7 +159,8 @@ class Notice:
     kind: NoticeKind
     severity: Severity
     rule: str
-    text: str
+    text: str  # the rendered template, values inert as plain text
+    markdown: str  # the same, values inert as Markdown (see livekit.monitor.markup)
     channels: tuple[str, ...]
     order: int  # the rule's position in the file, for a stable listing
 
@@ -191,6 +193,14 @@ class EvalResult:
     def rows(self) -> list[dict[str, Any]]:
         """The records as rows of the ``alerts`` dataset."""
         return [r.as_row() for r in self.records]
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """One message template, rendered for plain-text and for Markdown channels."""
+
+    text: str
+    markdown: str
 
 
 @dataclass(frozen=True)
@@ -342,7 +352,7 @@ class Engine:
         self.state_path = Path(state_path)
         self._rules = {r.name: r for r in ruleset.enabled}
         self._order = {r.name: i for i, r in enumerate(ruleset.rules)}
-        self._templates: dict[str, jinja2.Template] = {}
+        self._templates: dict[tuple[str, TemplateFormat], jinja2.Template] = {}
         self._state = self._load()
 
     # ---- state ----------------------------------------------------------------------------
@@ -537,10 +547,10 @@ class Engine:
         inst["baseline"] = baseline
         return _Outcome(verdict, value=value, baseline=baseline)
 
-    def template(self, source: str) -> jinja2.Template:
-        if source not in self._templates:
-            self._templates[source] = compile_template(source)
-        return self._templates[source]
+    def template(self, source: str, fmt: TemplateFormat = "text") -> jinja2.Template:
+        if (source, fmt) not in self._templates:
+            self._templates[(source, fmt)] = compile_template(source, fmt)
+        return self._templates[(source, fmt)]
 
     def rule(self, name: str) -> Rule | None:
         return self._rules.get(name)
@@ -660,7 +670,7 @@ class _Tick:
         inst["last_notified_at"] = _iso(self.now)
         inst["repeats"] = 0
         text = self._render(rule.message, rule, inst, note="")
-        self._record(aid, inst, "firing", rule=rule, text=text)
+        self._record(aid, inst, "firing", rule=rule, text=text.text)
         self._notice(aid, "firing", rule.name, inst, text)
 
     def _maybe_repeat(self, rule: Rule, aid: str, inst: dict[str, Any]) -> None:
@@ -674,7 +684,7 @@ class _Tick:
     def _resolve(self, aid: str, inst: dict[str, Any], *, rule: Rule | None, note: str) -> None:
         template = rule.resolved_message if rule is not None else DEFAULT_RESOLVED_MESSAGE
         text = self._render(template, rule, inst, note=note)
-        self._record(aid, inst, "resolved", rule=rule, text=text, note=note)
+        self._record(aid, inst, "resolved", rule=rule, text=text.text, note=note)
         self._notice(aid, "resolved", inst["rule"], inst, text)
         _to_normal(inst)
 
@@ -720,15 +730,26 @@ class _Tick:
             "note": note,
         }
 
-    def _render(self, template: str, rule: Rule | None, inst: dict[str, Any], note: str) -> str:
+    def _render(
+        self, template: str, rule: Rule | None, inst: dict[str, Any], note: str
+    ) -> _Rendered:
+        """The template filled in twice: values inert as plain text, and as Markdown."""
         context = self._context(rule, inst, note)
+
+        def render(source: str) -> _Rendered:
+            return _Rendered(
+                *(
+                    self.engine.template(source, fmt).render(context).strip()
+                    for fmt in ("text", "markdown")
+                )
+            )
+
         try:
-            return self.engine.template(template).render(context).strip()
+            return render(template)
         except Exception as exc:  # checked at load; a runtime value (None) may still break it
             self.problems.append(f"规则 “{inst['rule']}” 的消息模板渲染失败，已用默认格式：{exc}")
             resolved = rule is None or template == rule.resolved_message
-            fallback = DEFAULT_RESOLVED_MESSAGE if resolved else DEFAULT_MESSAGE
-            return self.engine.template(fallback).render(context).strip()
+            return render(DEFAULT_RESOLVED_MESSAGE if resolved else DEFAULT_MESSAGE)
 
     def _record(
         self,
@@ -766,7 +787,7 @@ class _Tick:
         )
 
     def _notice(
-        self, aid: str, kind: NoticeKind, rule_name: str, inst: dict[str, Any], text: str
+        self, aid: str, kind: NoticeKind, rule_name: str, inst: dict[str, Any], text: _Rendered
     ) -> None:
         self.notices.append(
             Notice(
@@ -775,7 +796,8 @@ class _Tick:
                 kind=kind,
                 severity=inst.get("severity", "warning"),
                 rule=rule_name,
-                text=text,
+                text=text.text,
+                markdown=text.markdown,
                 channels=tuple(sorted(set(inst.get("channels") or ["console"]))),
                 order=self.engine.order(rule_name),
             )
@@ -817,7 +839,7 @@ class _Tick:
             if n.kind != "resolved":
                 tag += "·" + SEVERITY_LABELS[n.severity]
             text_lines.append(f"【{tag}】{n.text}")
-            body = n.text.replace("\n", "  \n  ")
+            body = n.markdown.replace("\n", "  \n  ")
             md_lines.append(f"- **【{tag}】** {body}")
         stamp = f"时间：{self.now:%Y-%m-%d %H:%M:%S}"
         text_lines += ["", stamp]

@@ -34,7 +34,8 @@ Rates are in percent (``value: 3.5`` or ``value: "3.5%"``). Other rule fields: `
 (minutes between reminders of a still-firing alert; 0 = never), ``no_data: keep|ok|alert``,
 ``severity: critical|warning|info``, ``labels``, ``channels``, ``match`` (only series whose
 labels match, e.g. ``{aweme_name: 某某旗舰店}``), ``message`` and ``resolved_message`` (Jinja2,
-sandboxed, undefined variables are errors; see :data:`TEMPLATE_VARIABLES`), ``enabled``.
+sandboxed, undefined variables are errors; see :data:`TEMPLATE_VARIABLES`; every value is
+filled in as inert text, see :mod:`livekit.monitor.markup`), ``enabled``.
 
 Every mistake raises :class:`~livekit.config.ConfigError` with one Chinese line naming the file,
 the line and the field, before any polling starts.
@@ -43,7 +44,7 @@ the line and the field, before any polling starts.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -54,8 +55,9 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from livekit.config import ConfigError
 from livekit._yaml import NoAliasSafeLoader
+from livekit.config import ConfigError
+from livekit.monitor.markup import message_markdown, message_text
 from livekit.monitor.metrics import METRICS, SCOPE_LABELS, LiveMetric, suggest
 from livekit.monitor.types import Scope, Severity
 
@@ -271,12 +273,29 @@ class RuleSet:
 
 # ---- templates -----------------------------------------------------------------------------
 
-_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+TemplateFormat = Literal["text", "markdown"]
 
 
-def compile_template(source: str) -> jinja2.Template:
-    """A sandboxed template whose undefined variables raise."""
-    return _ENV.from_string(source)
+def _environment(finalize: Callable[[Any], str] | None = None) -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, finalize=finalize
+    )
+
+
+# The template's own text is the user's and is kept as written (it may use Markdown or an
+# @-mention on purpose); every ``{{ … }}`` output goes through ``finalize``, which makes the value
+# inert in the message format (see livekit.monitor.markup): upstream text never becomes markup.
+_ENV = _environment()  # parsing and checks only
+_FORMATS: dict[str, SandboxedEnvironment] = {
+    "text": _environment(message_text),
+    "markdown": _environment(message_markdown),
+}
+
+
+def compile_template(source: str, fmt: TemplateFormat = "text") -> jinja2.Template:
+    """A sandboxed template whose undefined variables raise and whose values are inert in
+    ``fmt`` (``text``: 飞书 text, e-mail text, console; ``markdown``: 钉钉, 企业微信, e-mail HTML)."""
+    return _FORMATS[fmt].from_string(source)
 
 
 def sample_context(rule: Rule, *, value: float | None = 12.5) -> dict[str, Any]:
@@ -322,11 +341,12 @@ def _template_problem(source: str, rule: Rule) -> str | None:
         close = difflib.get_close_matches(unknown[0], list(TEMPLATE_VARIABLES), n=1)
         hint = f"，是不是 {close[0]}？" if close else "。"
         return f"模板里的变量 {unknown[0]} 不存在{hint}可用变量：{'、'.join(TEMPLATE_VARIABLES)}"
-    template = compile_template(source)
+    templates = [compile_template(source, fmt) for fmt in ("text", "markdown")]
     values: list[float | None] = [12.5, None] if rule.no_data == "alert" else [12.5]
     for value in values:
         try:
-            template.render(sample_context(rule, value=value))
+            for template in templates:
+                template.render(sample_context(rule, value=value))
         except jinja2.TemplateError as exc:
             when = "（无数据时）" if value is None else ""
             return f"模板无法渲染{when}：{exc}"

@@ -1,4 +1,10 @@
-"""The on-duty person's terminal view: each room's key figures and the open alerts (rich)."""
+"""The on-duty person's terminal view: each room's key figures and the open alerts (rich).
+
+Room titles, 抖音号 names and product titles are upstream text: a plain ``str`` cell of a rich
+table is read as console markup (``[link=…]``, ``[bold]``), so every such cell is a ``Text``
+(never parsed) holding :func:`livekit.text.plain_text` (no control characters: an escape
+sequence in a title must not reach the terminal).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from livekit.text import plain_text
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -79,8 +87,8 @@ def render(live: LiveState, alerts: Sequence[OpenAlert], info: TickInfo) -> Rend
         values = {m: live.value(m, key, 5).value for m in metrics}
         v = values.get
         rooms.add_row(
-            key.labels.get("room_title", str(key.room_id))[:24],
-            key.labels.get("aweme_name", "")[:12],
+            Text(plain_text(key.labels.get("room_title", str(key.room_id)), 24)),
+            Text(plain_text(key.labels.get("aweme_name", ""), 12)),
             str(live.minute_of_show(key) or 0),
             _fmt(v("new_viewers_per_min")),
             _fmt(v("comments_per_min")),
@@ -102,9 +110,9 @@ def render(live: LiveState, alerts: Sequence[OpenAlert], info: TickInfo) -> Rend
         table.add_row(
             Text(SEVERITY_LABEL.get(a.severity, a.severity), style=style),
             "触发" if a.state == "firing" else "待定",
-            a.rule,
-            a.where,
-            a.value_text,
+            Text(plain_text(a.rule)),
+            Text(plain_text(a.where, 60)),
+            Text(plain_text(a.value_text)),
             a.since.strftime("%H:%M"),
         )
     if not table.rows:
@@ -118,5 +126,5 @@ def render(live: LiveState, alerts: Sequence[OpenAlert], info: TickInfo) -> Rend
         status += f"  [red]发送失败 {info.outbox_failed}[/]"
     parts: list[RenderableType] = [Text.from_markup(status), rooms, table]
     for err in info.errors[:3]:
-        parts.append(Text(f"⚠ {err}", style="yellow"))
+        parts.append(Text(f"⚠ {plain_text(err, 300)}", style="yellow"))
     return Group(*parts)

@@ -271,7 +271,9 @@ class _HttpChannel:
 
 # ---- console -------------------------------------------------------------------------------
 class ConsoleChannel:
-    """Prints each message (rich markup off, so alert text is shown literally)."""
+    """Prints each message literally: rich markup, emoji codes and highlighting are off, so a
+    ``[bold]`` or ``:smile:`` in a title is shown as written (values carry no control
+    characters either: see livekit.monitor.markup)."""
 
     kind: ClassVar[ChannelKind] = "console"
 
@@ -294,7 +296,12 @@ class ConsoleChannel:
         # force_jupyter=False: in a notebook rich would otherwise display the message as cell
         # output whatever ``file`` says (a sandbox replay inside a report must stay silent)
         console = Console(
-            file=stream, highlight=False, markup=False, soft_wrap=True, force_jupyter=False
+            file=stream,
+            highlight=False,
+            markup=False,
+            emoji=False,
+            soft_wrap=True,
+            force_jupyter=False,
         )
         label = SEVERITY_LABELS.get(message.severity, message.severity)
         stamp = message.created_at.strftime("%Y-%m-%d %H:%M:%S")

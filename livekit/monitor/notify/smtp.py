@@ -1,5 +1,8 @@
 """E-mail over SMTP (aiosmtplib): subject = title, a plain-text part and an HTML part.
 
+The message's values are already inert text (see :mod:`livekit.monitor.markup`); the HTML part
+is built from the Markdown with everything HTML-escaped first (:func:`.text.markdown_to_html`).
+
 ``LIVEKIT_SMTP_URL`` decides how to connect:
 
 - ``smtps://user:pass@host:465`` — implicit TLS from the first byte (port 465 by default).
@@ -35,8 +38,10 @@ from livekit.monitor.notify.ratelimit import RateLimit
 from livekit.monitor.notify.redact import redact_text, register_secret
 from livekit.monitor.notify.text import markdown_to_html
 from livekit.monitor.types import Message
+from livekit.text import plain_text
 
 DEFAULT_FROM = "livekit@localhost"
+SUBJECT_LIMIT = 200  # characters; RFC 5322 folds longer headers, readers cut them anyway
 SMTP_TIMEOUT = 30.0
 
 
@@ -124,13 +129,15 @@ class EmailChannel:
         return f"EmailChannel(name={self.name!r}, target={self.target.describe()!r})"
 
     def build(self, message: Message) -> EmailMessage:
+        """The e-mail: headers from our own values only, each on one line (a line break in a
+        header value would start a header of its own; ``email`` refuses it, so it is removed)."""
         mail = EmailMessage()
-        mail["Subject"] = message.title
+        mail["Subject"] = plain_text(message.title, SUBJECT_LIMIT) or "livekit"
         mail["From"] = self.target.sender
         mail["To"] = ", ".join(self.recipients)
         mail["Date"] = formatdate(localtime=True)
         mail["Message-ID"] = make_msgid(domain="livekit.local")
-        mail["X-Livekit-Key"] = message.key
+        mail["X-Livekit-Key"] = plain_text(message.key, SUBJECT_LIMIT)
         mail.set_content(message.text or message.title, charset="utf-8")
         html = markdown_to_html(message.markdown or message.text, title=message.title)
         mail.add_alternative(html, subtype="html", charset="utf-8")
