@@ -6,6 +6,9 @@ playwright, which never downloads a browser of its own. Every request that is no
 that logs an error, a chart (inline ``<svg>`` from vl-convert) without drawn marks, a count
 of drawn charts that differs from the chart outputs of the executed notebook, or a page
 without Chinese text. Without Chromium the test is skipped, except under ``CI=true``.
+
+A fixture report whose outputs carry every hostile payload (raw HTML, Markdown, tables, chart
+labels) must open the same way, run no script, and still show the payloads' text.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from typing import Any
 import pytest
 
 from livekit.reports import Project, RunResult, run
-from livekit.reports.html import chart_outputs
+from livekit.reports.html import chart_outputs, offline_violations
+from livekit.sandbox.hostile import LONG, PAYLOADS
 from tests.report_helpers import load_nb, make_project, real_reports, rendered_real_reports
 
 pytestmark = pytest.mark.slow
@@ -52,6 +56,20 @@ MEASURE = """
 """
 
 
+# The visible text of each kind of output: raw HTML outputs (tables aside), Markdown outputs,
+# and the tables of livekit.charts.table.
+TEXTS = """
+() => {
+  const text = (sel) => Array.from(document.querySelectorAll(sel)).map((e) => e.innerText);
+  return {
+    html: text('.jp-RenderedHTML.jp-OutputArea-output:not(:has(table))').join('\\n'),
+    markdown: text('.jp-RenderedMarkdown.jp-OutputArea-output').join('\\n'),
+    tables: text('table.livekit-table').join('\\n'),
+  };
+}
+"""
+
+
 @dataclass
 class Visit:
     """What happened when a page was opened."""
@@ -60,6 +78,9 @@ class Visit:
     text: str
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    pwned: list[str] | None = None  # values hostile scripts gave window.__pwned, if any ran
+    title: str = ""
+    texts: dict[str, str] = field(default_factory=dict)  # visible text by kind of output
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +113,13 @@ def visit(browser: Any, page_path: Path) -> Visit:
             r.abort()
 
     context.route("**/*", route)
+    # A hostile script sets window.__pwned: record it even if the page then navigates away.
+    ran: list[str] = []
+    context.expose_function("__livekitScriptRan", lambda value: ran.append(str(value)))
+    context.add_init_script(
+        "Object.defineProperty(window, '__pwned', {get() { return undefined; },"
+        " set(v) { window.__livekitScriptRan(String(v)); }});"
+    )
     page = context.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -103,7 +131,10 @@ def visit(browser: Any, page_path: Path) -> Visit:
         page.goto(page_path.as_uri(), wait_until="load")
         page.wait_for_load_state("networkidle")
         unique = list(dict.fromkeys(requests))  # seen by the route and by the request event
-        return Visit(page.evaluate(MEASURE), page.inner_text("body"), unique, errors)
+        title = page.evaluate("() => document.title")
+        charts, texts = page.evaluate(MEASURE), page.evaluate(TEXTS)
+        pwned = ran or None
+        return Visit(charts, page.inner_text("body"), unique, errors, pwned, title, texts)
     finally:
         context.close()
 
@@ -115,9 +146,12 @@ def assert_report_draws(browser: Any, result: RunResult) -> None:
     seen = visit(browser, result.html)
     assert seen.requests == [], f"{result.name}: 试图联网 {seen.requests}"
     assert seen.errors == [], f"{result.name}: 页面报错 {seen.errors}"
+    assert seen.pwned is None, f"{result.name}: 页面中的脚本运行了"
+    assert seen.title != "pwned", f"{result.name}: 页面中的脚本运行了"
     assert len(CJK.findall(seen.text)) >= 20, f"{result.name}: 页面中几乎没有中文"
     expected = chart_outputs(load_nb(result.notebook))
     assert len(seen.charts) == expected, f"{result.name}: {len(seen.charts)} 张图，应为 {expected}"
+    assert offline_violations(result.html.read_text(encoding="utf-8")) == []
     for i, chart in enumerate(seen.charts, start=1):
         where = f"{result.name} 第 {i} 张图"
         assert chart["width"] > 50, where
@@ -148,6 +182,39 @@ def test_the_index_opens_offline(browser: Any, fixture_report: RunResult) -> Non
     assert seen.errors == []
     assert "测试报告：成交概览" in seen.text
     assert "成功" in seen.text
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    tmp = tmp_path_factory.mktemp("hostile")
+    root = make_project(tmp, ["hostile"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIVEKIT_HOME", str(tmp / "home"))
+        [result] = run("hostile", project=Project(root))
+    return result
+
+
+def test_hostile_text_renders_as_text_offline_without_scripts(
+    browser: Any, hostile_report: RunResult
+) -> None:
+    assert hostile_report.status == "ok", hostile_report.error
+    assert hostile_report.html is not None
+    assert_report_draws(browser, hostile_report)  # no request, no script, charts drawn
+    seen = visit(browser, hostile_report.html)
+    # Raw HTML and Markdown outputs: the markup is stripped (or rendered), the words stay.
+    for words in ("领取优惠", "背景", "点此领券", "{{ 7*7 }}", "所有人", "右到左覆盖", "长标题x"):
+        assert words in seen.texts["html"], words
+        assert words in seen.texts["markdown"], words
+    assert "加粗" in seen.texts["markdown"]
+    # Tables (livekit.charts.table escapes): every payload's markup shown literally.
+    for payload in PAYLOADS:
+        if "<" in payload and "\n" not in payload:
+            assert payload in seen.texts["tables"], payload
+    assert LONG[:60] in seen.texts["tables"]
+    # Chart labels and title: Vega writes them as SVG text, shown literally (labels clipped).
+    [chart] = seen.charts
+    assert "<script>window.__pwned=1" in chart["text"]
+    assert '<a href="http://outside.invalid' in chart["text"]
 
 
 def test_a_page_that_reaches_out_is_caught(browser: Any, tmp_path: Path) -> None:
