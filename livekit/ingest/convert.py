@@ -246,10 +246,27 @@ def _error(
 
 # ---- columns ----------------------------------------------------------------------------
 class _Column:
-    __slots__ = ("convert", "expr", "name", "raw")
+    """How one stored column is read: raw dtype, per-value conversion, and the final expression.
 
-    def __init__(self, name: str, raw: pl.DataType, convert: Convert, expr: pl.Expr) -> None:
+    ``fast`` is the type a value may have to go into the raw frame untouched (``None``: every
+    value is converted); ``bad`` flags, on the raw frame, fast values that are still unusable
+    (NaN, an out-of-range timestamp), with ``why`` the reason.
+    """
+
+    __slots__ = ("bad", "convert", "expr", "fast", "name", "raw", "why")
+
+    def __init__(
+        self,
+        name: str,
+        raw: pl.DataType,
+        convert: Convert,
+        expr: pl.Expr,
+        fast: type | None = None,
+        bad: pl.Expr | None = None,
+        why: str = "",
+    ) -> None:
         self.name, self.raw, self.convert, self.expr = name, raw, convert, expr
+        self.fast, self.bad, self.why = fast, bad, why
 
 
 def _by_dtype(name: str, dtype: pl.DataType) -> _Column:
@@ -257,11 +274,12 @@ def _by_dtype(name: str, dtype: pl.DataType) -> _Column:
     if dtype == TIME:
         return _Column(name, pl.Datetime("us"), _qc_time, col.dt.replace_time_zone(TZ))
     if dtype == pl.Int64():
-        return _Column(name, pl.Int64(), _int, col)
+        return _Column(name, pl.Int64(), _int, col, int)
     if dtype == pl.Float64():
-        return _Column(name, pl.Float64(), _float, col)
+        bad = col.is_nan() | col.is_infinite()
+        return _Column(name, pl.Float64(), _float, col, float, bad, "不是有限的数")
     if dtype == pl.String():
-        return _Column(name, pl.String(), _str, col)
+        return _Column(name, pl.String(), _str, col, str)
     if dtype == pl.List(pl.String()):
         return _Column(name, pl.List(pl.String()), _strs, col)
     raise TypeError(f"no conversion for {name}: {dtype}")  # a schema livekit does not use
@@ -277,11 +295,11 @@ def _epoch_column(name: str) -> _Column:
         .dt.convert_time_zone(TZ)
         .cast(TIME)
     )
-    return _Column(name, pl.Int64(), _epoch, expr)
+    return _Column(name, pl.Int64(), _epoch, expr, int, col > MAX_EPOCH, "不是有效的 Unix 时间戳")
 
 
 def _fen_column(name: str) -> _Column:
-    return _Column(name, pl.Int64(), _int, pl.col(name) / 100)
+    return _Column(name, pl.Int64(), _int, pl.col(name) / 100, int)
 
 
 def _frame(
@@ -297,33 +315,53 @@ def _frame(
 
     ``sources[i]`` is the response object row ``i`` came from (default: the row itself), for
     the endpoint and request id of an error; ``prefix`` is put before field names in errors.
+
+    Hand-written checks, because polars' own casts either refuse a whole column without saying
+    which value (strict) or turn what they cannot read into nulls (non-strict). Values already
+    of their column's type pass untouched (a 30-day backfill holds ~10^6 values); only rows
+    with a value to convert are copied.
     """
     cols = [
         (columns or {}).get(name) or _by_dtype(name, dtype)
         for name, dtype in ds.schema.items()
         if name not in constants
     ]
-    clean: list[dict[str, Any]] = []
+
+    def fail(i: int, name: str, value: Any, bad: _Unusable) -> ValueShapeError:
+        source = sources[i] if sources is not None else rows[i]
+        return _error(platform, source, ds.source, prefix + name, value, bad)
+
+    plan = [(c.name, c.fast, c.convert) for c in cols]
+    clean: list[Any] = list(rows)
     for i, row in enumerate(rows):
-        if not isinstance(row, Mapping):
-            source = sources[i] if sources is not None else None
-            raise _error(
-                platform, source, ds.source, prefix.rstrip(".") or "行", row, _Unusable("应为对象")
-            )
-        out: dict[str, Any] = {}
-        for c in cols:
-            v = row.get(c.name)
-            if v is None:
-                out[c.name] = None
+        if not isinstance(row, dict):
+            raise fail(i, "", row, _Unusable("应为对象"))
+        patched: dict[str, Any] | None = None
+        for name, fast, conv in plan:
+            v = row.get(name)
+            if v is None or type(v) is fast:
                 continue
             try:
-                out[c.name] = c.convert(v)
+                value = conv(v)
             except _Unusable as bad:
-                source = sources[i] if sources is not None else row
-                raise _error(platform, source, ds.source, prefix + c.name, v, bad) from None
-        clean.append(out)
+                raise fail(i, name, v, bad) from None
+            if patched is None:
+                patched = dict(row)
+            patched[name] = value
+        if patched is not None:
+            clean[i] = patched
     raw = {c.name: c.raw for c in cols}
-    frame = pl.from_dicts(clean, schema=raw) if clean else pl.DataFrame(schema=raw)
+    try:
+        frame = pl.from_dicts(clean, schema=raw) if clean else pl.DataFrame(schema=raw)
+    except (pl.exceptions.PolarsError, OverflowError):
+        _check_every_value(clean, cols, fail)  # which value: an int beyond Int64 passed as fast
+        raise
+    for c in cols:
+        if c.bad is not None and not frame.is_empty():
+            hits = frame.select(c.bad.fill_null(False).alias("bad")).to_series()
+            if hits.any():
+                i = int(hits.arg_true()[0])
+                raise fail(i, c.name, clean[i].get(c.name), _Unusable(c.why))
     by_name = {c.name: c.expr for c in cols}
     exprs = [
         pl.lit(constants[name], dtype).alias(name)
@@ -332,6 +370,22 @@ def _frame(
         for name, dtype in ds.schema.items()
     ]
     return frame.select(exprs)
+
+
+def _check_every_value(
+    rows: Sequence[Mapping[str, Any]],
+    cols: Sequence[_Column],
+    fail: Callable[[int, str, Any, _Unusable], ValueShapeError],
+) -> None:
+    """Raise for the first value that passed untouched (``fast``) but is unusable."""
+    for i, row in enumerate(rows):
+        for c in cols:
+            v = row.get(c.name)
+            if v is not None and type(v) is c.fast:  # the others are converted already
+                try:
+                    c.convert(v)
+                except _Unusable as bad:
+                    raise fail(i, c.name, v, bad) from None
 
 
 # ---- 巨量千川 ----------------------------------------------------------------------------
@@ -388,7 +442,7 @@ def room_audience(
         if not isinstance(items, list):
             raise _error(QC, data, ROOM_AUDIENCE.source, key, items, _Unusable("应为数组"))
         for item in items:
-            if not isinstance(item, Mapping):
+            if not isinstance(item, dict):
                 raise _error(QC, data, ROOM_AUDIENCE.source, key, item, _Unusable("应为对象"))
             rows.append(
                 {
@@ -457,7 +511,7 @@ def orders(shop_orders: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFram
         if not isinstance(skus, list):
             raise _error(DD, o, ORDERS.source, "sku_order_list", skus, _Unusable("应为数组"))
         for sku in skus:
-            if not isinstance(sku, Mapping):
+            if not isinstance(sku, dict):
                 raise _error(DD, o, ORDERS.source, "sku_order_list", sku, _Unusable("应为对象"))
             after = _object(sku, "after_sale_info", o)
             items.append(
@@ -487,7 +541,7 @@ def _object(parent: Mapping[str, Any], key: str, source: Any = None) -> Mapping[
     value = parent.get(key)
     if value is None:
         return {}
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return value
     raise _error(DD, source or parent, ORDERS.source, key, value, _Unusable("应为对象"))
 
