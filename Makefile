@@ -11,6 +11,13 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 KERNEL := $(VENV)/share/jupyter/kernels/livekit/kernel.json
+# JupyterLab never reaches the internet unasked: the settings default (jupyter/overrides.json,
+# installed into .venv) answers "no" to news and update checks, so Lab does not even ask, and
+# the server runs with no news feed, no update check and no PyPI extension manager.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+LAB_OFFLINE := --LabApp.news_url=None \
+	--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate \
+	--LabApp.extension_manager=readonly
 # Tests never touch ~/.livekit: their store, tokens and sandbox data live here (gitignored).
 TEST_HOME := $(CURDIR)/.cache/test-home
 export UV_PYTHON_DOWNLOADS := never
@@ -38,14 +45,18 @@ $(KERNEL): $(VENV)/.synced
 	$(BIN)/python -m ipykernel install --sys-prefix --name livekit --display-name "livekit (.venv)"
 	@touch $@
 
-setup: $(VENV)/.synced $(KERNEL)  ## Install the pinned environment into .venv and register its kernel
+$(LAB_SETTINGS): jupyter/overrides.json $(VENV)/.synced
+	mkdir -p $(dir $@)
+	cp jupyter/overrides.json $@
+
+setup: $(VENV)/.synced $(KERNEL) $(LAB_SETTINGS)  ## Install the pinned environment into .venv and register its kernel
 
 demo: setup  ## Sync the sandbox's last 30 days, render every report, print where the index is
 	$(BIN)/livekit sync --sandbox --from -29 --to today
 	$(BIN)/livekit report run --all
 
 lab: setup  ## JupyterLab on notebooks/ with the project's kernel (livekit)
-	$(BIN)/jupyter lab notebooks/ --MultiKernelManager.default_kernel_name=livekit \
+	$(BIN)/jupyter lab notebooks/ --MultiKernelManager.default_kernel_name=livekit $(LAB_OFFLINE) \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: setup  ## ruff lint + format check

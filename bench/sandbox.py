@@ -107,7 +107,11 @@ async def build_mix(http: httpx.AsyncClient, cfg: SandboxConfig) -> list[Req]:
     """Log in like a client would, discover rooms, and return the requests of one sync."""
     consent = await http.get(
         "/openapi/qc/audit/oauth.html",
-        params={"app_id": cfg.qianchuan_app_id, "state": "b", "redirect_uri": "http://x/cb"},
+        params={
+            "app_id": cfg.qianchuan_app_id,
+            "state": "b",
+            "redirect_uri": "http://127.0.0.1/callback",
+        },
     )
     code = parse_qs(urlsplit(consent.headers["location"]).query)["auth_code"][0]
     tok = ok(

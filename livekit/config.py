@@ -242,15 +242,18 @@ def prepare_home(home: Path) -> Path:
     import os
 
     where = f"数据目录 {home}（环境变量 {env_name('home')}）"
-    try:
-        if not home.exists():
-            home.parent.mkdir(parents=True, exist_ok=True)
+    if not home.exists():
+        try:
+            home.parent.mkdir(parents=True, exist_ok=True)  # a file on the way: FileExistsError
+        except OSError as exc:
+            raise ConfigError(f"{where} 无法创建（{exc.strerror or exc}）") from None
+        try:
             home.mkdir(mode=0o700)
             os.chmod(home, 0o700)  # mkdir's mode is masked by the umask
-    except FileExistsError:
-        pass  # created meanwhile by another livekit process: checked below
-    except OSError as exc:
-        raise ConfigError(f"{where} 无法创建（{exc.strerror or exc}）") from None
+        except FileExistsError:
+            pass  # created meanwhile by another livekit process: checked below
+        except OSError as exc:
+            raise ConfigError(f"{where} 无法创建（{exc.strerror or exc}）") from None
     if not home.is_dir():
         raise ConfigError(f"{where} 不是文件夹；请改为一个文件夹的路径")
     if not os.access(home, os.W_OK | os.X_OK):

@@ -51,7 +51,7 @@ class Qianchuan:
             params={
                 "app_id": self.config.qianchuan_app_id,
                 "state": state,
-                "redirect_uri": "http://127.0.0.1:1/cb",
+                "redirect_uri": "http://127.0.0.1:1/callback",
             },
         )
         assert r.status_code == 302, r.text

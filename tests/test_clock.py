@@ -87,6 +87,60 @@ def test_clock_can_be_set_and_read(http: httpx.Client) -> None:
     assert http.get("/sandbox/clock").json() == {"now": "2026-11-20 08:15:00", "speed": 0}
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"\xff\xfe{}",  # not UTF-8
+        b"[1, 2]",
+        b'"now"',
+        b"null",
+        b'{"speed": NaN}',
+        b'{"speed": Infinity}',
+        b'{"speed": -Infinity}',
+        b'{"speed": 1e300}',
+        b'{"speed": -0.5}',
+        b'{"speed": "60"}',
+        b'{"speed": true}',
+        b'{"speed": [1]}',
+        b'{"now": "9999-12-31 23:59:59", "speed": 1}',
+        b'{"now": "2100-01-01 00:00:00"}',
+        b'{"now": "0001-01-01 00:00:00"}',
+        b'{"now": "1999-12-31 23:59:59"}',
+        b'{"now": "2026-02-30 10:00:00"}',
+        b'{"now": "tomorrow"}',
+        b'{"now": ["2026-11-20 08:15:00"]}',
+        b'{"now": {"day": 1}}',
+        b'{"now": 1e30}',
+    ],
+)
+def test_a_bad_clock_body_is_a_400_and_changes_nothing(http: httpx.Client, body: bytes) -> None:
+    set_clock(http, "2026-11-20 08:15:00", 0)
+    r = http.post("/sandbox/clock", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"].startswith("expected {'now'")
+    # the clock still answers, unchanged, and can still be set: nothing to restart
+    assert http.get("/sandbox/clock").json() == {"now": "2026-11-20 08:15:00", "speed": 0}
+    assert set_clock(http, "2026-11-21 09:00:00", 0)["now"] == "2026-11-21 09:00:00"
+
+
+def test_clock_unit_refuses_what_would_break_it() -> None:
+    start = datetime(2026, 11, 28, 21, 0, tzinfo=CHINA_TZ)
+    c = Clock(start, 0.0)
+    for moment, speed in [
+        (datetime(9999, 12, 31, tzinfo=CHINA_TZ), 1.0),
+        (datetime(1, 1, 1, tzinfo=CHINA_TZ), 0.0),
+        (start, float("nan")),
+        (start, float("inf")),
+        (start, 1e12),
+        (start, True),
+    ]:
+        with pytest.raises(ValueError, match=r"now|speed"):
+            c.set(moment, speed)  # type: ignore[arg-type]
+    assert c.now() == start
+    assert c.speed == 0.0
+
+
 def test_clock_accelerated(http: httpx.Client) -> None:
     set_clock(http, "2026-11-28 20:00:00", 600)
     t0 = time.perf_counter()

@@ -46,12 +46,12 @@ def test_consent_redirects_with_code_and_state(http: httpx.Client, qc: Qianchuan
         http,
         app_id=qc.config.qianchuan_app_id,
         state=state,
-        redirect_uri="https://merchant.example/cb/?shop=7&tag=a+b",
+        redirect_uri="http://127.0.0.1:8765/callback?shop=7&tag=a+b",
         scope="[1,2]",
     )
     assert r.status_code == 302
     loc = urlsplit(r.headers["location"])
-    assert (loc.scheme, loc.netloc, loc.path) == ("https", "merchant.example", "/cb/")
+    assert (loc.scheme, loc.netloc, loc.path) == ("http", "127.0.0.1:8765", "/callback")
     pairs = parse_qsl(loc.query)
     assert [k for k, _ in pairs] == ["shop", "tag", "auth_code", "state"]
     q = dict(pairs)
@@ -60,7 +60,9 @@ def test_consent_redirects_with_code_and_state(http: httpx.Client, qc: Qianchuan
     assert q["state"] == state  # the same state, exactly
     assert re.fullmatch(r"[0-9a-f]{32}", q["auth_code"])
     # each consent issues a new code; a missing state comes back empty
-    r2 = consent(http, app_id=qc.config.qianchuan_app_id, redirect_uri="http://127.0.0.1:9/cb")
+    r2 = consent(
+        http, app_id=qc.config.qianchuan_app_id, redirect_uri="http://127.0.0.1:9/callback"
+    )
     assert r2.status_code == 302
     q2 = parse_qs(urlsplit(r2.headers["location"]).query, keep_blank_values=True)
     assert q2["state"] == [""]
@@ -88,6 +90,55 @@ def test_consent_rejects_with_a_400_page(
     assert "授权失败" in r.text
     word = "app_id" if params.get("app_id") != str(qc.config.qianchuan_app_id) else "redirect_uri"
     assert word in r.text
+
+
+# The default registration is the loopback http://127.0.0.1/callback: any port, that path only.
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://attacker.example/callback",
+        "http://attacker.example/callback",
+        "http://127.0.0.1.attacker.example/callback",
+        "http://127.0.0.1:8765/other",
+        "https://127.0.0.1:8765/callback",
+        "http://[::1]:8765/callback",
+        "http://127.0.0.1:99999/callback",
+    ],
+)
+def test_consent_gives_no_code_to_a_foreign_redirect_uri(
+    http: httpx.Client, server: RunningSandbox, qc: Qianchuan, redirect_uri: str
+) -> None:
+    codes = dict(server.sandbox.tokens.codes)
+    r = consent(http, app_id=qc.config.qianchuan_app_id, state="s", redirect_uri=redirect_uri)
+    assert r.status_code == 400
+    assert "location" not in r.headers
+    assert "授权失败" in r.text
+    assert "登记的回调地址" in r.text
+    assert "auth_code" not in r.text
+    assert server.sandbox.tokens.codes == codes  # no code was even issued
+
+
+def test_consent_redirects_only_to_the_registered_uri() -> None:
+    registered = "https://merchant.example/cb/"
+    with (
+        running_sandbox(make_config(qianchuan_redirect_uri=registered)) as sandbox,
+        httpx.Client(base_url=sandbox.url, timeout=30) as http,
+    ):
+        app_id = sandbox.sandbox.config.qianchuan_app_id
+        r = consent(http, app_id=app_id, state="s", redirect_uri=registered + "?shop=7")
+        assert r.status_code == 302
+        loc = urlsplit(r.headers["location"])
+        assert (loc.scheme, loc.netloc, loc.path) == ("https", "merchant.example", "/cb/")
+        assert "auth_code" in parse_qs(loc.query)
+        # not a loopback registration: the port is part of it, and loopback is foreign here
+        for foreign in (
+            "https://merchant.example:8443/cb/",
+            "http://merchant.example/cb/",
+            "http://127.0.0.1:8765/callback",
+        ):
+            r = consent(http, app_id=app_id, state="s", redirect_uri=foreign)
+            assert r.status_code == 400, foreign
+            assert "location" not in r.headers
 
 
 # ---- 巨量千川 code exchange -------------------------------------------------------------

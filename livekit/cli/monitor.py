@@ -49,6 +49,21 @@ def _parse_at(value: str | None) -> datetime | None:
     raise fail(f"--sandbox-at 应为 'YYYY-MM-DD HH:MM'（北京时间），收到 {value!r}", 2)
 
 
+def _check_sandbox_clock(at: datetime | None, speed: float | None) -> None:
+    """The sandbox clock's start and speed, checked before anything starts (one line each)."""
+    from livekit.sandbox.clock import EARLIEST, LATEST, MAX_SPEED
+
+    if at is not None and not EARLIEST <= at < LATEST:
+        raise fail(
+            f"--sandbox-at 应在 {EARLIEST:%Y-%m-%d} 到 {LATEST:%Y-%m-%d} 之间（北京时间），"
+            f"收到 {at:%Y-%m-%d %H:%M}",
+            2,
+        )
+    # 0 would freeze the clock (the monitor would wait forever); NaN fails every comparison
+    if speed is not None and not 0 < speed <= MAX_SPEED:
+        raise fail(f"--sandbox-speed 应大于 0 且不超过 {MAX_SPEED:g}，收到 {speed}", 2)
+
+
 def prepare(rules: Path | None) -> tuple[RuleSet, dict[str, Any]]:
     """Rules and channels, checked before anything is polled (ConfigError otherwise)."""
     from livekit.monitor.notify import load_environ, parse_channel_specs, resolve_channels
@@ -113,6 +128,8 @@ def monitor(
     at = _parse_at(sandbox_at)
     if (at is not None or sandbox_speed is not None) and not sandbox:
         raise fail("--sandbox-at 与 --sandbox-speed 只能与 --sandbox 一起使用", 2)
+    if sandbox:
+        _check_sandbox_clock(at, sandbox_speed)
     with user_errors():
         from livekit.api.runner import run
         from livekit.config import load_settings

@@ -135,13 +135,25 @@ def schedule_run(
         import logging
 
         from rich.logging import RichHandler
+        from rich.text import Text
 
+        from livekit.dates import CHINA_TZ
         from livekit.reports import Project
         from livekit.reports.schedule import LOG_FILE, log, log_to, serve
 
         project = Project.find()
         log_to(project)
-        log.addHandler(RichHandler(show_path=False, markup=False, rich_tracebacks=False))
+        log.addHandler(
+            RichHandler(
+                show_path=False,
+                markup=False,
+                rich_tracebacks=False,
+                # rich passes local time: show it as China time, whatever the machine's zone
+                log_time_format=lambda moment: Text(
+                    moment.astimezone(CHINA_TZ).strftime("[%m/%d/%y %H:%M:%S]")
+                ),
+            )
+        )
         log.setLevel(logging.INFO)
         if not once:
             log.info("调度器已启动（日志：%s；按 Ctrl+C 停止）", project.reports_dir / LOG_FILE)

@@ -84,6 +84,12 @@ def serve(
     qianchuan_secret: Annotated[
         str, typer.Option(help="接受的千川 secret。")
     ] = DEMO_QIANCHUAN_SECRET,
+    qianchuan_redirect_uri: Annotated[
+        str,
+        typer.Option(
+            help="千川应用登记的回调地址：授权页只跳转到它（回环地址如 http://127.0.0.1/callback 可用任意端口）。"
+        ),
+    ] = "http://127.0.0.1/callback",
     doudian_app_key: Annotated[
         str, typer.Option(help="接受的抖店 app_key。")
     ] = DEMO_DOUDIAN_APP_KEY,
@@ -119,10 +125,18 @@ def serve(
 
     if not 0.0 <= fault_rate <= 1.0:
         raise _fail(f"--fault-rate 应在 0 到 1 之间，收到 {fault_rate}")
-    if speed < 0:
-        raise _fail("--speed 不能为负数")
-    if scale <= 0:
-        raise _fail("--scale 必须大于 0")
+    from livekit.sandbox.clock import EARLIEST, LATEST, MAX_SPEED
+
+    if not 0 <= speed <= MAX_SPEED:  # also NaN
+        raise _fail(f"--speed 应在 0 到 {MAX_SPEED:g} 之间，收到 {speed}")
+    start = _parse_now(now)
+    if start is not None and not EARLIEST <= start < LATEST:
+        raise _fail(f"--now 应在 {EARLIEST:%Y-%m-%d} 到 {LATEST:%Y-%m-%d} 之间，收到 {now!r}")
+    first = _parse_today(today)
+    if first is not None and not EARLIEST.date() <= first < LATEST.date():
+        raise _fail(f"--today 应在 {EARLIEST:%Y-%m-%d} 到 {LATEST:%Y-%m-%d} 之间，收到 {today!r}")
+    if not 0 < scale < float("inf"):  # also NaN
+        raise _fail("--scale 必须是大于 0 的有限数")
     if history_days < 1:
         raise _fail("--history-days 至少为 1")
     if qps is not None and qps <= 0:
@@ -142,6 +156,7 @@ def serve(
         hostile_text=hostile_text,
         qianchuan_app_id=qianchuan_app_id,
         qianchuan_secret=qianchuan_secret,
+        qianchuan_redirect_uri=qianchuan_redirect_uri,
         doudian_app_key=doudian_app_key,
         doudian_app_secret=doudian_app_secret,
         lifetimes=TokenLifetimes(

@@ -102,13 +102,12 @@ def load_schedules(project: Project) -> list[Schedule]:
                 f"{where}：cron 表达式 {_clip(cron)!r} 无效；"
                 '应为“分 时 日 月 周”五段，如 "0 8 * * *"'
             )
-        options = RunOptions().with_limits(limits.get("timeout"), limits.get("cell_timeout"))
         _check_fires(cron, where)
+        options = RunOptions().with_limits(limits.get("timeout"), limits.get("cell_timeout"))
         out.append(Schedule(name, cron, options))
     return out
 
 
-# ---- state ---------------------------------------------------------------------------------
 def _check_fires(cron: str, where: str) -> None:
     """A valid expression may still never fire (``0 0 30 2 *``): find a next and a previous time.
 
@@ -129,6 +128,7 @@ def _clip(text: str) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+# ---- state ---------------------------------------------------------------------------------
 
 
 def read_state(project: Project) -> dict[str, datetime]:
@@ -296,7 +296,16 @@ def log_to(project: Project) -> logging.Handler:
     """Log the scheduler to ``reports/schedule.log`` (and leave console logging to the caller)."""
     project.reports_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(project.reports_dir / LOG_FILE, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(china_time_formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     return handler
+
+
+def china_time_formatter(fmt: str) -> logging.Formatter:
+    """A log formatter whose ``%(asctime)s`` is China time whatever the machine's zone."""
+    formatter = logging.Formatter(fmt)
+    offset = CHINA_TZ.utcoffset(None).total_seconds()
+    # logging formats time.struct_time values; UTC shifted by +8 h is China time (no DST)
+    formatter.converter = lambda secs: time.gmtime((secs or 0) + offset)
+    return formatter

@@ -110,14 +110,18 @@ async def clock(request: Request) -> Response:
     if request.method == "POST":
         try:
             body = json.loads(await request.body() or b"{}")
+            if not isinstance(body, dict):
+                raise TypeError("the body must be a JSON object")
             now = body.get("now")
+            if now is not None and not isinstance(now, str):
+                raise TypeError("now must be a string")
             start = (
                 datetime.strptime(now, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA_TZ)
                 if now
                 else sb.clock.now()
             )
-            sb.clock.set(start, body.get("speed"))
-        except (ValueError, TypeError, json.JSONDecodeError) as exc:
+            sb.clock.set(start, body.get("speed"))  # checks range and speed before changing
+        except (ValueError, TypeError, OverflowError) as exc:  # JSON and UTF-8 errors too
             return _json(
                 {"error": f"expected {{'now': 'YYYY-MM-DD HH:MM:SS', 'speed': float}}: {exc}"}, 400
             )

@@ -72,6 +72,8 @@ class SandboxConfig:
     hostile_text: bool = False  # every upstream text field carries a payload (hostile.py)
     qianchuan_app_id: int = DEMO_QIANCHUAN_APP_ID
     qianchuan_secret: str = DEMO_QIANCHUAN_SECRET
+    # the redirect URI registered for the 千川 app; a loopback one accepts any port (RFC 8252)
+    qianchuan_redirect_uri: str = "http://127.0.0.1/callback"
     doudian_app_key: str = DEMO_DOUDIAN_APP_KEY
     doudian_app_secret: str = DEMO_DOUDIAN_APP_SECRET
     lifetimes: TokenLifetimes = field(default_factory=TokenLifetimes)

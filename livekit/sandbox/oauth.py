@@ -12,8 +12,38 @@ from __future__ import annotations
 import secrets
 import threading
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from livekit.sandbox.config import TokenLifetimes
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def redirect_allowed(registered: str, given: str) -> bool:
+    """Whether the consent page may send an auth code to ``given``.
+
+    As the real platform does, only to the redirect URI registered for the app: same scheme,
+    host, port and path (the given URI's own query is kept and does not matter). A registered
+    loopback URI without a port accepts any port on that host, as OAuth servers do for native
+    apps (RFC 8252 §7.3): ``livekit auth login`` listens on whatever port is free.
+    """
+    try:
+        want, got = urlsplit(registered), urlsplit(given)
+        want_port, got_port = want.port, got.port
+    except ValueError:  # a port that is not a number or out of range
+        return False
+    if (want.scheme.lower(), want.hostname, want.path or "/") != (
+        got.scheme.lower(),
+        got.hostname,
+        got.path or "/",
+    ):
+        return False
+    if want.username is not None or got.username is not None or got.password is not None:
+        return False
+    if want_port is None and want.hostname in LOOPBACK_HOSTS:
+        return True
+    default = 443 if want.scheme.lower() == "https" else 80
+    return (want_port or default) == (got_port or default)
 
 
 class OAuthError(Exception):

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from livekit.sandbox import aggregates as agg
 from livekit.sandbox.core import ParamError, Sandbox, dumps
-from livekit.sandbox.oauth import OAuthError
+from livekit.sandbox.oauth import OAuthError, redirect_allowed
 from livekit.sandbox.params import Params
 from livekit.sandbox.shapes import shape_numbers
 from livekit.sandbox.world import CHINA_TZ, Session, fmt_time, to_epoch
@@ -86,6 +86,12 @@ async def consent(request: Request) -> Response:
         return HTMLResponse("<h1>授权失败</h1><p>app_id 不存在或未上线 (unknown app_id)</p>", 400)
     if not redirect_uri.startswith(("http://", "https://")):
         return HTMLResponse("<h1>授权失败</h1><p>redirect_uri 无效 (invalid redirect_uri)</p>", 400)
+    if not redirect_allowed(sb.config.qianchuan_redirect_uri, redirect_uri):
+        return HTMLResponse(
+            "<h1>授权失败</h1><p>redirect_uri 与应用登记的回调地址不一致"
+            " (redirect_uri does not match the registered one)</p>",
+            400,
+        )
     code = sb.tokens.new_code(str(sb.config.qianchuan_app_id), sb.now_ts())
     parts = urlsplit(redirect_uri)
     query = [*parse_qsl(parts.query), ("auth_code", code), ("state", q.get("state", ""))]

@@ -61,6 +61,7 @@ import filelock
 import httpx
 
 from livekit._files import keep_damaged, write_bytes_atomic
+from livekit.dates import CHINA_TZ
 from livekit.monitor.notify.channels import SEVERITY_LABELS, Channel, dumps, message_json
 from livekit.monitor.notify.errors import DeliveryError, Throttled
 from livekit.monitor.notify.ratelimit import LONG_WINDOW_S, SlidingWindowLimiter
@@ -464,7 +465,7 @@ class Outbox:
         self, channels: Mapping[str, Channel], client: httpx.AsyncClient, now: datetime | None
     ) -> PumpResult:
         ts = _ts(now)
-        tz: tzinfo = now.tzinfo if now is not None and now.tzinfo is not None else UTC
+        tz: tzinfo = now.tzinfo if now is not None and now.tzinfo is not None else CHINA_TZ
         result = PumpResult()
         with self._lock(self._lock_path, LOCK_TIMEOUT_S):
             state = self._load()
@@ -732,7 +733,7 @@ def _ts(now: datetime | None) -> float:
 # ---- `livekit alerts test` -----------------------------------------------------------------
 def test_message(channel_name: str, now: datetime | None = None) -> Message:  # noqa: PT028
     """The message ``livekit alerts test`` sends through a channel."""
-    at = now or datetime.now().astimezone()
+    at = (now or datetime.now(UTC)).astimezone(CHINA_TZ)  # shown to users: China time
     stamp = at.strftime("%Y-%m-%d %H:%M:%S")
     text = (
         f"livekit 测试消息：通知渠道「{channel_name}」已配置正确，直播间告警会发到这里。\n"
