@@ -247,6 +247,38 @@ def test_trusted_template_markup_survives(messages: dict[str, Message]) -> None:
         assert len(strong) == 3  # two notice tags + the rule's **{{ aweme_name }}**
 
 
+def test_ordinary_titles_are_unchanged() -> None:
+    """Real titles keep their look: Chinese punctuation, decimals, percentages, spaces."""
+    from livekit.monitor.markup import message_markdown, message_text
+
+    for title in (
+        "【爆款】加厚羽绒服 3.5折 限时秒杀",
+        "悦好生活官方旗舰店",
+        "点击率 12.5%",
+        "第 42 分钟",
+    ):
+        assert message_text(title) == title
+        assert message_markdown(title) == title
+    assert message_text(None) == ""
+    assert message_markdown("- 清仓") == "－ 清仓"  # would start a list at a line start
+    assert message_markdown("1. 首发") == "1． 首发"
+
+
+def test_values_only_not_the_template_are_made_inert() -> None:
+    """The same template, rendered for both formats: the user's own Markdown and mention are
+    kept as written, the value's are not; a None value renders as nothing."""
+    from livekit.monitor.rules import compile_template
+
+    source = '**注意** <at user_id="all">所有人</at> {{ t }} {{ n }}'
+    t = "[券](http://x.invalid) **粗**"
+    text = compile_template(source, "text").render(t=t, n=None)
+    markdown = compile_template(source, "markdown").render(t=t, n=None)
+    assert text.startswith('**注意** <at user_id="all">所有人</at> ')
+    assert markdown.startswith('**注意** <at user_id="all">所有人</at> ')
+    assert text.endswith("［券］(http：//x．invalid) **粗** ")
+    assert markdown.endswith("［券］（http：//x．invalid） ＊＊粗＊＊ ")
+
+
 # ---- one test per channel -------------------------------------------------------------------
 @pytest.mark.parametrize(("case", "payload"), CASE_PARAMS, ids=CASE_IDS)
 @pytest.mark.parametrize("msg_type", ["text", "post"])
@@ -459,3 +491,91 @@ def test_view_shows_titles_literally() -> None:
     assert "[link=" in plain
     assert "[bold]" in plain
     assert "直播间甲" in plain
+
+
+# ---- end to end: the sandbox serves hostile titles, the real monitor sends them --------------
+def test_monitor_against_hostile_sandbox_sends_inert_messages(
+    rx: Receivers, tmp_path: Path
+) -> None:
+    """The sandbox's ``hostile_text`` world (a payload in every title and name), replayed
+    through the real poller, live state, engine and outbox with the shipped rules routed to
+    every robot: each robot gets the stock-out alert, readable and inert."""
+    from livekit.jobs import replay_sandbox
+    from livekit.monitor.notify import parse_channel_specs, resolve_channels
+    from livekit.sandbox.config import SandboxConfig
+    from livekit.sandbox.world import CHINA_TZ, World
+    from tests.conftest import TODAY
+    from tests.sync_helpers import make_settings
+
+    rx.reset()
+    rules_path = Path(__file__).resolve().parents[1] / "params" / "alerts.yaml"
+    text = rules_path.read_text(encoding="utf-8")
+    text = text.replace(
+        "channels: [console]", "channels: [console, feishu, dingtalk, wecom, webhook]", 1
+    )
+    # and two rules that fire at once for every room and product on air: every title is sent
+    text += textwrap.indent(
+        textwrap.dedent(
+            """
+            - name: 每个直播间
+              metric: new_viewers_per_min
+              scope: room
+              condition: {type: threshold, op: above, value: -1}
+              message: "{{ aweme_name }} / {{ room_title }}：{{ value_text }}"
+            - name: 每个商品
+              metric: inventory
+              scope: product
+              condition: {type: threshold, op: above, value: -1}
+            """
+        ),
+        "  ",
+    )
+    ruleset = parse_rules(text, str(rules_path))
+    env = {
+        "LIVEKIT_FEISHU_WEBHOOK": rx.url_for("feishu", "e2e-feishu-token-000006"),
+        "LIVEKIT_DINGTALK_WEBHOOK": rx.url_for("dingtalk", "e2e-dingtalk-token-00007"),
+        "LIVEKIT_WECOM_WEBHOOK": rx.url_for("wecom", "e2e-wecom-key-000008"),
+        "LIVEKIT_WEBHOOK_URL": rx.url_for("webhook", "e2e-hook-token-000009"),
+    }
+    console = io.StringIO()
+    channels = resolve_channels(
+        parse_channel_specs(ruleset.channels),
+        set(ruleset.channel_names()),
+        env,
+        console_stream=console,
+    )
+    world = World(7, TODAY, 90, 1.0, hostile_text=True)
+    [incident] = [i for i in world.incidents() if i.kind == "stockout"]
+    session = world.session_by_room(incident.room_id)
+    assert session is not None
+    [product] = [p for p in world.products if p.product_id == incident.product_id]
+    start = datetime.fromtimestamp(session.start_ts, CHINA_TZ) + timedelta(seconds=30)
+    end = start + timedelta(minutes=incident.start_minute + 10)
+    replay_sandbox(
+        [(start, end)],
+        ruleset=ruleset,
+        channels=channels,
+        settings=make_settings(tmp_path),
+        config=SandboxConfig(seed=7, today=TODAY, scale=1.0, hostile_text=True),
+    )
+    shown = nfkc(plain_text(product.title))
+    assert any(product.title.endswith(p) for p in CASES)  # the world really is hostile
+    received = {
+        "feishu": rx.texts("feishu"),
+        "dingtalk": rx.texts("dingtalk"),
+        "wecom": rx.texts("wecom"),
+        "webhook": [r.body["markdown"] for r in rx.received["webhook"]],
+        "console": [console.getvalue()],
+    }
+    room = nfkc(plain_text(session.title))
+    assert any(session.title.endswith(p) for p in CASES)
+    for kind, texts in received.items():
+        assert any(shown in nfkc(t) for t in texts), f"{kind}: the sold-out product is missing"
+        assert any(room in nfkc(t) for t in texts), f"{kind}: the room title is missing"
+        for t in texts:
+            for what, pattern in LIVE_IN_TEXT.items():
+                assert not pattern.search(t), f"{kind}: {what}"
+            assert not CONTROL.search(t), kind
+            if kind in ("dingtalk", "wecom", "webhook"):
+                live = {"link_open", "image", "html_inline", "html_block"}
+                assert not live & {tok.type for tok in markdown_it_tokens(t)}, kind
