@@ -9,6 +9,7 @@ floats, strings, a mix, or with one lossy value (``Faults.number_shape``).
 from __future__ import annotations
 
 import math
+import os
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -382,3 +383,14 @@ def test_cli_sync_with_a_lossy_value(
     assert ".5 不是整数" in line, line
     assert re.search(rf"{label} \d{{14}}[0-9A-F]{{18}}", line), line
     _no_partition(home, dataset, day)
+
+
+def test_serve_refuses_an_unknown_number_shape(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+    env.update({"LIVEKIT_HOME": str(tmp_path), "NO_COLOR": "1", "COLUMNS": "200"})
+    result = cli(env, "sandbox", "serve", "--number-shape", "octal", "--port", "1")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("错误：--number-shape")
+    assert "'octal'" in result.stderr
+    assert "native、float、string、mixed、lossy" in result.stderr
