@@ -83,6 +83,13 @@ FORBIDDEN = [
     (f"<style>@font-face {{ src: url({OUTSIDE}/f.woff) }}</style>", OUTSIDE_HOST),
     # inside SVG a browser parses <style> as markup; this one would make an <img>
     ("<svg><style><img src=x onerror=y()></style></svg>", "<svg> 内的 <style>"),
+    ("<svg><style>&#64;import url(x.css);</style></svg>", "<svg> 内的 <style>"),
+    ("<style></style><img src=x onerror=y()></style>", "onerror"),
+    ("<style>a{}<img src=x></style>", "内含标记"),
+    (f"<style>.a {{ background: url({OUTSIDE}/open.png)", OUTSIDE_HOST),  # never closed
+    # browsers keep the first of duplicate attributes
+    (f'<a href="{OUTSIDE}/first" href="#second">x</a>', "href"),
+    (f'<img src="{OUTSIDE}/first" src="data:image/png;base64,AA">', "src"),
 ]
 
 

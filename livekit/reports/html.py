@@ -329,6 +329,7 @@ _CSS_VALUED = frozenset(
     }
 )
 _FOREIGN = frozenset({"svg", "math"})
+_MARKUP = re.compile(r"<[A-Za-z!/?][^>]{0,40}")
 
 
 def offline_violations(html: str) -> list[str]:
@@ -414,13 +415,14 @@ class _OfflineCheck(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.found: list[str] = []
         self._foreign = 0  # depth of <svg>/<math>
-        self._in_style = False
+        self._style: list[str] | None = None  # the text of the <style> element being read
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._element(tag, attrs)
         if tag in _FOREIGN:
             self._foreign += 1
-        self._in_style = tag == "style"
+        if tag == "style":
+            self._style = []
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._element(tag, attrs)
@@ -429,24 +431,41 @@ class _OfflineCheck(HTMLParser):
         if tag in _FOREIGN:
             self._foreign = max(0, self._foreign - 1)
         if tag == "style":
-            self._in_style = False
+            self._end_style()
 
     def handle_data(self, data: str) -> None:
-        if self._in_style:
-            self._css(data, "<style>")
+        if self._style is not None:
+            self._style.append(data)
+
+    def close(self) -> None:
+        super().close()
+        if self._style is not None:  # a <style> left open runs to the end of the page
+            self._style.append(self.rawdata)  # which this parser keeps unread
+        self._end_style()
+
+    def _end_style(self) -> None:
+        if self._style is None:
+            return
+        css, self._style = "".join(self._style), None
+        if markup := _MARKUP.search(css):  # no style sheet has tags; markup here is a trick
+            self.found.append(f"<style> 内含标记：{_short(markup.group(0))}")
+        self._css(css, "<style>")
 
     def _element(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _FORBIDDEN_ELEMENTS:
             self.found.append(f"<{tag}>")
         if tag == "style" and self._foreign:
-            # Inside SVG a browser parses <style> as markup, this parser as text: report it.
+            # Inside SVG or MathML a browser decodes entities and tags in <style>; this parser
+            # reads it as plain text and could miss what it holds.
             self.found.append("<svg> 内的 <style>")
-        values = {name: value or "" for name, value in attrs}
-        if tag == "meta" and values.get("http-equiv", "").strip().lower() == "refresh":
-            self.found.append(
-                f'<meta http-equiv="refresh" content="{_short(values.get("content", ""))}">'
-            )
-        for name, value in values.items():
+        if tag == "meta" and any(
+            name == "http-equiv" and (value or "").strip().lower() == "refresh"
+            for name, value in attrs
+        ):
+            self.found.append("<meta http-equiv=refresh>")
+        # Every occurrence of an attribute is checked: browsers keep the first of duplicates.
+        for name, raw in attrs:
+            value = raw or ""
             if name.startswith("on"):
                 self.found.append(f"<{tag} {name}>")
             elif name in _URL_ATTRIBUTES and not _url_allowed(tag, name, value):
