@@ -259,3 +259,33 @@ def test_a_page_that_fails_the_check_is_not_written(
     with pytest.raises(ReportError, match="无法安全地离线打开"):
         export_html(hostile_notebook(), tmp_path / "r.html", title="t", day="2026-12-05")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_index_shows_hostile_titles_and_errors_as_text(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    from livekit.reports.index import render
+    from livekit.reports.result import RunResult
+
+    page_file = tmp_path / "r" / "2026-12-05" / "r.html"
+    page_file.parent.mkdir(parents=True)
+    page_file.write_text("x", encoding="utf-8")
+    runs = [
+        RunResult(
+            f"r{i}",
+            payload,
+            date(2026, 12, 5),
+            "failed" if i % 2 else "ok",
+            datetime(2026, 12, 5, tzinfo=UTC),
+            1.0,
+            None,
+            page_file,
+            f"单元出错：{payload}" if i % 2 else None,
+        )
+        for i, payload in enumerate([*PAYLOADS, LONG])
+    ]
+    page = render(runs, tmp_path)
+    assert offline_violations(page) == []
+    assert OUTSIDE_HOST not in markup(page)
+    assert 'href="r/2026-12-05/r.html"' in page
+    assert "&lt;script&gt;window.__pwned=1" in page
