@@ -262,6 +262,8 @@ def test_ordinary_titles_are_unchanged() -> None:
     assert message_text(None) == ""
     assert message_markdown("- 清仓") == "－ 清仓"  # would start a list at a line start
     assert message_markdown("1. 首发") == "1． 首发"
+    assert message_markdown("=== 清仓") == "＝＝＝ 清仓"
+    assert message_markdown("3.5折 -50%") == "3.5折 -50%"
 
 
 def test_values_only_not_the_template_are_made_inert() -> None:

@@ -62,9 +62,10 @@ _MARKDOWN_MARKUP = str.maketrans(
         "^": "＾",
     }
 )
-# Markers that mean something only at the start of a line (lists, setext headings, rules);
-# a value may start a line when the template puts it there.
-_LINE_START = re.compile(r"^(?:[-+=]|\d+[.)])")
+# Markers that mean something only at the start of a line and before a space or the end (list
+# items, setext underlines, rules); a value may start a line when the template puts it there.
+# "3.5折" or "-50%" are not markers and keep their characters.
+_LINE_START = re.compile(r"^(?:[-+=]+|\d{1,9}[.)])(?=\s|$)")
 _LINE_START_FORMS = str.maketrans({"-": "－", "+": "＋", "=": "＝", ".": "．", ")": "）"})
 
 _SCHEME = re.compile(r"://")
