@@ -326,7 +326,7 @@ class World:
         for i, name in enumerate(catalog.ACCOUNT_NAMES):
             aweme_id = 1_000_000_000_000_000 + int(rng.integers(10**14, 9 * 10**14))
             avatar = (f"https://p11-sandbox.douyinpic.com/aweme/100x100/{aweme_id}.jpeg",)
-            name = self._text(name, 11 + i)
+            name = self._text(name, (0, 11)[i])  # the script block where every report shows it
             out.append(Account(i, aweme_id, name, avatar, rates[i], cats[i]))
         return tuple(out)
 
