@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from livekit.config import LivekitError
+from livekit.dates import FIRST_DAY, latest_day, range_words
 from livekit.store import Store
 
 DATASET = "viewers"
@@ -79,8 +80,11 @@ class _Reader:
 
     def first_bad(self, name: str, bad: pl.Series, fix: str, what: str) -> ViewerFileError:
         i = int(bad.arg_true()[0])
-        value = self.raw.get_column(name)[i]
-        return self.fail(f"{self.row(i)}的 {name} 值 {str(value)!r} {what}；{fix}。")
+        value = str(self.raw.get_column(name)[i])
+        if len(value) > 40:  # a 10 kB cell would drown the one-line message
+            value = value[:39] + "…"
+        # repr: invisible and right-to-left characters show as \u escapes, not reordering it
+        return self.fail(f"{self.row(i)}的 {name} 值 {value!r} {what}；{fix}。")
 
     def check_required(self, name: str, out: pl.Series) -> None:
         if out.null_count():
@@ -141,6 +145,12 @@ class _Reader:
         else:
             raise self.fail(f"{name} 列的类型是 {s.dtype}，应为时间（{_TIME_HINT}）。")
         self.check_required(name, out)
+        days = out.dt.date()
+        bad = ((days < FIRST_DAY) | (days > latest_day())).fill_null(False)
+        if bad.any():  # checked before any day becomes a partition (year 1 or 9999 would)
+            raise self.first_bad(
+                name, bad, f"可用日期范围为 {range_words()}（北京时间）", "超出可用范围"
+            )
         return out.rename(name)
 
     def paid(self, name: str) -> pl.Series:

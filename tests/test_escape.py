@@ -118,3 +118,42 @@ def test_ordinary_titles_read_the_same() -> None:
     assert escape_html(title) == title
     assert plain_text(None) == ""
     assert escape_markdown(12.5) == "12\\.5"
+
+
+# ---- an imported viewer file ---------------------------------------------------------------
+def _viewer_csv(province: str, source: str, room_id: str = "7704121983748191672") -> bytes:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    header = "room_id viewer_id enter_time leave_time province traffic_source"
+    writer.writerow([*header.split(), "clicked_product_id", "paid", "pay_amount"])
+    enter, leave = "2026-11-26 20:00:00", "2026-11-26 20:03:00"
+    writer.writerow([room_id, "v1", enter, leave, province, source, "", "0", "0"])
+    return buf.getvalue().encode()
+
+
+@pytest.mark.parametrize("payload", CASES, ids=range(len(CASES)))
+def test_imported_free_text_is_kept_as_data(payload: str) -> None:
+    from livekit.viewers import read_viewer_bytes
+
+    province, source = "广东" + payload.replace("\n", " "), "导入来源" + payload.replace("\n", " ")
+    frame = read_viewer_bytes(_viewer_csv(province, source), "csv", source="观众明细.csv")
+    # Stored as given (trimmed at the ends only); escaping happens where it is shown.
+    assert frame["province"].to_list() == [province.strip()]
+    assert frame["traffic_source"].to_list() == [source.strip()]
+
+
+def test_a_bad_hostile_cell_is_one_short_line() -> None:
+    from livekit.viewers import ViewerFileError, read_viewer_bytes
+
+    with pytest.raises(ViewerFileError) as caught:
+        read_viewer_bytes(
+            _viewer_csv("广东", "搜索", room_id="77\u202e" + LONG), "csv", source="观众明细.csv"
+        )
+    message = str(caught.value)
+    assert "\n" not in message
+    assert len(message) < 300
+    assert "\\u202e" in message  # shown escaped, so it cannot reorder the line
+    assert "\u202e" not in message
