@@ -2,9 +2,11 @@
 
 Room titles, product titles and 抖音号 names are written by people we do not know, and an alert
 message carries them to places that read markup: 飞书 text messages (``<at user_id="all">``
-mentions, ``<b>`` tags and ``[text](url)`` links), 钉钉 and 企业微信 Markdown (links, images,
-``<font>``, ``<@userid>`` mentions), the HTML part of an e-mail, and IM clients and mail readers
-that turn anything looking like an address into a link.
+mentions everyone; 飞书's message-content guide also lists style tags such as ``<b>`` and
+``[text](url)`` links; ``post`` text elements are literal), 钉钉 and 企业微信 Markdown (links,
+images, ``<font>``, ``<@userid>`` mentions), the HTML part of an e-mail, the console (rich
+markup, terminal escape sequences), and IM clients and mail readers that turn anything looking
+like an address into a link.
 
 The message template (``message:`` in the rules file) is the user's own and may use markup; only
 the values filled into it are upstream text. So the template environments of
