@@ -10,7 +10,7 @@ Secret values (each at least :data:`MIN_LENGTH` characters; shorter ones would m
   ``_PASSWORD`` (the naming a rules file's extra robots follow), and every variable registered
   with :func:`register_env` (the monitor registers its rules file's ``webhook_env`` /
   ``secret_env`` / ``url_env``);
-- values registered with :func:`register_value`;
+- values registered with :func:`register_value` (log masking only: see :func:`secret_values`);
 - every token in the token files (``<home>/tokens.json``, ``<home>/sandbox/tokens.json``);
 - the sandbox's demo secrets (public, but a report printing them prints a credential).
 
@@ -161,13 +161,14 @@ def token_files(environ: Mapping[str, str]) -> list[Path]:
 
 
 def secret_values(folders: Iterable[Path] = ()) -> set[str]:
-    """Every secret value known now (see the module docstring); ``folders`` as in
-    :func:`load_environ`."""
-    environ = load_environ(folders)
-    return _values(environ)
+    """Every secret of the configuration (see the module docstring): the variables, read now
+    from the environment and ``.env`` (``folders`` as in :func:`load_environ`), and the token
+    files. Values registered with :func:`register_value` are left out: they belong to this
+    process's run (a channel built from a mapping), not to what a report's kernel can see."""
+    return _values(load_environ(folders), registered=False)
 
 
-def _values(environ: Mapping[str, str]) -> set[str]:
+def _values(environ: Mapping[str, str], *, registered: bool = True) -> set[str]:
     from livekit.config import SANDBOX_DOUDIAN_APP_SECRET, SANDBOX_QIANCHUAN_SECRET
 
     found = {SANDBOX_QIANCHUAN_SECRET, SANDBOX_DOUDIAN_APP_SECRET}
@@ -178,7 +179,7 @@ def _values(environ: Mapping[str, str]) -> set[str]:
     for path in token_files(environ):
         found |= tokens_in(path)
     with _lock:
-        found |= _registered_values
+        found |= _registered_values if registered else set()
     return {s for s in found if len(s) >= MIN_LENGTH}
 
 
