@@ -12,6 +12,7 @@ import math
 import os
 import re
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from livekit.api.payload import Payload, tag
@@ -394,3 +397,44 @@ def test_serve_refuses_an_unknown_number_shape(tmp_path: Path) -> None:
     assert result.stderr.startswith("错误：--number-shape")
     assert "'octal'" in result.stderr
     assert "native、float、string、mixed、lossy" in result.stderr
+
+
+# ---- any JSON value: converted exactly, or one ValueShapeError -----------------------------------
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text(max_size=30)
+    | st.from_regex(r"\s?[+-]?\d{1,22}(\.\d{0,4})?([eE][+-]?\d{1,3})?\s?", fullmatch=True),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=JSON_VALUES)
+def test_any_value_converts_exactly_or_is_one_error(value: Any) -> None:
+    for field in ("show_cnt", "stat_cost"):
+        refused: ValueShapeError | None = None
+        try:
+            got = _ad(value, field)[field][0]
+        except ValueShapeError as err:
+            refused = err
+        if refused is not None:  # refused, naming the field and the response
+            assert (refused.field, refused.request_id) == (field, "RID-1")
+            continue
+        if value is None:
+            assert got is None
+            continue
+        assert not isinstance(value, bool | list | dict)
+        exact = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+        if field == "show_cnt":
+            assert isinstance(got, int)
+            assert Decimal(got) == exact  # not one unit lost
+        else:
+            assert isinstance(got, float)
+            assert math.isfinite(got)
+            assert got == float(value)
