@@ -40,6 +40,8 @@ from typing import Any, Literal, cast
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from livekit.monitor.engine import Engine
 from livekit.monitor.notify import (
@@ -279,6 +281,31 @@ def test_values_only_not_the_template_are_made_inert() -> None:
     assert markdown.startswith('**注意** <at user_id="all">所有人</at> ')
     assert text.endswith("［券］(http：//x．invalid) **粗** ")
     assert markdown.endswith("［券］（http：//x．invalid） ＊＊粗＊＊ ")
+
+
+MARKUP_HEAVY = st.text(
+    st.sampled_from(list("<>[]()*_`~#|!&\\$^@:/.-+=1aZw 中\u200b\u202e\n\t\x1b")) | st.characters(),
+    max_size=60,
+)
+
+
+@settings(max_examples=300)
+@given(MARKUP_HEAVY)
+def test_any_value_is_inert_and_complete(value: str) -> None:
+    """Whatever the value: rendered as robot Markdown after our own text it is one run of text
+    (markdown-it and mistune agree), plain text has no tag, link or address syntax, and NFKC
+    gives back exactly what plain_text shows (nothing dropped)."""
+    from livekit.monitor.markup import message_markdown, message_text
+
+    md, text = message_markdown(value), message_text(value)
+    kinds = {t.type for t in markdown_it_tokens("直播间：" + md)}
+    assert kinds <= {"paragraph_open", "inline", "text", "paragraph_close"}, md
+    assert {n["type"] for n in mistune_nodes("直播间：" + md)} <= {"paragraph", "text"}, md
+    for what, pattern in LIVE_IN_TEXT.items():
+        if what != "the outside host name":
+            assert not pattern.search(text), (what, text)
+    assert not CONTROL.search(text + md)
+    assert nfkc(md) == nfkc(plain_text(value)) == nfkc(text)
 
 
 # ---- one test per channel -------------------------------------------------------------------
