@@ -334,6 +334,9 @@ def _sound_alert(inst: Any) -> bool:
                 isinstance(value, bool) or not isinstance(value, int | float)
             ):
                 return False
+        repeats = inst.get("repeats", 0)
+        if isinstance(repeats, bool) or not isinstance(repeats, int):
+            return False
         if "detector" in inst:
             detector_from_state(inst["detector"])
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
