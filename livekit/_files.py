@@ -89,13 +89,13 @@ def keep_damaged(path: Path, original: bytes, *, skipped: int | None) -> Path:
     if first:
         if skipped is None:
             log.warning(
-                "状态文件 %s 已损坏，无法读取，已从空状态开始；原文件已保留为 %s",
+                "警告：状态文件 %s 已损坏，无法读取，已从空状态开始；原文件已保留为 %s",
                 path,
                 kept.name,
             )
         else:
             log.warning(
-                "状态文件 %s 中有 %d 条记录已损坏，已跳过，其余记录保留；原文件已保留为 %s",
+                "警告：状态文件 %s 中有 %d 条记录已损坏，已跳过，其余记录保留；原文件已保留为 %s",
                 path,
                 skipped,
                 kept.name,
