@@ -282,9 +282,11 @@ def test_sandbox_shapes() -> None:
         "stat_cost": "1.5",
         "ok": True,
     }
-    assert s["page_info"] == {"page": 1, "total_number": 1}  # paging keeps its shape
+    assert s["page_info"] == {"page": "1", "total_number": "1"}  # paging too
     lossy = shape_numbers(data, "lossy")["list"][0]
     assert (lossy["show_cnt"], lossy["click_cnt"]) == (3.5, 4.0)  # one lossy value per answer
+    paged = shape_numbers({"page": 0, "size": 100, "list": [{"n": 1}, {"n": 2}]}, "lossy")
+    assert paged == {"page": 0.0, "size": 100.0, "list": [{"n": 1.5}, {"n": 2.0}]}
     assert repr(data) == before  # never modified in place
     with pytest.raises(ValueError, match="number_shape"):
         Faults(number_shape="decimal")

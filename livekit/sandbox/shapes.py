@@ -16,7 +16,8 @@ way, so the client's conversion (livekit.ingest.convert) is tested against every
   id, or a whole float named ``*cnt*``/``*count*``) carries half a unit (``34397.5``): a
   value no client can store as a count without losing something.
 
-Paging fields (``page_info``, 抖店 ``page``/``size``/``total``) and booleans keep their shape.
+Paging fields (``page_info``, 抖店 ``page``/``size``/``total``) are shaped too, except that the
+lossy value is never one of them. Booleans keep their shape.
 The input is never modified: cached aggregates are shared between requests.
 """
 
@@ -77,4 +78,5 @@ def shape_numbers(data: Any, shape: str) -> Any:
     if shape == "native" or not isinstance(data, dict):
         return data
     shaper = _Shaper(shape)
-    return {k: v if k in PAGING_KEYS else shaper.value(k, v) for k, v in data.items()}
+    paging = _Shaper("float" if shape == "lossy" else shape)  # the lossy value is a count
+    return {k: (paging if k in PAGING_KEYS else shaper).value(k, v) for k, v in data.items()}
