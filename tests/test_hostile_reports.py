@@ -160,6 +160,12 @@ def test_every_report_succeeds_offline_without_scripts(
     for result in reports.results.values():
         assert result.status == "ok", f"{result.name}: {result.error}"
         assert_report_draws(browser, result)  # no request, no script, no error, every chart drawn
+    some = next(iter(reports.results.values())).html
+    assert some is not None
+    index = visit(browser, some.parents[2] / "index.html")
+    assert index.requests == []
+    assert index.text.count("成功") >= len(expected)
+    assert f"共 {len(expected)} 次运行，其中失败 0 次" in index.text
 
 
 def test_titles_read_as_text_with_their_payloads(
