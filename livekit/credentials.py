@@ -305,7 +305,7 @@ class _Known:
         key = (
             cwd,
             _generation,
-            tuple((k, v) for k, v in os.environ.items() if k.upper().startswith(_PREFIX)),
+            _livekit_environ(),
             tuple(_mtime(p) for p in (*files, *self._files)),
         )
         if key == self._key:
@@ -322,6 +322,22 @@ class _Known:
             # The key of what was just read (token files are known only now).
             self._key = (*key[:3], tuple(_mtime(p) for p in (*files, *self._files)))
         return self._secrets
+
+
+def _livekit_environ() -> tuple[Any, ...]:
+    """The ``LIVEKIT_*`` items of the environment, cheaply: this runs for every log record.
+
+    ``os.environ`` decodes every key and value on iteration (~40 µs for a usual environment);
+    its backing dict ``_data`` (CPython, every platform) holds them undecoded. Only used as a
+    cache key, so the raw form is as good as the decoded one.
+    """
+    data = getattr(os.environ, "_data", None)
+    if isinstance(data, dict):
+        return tuple(item for item in data.items() if item[0][:8] in _RAW_PREFIXES)
+    return tuple(item for item in os.environ.items() if item[0][:8].upper() == _PREFIX)
+
+
+_RAW_PREFIXES = frozenset({_PREFIX, _PREFIX.lower(), _PREFIX.encode(), _PREFIX.lower().encode()})
 
 
 def _mtime(path: Path) -> int:
