@@ -250,6 +250,21 @@ def test_audience_values() -> None:
     assert (info.value.field, info.value.request_id) == ("gender[].value", "R-A")
 
 
+def test_a_row_that_is_not_an_object() -> None:
+    data = tag({"list": [_ad_row(show_cnt=1), "oops"]}, REPORT, "R-ROW")
+    with pytest.raises(ValueShapeError) as info:
+        convert.ad_daily(data["list"], ADV, "LIVE_PROM_GOODS")
+    assert (info.value.field, info.value.value) == ("列表项", "oops")
+    data = tag(
+        {"shop_order_list": [{"order_id": "o", "sku_order_list": [7]}]}, "order.searchList", "L"
+    )
+    with pytest.raises(ValueShapeError) as info:
+        convert.orders(data["shop_order_list"])
+    assert (info.value.field, info.value.request_id) == ("sku_order_list", "L")
+    with pytest.raises(ValueShapeError, match="应为对象数组"):
+        convert.objects("nope", "shop_order_list", "doudian")
+
+
 def test_error_pickles_whole() -> None:
     import pickle
 

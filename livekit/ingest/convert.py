@@ -329,7 +329,8 @@ def _frame(
 
     def fail(i: int, name: str, value: Any, bad: _Unusable) -> ValueShapeError:
         source = sources[i] if sources is not None else rows[i]
-        return _error(platform, source, ds.source, prefix + name, value, bad)
+        field = prefix + name if name else (prefix.rstrip(".") or "列表项")  # a whole row
+        return _error(platform, source, ds.source, field, value, bad)
 
     plan = [(c.name, c.fast, c.convert) for c in cols]
     clean: list[Any] = list(rows)
