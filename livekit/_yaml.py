@@ -41,3 +41,15 @@ class NoAliasSafeLoader(yaml.SafeLoader):
             finally:
                 self._depth -= 1
         return super().compose_node(parent, index)
+
+
+def one_line(exc: BaseException) -> str:
+    """A YAML error's own text on one line (PyYAML's messages span several)."""
+    return " ".join(str(exc).split())
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (line breaks, controls, zero-width and
+    direction marks) written as its escape, so a value quoted in a message stays on one line
+    and shows what is really there."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)

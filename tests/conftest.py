@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -9,11 +10,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from hypothesis import settings
 
 from livekit.sandbox.config import SandboxConfig
 from livekit.sandbox.doudian import signed_request
 from livekit.sandbox.server import RunningSandbox, running_sandbox
 from livekit.sandbox.world import CHINA_TZ
+
+# Property tests (tests/test_properties.py) are reproducible: the same examples on every run, no
+# example database. HYPOTHESIS_PROFILE=explore searches further (random, more examples).
+settings.register_profile("livekit", derandomize=True, database=None, deadline=None)
+settings.register_profile("explore", max_examples=2000, database=None, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "livekit"))
 
 TODAY = date(2026, 11, 28)
 NOW = datetime(2026, 11, 28, 21, 0, 0, tzinfo=CHINA_TZ)  # the evening show is on air

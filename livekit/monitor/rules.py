@@ -55,7 +55,7 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from livekit._yaml import NoAliasSafeLoader
+from livekit._yaml import NoAliasSafeLoader, one_line, printable
 from livekit.config import ConfigError
 from livekit.monitor.markup import message_markdown, message_text
 from livekit.monitor.metrics import METRICS, SCOPE_LABELS, LiveMetric, suggest
@@ -509,24 +509,29 @@ class _Errors:
         else:
             what = f"字段 {field}" if field else ""
         what += note
-        return ConfigError(where + (what + "：" if what else "") + problem)
+        # names and values quoted from the file may hold line breaks: one line, escaped
+        return ConfigError(printable(where + (what + "：" if what else "") + problem))
 
 
 # ---- loading ---------------------------------------------------------------------------------
 
 
 def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
-    loader = NoAliasSafeLoader(text)  # SafeLoader refusing anchors/aliases (alias bombs)
+    try:
+        # SafeLoader refusing anchors/aliases (alias bombs); it reads (and checks) the text at once
+        loader = NoAliasSafeLoader(text)
+    except yaml.YAMLError as exc:  # a control character: the reader refuses the whole text
+        raise ConfigError(f"{source}：YAML 格式错误（{one_line(exc)}）") from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         at = f" 第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
-        problem = exc.problem or exc.context or "无法解析"
+        problem = " ".join((exc.problem or exc.context or "无法解析").split())
         raise ConfigError(f"{source}{at}：YAML 格式错误（{problem}）") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}：YAML 格式错误（{exc}）") from None
+        raise ConfigError(f"{source}：YAML 格式错误（{one_line(exc)}）") from None
     finally:
         loader.dispose()
     return node, data
@@ -539,7 +544,7 @@ def _check_duplicate_keys(node: yaml.Node, source: str) -> None:
             if isinstance(key, yaml.ScalarNode):
                 if key.value in seen:
                     raise ConfigError(
-                        f"{source} 第 {_line(key)} 行：字段 {key.value} 重复"
+                        f"{source} 第 {_line(key)} 行：字段 {printable(key.value)} 重复"
                         f"（第 {seen[key.value]} 行已写过）"
                     )
                 seen[key.value] = _line(key)

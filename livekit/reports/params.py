@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from livekit._yaml import NoAliasSafeLoader
+from livekit._yaml import NoAliasSafeLoader, one_line, printable
 from livekit.config import LivekitError
 from livekit.reports.project import Report, ReportError
 
@@ -123,7 +123,7 @@ def _fits(value: object, base: type | None) -> bool:
 
 def describe(value: object) -> str:
     """``value`` with its type, as a Chinese phrase: 文本 "7"、整数 7、列表 [1, 2]."""
-    shown = json.dumps(value, ensure_ascii=False, default=str)
+    shown = printable(json.dumps(value, ensure_ascii=False, default=str))
     if len(shown) > 60:
         shown = shown[:57] + "..."
     base = next((t for t in (bool, int, float, str, list, dict) if isinstance(value, t)), None)
@@ -284,10 +284,10 @@ def load_yaml(path: Path, *, what: str = "参数", shown: str | None = None) -> 
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         at = f" 第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
-        problem = exc.problem or exc.context or "无法解析"
+        problem = " ".join((exc.problem or exc.context or "无法解析").split())
         raise ParameterError(f"{shown}{at}：YAML 格式错误（{problem}）") from None
     except yaml.YAMLError as exc:
-        raise ParameterError(f"{shown}：YAML 格式错误（{exc}）") from None
+        raise ParameterError(f"{shown}：YAML 格式错误（{one_line(exc)}）") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

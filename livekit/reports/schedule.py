@@ -73,12 +73,11 @@ def load_schedules(project: Project) -> list[Schedule]:
     known = set(project.names())
     out: list[Schedule] = []
     for name, entry in raw.items():
-        where = f"params/{path.name}：报告 {name}"
+        shown = _clip(name) if name.isprintable() else repr(_clip(name))
+        where = f"params/{path.name}：报告 {shown}"
         if name not in known:
             listed = "、".join(sorted(known)) or "（无）"
-            raise ParameterError(
-                f"{where} 不存在（notebooks/ 中没有 {name}.ipynb；已有：{listed}）"
-            )
+            raise ParameterError(f"{where} 不存在（notebooks/ 中没有这个笔记本；已有：{listed}）")
         limits: dict[str, float] = {}
         cron: object = entry
         if isinstance(entry, dict):
