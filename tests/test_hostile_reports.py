@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -204,3 +205,43 @@ def test_the_reports_read_the_hostile_store_as_filled(reports: Rendered) -> None
     assert titles.str.contains("<", literal=True).all()
     days = sorted(p.name for p in (store / "rooms").iterdir())
     assert days[0] == f"date={today() - timedelta(days=HISTORY)}"
+
+
+def _markdown_outputs(result: RunResult) -> list[str]:
+    assert result.notebook is not None
+    nb = json.loads(result.notebook.read_text(encoding="utf-8"))
+    return [
+        "".join(output["data"]["text/markdown"])
+        for cell in nb["cells"]
+        for output in cell.get("outputs", [])
+        if "text/markdown" in output.get("data", {})
+    ]
+
+
+def test_report_sentences_quote_upstream_text_as_text(reports: Rendered) -> None:
+    """The Markdown the notebooks display, rendered as nbconvert renders it: no element beyond
+    the sentences' own, no attribute, and the hostile names readable with their payloads."""
+    from livekit.dates import today
+    from livekit.sandbox.world import World
+    from tests.test_escape import parse, render_nbconvert
+
+    allowed = {"p", "strong", "em", "code", "ul", "ol", "li", "blockquote", "br"}
+    shown: dict[str, str] = {}
+    for name, result in reports.results.items():
+        texts = []
+        for markdown in _markdown_outputs(result):
+            parsed = parse(render_nbconvert(markdown))
+            assert {tag for tag, _ in parsed.tags} <= allowed, (name, markdown[:300])
+            assert all(not attrs for _, attrs in parsed.tags), (name, markdown[:300])
+            texts.append("".join(parsed.text))
+        shown[name] = " ".join(" ".join(texts).split())
+    world = World(7, today(), scale=SCALE, hostile_text=True)
+    # the gap between accounts names both 抖音号, the first with a script block in its name
+    for account in world.accounts:
+        assert _readable(account.aweme_name) in shown["funnel"]
+    assert SCRIPT in _readable(world.accounts[0].aweme_name)
+    # the post-show review names each show by its title
+    assert any(_readable(t) in shown["live_review"] for t in world.room_titles)
+    # the product to present earlier, and the traffic sources from the imported file
+    assert any(_readable(t) in shown["dwell_time"] for t in world.product_titles)
+    assert any(_readable(s) in shown["dwell_time"] for s in reports.imported_sources)
