@@ -263,7 +263,8 @@ def fill_sandbox_monitor(days: list[date], settings: Settings | None = None) -> 
     base = settings or load_settings()
     store = Store(base.model_copy(update={"home": base.home / "sandbox"}).store_dir)
     config = SandboxConfig()
-    world = World(config.seed, config.today or date.today(), config.history_days, config.scale)
+    today = config.today or datetime.now(CHINA_TZ).date()  # the sandbox's today: China's
+    world = World(config.seed, today, config.history_days, config.scale)
     todo = [
         d
         for d in days

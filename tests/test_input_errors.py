@@ -307,3 +307,24 @@ def test_livekit_errors_are_one_line_even_with_markup_or_newlines(tmp_path: Path
     line = one_error_line(result.stderr)
     assert "[/]" in line
     assert "viewers[bold].csv" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["monitor", "--once", "--no-view", "--interval", "inf"],
+        ["monitor", "--once", "--no-view", "--interval", "nan"],
+        ["monitor", "--once", "--no-view", "--interval", "0"],
+        ["monitor", "--once", "--no-view", "--ticks", "0"],
+        ["auth", "login", "qianchuan", "--no-browser", "--timeout", "inf"],
+        ["auth", "login", "qianchuan", "--no-browser", "--timeout", "nan"],
+        ["auth", "login", "qianchuan", "--no-browser", "--port", "99999"],
+        ["auth", "login", "qianchuan", "--no-browser", "--port", "-1"],
+    ],
+)
+def test_numeric_options_out_of_range_are_one_line(tmp_path: Path, args: list[str]) -> None:
+    result = runner.invoke(app, args, env={"LIVEKIT_HOME": str(tmp_path / "home")})
+    assert result.exit_code == 2, result.output
+    line = one_error_line(result.stderr)
+    assert args[-2] in line
+    assert not (tmp_path / "home").exists()  # refused before anything else

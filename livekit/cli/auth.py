@@ -34,6 +34,10 @@ def login_qianchuan(
     timeout: Annotated[float, typer.Option("--timeout", help="等待授权回调的秒数。")] = 300.0,
 ) -> None:
     """打开巨量千川授权页，在本机回调地址接收 auth_code（校验 state）并换取令牌。"""
+    if not 0 <= port <= 65535:
+        raise fail(f"--port 应在 0 到 65535 之间（0 为随机），收到 {port}", 2)
+    if not 0 < timeout <= 86400:  # also NaN and inf (which would overflow the deadline)
+        raise fail(f"--timeout 应大于 0 且不超过 86400 秒，收到 {timeout}", 2)
     with user_errors():
         from livekit.api.auth import exchange_code, login_qianchuan_loopback
         from livekit.api.runner import run

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from livekit.monitor.rules import RuleSet
     from livekit.monitor.run import Monitor, TickResult
 
+MIN_INTERVAL = 0.1
+MAX_INTERVAL = 86400.0  # a day: longer is not monitoring (and inf would overflow the sleep)
+
 alerts_app = typer.Typer(help="告警通知：测试各通知渠道是否配置正确。", no_args_is_help=True)
 
 RulesOption = Annotated[
@@ -92,7 +95,7 @@ def _tick_line(result: TickResult, monitor: Monitor) -> str:
 
 def monitor(
     rules: RulesOption = None,
-    interval: Annotated[float, typer.Option("--interval", help="轮询间隔（秒）。", min=0.1)] = 60.0,
+    interval: Annotated[float, typer.Option("--interval", help="轮询间隔（秒）。")] = 60.0,
     once: Annotated[
         bool, typer.Option("--once", help="只轮询一次（检查配置或在 cron 中使用）。")
     ] = False,
@@ -113,9 +116,7 @@ def monitor(
         float | None,
         typer.Option("--sandbox-speed", help="沙盒时钟加速倍数（指定 --sandbox-at 时默认 60）。"),
     ] = None,
-    ticks: Annotated[
-        int | None, typer.Option("--ticks", help="轮询这么多次后退出。", min=1)
-    ] = None,
+    ticks: Annotated[int | None, typer.Option("--ticks", help="轮询这么多次后退出。")] = None,
     view: Annotated[
         bool | None,
         typer.Option("--view/--no-view", help="实时看板（默认在终端中开启）或逐行日志。"),
@@ -125,6 +126,13 @@ def monitor(
     ] = None,
 ) -> None:
     """实时监控开播中的直播间：按告警规则检查新进观众、点击、转化、成交，并推送到飞书、钉钉、企业微信、邮件等。"""
+    # checked here rather than by click's min=: one Chinese line, and NaN/inf are refused too
+    if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
+        raise fail(
+            f"--interval 应在 {MIN_INTERVAL:g} 到 {MAX_INTERVAL:g} 秒之间，收到 {interval}", 2
+        )
+    if ticks is not None and ticks < 1:
+        raise fail(f"--ticks 应至少为 1，收到 {ticks}", 2)
     at = _parse_at(sandbox_at)
     if (at is not None or sandbox_speed is not None) and not sandbox:
         raise fail("--sandbox-at 与 --sandbox-speed 只能与 --sandbox 一起使用", 2)
