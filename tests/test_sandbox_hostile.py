@@ -128,3 +128,43 @@ def test_plain_sandbox_is_the_default() -> None:
     # The advertiser name is asked for at login, outside the compared sequence.
     assert hostile.advertiser_name.startswith(plain.advertiser_name)
     assert hostile.advertiser_name[len(plain.advertiser_name) :] in PAYLOADS
+
+
+def test_serve_hostile_text_from_the_command_line() -> None:
+    """``livekit sandbox serve --hostile-text``: a real process whose export carries payloads."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from livekit.sandbox.server import free_port
+
+    port = free_port()
+    day = "2026-11-27"
+    args = f"sandbox serve --hostile-text --port {port} --today 2026-11-28 --scale 0.05"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livekit", *args.split()],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/sandbox/export/viewers"
+        params = {"start_date": day, "end_date": day, "format": "csv"}
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.get(url, params=params, timeout=30)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the sandbox did not start"
+                assert proc.poll() is None, "the sandbox exited"
+                time.sleep(0.2)
+        assert answer.status_code == 200, answer.text[:300]
+        rows = list(csv.DictReader(io.StringIO(answer.text)))
+        assert rows
+        assert all(any(row["province"].endswith(p) for p in PAYLOADS) for row in rows)
+        assert all(any(row["traffic_source"].endswith(p) for p in PAYLOADS) for row in rows)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
