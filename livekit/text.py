@@ -33,7 +33,7 @@ ELLIPSIS = "…"
 _FORMAT_CATEGORIES = frozenset({"Cf"})
 # Controls and line/paragraph separators become spaces: a title never spans lines in a report.
 _SPACE_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
-_SPACES = re.compile(r"\s+")
+_SPACES = re.compile(" {2,}")  # other spaces (the ideographic one) stay as written
 
 # Markdown escaping is hand-written: there is no well-kept library for escaping text *into*
 # Markdown (the renderers — markdown-it-py, mistune, marked — only parse). CommonMark lets a
@@ -58,7 +58,7 @@ def plain_text(value: object, limit: int | None = DISPLAY_LIMIT) -> str:
         if category in _FORMAT_CATEGORIES:
             continue
         kept.append(" " if category in _SPACE_CATEGORIES else ch)
-    text = _SPACES.sub(" ", "".join(kept)).strip()
+    text = _SPACES.sub(" ", "".join(kept)).strip(" ")
     if limit is not None and len(text) > limit:
         # Shortened before escaping, so a cut never falls inside an escape sequence.
         text = text[: max(limit - len(ELLIPSIS), 0)].rstrip() + ELLIPSIS

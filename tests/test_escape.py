@@ -157,3 +157,7 @@ def test_a_bad_hostile_cell_is_one_short_line() -> None:
     assert len(message) < 300
     assert "\\u202e" in message  # shown escaped, so it cannot reorder the line
     assert "\u202e" not in message
+
+
+def test_spaces_of_the_text_itself_stay() -> None:
+    assert plain_text("宠粉\u3000福利  专场 ") == "宠粉\u3000福利 专场"
