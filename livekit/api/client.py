@@ -60,7 +60,7 @@ class Client:
                 self.http,
                 self.settings,
                 self.qianchuan_tokens,
-                RateControl(self.settings.qps),
+                RateControl(self.settings.qps, name="qianchuan"),
                 asyncio.Semaphore(self.settings.concurrency),
             )
         return self._qianchuan
@@ -74,7 +74,7 @@ class Client:
                 self.http,
                 self.settings,
                 self.doudian_tokens,
-                RateControl(self.settings.qps),
+                RateControl(self.settings.qps, name="doudian"),
                 asyncio.Semaphore(self.settings.concurrency),
             )
         return self._doudian

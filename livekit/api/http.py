@@ -59,6 +59,8 @@ PROBE_WINDOWS = 8  # windows of clean answers before the rate retries a level th
 PROBE_WINDOWS_MAX = 64  # ... doubling each time that level is limited again, up to this
 RATE_FLOOR = 0.2  # requests per second the adaptive rate never goes below
 OBSERVED_SPAN = 60.0  # seconds of clean answers behind the "rate the server allowed"
+CUT_EVIDENCE = 3  # rate-limit answers among the last EVIDENCE_WINDOWS windows of answers ...
+EVIDENCE_WINDOWS = 4  # ... before the rate is cut (isolated ones are noise, not a limit)
 
 
 class RateLimiter:
@@ -80,9 +82,13 @@ class RateLimiter:
     :meth:`acquire` is the plain variant: the request counts from the moment of sending.
 
     Adaptive rate: ``qps`` (``LIVEKIT_QPS``) is a ceiling, not a promise; no rate limit is
-    published. :meth:`rate_limited` cuts the rate by ``DECREASE`` (once per rate: answers to
-    requests sent before the last cut say nothing about the new rate), :meth:`clean` raises it
-    by about one request per second per window of clean answers, and the level that was limited
+    published. :meth:`rate_limited` cuts the rate by ``DECREASE`` when ``CUT_EVIDENCE`` of the
+    last ``EVIDENCE_WINDOWS`` windows of answers were rate limits (a rate above the server's
+    limit is refused about once per window; a lone refusal among clean answers is noise and
+    would otherwise drag the rate down for good), once per rate (answers to requests sent
+    before the last cut say nothing about the new rate). :meth:`clean` raises it
+    by about one request per second per window of clean answers (only while the window is
+    being filled: a rate not used is not tested), and the level that was limited
     last is approached slowly (``PROBE_WINDOWS`` windows, doubling each time it is limited
     again), so a server with a fixed limit sees one rejected request per probe, not per window.
     The rate stays within [``floor``, ``qps``]. Hand-written too: no maintained Python library
@@ -101,9 +107,11 @@ class RateLimiter:
         margin: float = 0.03,
         *,
         floor: float = RATE_FLOOR,
+        name: str = "",
     ) -> None:
         if not qps > 0 or math.isinf(qps):
             raise ValueError("qps must be a positive finite number")
+        self.name = name
         self.ceiling = float(qps)
         self.floor = min(float(floor), self.ceiling)
         self.window = window
@@ -120,11 +128,14 @@ class RateLimiter:
         self._probe_windows = PROBE_WINDOWS
         self._clean_at_level = 0  # clean answers to requests sent since the capacity went up
         self._clean_times: collections.deque[float] = collections.deque()
+        self._answers: collections.deque[bool] = collections.deque(maxlen=256)  # True: limited
         self._first_taken: float | None = None
+        self._saturated_at = -math.inf  # when a request last filled the window
         self.last_clean = -math.inf  # monotonic time of the last clean answer
 
     def __repr__(self) -> str:
-        return f"RateLimiter(rate={self.rate:.2f}, ceiling={self.ceiling:g})"
+        label = f"{self.name}, " if self.name else ""
+        return f"RateLimiter({label}rate={self.rate:.2f}, ceiling={self.ceiling:g})"
 
     def _set_rate(self, rate: float) -> None:
         self.rate = min(self.ceiling, max(self.floor, rate))
@@ -138,27 +149,46 @@ class RateLimiter:
     # ---- AIMD -----------------------------------------------------------------------------
     def rate_limited(self, sent_at: float) -> bool:
         """A request sent at ``sent_at`` got a rate-limit answer: cut the rate (True if cut)."""
+        self._answers.append(True)
         if sent_at < self._cut_at:
             return False  # sent under an older, higher rate: already answered by that cut
-        if self._limited_rate is not None and self.capacity >= int(self._limited_rate):
+        recent = list(self._answers)[-EVIDENCE_WINDOWS * self.capacity :]
+        if not self.probing and sum(recent) < CUT_EVIDENCE:
+            return False  # a probe of a level limited before needs no more evidence
+        self.cut()
+        return True
+
+    @property
+    def probing(self) -> bool:
+        """True while the rate is at (or above) the level that was rate limited last."""
+        return self._limited_rate is not None and self.capacity >= int(self._limited_rate)
+
+    def cut(self) -> None:
+        """Cut the rate by ``DECREASE`` now, and remember the level that was limited."""
+        if self.probing:
             self._probe_windows = min(PROBE_WINDOWS_MAX, self._probe_windows * 2)
         else:
             self._probe_windows = PROBE_WINDOWS
         self._limited_rate = self.rate
-        self._set_rate(self.rate * DECREASE)
+        # The clean answers of the last window say what the server accepted: after a burst far
+        # above its limit, go there at once (not below DECREASE², answers may be in flight).
+        now = time.monotonic()
+        accepted = sum(1 for t in self._clean_times if now - t < self.span)
+        self._set_rate(min(self.rate * DECREASE, max(accepted, self.rate * DECREASE**2)))
+        logger.debug("rate limited: %s, next probe after %d windows", self, self._probe_windows)
         self._cut_at = time.monotonic()
         self._clean_at_level = 0
-        return True
 
     def clean(self, sent_at: float) -> None:
         """A request sent at ``sent_at`` was answered without a rate limit: raise the rate."""
         now = time.monotonic()
+        self._answers.append(False)
         self.last_clean = now
         self._clean_times.append(now)
         while self._clean_times and now - self._clean_times[0] > OBSERVED_SPAN:
             self._clean_times.popleft()
-        if self.rate >= self.ceiling:
-            return
+        if self.rate >= self.ceiling or now - self._saturated_at > 2 * self.span:
+            return  # not using the rate it has: a higher one would be untested
         step = 1 / self.rate if self.rate >= 1 else self.rate  # ~ +1 req/s per window
         bad = self._limited_rate
         if bad is not None:
@@ -173,6 +203,7 @@ class RateLimiter:
         before = self.capacity
         self._set_rate(self.rate + step)
         if self.capacity > before:
+            logger.debug("clean answers: %s", self)
             self._raised_at = now
             self._clean_at_level = 0
         self._finished.set()  # a waiting task may fit now
@@ -204,6 +235,8 @@ class RateLimiter:
                 while self._done and now - self._done[0] >= self.span:
                     heapq.heappop(self._done)
                 if self._in_flight + len(self._done) < self.capacity:
+                    if self._in_flight + len(self._done) + 1 >= self.capacity:
+                        self._saturated_at = now  # this request fills the window
                     self._in_flight += 1
                     if self._first_taken is None:
                         self._first_taken = now
@@ -247,6 +280,8 @@ class Ticket:
 @dataclass(frozen=True)
 class _Limited:
     endpoint: str
+    at: float  # monotonic time of the answer
+    probing: bool  # the upstream was probing a level limited before: the likelier culprit
     state: tuple[float, float | None, int]  # the upstream limiter before this answer
     clean_total: int  # clean answers of the upstream so far
     clean_here: int  # clean answers of this endpoint so far
@@ -259,15 +294,20 @@ class RateControl:
     """The adaptive rate of one upstream: its :class:`RateLimiter`, plus one per endpoint that
     turns out to have a lower limit of its own.
 
-    A rate-limit answer cuts the upstream's rate, unless the last ``ENDPOINT_EVIDENCE`` of them
-    all came from one endpoint while other endpoints kept getting clean answers: then the limit
-    is that endpoint's. It gets its own limiter (layered under the upstream's, starting below
+    A rate-limit answer counts against the upstream's rate, unless the last
+    ``ENDPOINT_EVIDENCE`` of them all came from one endpoint, spread over two windows or more,
+    while the upstream ran at a rate not limited before and the other endpoints got at least as
+    many clean answers as that endpoint got answers (the upstream had room): then the limit is
+    that endpoint's. It gets its own limiter (layered under the upstream's, starting below
     the rate it was just sent at) and the cuts it caused to the upstream are undone. Later
     rate-limit answers on that endpoint cut only its own rate. Both climb back while clean.
     """
 
-    def __init__(self, qps: float, *, window: float = 1.0, margin: float = 0.03) -> None:
-        self.upstream = RateLimiter(qps, window, margin)
+    def __init__(
+        self, qps: float, *, window: float = 1.0, margin: float = 0.03, name: str = ""
+    ) -> None:
+        self.name = name
+        self.upstream = RateLimiter(qps, window, margin, name=name)
         self.endpoints: dict[str, RateLimiter] = {}
         self._window = window
         self._margin = margin
@@ -320,19 +360,22 @@ class RateControl:
             return
         event = _Limited(
             endpoint,
+            time.monotonic(),
+            self.upstream.probing,
             self.upstream.snapshot(),
             sum(self._clean.values()),
             self._clean[endpoint],
         )
         self._recent.append(event)
         first = self._recent[0]
-        if len(self._recent) == ENDPOINT_EVIDENCE and all(
-            e.endpoint == endpoint for e in self._recent
-        ):
-            others = (sum(self._clean.values()) - first.clean_total) - (
-                self._clean[endpoint] - first.clean_here
-            )
-            if others >= ENDPOINT_EVIDENCE:
+        if (
+            len(self._recent) == ENDPOINT_EVIDENCE
+            and all(e.endpoint == endpoint and not e.probing for e in self._recent)
+            and event.at - first.at >= 2 * self._window
+        ):  # a steady pattern, not one burst
+            here = self._clean[endpoint] - first.clean_here + ENDPOINT_EVIDENCE
+            others = sum(self._clean.values()) - first.clean_total - (here - ENDPOINT_EVIDENCE)
+            if others >= max(here, ENDPOINT_EVIDENCE):
                 self._split(endpoint, ticket, first.state)
                 return
         self.upstream.rate_limited(ticket.sent_at)
@@ -342,9 +385,11 @@ class RateControl:
     ) -> None:
         span = self._window + self._margin
         sent_recently = sum(1 for t in self._sent[endpoint] if ticket.sent_at - t < span)
-        own = RateLimiter(self.upstream.ceiling, self._window, self._margin)
+        own = RateLimiter(
+            self.upstream.ceiling, self._window, self._margin, name=f"{self.name} {endpoint}"
+        )
         own._set_rate(max(sent_recently, 1.0))
-        own.rate_limited(ticket.sent_at)  # below the rate it was limited at, probing back slowly
+        own.cut()  # below the rate it was limited at, probing back slowly
         self.endpoints[endpoint] = own
         self.upstream.restore(before)
         self._recent.clear()

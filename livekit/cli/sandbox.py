@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime
 from typing import Annotated
 
@@ -53,6 +54,20 @@ def _parse_now(value: str | None) -> datetime | None:
         raise _fail(f"--now 应为 'YYYY-MM-DD HH:MM:SS'（北京时间），收到 {value!r}") from None
 
 
+def _parse_endpoint_qps(values: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in values:
+        path, sep, number = item.rpartition("=")
+        try:
+            qps = float(number)
+        except ValueError:
+            qps = math.nan
+        if not sep or not path.startswith("/") or not (math.isfinite(qps) and qps > 0):
+            raise _fail(f"--endpoint-qps 应为 路径=正数（如 /order/searchList=2），收到 {item!r}")
+        out[path] = qps
+    return out
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="监听地址。")] = "127.0.0.1",
@@ -67,6 +82,22 @@ def serve(
     qps: Annotated[
         float | None, typer.Option(help="每个应用每秒请求上限，超出返回 40100 / 60000。")
     ] = None,
+    qianchuan_qps: Annotated[
+        float | None, typer.Option(help="只对巨量千川的每秒请求上限（与 --qps 取较小者）。")
+    ] = None,
+    doudian_qps: Annotated[
+        float | None, typer.Option(help="只对抖店的每秒请求上限（与 --qps 取较小者）。")
+    ] = None,
+    endpoint_qps: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="单个接口的每秒请求上限，格式 路径=次数（如 "
+            "/open_api/v1.0/qianchuan/today_live/room/flow_performance/get/=2），可重复。"
+        ),
+    ] = None,
+    report_page_size: Annotated[
+        int, typer.Option(help="报表接口 page_size 上限（资料说法不一：500 或 1000）。")
+    ] = 1000,
     fault_rate: Annotated[
         float, typer.Option(help="故障注入概率（5xx、限流、慢响应、截断 JSON、令牌吊销）。")
     ] = 0.0,
@@ -119,7 +150,7 @@ def serve(
     ] = False,
 ) -> None:
     """启动沙盒 HTTP 服务（真实路径、真实协议与错误码）。"""
-    from livekit.sandbox.config import Faults, SandboxConfig, TokenLifetimes
+    from livekit.sandbox.config import Faults, Limits, SandboxConfig, TokenLifetimes
     from livekit.sandbox.server import serve as run
     from livekit.sandbox.shapes import NUMBER_SHAPES
 
@@ -139,8 +170,16 @@ def serve(
         raise _fail("--scale 必须是大于 0 的有限数")
     if history_days < 1:
         raise _fail("--history-days 至少为 1")
-    if qps is not None and qps <= 0:
-        raise _fail("--qps 必须大于 0")
+    for name, value in (
+        ("--qps", qps),
+        ("--qianchuan-qps", qianchuan_qps),
+        ("--doudian-qps", doudian_qps),
+    ):
+        if value is not None and not 0 < value < math.inf:  # also NaN
+            raise _fail(f"{name} 必须是大于 0 的有限数")
+    per_endpoint = _parse_endpoint_qps(endpoint_qps or [])
+    if report_page_size < 1:
+        raise _fail("--report-page-size 至少为 1")
     if extra_accounts < 0:
         raise _fail("--extra-accounts 不能为负数")
     if number_shape not in NUMBER_SHAPES:
@@ -167,8 +206,15 @@ def serve(
             doudian_refresh=doudian_refresh_ttl,
         ),
         faults=Faults(
-            qps=qps, rate=fault_rate, slow_seconds=slow_seconds, number_shape=number_shape
+            qps=qps,
+            qianchuan_qps=qianchuan_qps,
+            doudian_qps=doudian_qps,
+            endpoint_qps=per_endpoint,
+            rate=fault_rate,
+            slow_seconds=slow_seconds,
+            number_shape=number_shape,
         ),
+        limits=Limits(report_page_size=report_page_size),
     )
     typer.echo(f"沙盒已启动：http://{host}:{port}/  （种子 {seed}，按 Ctrl+C 停止）")
     run(cfg, host, port)
