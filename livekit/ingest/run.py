@@ -8,7 +8,7 @@ fetches exactly what is missing.
 Request economy (bench/sync.py checks it against the minimum the endpoints allow):
 * rooms: one ``room/get`` per (account, day) page of 100; per room one product page of 100,
   one flow call and two audience calls (ENTER, PAY) with all three dimensions at once;
-* the ad report and the T+1 analysis: one call per 30-day window (pages of 1000 / 100), the
+* the ad report and the T+1 analysis: one call per 30-day window (pages of 500 / 100), the
   analysis filtered by all of an advertiser's accounts at once;
 * orders: one query per contiguous run of days (cut in halves only when it would hold more
   than ``MAX_ORDERS_PER_QUERY``), pages of 100 fetched concurrently, split by day locally.
