@@ -328,3 +328,37 @@ def test_numeric_options_out_of_range_are_one_line(tmp_path: Path, args: list[st
     line = one_error_line(result.stderr)
     assert args[-2] in line
     assert not (tmp_path / "home").exists()  # refused before anything else
+
+
+def test_notification_retry_times_are_china_time(tmp_path: Path) -> None:
+    import asyncio
+
+    import httpx
+
+    from livekit.monitor.notify import resolve_channels
+    from livekit.monitor.notify.outbox import Backoff, Outbox
+    from livekit.monitor.types import Message
+
+    # a webhook on a closed loopback port: the message waits for a retry, whose time is shown
+    chans = resolve_channels({}, {"webhook"}, {"LIVEKIT_WEBHOOK_URL": "http://127.0.0.1:1/hook"})
+    box = Outbox(tmp_path / "outbox.json", backoff=Backoff(initial_s=1, max_s=60, jitter_s=0))
+    now = datetime.now(CHINA_TZ)
+    alert = Message(
+        key="k",
+        kind="firing",
+        severity="warning",
+        title="标题",
+        text="正文",
+        markdown="正文",
+        created_at=now,
+        alerts=("a",),
+    )
+    box.enqueue([alert], ["webhook"])
+
+    async def pump() -> list[datetime]:
+        async with httpx.AsyncClient() as client:
+            result = await box.pump(dict(chans), client)  # no `now`: the real clock
+        return [r.next_try_at for r in result.retrying]
+
+    [at] = asyncio.run(pump())
+    assert at.utcoffset() == timedelta(hours=8)
