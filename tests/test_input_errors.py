@@ -362,3 +362,25 @@ def test_notification_retry_times_are_china_time(tmp_path: Path) -> None:
 
     [at] = asyncio.run(pump())
     assert at.utcoffset() == timedelta(hours=8)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--speed", "nan"],
+        ["--speed", "-1"],
+        ["--speed", "1e300"],
+        ["--now", "9999-01-01 00:00:00"],
+        ["--today", "9999-12-31"],
+        ["--scale", "nan"],
+        ["--port", "99999"],
+        ["--seed", "-1"],
+        ["--qianchuan-access-ttl", "nan"],
+        ["--auth-code-ttl", "-1"],
+        ["--slow-seconds", "inf"],
+    ],
+)
+def test_sandbox_serve_options_are_checked_before_it_starts(args: list[str]) -> None:
+    result = runner.invoke(app, ["sandbox", "serve", "--port", "0", *args])
+    assert result.exit_code == 2, result.output
+    assert args[0] in one_error_line(result.stderr)

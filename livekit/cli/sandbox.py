@@ -168,6 +168,21 @@ def serve(
         raise _fail(f"--today 应在 {EARLIEST:%Y-%m-%d} 到 {LATEST:%Y-%m-%d} 之间，收到 {today!r}")
     if not 0 < scale < float("inf"):  # also NaN
         raise _fail("--scale 必须是大于 0 的有限数")
+    if not 0 <= port <= 65535:
+        raise _fail(f"--port 应在 0 到 65535 之间，收到 {port}")
+    if seed < 0:
+        raise _fail(f"--seed 不能为负数，收到 {seed}")
+    for option, seconds in (
+        ("--qianchuan-access-ttl", qianchuan_access_ttl),
+        ("--qianchuan-refresh-ttl", qianchuan_refresh_ttl),
+        ("--doudian-access-ttl", doudian_access_ttl),
+        ("--doudian-refresh-ttl", doudian_refresh_ttl),
+        ("--auth-code-ttl", auth_code_ttl),
+    ):
+        if not 0 < seconds < float("inf"):  # also NaN
+            raise _fail(f"{option} 必须是大于 0 的有限秒数，收到 {seconds}")
+    if not 0 <= slow_seconds < float("inf"):
+        raise _fail(f"--slow-seconds 必须是不小于 0 的有限秒数，收到 {slow_seconds}")
     if history_days < 1:
         raise _fail("--history-days 至少为 1")
     for name, value in (
