@@ -384,3 +384,13 @@ def test_sandbox_serve_options_are_checked_before_it_starts(args: list[str]) -> 
     result = runner.invoke(app, ["sandbox", "serve", "--port", "0", *args])
     assert result.exit_code == 2, result.output
     assert args[0] in one_error_line(result.stderr)
+
+
+def test_a_report_error_with_markup_is_printed_as_text(tmp_path: Path) -> None:
+    text = "[/] [link=https://attacker.example]点我[/link] [bold]"
+    root = make_project(tmp_path, ["broken"], {"broken": f"message: '{text}'\n"})
+    done = cli("report", "run", "broken", cwd=root, env={"LIVEKIT_HOME": str(tmp_path / "h")})
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "MarkupError" not in done.stderr + done.stdout
+    assert text in done.stdout  # shown as written, not interpreted

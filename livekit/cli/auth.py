@@ -87,6 +87,7 @@ def status() -> None:
     """显示已授权的账户与令牌到期时间（从不显示令牌本身）。"""
     with user_errors():
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         from livekit.api.auth import status as auth_status
@@ -101,7 +102,7 @@ def status() -> None:
             table.add_row(
                 str(r.get("platform_label") or r.get("platform")),
                 "已授权" if r.get("authorized") else "未授权",
-                str(r.get("account") or "—"),
+                escape(str(r.get("account") or "—")),  # an upstream name: text, not markup
                 str(r.get("access_expires_at") or "—"),
                 str(r.get("refresh_expires_at") or "—"),
             )

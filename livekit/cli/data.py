@@ -62,15 +62,17 @@ def sync(
 
 def _print_summary(result: SyncResult, settings: Settings, sandbox: bool) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from livekit.jobs import summary_rows
 
+    # account names come from upstream and paths from the user: text, never rich markup
     console = Console()
     home = settings.home / "sandbox" if sandbox else settings.home
     table = Table(
         title=f"同步完成：{result.start} ~ {result.end}，用时 {result.seconds:.1f} 秒",
-        caption=f"数据目录：{home / 'store'}",
+        caption=escape(f"数据目录：{home / 'store'}"),
     )
     for col in ("数据集", "本次拉取（天）", "已是最新（天）", "写入行数"):
         table.add_column(col, justify="left" if col == "数据集" else "right")
@@ -82,7 +84,7 @@ def _print_summary(result: SyncResult, settings: Settings, sandbox: bool) -> Non
             f"{a['advertiser_name'] or a['advertiser_id']}（{len(a['awemes'])} 个抖音号）"
             for a in result.accounts
         )
-        console.print(f"授权的千川账户：{names}")
+        console.print(f"授权的千川账户：{escape(names)}", highlight=False)
     totals = _store_totals(home, result)
     if totals:
         console.print(totals)

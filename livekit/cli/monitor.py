@@ -208,6 +208,7 @@ def alerts_test(
     with user_errors():
         import httpx
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         from livekit.api.runner import run
@@ -240,7 +241,9 @@ def alerts_test(
             table.add_column(col)
         for name, ok, detail in results:
             kind = getattr(available[name], "kind", "")
-            table.add_row(name, kind, "[green]已送达[/]" if ok else "[red]失败[/]", detail)
+            result = "[green]已送达[/]" if ok else "[red]失败[/]"
+            # a channel's answer (and a name from the rules file) is text, never rich markup
+            table.add_row(escape(name), escape(kind), result, escape(detail))
         Console(highlight=False).print(table)
         if not all(ok for _, ok, _ in results):
             raise typer.Exit(1)

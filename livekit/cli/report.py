@@ -34,13 +34,17 @@ def _options(timeout: float | None, cell_timeout: float | None) -> RunOptions:
 
 
 def _line(result: RunResult) -> str:
+    from rich.markup import escape
+
+    # names, titles, paths and error text are the user's or a notebook's: text, never markup
     mark = "[green]✓ 成功[/]" if result.ok else "[red]✗ 失败[/]"
     where = result.html or result.notebook or ""
-    text = f"{mark} {result.name}（{result.title}）{result.date}，用时 {result.seconds:.1f} 秒"
+    text = escape(f"{result.name}（{result.title}）{result.date}，用时 {result.seconds:.1f} 秒")
+    text = f"{mark} {text}"
     if where:
-        text += f"：{where}"
+        text += escape(f"：{where}")
     if result.error:
-        text += f"\n    [red]{result.error}[/]"
+        text += f"\n    [red]{escape(str(result.error))}[/]"
     return text
 
 
@@ -80,7 +84,7 @@ def run(
             project=project,
             on_done=lambda r: console.print(_line(r)),
         )
-        console.print(f"报告索引：{project.index_file.resolve()}")
+        console.print(f"报告索引：{project.index_file.resolve()}", markup=False)
         failed = [r.name for r in results if not r.ok]
         if failed:
             raise fail(f"{len(failed)} 个报告失败：{'、'.join(failed)}（执行过的笔记本已保留）")
@@ -91,6 +95,7 @@ def list_reports() -> None:
     """列出全部报告：标题、参数文件、调度时间与最近一次运行。"""
     with user_errors():
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         from livekit.reports import Project, ReportError
@@ -103,7 +108,7 @@ def list_reports() -> None:
             schedules = {s.name: s.cron for s in load_schedules(project)}
         except ReportError as exc:
             schedules = {}
-            console.print(f"[yellow]注意：[/]{exc}", highlight=False)
+            console.print(f"[yellow]注意：[/]{escape(str(exc))}", highlight=False)
         latest: dict[str, RunResult] = {}
         for r in read_history(project.reports_dir):
             latest[r.name] = r
@@ -119,7 +124,8 @@ def list_reports() -> None:
                 else "—"
             )
             params = f"params/{name}.yaml" if report.params_file.exists() else "（用默认值）"
-            table.add_row(name, report.title, params, schedules.get(name, "—"), shown)
+            cells = (name, report.title, params, schedules.get(name, "—"), shown)
+            table.add_row(*(escape(c) for c in cells))
         console.print(table)
 
 
@@ -170,6 +176,7 @@ def schedule_show() -> None:
         from datetime import datetime
 
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         from livekit.dates import CHINA_TZ
@@ -187,7 +194,7 @@ def schedule_show() -> None:
             table.add_column(col)
         for s in schedules:
             runs = "、".join(t.strftime("%m-%d %H:%M") for t in s.next_runs(now, 3))
-            table.add_row(s.name, s.cron, runs)
+            table.add_row(escape(s.name), escape(s.cron), runs)
         console.print(table)
         console.print("等价的 crontab 行（crontab -e；时间为北京时间）：")
         for line in crontab_lines(project, schedules):

@@ -28,10 +28,9 @@ Today = Annotated[
 
 
 def _fail(message: str) -> typer.Exit:
-    from rich.console import Console
+    from livekit.cli.common import fail
 
-    Console(stderr=True).print(f"[bold red]错误：[/]{message}")
-    return typer.Exit(2)
+    return fail(message, 2)  # one line, the value quoted as text (never rich markup)
 
 
 def _parse_today(value: str | None) -> date | None:
