@@ -338,6 +338,10 @@ def read_viewer_file(path: Path) -> pl.DataFrame:
         raise ViewerFileError(
             f"观众明细文件 {path} 无法导入：这是一个文件夹；请指定导出的 CSV 或 Parquet 文件本身。"
         )
+    if not path.is_file():  # a device or a pipe (/dev/zero) would be read forever
+        raise ViewerFileError(
+            f"观众明细文件 {path} 无法导入：这不是普通文件；请指定导出的文件本身。"
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -394,3 +394,13 @@ def test_a_report_error_with_markup_is_printed_as_text(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr + done.stdout
     assert "MarkupError" not in done.stderr + done.stdout
     assert text in done.stdout  # shown as written, not interpreted
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+@pytest.mark.parametrize(
+    "args", [["import", "viewers", "/dev/zero"], ["monitor", "--once", "--rules", "/dev/zero"]]
+)
+def test_a_device_is_refused_not_read_forever(tmp_path: Path, args: list[str]) -> None:
+    result = runner.invoke(app, args, env={"LIVEKIT_HOME": str(tmp_path / "home")})
+    assert result.exit_code == 1
+    assert "不是普通文件" in one_error_line(result.stderr)

@@ -557,6 +557,8 @@ def _check_duplicate_keys(node: yaml.Node, source: str) -> None:
 def load_rules(path: Path | str) -> RuleSet:
     """Read and check a rules file; any mistake raises ConfigError naming file, line, field."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, or a device read forever (/dev/zero)
+        raise ConfigError(f"告警规则文件 {path} 不是普通文件")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
