@@ -7,12 +7,12 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from livekit.dates import CHINA_TZ, today
+from livekit.dates import CHINA_TZ, DateError, today
 from livekit.reports import Project, ReportError, RunOptions, run
 from livekit.reports.html import chart_outputs, export_html, offline_violations
 from livekit.reports.index import read_history, record
@@ -187,6 +187,8 @@ def test_run_needs_names_or_all_not_both(tmp_path: Path) -> None:
     with pytest.raises(ReportError, match="不能同时"):
         run(["hello"], all=True, project=root)
     with pytest.raises(ReportError, match="晚于今天"):
+        run(["hello"], date=(today() + timedelta(days=1)).isoformat(), project=root)
+    with pytest.raises(DateError, match="超出可用范围"):  # checked before any arithmetic
         run(["hello"], date="2999-01-01", project=root)
     with pytest.raises(ReportError, match="并行数"):
         run(["hello"], jobs=0, project=root)
