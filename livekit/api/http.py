@@ -59,8 +59,9 @@ PROBE_WINDOWS = 8  # windows of clean answers before the rate retries a level th
 PROBE_WINDOWS_MAX = 64  # ... doubling each time that level is limited again, up to this
 RATE_FLOOR = 0.2  # requests per second the adaptive rate never goes below
 OBSERVED_SPAN = 60.0  # seconds of clean answers behind the "rate the server allowed"
-CUT_EVIDENCE = 3  # rate-limit answers among the last EVIDENCE_WINDOWS windows of answers ...
-EVIDENCE_WINDOWS = 4  # ... before the rate is cut (isolated ones are noise, not a limit)
+CUT_EVIDENCE = 3  # rate-limit answers (at least, and at least CUT_FRACTION of them) ...
+CUT_FRACTION = 0.2  # ... among the last EVIDENCE_WINDOWS windows of answers before a cut
+EVIDENCE_WINDOWS = 8
 
 
 class RateLimiter:
@@ -81,20 +82,25 @@ class RateLimiter:
     and the cost is only the latency added to each window (a client still reaches ~0.95 × qps).
     :meth:`acquire` is the plain variant: the request counts from the moment of sending.
 
-    Adaptive rate: ``qps`` (``LIVEKIT_QPS``) is a ceiling, not a promise; no rate limit is
-    published. :meth:`rate_limited` cuts the rate by ``DECREASE`` when ``CUT_EVIDENCE`` of the
-    last ``EVIDENCE_WINDOWS`` windows of answers were rate limits (a rate above the server's
-    limit is refused about once per window; a lone refusal among clean answers is noise and
-    would otherwise drag the rate down for good), once per rate (answers to requests sent
-    before the last cut say nothing about the new rate). :meth:`clean` raises it
-    by about one request per second per window of clean answers (only while the window is
-    being filled: a rate not used is not tested), and the level that was limited
-    last is approached slowly (``PROBE_WINDOWS`` windows, doubling each time it is limited
-    again), so a server with a fixed limit sees one rejected request per probe, not per window.
-    The rate stays within [``floor``, ``qps``]. Hand-written too: no maintained Python library
-    does AIMD over a sliding-window log (they adapt token buckets or concurrency, see above).
-    The sliding window's capacity is a whole number of requests (``int(rate)``); below one
-    request per second, one request per ``1 / rate`` seconds.
+    Adaptive rate (AIMD): ``qps`` (``LIVEKIT_QPS``) is a ceiling, not a promise; no rate limit
+    is published.
+
+    * :meth:`rate_limited` cuts the rate by ``DECREASE`` (or down to what the server accepted in
+      the last window, not below ``DECREASE²``) when ``CUT_FRACTION`` (and at least
+      ``CUT_EVIDENCE``) of the answers of the last ``EVIDENCE_WINDOWS`` windows were refusals:
+      a rate well above the server's limit is refused that often, while refusals that come at
+      any rate (a server shedding load at random) are noise that would otherwise drag the rate
+      down for good. A probe of the level refused last is cut at its first refusal. One cut per
+      rate: refusals of requests sent before the last cut say nothing about the new rate.
+    * :meth:`clean` raises it by about one request per second per window of clean answers, only
+      while requests fill the window (a rate not used is not tested). The level refused last is
+      approached slowly (``PROBE_WINDOWS`` windows, doubling each time it is refused again), so
+      a server with a fixed limit sees about one refusal per probe, not one per window.
+    * The rate stays within [``floor``, ``qps``]. The window's capacity is a whole number of
+      requests (``int(rate)``); below one request per second, one request per ``1 / rate`` s.
+
+    Hand-written too: no maintained Python library does AIMD over a sliding-window log (the
+    adaptive ones adjust token buckets or concurrency, see above).
 
     Waiting tasks queue on one asyncio lock (FIFO, so it is fair) and sleep until the oldest
     entry leaves the window or an answer arrives: no busy waiting. Time is ``time.monotonic()``.
@@ -153,7 +159,10 @@ class RateLimiter:
         if sent_at < self._cut_at:
             return False  # sent under an older, higher rate: already answered by that cut
         recent = list(self._answers)[-EVIDENCE_WINDOWS * self.capacity :]
-        if not self.probing and sum(recent) < CUT_EVIDENCE:
+        refused = sum(recent)
+        # at least two windows' worth of answers behind a fraction: early ones are few
+        needed = max(CUT_EVIDENCE, CUT_FRACTION * max(len(recent), 2 * self.capacity))
+        if not self.probing and refused < needed:
             return False  # a probe of a level limited before needs no more evidence
         self.cut()
         return True
@@ -295,7 +304,8 @@ class RateControl:
     turns out to have a lower limit of its own.
 
     A rate-limit answer counts against the upstream's rate, unless the last
-    ``ENDPOINT_EVIDENCE`` of them all came from one endpoint, spread over two windows or more,
+    ``ENDPOINT_EVIDENCE`` of them all came from one endpoint (at least ``CUT_FRACTION`` of its
+    answers meanwhile), spread over two windows or more,
     while the upstream ran at a rate not limited before and the other endpoints got at least as
     many clean answers as that endpoint got answers (the upstream had room): then the limit is
     that endpoint's. It gets its own limiter (layered under the upstream's, starting below
@@ -375,7 +385,8 @@ class RateControl:
         ):  # a steady pattern, not one burst
             here = self._clean[endpoint] - first.clean_here + ENDPOINT_EVIDENCE
             others = sum(self._clean.values()) - first.clean_total - (here - ENDPOINT_EVIDENCE)
-            if others >= max(here, ENDPOINT_EVIDENCE):
+            often = CUT_FRACTION * here <= ENDPOINT_EVIDENCE  # not the odd refusal among many
+            if often and others >= max(here, ENDPOINT_EVIDENCE):
                 self._split(endpoint, ticket, first.state)
                 return
         self.upstream.rate_limited(ticket.sent_at)
