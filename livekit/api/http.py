@@ -60,8 +60,9 @@ PROBE_WINDOWS_MAX = 64  # ... doubling each time that level is limited again, up
 RATE_FLOOR = 0.2  # requests per second the adaptive rate never goes below
 OBSERVED_SPAN = 60.0  # seconds of clean answers behind the "rate the server allowed"
 CUT_EVIDENCE = 3  # rate-limit answers (at least, and at least CUT_FRACTION of them) ...
-CUT_FRACTION = 0.2  # ... among the last EVIDENCE_WINDOWS windows of answers before a cut
+CUT_FRACTION = 0.25  # ... among the last EVIDENCE_WINDOWS windows of answers before a cut
 EVIDENCE_WINDOWS = 8
+EVIDENCE_ANSWERS = 40  # ... and never fewer answers than this (a fraction needs a sample)
 
 
 class RateLimiter:
@@ -87,7 +88,8 @@ class RateLimiter:
 
     * :meth:`rate_limited` cuts the rate by ``DECREASE`` (or down to what the server accepted in
       the last window, not below ``DECREASE²``) when ``CUT_FRACTION`` (and at least
-      ``CUT_EVIDENCE``) of the answers of the last ``EVIDENCE_WINDOWS`` windows were refusals:
+      ``CUT_EVIDENCE``) of the answers of the last ``EVIDENCE_WINDOWS`` windows (at least
+      ``EVIDENCE_ANSWERS`` answers) were refusals:
       a rate well above the server's limit is refused that often, while refusals that come at
       any rate (a server shedding load at random) are noise that would otherwise drag the rate
       down for good. A probe of the level refused last is cut at its first refusal. One cut per
@@ -158,19 +160,27 @@ class RateLimiter:
         self._answers.append(True)
         if sent_at < self._cut_at:
             return False  # sent under an older, higher rate: already answered by that cut
-        recent = list(self._answers)[-EVIDENCE_WINDOWS * self.capacity :]
+        recent = list(self._answers)[-max(EVIDENCE_WINDOWS * self.capacity, EVIDENCE_ANSWERS) :]
         refused = sum(recent)
         # at least two windows' worth of answers behind a fraction: early ones are few
         needed = max(CUT_EVIDENCE, CUT_FRACTION * max(len(recent), 2 * self.capacity))
-        if not self.probing and refused < needed:
-            return False  # a probe of a level limited before needs no more evidence
+        if not self.probing:  # a probe of a level limited before needs no more evidence
+            if refused < needed:
+                return False
+            if time.monotonic() - self._cut_at < 2 * self.span:
+                return False  # the refusals behind the last cut are still in the sample
         self.cut()
         return True
 
     @property
     def probing(self) -> bool:
         """True while the rate is at (or above) the level that was rate limited last."""
-        return self._limited_rate is not None and self.capacity >= int(self._limited_rate)
+        bad = self._limited_rate
+        if bad is None:
+            return False
+        if bad >= 1 and self.rate >= 1:
+            return self.capacity >= int(bad)
+        return self.rate >= bad
 
     def cut(self) -> None:
         """Cut the rate by ``DECREASE`` now, and remember the level that was limited."""
@@ -183,7 +193,10 @@ class RateLimiter:
         # above its limit, go there at once (not below DECREASE², answers may be in flight).
         now = time.monotonic()
         accepted = sum(1 for t in self._clean_times if now - t < self.span)
-        self._set_rate(min(self.rate * DECREASE, max(accepted, self.rate * DECREASE**2)))
+        rate = min(self.rate * DECREASE, max(accepted, self.rate * DECREASE**2))
+        if self.capacity >= 2:  # a cut lowers the window's capacity by one request at least
+            rate = min(rate, self.capacity - 0.5)
+        self._set_rate(rate)
         logger.debug("rate limited: %s, next probe after %d windows", self, self._probe_windows)
         self._cut_at = time.monotonic()
         self._clean_at_level = 0
