@@ -502,7 +502,7 @@ def test_a_sync_with_six_second_tokens_and_frequent_rate_limits_finishes(
     st = syncs["short_tokens"]["stats"]
     assert st["faults_injected"]["rate_limit"] > 20
     assert st["refreshes"]["qianchuan"] > 3  # tokens did expire during the sync
-    assert st["refreshes"]["doudian"] >= 1  # its few order pages take a few seconds
+    # (抖店's few order pages may all fit in its first token's six seconds: no count asserted)
     assert st["dead_refresh_token_uses"] == {"qianchuan": 0, "doudian": 0}
     _same_as_reference(syncs, "short_tokens")
 
