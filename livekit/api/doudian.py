@@ -41,7 +41,7 @@ from livekit.api.http import (
     send,
     with_retries,
 )
-from livekit.api.payload import tag
+from livekit.api.payload import paging_number, tag
 from livekit.config import Settings
 
 PLATFORM: Platform = "doudian"
@@ -226,7 +226,13 @@ class DoudianClient:
         """Every shop order created in the window: page 0, then the rest concurrently, in order."""
         first = await self.search_orders(create_time_start, create_time_end, 0)
         orders: list[dict[str, Any]] = list(first.get("shop_order_list") or [])
-        total = int(first.get("total") or 0)
+        total = paging_number(
+            first.get("total") or 0,
+            platform=PLATFORM,
+            endpoint="order.searchList",
+            field="total",
+            source=first,
+        )
         pages = math.ceil(total / ORDER_PAGE_SIZE)
         rest = await gather_in_order(
             [

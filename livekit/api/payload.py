@@ -10,7 +10,11 @@ its origin. Rows gathered from several pages keep each their own page's request 
 
 from __future__ import annotations
 
+import contextlib
+import math
 from typing import Any
+
+from livekit.api.errors import Platform, UpstreamError
 
 
 class Payload(dict[str, Any]):
@@ -45,3 +49,28 @@ def origin(obj: Any) -> tuple[str, str]:
     if isinstance(obj, Payload):
         return obj.endpoint, obj.request_id
     return "", ""
+
+
+def paging_number(value: Any, *, platform: Platform, endpoint: str, field: str, source: Any) -> int:
+    """A paging field (``total_num``, ``total_page``, ``total``) as an int, converted only when
+    nothing is lost (``3.0``, ``"3"``, ``" 3.0 "``); else one UpstreamError naming the field.
+
+    Paging numbers decide how many more requests a client makes, so they are read here, in the
+    API layer, not by livekit.ingest.convert (which the API layer may not import).
+    """
+    number: float | int | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        text = value.strip()
+        with contextlib.suppress(ValueError):
+            number = int(text) if text.isdecimal() else float(text)
+    if isinstance(number, float) and math.isfinite(number) and number.is_integer():
+        number = int(number)
+    if isinstance(number, int) and number >= 0:
+        return number
+    _, request_id = origin(source)
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"
+    raise UpstreamError(
+        platform, endpoint, 0, f"分页字段 {field} 不是非负整数：{shown}", request_id=request_id
+    )

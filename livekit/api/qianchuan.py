@@ -37,7 +37,7 @@ from livekit.api.http import (
     send,
     with_retries,
 )
-from livekit.api.payload import tag
+from livekit.api.payload import paging_number, tag
 from livekit.config import Settings
 
 PLATFORM: Platform = "qianchuan"
@@ -239,10 +239,24 @@ class QianchuanClient:
             first = await self.get(path, page_params(1))
         items: list[dict[str, Any]] = list(first.get(list_key) or [])
         info = first.get("page_info") or {}
-        total_page = info.get("total_page")
-        if not isinstance(total_page, int):
-            total = info.get("total_num", info.get("total_number", len(items)))
-            total_page = math.ceil(int(total) / size) if total else 1
+        if info.get("total_page") is not None:
+            total_page = paging_number(
+                info["total_page"],
+                platform=PLATFORM,
+                endpoint=path,
+                field="total_page",
+                source=first,
+            )
+        else:
+            field = "total_num" if "total_num" in info else "total_number"
+            total = paging_number(
+                info.get(field, len(items)),
+                platform=PLATFORM,
+                endpoint=path,
+                field=field,
+                source=first,
+            )
+            total_page = math.ceil(total / size) if total else 1
         rest = await gather_in_order(
             [self.get(path, page_params(page)) for page in range(2, total_page + 1)]
         )
