@@ -133,3 +133,36 @@ def test_import_and_help_stay_light(argv: list[str]) -> None:
     assert after_import == [], f"import livekit loaded {after_import}"
     assert after_help == [], f"livekit --help loaded {after_help}"
     assert CJK.search(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["sync", "--from"], ["--from", "livekit --help"]),
+        (["sync", "--bogus"], ["--bogus", "livekit sync --help"]),
+        (["nosuch"], ["nosuch", "livekit --help"]),
+        (["report", "run", "--jobs", "x"], ["--jobs", "livekit report run --help"]),
+    ],
+)
+def test_command_line_usage_errors_are_one_line_too(args: list[str], names: list[str]) -> None:
+    """A missing value, an unknown option or command, a value of the wrong type: one line
+    (not click's English box), naming what was wrong and where the usage is, exit 2."""
+    result = run_module(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("错误：命令行参数有误：")
+    for name in names:
+        assert name in lines[0]
+
+
+def test_version_and_bare_command() -> None:
+    from livekit import __version__
+
+    version = run_module("--version")
+    assert (version.returncode, version.stdout.strip()) == (0, __version__), version.stderr
+    bare = run_module()
+    assert bare.returncode == 0, bare.stderr
+    assert "Usage" in bare.stdout
+    assert bare.stderr == ""

@@ -33,21 +33,53 @@ app.command("monitor")(monitor)
 app.add_typer(alerts_app, name="alerts")
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="显示版本号并退出。", is_eager=True),
-) -> None:
-    if version:
+def _show_version(value: bool) -> None:
+    # An eager option's callback runs while the options are parsed, before click asks for a
+    # command: a check inside the group callback below would come after "Missing command".
+    if value:
         from livekit import __version__
 
         typer.echo(__version__)
         raise typer.Exit()
 
 
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="显示版本号并退出。", is_eager=True, callback=_show_version
+    ),
+) -> None:
+    """Options of the root command; the help text is the Typer app's."""
+
+
 def main() -> None:
     import logging
+    import sys
+
+    # typer carries its own copy of click and re-exports only BadParameter, Abort and Exit of
+    # its exceptions; the version is pinned in uv.lock and tests/test_cli.py runs this path.
+    from typer._click.exceptions import ClickException, UsageError
+
+    from livekit.cli.common import fail
 
     # stamina logs every scheduled retry as a WARNING; the client logs retries itself (INFO),
     # and a flaky network must not flood the terminal of someone running `livekit sync`.
     logging.getLogger("stamina").setLevel(logging.ERROR)
-    app()
+    # Not standalone: click would print its own usage errors (a missing value, an unknown
+    # option or command) as a boxed English block. Every input error is one `错误：` line.
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(prog_name="livekit", standalone_mode=False)
+    except UsageError as exc:
+        if not exc.format_message():  # `livekit` alone: the help was shown, nothing went wrong
+            sys.exit(0)
+        where = exc.ctx.command_path if exc.ctx is not None else "livekit"
+        fail(f"命令行参数有误：{exc.format_message()}（用法见 `{where} --help`）")
+        sys.exit(exc.exit_code)
+    except ClickException as exc:  # e.g. a file option that cannot be opened
+        fail(exc.format_message())
+        sys.exit(exc.exit_code)
+    except typer.Abort:  # Ctrl-C or end of input at a prompt
+        fail("已中止。")
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
