@@ -66,8 +66,11 @@ lint: setup  ## ruff lint + format check
 typecheck: setup  ## mypy --strict on the package
 	$(BIN)/mypy
 
-pytest: setup  ## The test suite only (LIVEKIT_HOME=.cache/test-home)
-	LIVEKIT_HOME=$(TEST_HOME) $(BIN)/pytest
+# Two workers (pytest-xdist), whole files each: module fixtures stay whole, and rate-bound tests
+# (a sync against a sandbox allowing 4 requests a second) wait while the other worker computes.
+PYTEST_WORKERS ?= 2
+pytest: setup  ## The test suite only (LIVEKIT_HOME=.cache/test-home, a folder per worker)
+	LIVEKIT_HOME=$(TEST_HOME) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 nbval: setup  ## Every notebook in notebooks/ runs on its defaults (nbval, kernel livekit)
 	@# exit code 5 is "no notebooks collected": nothing to check yet, not a failure

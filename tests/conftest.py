@@ -17,6 +17,18 @@ from livekit.sandbox.doudian import signed_request
 from livekit.sandbox.server import RunningSandbox, running_sandbox
 from livekit.sandbox.world import CHINA_TZ
 
+
+# make test runs pytest in parallel workers (pytest-xdist, whole files per worker). Each worker
+# gets a home of its own: two sandboxes authorizing into one token file would take each other's
+# tokens, and the report fixtures sync and render into their home's folders.
+# A hook, not module code: child processes of the tests import this module too (for NOW and
+# make_config) and must keep the LIVEKIT_HOME their test gave them.
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and os.environ.get("LIVEKIT_HOME"):
+        os.environ["LIVEKIT_HOME"] = f"{os.environ['LIVEKIT_HOME']}-{worker}"
+
+
 # Property tests (tests/test_properties.py) are reproducible: the same examples on every run, no
 # example database. HYPOTHESIS_PROFILE=explore searches further (random, more examples).
 settings.register_profile("livekit", derandomize=True, database=None, deadline=None)

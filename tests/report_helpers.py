@@ -18,8 +18,11 @@ from livekit.reports import Project, RunResult, run
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).with_name("notebooks")
 # The sandbox data the real notebooks read: one folder shared by test runs (gitignored), so a
-# 30-day sandbox sync happens once, never in the user's ~/.livekit.
-TEST_HOME = ROOT / ".cache" / "test-home"
+# 30-day sandbox sync happens once, never in the user's ~/.livekit. Under parallel workers,
+# tests/conftest.py has given each worker its own LIVEKIT_HOME, and its reports go beside it.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_HOME = ROOT / ".cache" / ("test-home" + (f"-{_WORKER}" if _WORKER else ""))
+TEST_REPORTS = ROOT / ".cache" / ("test-reports" + (f"-{_WORKER}" if _WORKER else ""))
 
 
 def real_reports() -> list[str]:
@@ -104,13 +107,13 @@ def environment(**values: str) -> Iterator[None]:
 def rendered_real_reports() -> tuple[Project, tuple[RunResult, ...]]:
     """Every report of the project, rendered once per test session (two at a time).
 
-    Into ``.cache/test-reports`` (not the project's reports/), against the sandbox data in
+    Into ``.cache/test-reports[-<worker>]`` (not the project's reports/), against the sandbox data in
     ``TEST_HOME``. The sandbox is synced first, as ``make demo`` does: two reports syncing
     the same empty store at once would each start their own sandbox.
     """
     import livekit
 
-    out = ROOT / ".cache" / "test-reports"
+    out = TEST_REPORTS
     shutil.rmtree(out, ignore_errors=True)
     project = Project(ROOT, out)
     with environment(LIVEKIT_HOME=str(TEST_HOME)):
