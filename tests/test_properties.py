@@ -39,7 +39,7 @@ from livekit.reports import Project
 from livekit.reports.params import ParameterError, report_parameters
 from livekit.reports.schedule import load_schedules
 from livekit.store import Store
-from livekit.viewers import ViewerFileError, import_viewers, read_viewer_bytes
+from livekit.viewers import VIEWERS_SCHEMA, ViewerFileError, import_viewers, read_viewer_bytes
 from tests.report_helpers import cli, make_project
 
 ON = date(2026, 11, 28)
@@ -350,18 +350,7 @@ def test_any_schedules_file_loads_runnable_schedules_or_one_error(
 
 
 # ---- viewer exports ---------------------------------------------------------------------------
-COLUMNS = [
-    "room_id",
-    "viewer_id",
-    "enter_time",
-    "leave_time",
-    "province",
-    "traffic_source",
-    "clicked_product_id",
-    "paid",
-    "pay_amount",
-    "variant",
-]
+COLUMNS = list(VIEWERS_SCHEMA)  # the columns the reader knows, in its order
 ids = st.one_of(
     st.integers(1, 2**63 - 1).map(str),
     st.integers().map(str),
