@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,42 @@ def minimum_requests(url: str, start: date, end: date, awemes: int) -> tuple[int
     return qc, dd
 
 
+@dataclass(frozen=True)
+class Backfill:
+    """One measured sync: its time, the sandbox's counters, and the requests it needed at least."""
+
+    seconds: float
+    stats: dict[str, Any]
+    qc: int  # data requests made to 巨量千川
+    dd: int  # ... and to 抖店
+    min_qc: int
+    min_dd: int
+    rows: int  # rows stored
+
+
+def measured_backfill(url: str, settings: Any, start: date, end: date) -> Backfill:
+    """Warm the sandbox, reset its counters, and time one sync of [start, end].
+
+    Warming simulates the month's shows once, so that what is measured is the client, not the
+    sandbox's first-touch simulation (a real service is warm).
+    """
+    httpx.get(
+        url + "/sandbox/totals",
+        params={"start_date": start.isoformat(), "end_date": end.isoformat()},
+        timeout=120,
+    )
+    httpx.post(url + "/sandbox/stats")  # reset counters
+    t0 = time.perf_counter()
+    result = run(sync_async(settings, start, end, now=NOW))
+    seconds = time.perf_counter() - t0
+    st = stats(url)
+    qc, dd = data_requests(st)
+    awemes = sum(len(a["awemes"]) for a in result.accounts)
+    min_qc, min_dd = minimum_requests(url, start, end, awemes)
+    rows = sum(r.rows for r in result.datasets.values())
+    return Backfill(seconds, st, qc, dd, min_qc, min_dd, rows)
+
+
 def limited_run(start: date, end: date, limit: float, scale: float) -> None:
     """A sync at LIVEKIT_QPS=10 against a sandbox that allows ``limit`` req/s per platform."""
     extra = (
@@ -155,23 +192,12 @@ def limited_run(start: date, end: date, limit: float, scale: float) -> None:
         with tempfile.TemporaryDirectory() as home:
             settings = load_settings(home=Path(home), qps=10.0).for_sandbox(url)
             authorize_sandbox(settings)
-            httpx.get(
-                url + "/sandbox/totals",
-                params={"start_date": start.isoformat(), "end_date": end.isoformat()},
-                timeout=120,
-            )
-            httpx.post(url + "/sandbox/stats")
-            t0 = time.perf_counter()
-            result = run(sync_async(settings, start, end, now=NOW))
-            seconds = time.perf_counter() - t0
-            st = stats(url)
-            qc, dd = data_requests(st)
-            awemes = sum(len(a["awemes"]) for a in result.accounts)
-            min_qc, min_dd = minimum_requests(url, start, end, awemes)
+            b = measured_backfill(url, settings, start, end)
     finally:
         server.terminate()
         server.wait(timeout=30)
-    limited = {p: n for p, n in st["rate_limited"].items() if n}
+    seconds, qc, dd, min_qc, min_dd = b.seconds, b.qc, b.dd, b.min_qc, b.min_dd
+    limited = {p: n for p, n in b.stats["rate_limited"].items() if n}
     qc_limited = sum(n for p, n in limited.items() if p.startswith("/open"))
     accepted = qc - qc_limited
     print(
@@ -209,22 +235,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as home:
             settings = load_settings(home=Path(home), qps=args.qps).for_sandbox(url)
             authorize_sandbox(settings)
-            # Warm the sandbox up: simulate the month's shows once, so that what is measured is
-            # the client, not the sandbox's first-touch simulation (a real service is warm).
-            httpx.get(
-                url + "/sandbox/totals",
-                params={"start_date": start.isoformat(), "end_date": end.isoformat()},
-                timeout=120,
-            )
-            httpx.post(url + "/sandbox/stats")  # reset counters
-            t0 = time.perf_counter()
-            result = run(sync_async(settings, start, end, now=NOW))
-            seconds = time.perf_counter() - t0
-            first = stats(url)
-            qc, dd = data_requests(first)
-            awemes = sum(len(a["awemes"]) for a in result.accounts)
-            min_qc, min_dd = minimum_requests(url, start, end, awemes)
-            rate_limited = sum(first["rate_limited"].values())
+            b = measured_backfill(url, settings, start, end)
+            seconds, qc, dd, min_qc, min_dd = b.seconds, b.qc, b.dd, b.min_qc, b.min_dd
+            rate_limited = sum(b.stats["rate_limited"].values())
 
             httpx.post(url + "/sandbox/stats")
             run(sync_async(settings, start, end, now=NOW))
@@ -233,7 +246,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
 
-    rows = sum(r.rows for r in result.datasets.values())
+    rows = b.rows
     print(f"30-day backfill {start} ~ {end}, sandbox scale {args.scale}, QPS limit {args.qps:g}")
     print(f"  stored {rows:,} rows in {seconds:.1f} s; {rate_limited} answers were 40100/60000")
     print(
