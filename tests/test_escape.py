@@ -6,40 +6,15 @@ from __future__ import annotations
 
 import html
 import re
-from html.parser import HTMLParser
 
 import pytest
 
 from livekit.sandbox.hostile import LONG, PAYLOADS
 from livekit.text import DISPLAY_LIMIT, ELLIPSIS, escape_html, escape_markdown, plain_text
+from tests.html_helpers import parse_html as parse
 
 CASES = [*PAYLOADS, LONG, "www.outside.invalid 与 mail@outside.invalid 与 http://outside.invalid"]
 INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-
-
-class _Parsed(HTMLParser):
-    """Tags (with their attributes) and the visible text of an HTML fragment."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, attrs))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, attrs))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse(fragment: str) -> _Parsed:
-    parsed = _Parsed()
-    parsed.feed(fragment)
-    parsed.close()
-    return parsed
 
 
 def render_nbconvert(source: str) -> str:

@@ -28,7 +28,6 @@ look-alikes the values use for markup characters back to ASCII).
 from __future__ import annotations
 
 import asyncio
-import html.parser
 import io
 import re
 import textwrap
@@ -58,6 +57,7 @@ from livekit.monitor.rules import parse_rules
 from livekit.monitor.types import Message, MetricValue, Scope, SeriesKey
 from livekit.sandbox.hostile import LONG, OUTSIDE_HOST, PAYLOADS
 from livekit.text import plain_text
+from tests.html_helpers import parse_html
 from tests.notify_receivers import Receivers, running_receivers, running_smtp
 
 CN = timezone(timedelta(hours=8))
@@ -384,19 +384,6 @@ def test_console(messages: dict[str, Message], case: str, payload: str) -> None:
     assert_inert_text(out, payload)
 
 
-class _Html(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, attrs))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
 OUR_TAGS = {"html", "head", "meta", "title", "body", "h1", "h2", "h3", "h4", "p", "ul", "li", "b"}
 
 
@@ -421,8 +408,7 @@ def test_email(smtp_mails: dict[str, Any], case: str, payload: str) -> None:
     assert sorted(mail.message.keys()) == sorted(benign.message.keys())
     assert mail.message["Subject"] == benign.message["Subject"]
     assert_inert_text(mail.part("plain"), payload)
-    parser = _Html()
-    parser.feed(mail.part("html"))
+    parser = parse_html(mail.part("html"))
     for tag, attrs in parser.tags:
         assert tag in OUR_TAGS, f"<{tag}> in the HTML part"
         assert {name for name, _ in attrs} <= {"lang", "charset"}, f"<{tag} {attrs}>"
