@@ -160,14 +160,19 @@ def assert_report_draws(browser: Any, result: RunResult) -> None:
         assert chart["drawn"] > 0, f"{where}的数据图形都是空的"
 
 
-@pytest.fixture(scope="module")
-def fixture_report(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    tmp = tmp_path_factory.mktemp("html")
-    root = make_project(tmp, ["ok"])
+def _render_fixture(tmp_path_factory: pytest.TempPathFactory, name: str) -> RunResult:
+    """Run the fixture notebook ``name`` through the real runner in a project of its own."""
+    tmp = tmp_path_factory.mktemp(name)
+    root = make_project(tmp, [name])
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LIVEKIT_HOME", str(tmp / "home"))
-        [result] = run("ok", project=Project(root))
+        [result] = run(name, project=Project(root))
     return result
+
+
+@pytest.fixture(scope="module")
+def fixture_report(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    return _render_fixture(tmp_path_factory, "ok")
 
 
 def test_the_fixture_report_draws_offline(browser: Any, fixture_report: RunResult) -> None:
@@ -186,12 +191,7 @@ def test_the_index_opens_offline(browser: Any, fixture_report: RunResult) -> Non
 
 @pytest.fixture(scope="module")
 def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    tmp = tmp_path_factory.mktemp("hostile")
-    root = make_project(tmp, ["hostile"])
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LIVEKIT_HOME", str(tmp / "home"))
-        [result] = run("hostile", project=Project(root))
-    return result
+    return _render_fixture(tmp_path_factory, "hostile")
 
 
 def test_hostile_text_renders_as_text_offline_without_scripts(
