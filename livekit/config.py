@@ -17,6 +17,9 @@ import dotenv
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The error root lives in livekit.vocab; re-exported here until every caller imports it there.
+from livekit.vocab.errors import LivekitError as LivekitError
+
 ENV_PREFIX = "LIVEKIT_"
 
 # Demo credentials of the livekit sandbox. They are public (written in README) and the sandbox
@@ -28,10 +31,6 @@ SANDBOX_DOUDIAN_APP_KEY = "7000000000000000001"
 SANDBOX_DOUDIAN_APP_SECRET = "sandbox-doudian-secret-do-not-use-in-production"
 
 _SECRET_FIELDS = frozenset({"qianchuan_secret", "doudian_app_secret"})
-
-
-class LivekitError(Exception):
-    """Base of every error livekit shows to a user; ``str()`` is a readable Chinese message."""
 
 
 class ConfigError(LivekitError):

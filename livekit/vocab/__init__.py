@@ -1,0 +1,39 @@
+"""livekit's vocabulary: the one home of every name a user reads.
+
+Metrics (room, product, live-minute, experiment) with label, numerator, denominator, unit and
+window; the labels of dimensions, funnel stages, traffic sources, severities and datasets; units
+and formatters; the China timezone; the error root. It sits below every other layer and imports
+nothing from livekit, so analysis, monitor, charts, pages and reports all resolve names here.
+
+Conventions: rates are fractions (0.035) in every frame and value; percent exists only in
+formatting. Money is yuan.
+"""
+
+from __future__ import annotations
+
+from livekit.vocab.errors import LivekitError
+from livekit.vocab.labels import (
+    DATASET_LABELS,
+    DIMENSION_LABELS,
+    SCOPE_LABELS,
+    SEVERITY_LABELS,
+    SEVERITY_ORDER,
+    STAGE_LABELS,
+    TRAFFIC_SOURCE_LABELS,
+    label_of,
+)
+from livekit.vocab.tz import CHINA_TZ, CHINA_TZ_NAME
+
+__all__ = [
+    "CHINA_TZ",
+    "CHINA_TZ_NAME",
+    "DATASET_LABELS",
+    "DIMENSION_LABELS",
+    "SCOPE_LABELS",
+    "SEVERITY_LABELS",
+    "SEVERITY_ORDER",
+    "STAGE_LABELS",
+    "TRAFFIC_SOURCE_LABELS",
+    "LivekitError",
+    "label_of",
+]
