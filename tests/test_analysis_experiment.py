@@ -389,7 +389,8 @@ def test_tables_and_text() -> None:
     assert table.row(0, named=True)["差值（B − A）"] == "+15.00 个百分点"
     assert table.row(0, named=True)["结论"] == "显著：B 组更高"
     lifts = ex.lift_frame(report)
-    assert lifts.columns == ["label", "lift", "lift_low", "lift_high"]
+    assert lifts.columns[:4] == ["label", "lift", "lift_low", "lift_high"]
+    assert lifts["verdict"].to_list() == [report.verdicts[n] for n in report.comparisons]
     assert lifts["lift"][0] == pytest.approx(3.0)
     text = ex.conclusion_markdown(report)
     assert (

@@ -626,7 +626,9 @@ def results_table(report: ExperimentReport) -> pl.DataFrame:
 
 
 def lift_frame(report: ExperimentReport) -> pl.DataFrame:
-    """``label, lift, lift_low, lift_high`` per metric, for :func:`livekit.charts.lift_chart`."""
+    """Per metric, for :func:`livekit.charts.lift_chart`: ``label, lift, lift_low, lift_high``
+    (the unadjusted interval, at ``ci_level``), ``adjusted_p`` and the report's ``verdict``
+    code, so that the chart draws the decision the analysis made."""
     cs = report.comparisons
     return pl.DataFrame(
         {
@@ -634,12 +636,18 @@ def lift_frame(report: ExperimentReport) -> pl.DataFrame:
             "lift": [c.lift for c in cs.values()],
             "lift_low": [c.lift_ci[0] for c in cs.values()],
             "lift_high": [c.lift_ci[1] for c in cs.values()],
+            "ci_level": [1 - report.alpha] * len(cs),
+            "adjusted_p": [report.adjusted.get(n) for n in cs],
+            "verdict": [report.verdicts[n] for n in cs],
         },
         schema={
             "label": pl.String,
             "lift": pl.Float64,
             "lift_low": pl.Float64,
             "lift_high": pl.Float64,
+            "ci_level": pl.Float64,
+            "adjusted_p": pl.Float64,
+            "verdict": pl.String,
         },
     )
 
