@@ -27,7 +27,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_COMPILE_BYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo lab test lint typecheck pytest nbval bench clean
+.PHONY: help setup demo lab test lint typecheck layers pytest nbval bench clean
 
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ lint: setup  ## ruff lint + format check
 typecheck: setup  ## mypy --strict on the package
 	$(BIN)/mypy
 
+layers: setup  ## The import-layer contract (import-linter; [tool.importlinter] in pyproject.toml)
+	$(BIN)/lint-imports --no-logo --cache-dir .cache/import-linter
+
 # Two workers (pytest-xdist), whole files each: module fixtures stay whole, and rate-bound tests
 # (a sync against a sandbox allowing 4 requests a second) wait while the other worker computes.
 PYTEST_WORKERS ?= 2
@@ -77,7 +80,7 @@ nbval: setup  ## Every notebook in notebooks/ runs on its defaults (nbval, kerne
 	LIVEKIT_HOME=$(TEST_HOME) $(BIN)/pytest --nbval-lax --nbval-kernel-name livekit notebooks/ \
 		|| test $$? -eq 5
 
-test: lint typecheck pytest nbval  ## Lint, type checks, the tests and the notebooks
+test: lint typecheck layers pytest nbval  ## Lint, type checks, import layers, the tests and the notebooks
 
 bench: setup  ## Benchmarks (print ratios; no pass/fail)
 	$(BIN)/python bench/sandbox.py
