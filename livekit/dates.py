@@ -1,16 +1,19 @@
-"""Dates as users write them in parameters: ISO days and a few relative words, China time.
+"""One date grammar for everything a user types: parameters, notebooks and the command line.
 
-Report parameters may be relative so that the same ``params/<name>.yaml`` renders every
-morning: they are resolved inside the notebook, against today in Asia/Shanghai, by
-:func:`resolve_day` and :func:`resolve_range`.
+The same words are accepted everywhere (``params/<name>.yaml``, ``livekit report run -p``,
+``livekit.load(...)`` in a notebook, ``livekit sync --from``, ``livekit report run --date``),
+resolved against today in China time (or the report's date, see :func:`today`) by
+:func:`resolve_day` and :func:`resolve_range`, with the same error messages.
 
-Days: ``2026-11-27``, ``today``, ``yesterday``, ``N_days_ago`` (``7_days_ago``).
-Ranges: ``last_N_days`` (the N closed days up to yesterday), ``this_week`` (Monday to today),
-``last_week`` (Monday to Sunday), ``this_month`` (the 1st to today), ``last_month``.
+Days: ``2026-11-27``, ``today``, ``yesterday``, ``N_days_ago`` (``7_days_ago``) or ``-N``
+(``-7``: the same day, the short form).
+Ranges (where a period is asked for, e.g. a report's ``start``): ``last_N_days`` (the N closed
+days up to yesterday), ``this_week`` (Monday to today), ``last_week`` (Monday to Sunday),
+``this_month`` (the 1st to today), ``last_month``; or a first and a last day.
 
 Every day is range-checked before any arithmetic is done with it: it must lie between
-:data:`FIRST_DAY` and one year after today (China time), so that ``99999999_days_ago`` or
-``9999-12-31`` is one readable :class:`DateError` rather than an ``OverflowError`` somewhere
+:data:`FIRST_DAY` and one year after today (China time), so that ``99999999_days_ago``, ``-99999999``
+or ``9999-12-31`` is one readable :class:`DateError` rather than an ``OverflowError`` somewhere
 downstream.
 """
 
@@ -18,21 +21,40 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
+from livekit.vocab.tz import CHINA_TZ
 
-CHINA_TZ = timezone(timedelta(hours=8), name="Asia/Shanghai")
+__all__ = [
+    "CHINA_TZ",
+    "DAY_WORDS",
+    "FIRST_DAY",
+    "RANGE_WORDS",
+    "REPORT_DATE_ENV",
+    "DateError",
+    "DayOutOfRangeError",
+    "check_day",
+    "days_before",
+    "latest_day",
+    "range_words",
+    "resolve_day",
+    "resolve_range",
+    "today",
+]
 
 # ASCII digits only: ``\d`` also matches other scripts' digits, which int() may not take.
 _DAYS_AGO = re.compile(r"([0-9]+)_days?_ago")
+_MINUS_N = re.compile(r"-([0-9]+)")
 _LAST_N = re.compile(r"last_([0-9]+)_days?")
 FIRST_DAY = date(2000, 1, 1)
 """The earliest day livekit accepts anywhere (neither platform has data from before it)."""
 FUTURE_DAYS = 366
 """How far after today (China time) a day may lie: one year."""
-DAY_WORDS = "YYYY-MM-DD、today、yesterday、N_days_ago"
+DAY_WORDS = "YYYY-MM-DD、today、yesterday、N_days_ago 或 -N（N 天前）"
+"""The accepted spellings of one day, as every message and help text lists them."""
 RANGE_WORDS = "last_N_days、this_week、last_week、this_month、last_month"
+"""The accepted spellings of a period (where a period is asked for)."""
 
 
 class DateError(LivekitError, ValueError):
@@ -101,25 +123,40 @@ def _clip(value: object) -> str:
 
 
 def resolve_day(value: date | str, *, name: str = "日期", on: date | None = None) -> date:
-    """One day from an ISO date or a relative word (see the module docstring)."""
+    """One day: a ``date``, an ISO day or a relative word (see the module docstring).
+
+    Relative words resolve against ``on`` (default :func:`today`). A period (``last_7_days``)
+    is refused here: where one day is asked for, the message says so.
+    """
     if isinstance(value, datetime):
         return check_day(value.astimezone(CHINA_TZ).date(), name=name)
     if isinstance(value, date):
         return check_day(value, name=name)
     base = check_day(on or today(), name="基准日期")
+    return _day(value, name, base, accepted=DAY_WORDS)
+
+
+def _day(value: object, name: str, base: date, *, accepted: str) -> date:
+    """The day ``value`` names, relative to ``base``; ``accepted`` is listed when it names none."""
     text = str(value).strip().lower()
     if text == "today":
         return base
     if text == "yesterday":
         return days_before(base, 1, name=name, shown=value)
-    m = _DAYS_AGO.fullmatch(text)
+    m = _DAYS_AGO.fullmatch(text) or _MINUS_N.fullmatch(text)
     if m:
         return days_before(base, m.group(1), name=name, shown=value)
+    if _is_range_word(text):
+        raise DateError(f"{name} {_clip(value)!r} 是一个区间，这里只接受单个日期：{DAY_WORDS}")
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise DateError(f"{name} 无法识别：{_clip(value)!r}；可用 {DAY_WORDS}") from None
+        raise DateError(f"{name} 无法识别：{_clip(value)!r}；可用 {accepted}") from None
     return check_day(day, name=name)
+
+
+def _is_range_word(text: str) -> bool:
+    return text in _RANGES or _LAST_N.fullmatch(text) is not None
 
 
 def resolve_range(
@@ -128,12 +165,16 @@ def resolve_range(
     *,
     on: date | None = None,
 ) -> tuple[date, date]:
-    """(first, last) day, inclusive. ``start`` may be a range word; then ``end`` must be None."""
+    """(first, last) day, inclusive. ``start`` may be a range word; then ``end`` must be None.
+
+    Without ``end`` a day ``start`` is a one-day period. The period may not end after ``on``
+    (default :func:`today`).
+    """
     base = check_day(on or today(), name="基准日期")
     text = start.strip().lower() if isinstance(start, str) else None
     first: date
     last: date
-    if text is not None and (_LAST_N.fullmatch(text) or text in _RANGES):
+    if text is not None and _is_range_word(text):
         if end is not None:
             raise DateError(f"开始日期 {start!r} 已是一个区间，不能再给结束日期 {_clip(end)!r}")
         m = _LAST_N.fullmatch(text)
@@ -145,7 +186,10 @@ def resolve_range(
         else:
             first, last = _RANGES[text](base)
     else:
-        first = resolve_day(start, name="开始日期", on=base)
+        if isinstance(start, date):
+            first = resolve_day(start, name="开始日期", on=base)
+        else:
+            first = _day(start, "开始日期", base, accepted=f"{DAY_WORDS}，或区间 {RANGE_WORDS}")
         last = resolve_day(end, name="结束日期", on=base) if end is not None else first
     if first > last:
         raise DateError(f"开始日期 {first} 晚于结束日期 {last}")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 
 import typer
-
-CHINA_TZ = timezone(timedelta(hours=8), name="Asia/Shanghai")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -40,29 +38,16 @@ def user_errors() -> Iterator[None]:
         raise fail("已中断（已写入的数据完整保留，再次运行会从中断处继续）", 130) from None
 
 
-def today_in_china() -> date:
-    return datetime.now(CHINA_TZ).date()
-
-
 def parse_day(value: str, option: str) -> date:
-    """YYYY-MM-DD, ``today``, ``yesterday``, or ``-N`` (N days before today), range-checked.
+    """The day ``value`` names, in the one grammar of :mod:`livekit.dates` (the library's).
 
-    The day must lie in :func:`livekit.dates.range_words` (checked before any arithmetic), so
-    ``--from -99999999`` is one line, not an OverflowError.
+    ``YYYY-MM-DD``, ``today``, ``yesterday``, ``N_days_ago`` or ``-N``, range-checked, against
+    today in China (or ``LIVEKIT_REPORT_DATE`` when set). A bad value is the library's own
+    message, naming ``option``, as one line with exit code 2 (a usage error).
     """
-    from livekit.dates import DateError, DayOutOfRangeError, days_before, resolve_day
+    from livekit.dates import DateError, resolve_day
 
-    text = value.strip().lower()
-    today = today_in_china()
     try:
-        if text.startswith("-") and text[1:].isascii() and text[1:].isdigit():
-            return days_before(today, text[1:], name=option, shown=value)
-        return resolve_day(text, name=option, on=today)
-    except DayOutOfRangeError as exc:
+        return resolve_day(value, name=option)
+    except DateError as exc:
         raise fail(str(exc), 2) from None
-    except DateError:
-        raise fail(
-            f"{option} 应为 YYYY-MM-DD 格式的日期（或 today、yesterday、-N 表示 N 天前），"
-            f"收到 {value!r}",
-            2,
-        ) from None

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from livekit.cli.common import CHINA_TZ, fail, user_errors
+from livekit.cli.common import fail, user_errors
+from livekit.vocab.tz import CHINA_TZ
 
 if TYPE_CHECKING:
     from livekit.monitor.rules import RuleSet
