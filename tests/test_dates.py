@@ -130,10 +130,12 @@ def test_unknown_words_list_the_accepted_forms() -> None:
     with pytest.raises(DateError) as day:
         resolve_day("soon", on=ON)
     assert DAY_WORDS in str(day.value)
-    assert "-N" in DAY_WORDS and "N_days_ago" in DAY_WORDS
+    assert "-N" in DAY_WORDS
+    assert "N_days_ago" in DAY_WORDS
     with pytest.raises(DateError) as period:
         resolve_range("soon", on=ON)
-    assert DAY_WORDS in str(period.value) and RANGE_WORDS in str(period.value)
+    assert DAY_WORDS in str(period.value)
+    assert RANGE_WORDS in str(period.value)
 
 
 def test_help_texts_describe_the_one_grammar() -> None:
@@ -195,4 +197,5 @@ def test_a_report_run_pins_today(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_bad_report_date_variable_is_one_line_on_the_command_line() -> None:
     message = cli_error(["sync", "--from", "-1"], {"LIVEKIT_REPORT_DATE": "someday"})
-    assert "LIVEKIT_REPORT_DATE" in message and "someday" in message
+    assert "LIVEKIT_REPORT_DATE" in message
+    assert "someday" in message
