@@ -7,7 +7,7 @@ Run:  .venv/bin/python bench/monitor.py [--speed 120] [--interval 0.5] [--qps 10
    of the show: the viewer-drop rule learns its baseline from the first 30 minutes) and the
    real :class:`~livekit.monitor.run.Monitor` polls it every ``--interval`` real seconds
    (``speed × interval`` virtual seconds) with the shipped ``params/alerts.yaml`` routed to a
-   loopback Feishu robot (tests/notify_receivers.py). Printed: the virtual time from the
+   loopback Feishu robot (tests/helpers/notify_receivers.py). Printed: the virtual time from the
    incident's moment to the firing alert, and to the robot receiving it, in polling intervals
    (goal <= 2). A run stops a little after the notification arrived.
 2. **Rate under load.** ``livekit sandbox serve`` in a child process pinned to one core, with
@@ -62,7 +62,7 @@ from livekit.sandbox.server import free_port  # noqa: E402
 from livekit.sandbox.world import Incident, World  # noqa: E402
 from livekit.store import Store  # noqa: E402
 from livekit.store.datasets import LIVE_PRODUCT_SNAPSHOTS, LIVE_SNAPSHOTS  # noqa: E402
-from tests.notify_receivers import Receivers, running_receivers  # noqa: E402
+from tests.helpers.notify_receivers import Receivers, running_receivers  # noqa: E402
 
 SEED = 7
 TODAY = date(2026, 11, 28)

@@ -40,9 +40,9 @@ from livekit.ingest.run import sync_async
 from livekit.jobs import SandboxSession, sandbox_session
 from livekit.sandbox.config import Faults, Limits, TokenLifetimes
 from livekit.sandbox.server import RunningSandbox
-from tests.conftest import NOW, TODAY, make_config
-from tests.sync_helpers import DATASETS, make_settings, read_all
-from tests.test_api_support import logged_in
+from tests.helpers.api import logged_in
+from tests.helpers.sandbox import NOW, TODAY, make_config
+from tests.helpers.sync import DATASETS, make_settings, read_all
 
 END = TODAY - timedelta(days=1)  # closed days only: the sandbox clock may run during a sync
 START = END - timedelta(days=29)  # 30 days
@@ -173,7 +173,7 @@ def test_the_rate_never_goes_below_the_floor() -> None:
 
 
 def test_a_cut_capacity_holds_in_every_sliding_window() -> None:
-    from tests.test_api_http import max_in_window
+    from tests.helpers.api import max_in_window
 
     async def main() -> list[float]:
         limiter = RateLimiter(8, window=0.2, margin=0.0)

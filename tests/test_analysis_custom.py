@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from livekit.analysis import METRICS, custom_report, format_value, metric
+from livekit.analysis import custom_report, format_value, metric, metrics_of
 from livekit.config import LivekitError
 from livekit.store.datasets import get
 
@@ -69,14 +69,14 @@ def _by_hand(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
         .with_columns(
             pl.when(s("spend") > 0).then(s("_g") / s("spend")).alias("roas"),
             pl.when(s("_w") > 0).then(1000 * s("_g") / s("_w")).alias("gpm"),
-            pl.when(s("_c") > 0).then(100 * s("_o") / s("_c")).alias("conversion_rate"),
+            pl.when(s("_c") > 0).then(s("_o") / s("_c")).alias("click_conversion_rate"),
         )
-        .select(*by, "gmv", "spend", "roas", "gpm", "conversion_rate")
+        .select(*by, "gmv", "spend", "roas", "gpm", "click_conversion_rate")
         .sort(by)
     )
 
 
-CHOSEN = ["gmv", "spend", "roas", "gpm", "conversion_rate"]
+CHOSEN = ["gmv", "spend", "roas", "gpm", "click_conversion_rate"]
 
 
 @pytest.mark.parametrize("by", [["aweme_name"], ["date"], ["aweme_name", "date"]])
@@ -129,9 +129,14 @@ def test_metrics_from_room_analysis_are_joined() -> None:
 
 def test_unknown_names_raise_clearly() -> None:
     rooms = _rooms()
-    with pytest.raises(LivekitError, match="未知的指标：gvm") as err:
+    with pytest.raises(LivekitError, match="未知的指标 'gvm'") as err:
         custom_report(rooms, ["gmv", "gvm"], ["date"])
     assert "gmv（成交金额）" in str(err.value)
+    # a live (monitor) metric is not a room metric: the custom report lists room metrics only
+    with pytest.raises(LivekitError, match="未知的指标 'gmv_per_min'") as err:
+        custom_report(rooms, ["gmv_per_min"], ["date"])
+    assert "gmv_per_min（" not in str(err.value)
+    assert "直播间指标中可用的指标有" in str(err.value)
     with pytest.raises(LivekitError, match="未知的维度：city") as err:
         custom_report(rooms, ["gmv"], ["city"])
     assert "aweme_name" in str(err.value)
@@ -143,22 +148,25 @@ def test_unknown_names_raise_clearly() -> None:
 
 
 def test_registry_columns_exist_in_the_stored_schemas() -> None:
-    for m in METRICS.values():
+    for m in metrics_of("room").values():
         available = {c for name in m.datasets for c in get(name).schema}
         missing = [c for c in m.columns if c not in available]
         assert not missing, (m.name, missing)
         assert not m.label.isascii(), m.name  # a Chinese label
         assert m.is_ratio or m.scale == 1.0
+        assert m.scale in (1.0, 1000.0), m.name  # rates are fractions: never a scale of 100
 
 
 def test_format_value() -> None:
-    assert format_value(metric("gmv"), 1234.5) == "1,234.50元"
-    assert format_value(metric("conversion_rate"), 3.456) == "3.46%"
+    assert format_value(metric("gmv"), 1234.5) == "¥1,234.50"
+    assert format_value(metric("click_conversion_rate"), 0.03456) == "3.46%"
+    assert format_value(metric("avg_watch_seconds"), 61.25) == "61.2秒"
     assert format_value(metric("roas"), 2.6) == "2.60"
     for missing in (None, float("nan"), float("inf")):
         assert format_value(metric("roas"), missing) == "—"
     assert metric("roas").value(10.0, 0.0) is None
-    assert metric("click_rate").value(5.0, 200.0) == pytest.approx(2.5)
+    assert metric("watch_click_rate").value(5.0, 200.0) == pytest.approx(0.025)
+    assert metric("gpm").value(5.0, 200.0) == pytest.approx(25.0)  # yuan per 1000 views
 
 
 def test_import_is_pure() -> None:

@@ -67,8 +67,8 @@ def test_minute_curve_differences_the_last_snapshot_of_each_minute() -> None:
     assert c["new_viewers"].to_list() == pytest.approx([30, 40, 30, 20, 20, 20])
     assert c["clicks"].to_list() == pytest.approx([0, 7, 3, 2, 2, 2])
     # rolling 2 minutes at minute 2: clicks 7+3 over viewers 40+30
-    assert c["click_rate"][2] == pytest.approx(100 * 10 / 70)
-    assert c["conversion_rate"][2] == pytest.approx(100 * 2 / 10)
+    assert c["click_rate"][2] == pytest.approx(10 / 70)  # rates are fractions
+    assert c["conversion_rate"][2] == pytest.approx(2 / 10)
     assert c["conversion_rate"][0] is None  # no clicks yet
     assert c["time"][1] == START + timedelta(minutes=1)
 
@@ -138,12 +138,16 @@ def test_show_summary_totals_and_whole_show_rates() -> None:
         ]
     )
     summary = live.show_summary(minute_curves(frame)).row(0, named=True)
-    assert summary["直播间"] == "晚场"
-    assert summary["时长（分钟）"] == 2
-    assert summary["新进观众"] == 300
-    assert summary["成交金额（元）"] == pytest.approx(396.0)
-    assert summary["商品点击率（%）"] == pytest.approx(100 * 20 / 300, abs=0.01)
-    assert summary["点击-成交率（%）"] == pytest.approx(100 * 4 / 20)
+    assert summary["room_title"] == "晚场"
+    assert summary["minutes"] == 2
+    assert summary["new_viewers"] == 300
+    assert summary["gmv"] == pytest.approx(396.0)
+    assert summary["watch_click_rate"] == pytest.approx(20 / 300)  # fractions
+    assert summary["click_conversion_rate"] == pytest.approx(4 / 20)
+    # every column has a Chinese header; the whole-show rates are the room metrics' labels
+    assert set(live.SUMMARY_LABELS) == set(live.show_summary(minute_curves(frame)).columns)
+    assert live.SUMMARY_LABELS["watch_click_rate"] == "观看-点击率"
+    assert live.show_summary(minute_curves(frame.clear())).columns == list(live.SUMMARY_LABELS)
 
 
 def test_review_text_names_each_alert_its_minute_and_how_it_ended() -> None:
@@ -195,7 +199,7 @@ def test_alert_table_and_rate_curves_are_readable() -> None:
         ]
     )
     rates = live.rate_curves(minute_curves(frame, rate_window=1))
-    assert set(rates["metric"]) == {"商品点击率（%）", "点击-成交率（%）"}
-    assert rates.filter(pl.col("metric") == "点击-成交率（%）")["rate"].to_list() == pytest.approx(
-        [0.0, 30.0]
+    assert set(rates["metric"]) == {"实时商品点击率", "实时点击-成交率"}  # the live metrics
+    assert rates.filter(pl.col("metric") == "实时点击-成交率")["rate"].to_list() == pytest.approx(
+        [0.0, 0.3]
     )

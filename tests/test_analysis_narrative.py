@@ -20,7 +20,7 @@ from livekit.analysis.products import rank_products, with_titles
 from livekit.analysis.roi import repurchase_by_day, roi_summary
 from livekit.sandbox.hostile import LONG, PAYLOADS
 from livekit.text import plain_text
-from tests.test_escape import INVISIBLE
+from tests.helpers.markup import INVISIBLE
 
 CHINA = ZoneInfo("Asia/Shanghai")
 FIRST, LAST = date(2026, 11, 20), date(2026, 11, 26)
@@ -360,15 +360,6 @@ def test_product_pick_without_enough_clicks() -> None:
     )
 
 
-def test_number_formats_mirror_the_charts() -> None:
-    from livekit import charts
-
-    for value in (0, 3, 2.5, 1234.5, 12_345, 123_456.7, 3.45e8, None, float("nan")):
-        assert nv.fmt_yuan(value) == charts.fmt_yuan(value)
-        for digits in (0, 1, 2):
-            assert nv.fmt_number(value, digits) == charts.fmt_number(value, digits)
-
-
 # ---- upstream text is data ------------------------------------------------------------------------
 MARKUP = {"p", "strong", "ol", "ul", "li", "blockquote"}  # what the sentences themselves use
 
@@ -376,7 +367,8 @@ MARKUP = {"p", "strong", "ol", "ul", "li", "blockquote"}  # what the sentences t
 def _rendered(markdown: str) -> tuple[set[str], str]:
     """The tags (none may carry an attribute) and the visible text of ``markdown`` as nbconvert
     renders it."""
-    from tests.test_escape import parse, render_nbconvert
+    from tests.helpers.markup import parse_html as parse
+    from tests.helpers.markup import render_nbconvert
 
     parsed = parse(render_nbconvert(markdown))
     assert all(not attrs for _, attrs in parsed.tags), parsed.tags

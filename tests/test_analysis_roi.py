@@ -25,8 +25,8 @@ from livekit.ingest.run import sync_async
 from livekit.jobs import sandbox_session
 from livekit.store import Store
 from livekit.store.datasets import ORDER_ITEMS, ORDERS, ROOMS, get
-from tests.conftest import NOW, TODAY, make_config
-from tests.sync_helpers import make_settings
+from tests.helpers.sandbox import NOW, TODAY, make_config
+from tests.helpers.sync import make_settings
 
 # The truth endpoint needs the viewer experiment's window (today-40 .. today-27) in the history.
 HISTORY_DAYS = 41

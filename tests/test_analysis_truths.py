@@ -35,8 +35,8 @@ from livekit.ingest.run import sync_async
 from livekit.jobs import sandbox_session
 from livekit.store import Store
 from livekit.viewers import VIEWERS_SCHEMA
-from tests.conftest import NOW, TODAY, make_config
-from tests.sync_helpers import make_settings
+from tests.helpers.sandbox import NOW, TODAY, make_config
+from tests.helpers.sync import make_settings
 
 SCALE = 1.0  # enough traffic that the planted effects are detected; the file stays fast
 ALPHA = 0.05

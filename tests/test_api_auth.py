@@ -31,7 +31,7 @@ from livekit.api.auth import (
 from livekit.api.errors import LoginError, ReauthorizeRequired
 from livekit.api.runner import run
 from livekit.sandbox.server import RunningSandbox
-from tests.test_api_support import auth_code, login_both, sandbox_settings, stats
+from tests.helpers.api import auth_code, login_both, sandbox_settings, stats
 
 TOKEN_PATH = "/open_api/oauth2/access_token/"
 

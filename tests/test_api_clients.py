@@ -30,8 +30,8 @@ from livekit.api.qianchuan import ROOM_PRODUCTS_PATH
 from livekit.api.runner import run
 from livekit.config import Settings
 from livekit.sandbox.server import RunningSandbox
-from tests.conftest import TODAY, make_config
-from tests.test_api_support import logged_in, sandbox_settings, stats
+from tests.helpers.api import logged_in, sandbox_settings, stats
+from tests.helpers.sandbox import TODAY, make_config
 
 DAY0 = int(time.mktime(TODAY.timetuple()))  # any window works: the sandbox clips to now
 
@@ -39,7 +39,7 @@ DAY0 = int(time.mktime(TODAY.timetuple()))  # any window works: the sandbox clip
 @pytest.fixture(scope="module")
 def authed(server: RunningSandbox, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings logged in to the module's frozen-clock sandbox (read-only use)."""
-    from tests.test_api_support import login_both
+    from tests.helpers.api import login_both
 
     s = sandbox_settings(tmp_path_factory.mktemp("home"), server.url)
     login_both(s)

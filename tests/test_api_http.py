@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import bisect
 import logging
 import threading
 import time
@@ -32,17 +31,12 @@ from livekit.api.http import (
 )
 from livekit.api.runner import run
 from livekit.config import load_settings
+from tests.helpers.api import max_in_window
 
 TOKEN = "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0"
 
 
 # ---- rate limiter -------------------------------------------------------------------------
-def max_in_window(times: list[float], window: float) -> int:
-    """The largest number of events inside any half-open window [t, t + window)."""
-    times = sorted(times)
-    return max(bisect.bisect_left(times, t + window) - i for i, t in enumerate(times))
-
-
 def test_rate_limiter_sliding_window_and_throughput() -> None:
     qps, duration, tasks = 40, 2.5, 60
 

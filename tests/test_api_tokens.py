@@ -22,8 +22,8 @@ from livekit.api.runner import run
 from livekit.config import Settings
 from livekit.sandbox.config import TokenLifetimes
 from livekit.sandbox.server import RunningSandbox
-from tests.conftest import NOW, TODAY, make_config
-from tests.test_api_support import logged_in, stats
+from tests.helpers.api import logged_in, stats
+from tests.helpers.sandbox import NOW, TODAY, make_config
 
 DAY0 = int(time.mktime(TODAY.timetuple()))
 REPO = Path(__file__).resolve().parent.parent

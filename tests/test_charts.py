@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import altair as alt
@@ -20,7 +19,12 @@ import vl_convert as vlc
 import yaml
 
 from livekit import charts
+from livekit.analysis import experiment as ex
 from livekit.analysis.narrative import Table
+from livekit.charts import _frames
+from livekit.charts.theme import GOOD, LABEL_EMS, NEUTRAL
+from tests.helpers.markup import INVISIBLE
+from tests.helpers.markup import parse_html as parse
 
 CJK_FONTS = {"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei"}
 
@@ -102,6 +106,20 @@ def _rooms() -> pl.DataFrame:
     )
 
 
+def _lifts(*, nan: bool = False) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "label": ["成交转化率", "人均观看时长", "无法计算"],
+            "lift": [0.14, 0.01, math.nan if nan else 0.02],
+            "lift_low": [0.08, -0.03, math.nan if nan else -0.01],
+            "lift_high": [0.20, 0.05, math.nan if nan else 0.05],
+            "ci_level": [0.95] * 3,
+            "adjusted_p": [0.001, 0.6, None],
+            "verdict": ["up", "none", "error"],
+        }
+    )
+
+
 CASES: dict[str, tuple[Callable[[], Any], str]] = {
     "funnel": (lambda: charts.funnel_chart(_funnel()), "直播间转化漏斗"),
     "funnel_change": (lambda: charts.funnel_change_chart(_change()), "成交变化拆解"),
@@ -121,8 +139,8 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
             "label",
             "roas",
             title="各场支付ROI",
-            rule=2.22,
-            rule_label="保本",
+            reference=2.22,
+            reference_label="保本",
         ),
         "各场支付ROI",
     ),
@@ -132,33 +150,15 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
     ),
     "survival": (lambda: charts.survival_chart(_km()), "观众留存曲线"),
     "survival_groups": (
-        lambda: charts.survival_chart(_km(2), "source", group_title="流量来源", max_minutes=30),
+        lambda: charts.survival_chart(_km(2), "source", color_title="流量来源", max_minutes=30),
         "观众留存曲线",
     ),
-    "lift_frame": (
-        lambda: charts.lift_chart(
-            pl.DataFrame(
-                {
-                    "label": ["成交转化率", "人均观看时长"],
-                    "lift": [0.14, 0.01],
-                    "lift_low": [0.08, -0.03],
-                    "lift_high": [0.20, 0.05],
-                }
-            )
-        ),
-        "实验组相对对照组的提升",
-    ),
-    "lift_records": (
-        lambda: charts.lift_chart(
-            {
-                "成交转化率": SimpleNamespace(lift=0.14, lift_ci=(0.08, 0.20)),
-                "无法计算": SimpleNamespace(lift=math.nan, lift_ci=(math.nan, math.nan)),
-            },
-            title="提升森林图",
-        ),
+    "lift": (lambda: charts.lift_chart(_lifts()), "实验组相对对照组的提升"),
+    "lift_titled": (
+        lambda: charts.lift_chart(_lifts(nan=True), title="提升森林图", subtitle="自定义说明"),
         "提升森林图",
     ),
-    "roi": (lambda: charts.roi_chart(_rooms(), breakeven=1 / 0.45), "各场直播 ROI 与保本线"),
+    "roi": (lambda: charts.roi_chart(_rooms(), reference=1 / 0.45), "各场直播 ROI 与保本线"),
     "rate": (
         lambda: charts.rate_chart(
             pl.DataFrame(
@@ -186,7 +186,7 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
             _days()
             .head(7)
             .select("date", roas=pl.col("gmv") / 2e4, net_roas=pl.col("gmv") / 2.5e4),
-            breakeven=2.22,
+            reference=2.22,
         ),
         "每日 ROI 走势",
     ),
@@ -206,7 +206,7 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
                     "ci_high": [0.012, 0.023, 1.0],
                 }
             ),
-            overall=0.015,
+            reference=0.015,
         ),
         "不同停留时长的成交率",
     ),
@@ -260,17 +260,17 @@ def test_long_labels_are_clipped_before_rendering() -> None:
     long = "一个名字非常非常长、长到超出坐标轴标签宽度的商品标题"
     twin = "另一个名字也非常长、长到超出坐标轴标签宽度的商品标题"
     frame = pl.DataFrame({"k": [long, twin, twin + "乙", "短名"], "v": [1.0, 2.0, 3.0, 4.0]})
-    clipped = charts._clip_labels(frame, "k")["k"].to_list()
+    clipped = _frames.clip_labels(frame, "k")["k"].to_list()
     assert clipped[3] == "短名"
     assert clipped[0] == long[:19] + "…"
-    assert charts._ems(clipped[0]) <= charts.LABEL_EMS
+    assert _frames.ems(clipped[0]) <= LABEL_EMS
     # the two twins would clip to the same text: they stay whole rather than merge
     assert clipped[1:3] == [twin, twin + "乙"]
     ascii_label = "11-21 20:36 " + "a" * 40
-    assert charts._ems(charts._clip(ascii_label)) <= charts.LABEL_EMS
-    assert charts._clip(ascii_label).startswith("11-21 20:36 aaaa")
+    assert _frames.ems(_frames.clip(ascii_label)) <= LABEL_EMS
+    assert _frames.clip(ascii_label).startswith("11-21 20:36 aaaa")
     svg = vlc.vegalite_to_svg(CASES["product_rank"][0]().to_json())
-    assert charts._clip(f"2. {long}") in svg
+    assert _frames.clip(f"2. {long}") in svg
     assert "1. 保温杯" in svg
     assert "样品" not in svg  # not ranked: too few clicks
     assert (
@@ -338,21 +338,94 @@ def test_missing_columns_are_reported() -> None:
         charts.funnel_chart(pl.DataFrame({"label": ["a"], "count": [1]}))
 
 
-def test_only_charts_imports_altair() -> None:
+def test_only_the_chart_modules_import_altair() -> None:
+    """``import livekit.charts`` (and its tables and theme) loads no altair; among all of
+    livekit only the chart-drawing modules of the package do."""
+    drawing = {"builders", "reports", "render", "_marks"}
     code = (
         "import importlib, pkgutil, sys\n"
-        "import livekit\n"
+        "import livekit, livekit.charts as charts\n"
+        "charts.table, charts.Column, charts.theme, charts.fmt_percent\n"
+        "assert 'altair' not in sys.modules and 'vl_convert' not in sys.modules\n"
         "for m in pkgutil.walk_packages(livekit.__path__, 'livekit.'):\n"
-        "    if m.name == 'livekit.charts' or m.name.endswith('__main__'):\n"
+        f"    if m.name.rpartition('.')[2] in {drawing!r} or m.name.endswith('__main__'):\n"
         "        continue\n"
         "    importlib.import_module(m.name)\n"
         "    if 'altair' in sys.modules:\n"
         "        raise SystemExit('altair imported by ' + m.name)\n"
+        "charts.bar_chart\n"
+        "assert 'altair' in sys.modules\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_public_names_resolve() -> None:
+    for name in charts.__all__:
+        assert getattr(charts, name) is not None, name
+    assert set(charts.__all__) == set(charts._HOMES)
+    with pytest.raises(AttributeError):
+        _ = charts.DIMENSION_LABELS  # labels live in livekit.vocab.labels
+
+
+# Keywords that used to name the same idea differently from builder to builder.
+RETIRED_KEYWORDS = {
+    "category",
+    "value",
+    "rate",
+    "dimension",
+    "group",
+    "label",
+    "metric",
+    "value_title",
+    "rate_title",
+    "count_title",
+    "category_title",
+    "dimension_title",
+    "group_title",
+    "label_title",
+    "value_format",
+    "rule",
+    "rule_label",
+    "breakeven",
+    "overall",
+}
+BUILDERS = [
+    "bar_chart",
+    "trend_chart",
+    "metric_chart",
+    "rate_chart",
+    "survival_chart",
+    "funnel_chart",
+    "funnel_change_chart",
+    "lift_chart",
+    "roi_chart",
+    "roi_trend_chart",
+    "repurchase_chart",
+    "dwell_conversion_chart",
+    "product_rank_chart",
+    "live_review_chart",
+]
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_builders_speak_one_vocabulary(name: str) -> None:
+    import inspect
+    import typing
+
+    builder = getattr(charts, name)
+    params = set(inspect.signature(builder).parameters)
+    assert not params & RETIRED_KEYWORDS, f"{name}: {sorted(params & RETIRED_KEYWORDS)}"
+    if "reference" in params:
+        assert "reference_label" in params
+    if "title" in params:
+        assert "subtitle" in params
+    returns = typing.get_type_hints(builder)["return"]
+    kinds = set(typing.get_args(returns)) or {returns}
+    kinds.discard(type(None))
+    assert kinds and kinds <= {alt.Chart, alt.LayerChart, alt.HConcatChart}, returns
 
 
 def test_grouped_bars_and_change_labels() -> None:
@@ -367,7 +440,7 @@ def test_grouped_bars_and_change_labels() -> None:
     rates = _funnel().filter(pl.col("step_rate").is_not_null())
     both = pl.concat([rates.with_columns(pl.lit(a).alias("账号")) for a in ("主号", "小号")])
     chart = charts.bar_chart(
-        both, "label", "step_rate", "账号", title="分账号转化率", grouped=True, value_format=".1%"
+        both, "label", "step_rate", "账号", title="分账号转化率", grouped=True, y_format=".1%"
     )
     spec = chart.to_dict()
     assert "yOffset" in json.dumps(spec)
@@ -407,8 +480,111 @@ def test_table_html() -> None:
     assert "说明" in str(described)
     assert "¥1.23万" in str(described)
     assert "日期" not in str(described)  # only the described columns
-    assert charts.label_of("aweme_name") == "抖音号"
-    assert charts.label_of("unknown_col") == "unknown_col"
+    headers = str(charts.table(frame.select("date", "name")))
+    assert "<th" in headers and "日期" in headers and "name" in headers  # dimension labels
+
+
+def test_one_table_spec_for_every_call_form() -> None:
+    frame = pl.DataFrame(
+        {"aweme_name": ["主号", "小号"], "gmv": [12_345.6, 80.0], "rate": [0.5, 0.1]}
+    )
+    spec = charts.TableSpec(
+        (charts.Column("aweme_name"), charts.Column("gmv", "成交金额", "money")),
+        caption="按账号",
+    )
+    html = str(charts.table(frame, spec))
+    assert "抖音号" in html  # the dimension label when the column has none
+    assert "¥1.23万" in html and "按账号" in html
+    assert "0.5" not in html  # rate is not in the spec
+    # the shorter forms build the same spec, and give the same table
+    same = charts.table_spec({"aweme_name": "抖音号", "gmv": "成交金额"}, {"gmv": "money"})
+    assert same == charts.TableSpec(
+        (charts.Column("aweme_name", "抖音号"), charts.Column("gmv", "成交金额", "money"))
+    )
+    assert str(charts.table(frame, same, caption="按账号")) == html
+    listed = charts.table(frame, ["aweme_name", charts.Column("rate", "比率", "percent")])
+    assert "50.00%" in str(listed) and "抖音号" in str(listed)
+    narrated = charts.table(Table(frame, {"gmv": "成交金额"}, {"gmv": "yuan"}, caption="说明"))
+    assert str(narrated) == str(
+        charts.table(frame, [charts.Column("gmv", "成交金额", "yuan")], caption="说明")
+    )
+    assert charts.table(frame, spec, max_rows=1)._repr_html_().count("<tr>") == 2
+    assert "共 2 行，仅显示前 1 行" in str(charts.table(frame, max_rows=1))
+
+
+# ---- a chart draws the decision the analysis made -------------------------------------------
+
+
+def _colours(chart: Any) -> dict[str, str]:
+    """Each metric's colour in a lift chart, as the spec maps its data to the colour scale."""
+    spec = chart.to_dict()
+    [rows] = [v for v in spec["datasets"].values() if v and "verdict" in v[0]]
+    [scale] = {
+        json.dumps(layer["encoding"]["color"]["scale"])
+        for layer in spec["layer"]
+        if "color" in layer.get("encoding", {}) and "field" in layer["encoding"]["color"]
+    }
+    mapping = dict(zip(*json.loads(scale).values(), strict=True))
+    field = json.loads(
+        json.dumps(next(layer for layer in spec["layer"] if "color" in layer.get("encoding", {})))
+    )["encoding"]["color"]["field"]
+    return {row["label"]: mapping[row[field]] for row in rows}
+
+
+def _units(conv_b: int, n: int = 1000) -> pl.DataFrame:
+    """Per-viewer units: 100 of ``n`` converted in A, ``conv_b`` in B; clicks and watch time
+    alike in both arms."""
+    return pl.DataFrame(
+        {
+            "viewer_id": [f"v{i}" for i in range(2 * n)],
+            "arm": ["A"] * n + ["B"] * n,
+            "converted": [i < 100 for i in range(n)] + [i < conv_b for i in range(n)],
+            "clicked": [i < 200 for i in range(n)] * 2,
+            "watch_seconds": [60.0 + (i % 7) for i in range(2 * n)],
+            "gmv": [0.0] * (2 * n),
+            "visits": [1] * (2 * n),
+        }
+    )
+
+
+def test_lift_chart_colours_the_adjusted_verdict_not_the_raw_interval() -> None:
+    # Three metrics; conversion 10.0% -> 13.4%: p = 0.018 alone, its interval excludes 0, but
+    # Holm over three metrics adjusts p to 0.054: the analysis says "no difference".
+    report = ex.analyse_experiment(
+        _units(134), ["conversion", "click", "watch_seconds"], unit="viewer", correction="holm"
+    )
+    lifts = ex.lift_frame(report)
+    conversion = lifts.row(0, named=True)
+    assert conversion["lift_low"] > 0  # the unadjusted interval alone would say "up"
+    assert report.comparisons["conversion"].p_value < 0.05 < conversion["adjusted_p"]
+    assert conversion["verdict"] == "none"
+    chart = charts.lift_chart(lifts)
+    colours = _colours(chart)
+    assert colours[conversion["label"]] == NEUTRAL
+    svg = vlc.vegalite_to_svg(chart.to_json())
+    assert GOOD not in svg  # nothing drawn as a significant gain
+    assert "没有检测到差异" in svg
+    assert "未做多重比较校正" in svg and "95%" in svg  # which interval the bars are
+    assert "校正后不显著" in svg
+
+    # with a larger gain the same path says "up", and the chart follows
+    stronger = ex.lift_frame(
+        ex.analyse_experiment(_units(140), ["conversion", "click", "watch_seconds"], unit="viewer")
+    )
+    assert stronger["verdict"][0] == "up"
+    assert _colours(charts.lift_chart(stronger))[stronger["label"][0]] == GOOD
+
+
+def test_lift_chart_needs_the_verdict() -> None:
+    with pytest.raises(ValueError, match="verdict"):
+        charts.lift_chart(_lifts().drop("verdict"))
+    with pytest.raises(ValueError, match="verdict"):
+        charts.lift_chart(_lifts().with_columns(pl.lit("显著").alias("verdict")))
+
+
+def test_lift_legend_speaks_like_the_results_table() -> None:
+    for code, text in ex.VERDICT_TEXT.items():
+        assert charts.VERDICT_LEGEND[code][0] == text
 
 
 # ---- the report notebooks built on these charts ---------------------------------------------
@@ -458,7 +634,6 @@ def _hostile_frame() -> pl.DataFrame:
 
 def test_table_shows_upstream_text_as_text() -> None:
     from livekit.text import plain_text
-    from tests.test_escape import INVISIBLE, parse
 
     frame = _hostile_frame()
     parsed = parse(str(charts.table(frame, {"title": "商品", "clicks": "点击"})))
@@ -473,7 +648,6 @@ def test_table_shows_upstream_text_as_text() -> None:
 
 def test_chart_labels_and_titles_from_upstream_stay_text() -> None:
     from livekit.sandbox.hostile import OUTSIDE_HOST
-    from tests.test_escape import INVISIBLE, parse
 
     frame = _hostile_frame()
     chart = charts.bar_chart(
@@ -481,8 +655,8 @@ def test_chart_labels_and_titles_from_upstream_stay_text() -> None:
         "title",
         "clicks",
         title="宠粉福利专场<script>window.__pwned=1</script>\u202e：点击",
-        category_title="商品",
-        value_title="点击",
+        x_title="商品",
+        y_title="点击",
     )
     svg = vlc.vegalite_to_svg(chart.to_json())
     parsed = parse(svg)

@@ -14,7 +14,7 @@ import pytest
 from livekit.sandbox.clock import Clock
 from livekit.sandbox.server import RunningSandbox
 from livekit.sandbox.world import CHINA_TZ
-from tests.conftest import NOW, TODAY, Qianchuan
+from tests.helpers.sandbox import NOW, TODAY, Qianchuan
 
 FMT = "%Y-%m-%d %H:%M:%S"
 

@@ -5,29 +5,15 @@ back as exactly its visible text: no tag, no link, no image, no invisible charac
 from __future__ import annotations
 
 import html
-import re
 
 import pytest
 
 from livekit.sandbox.hostile import LONG, PAYLOADS
 from livekit.text import DISPLAY_LIMIT, ELLIPSIS, escape_html, escape_markdown, plain_text
-from tests.html_helpers import parse_html as parse
+from tests.helpers.markup import INVISIBLE, render_markdown_it, render_nbconvert
+from tests.helpers.markup import parse_html as parse
 
 CASES = [*PAYLOADS, LONG, "www.outside.invalid 与 mail@outside.invalid 与 http://outside.invalid"]
-INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-
-
-def render_nbconvert(source: str) -> str:
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
-
-    return str(markdown2html_mistune(source))
-
-
-def render_markdown_it(source: str) -> str:
-    """CommonMark (markdown-it-py); bare-URL autolinks are covered by mistune's url plugin."""
-    from markdown_it import MarkdownIt
-
-    return str(MarkdownIt("commonmark").enable("table").render(source))
 
 
 @pytest.mark.parametrize("render", [render_nbconvert, render_markdown_it], ids=["mistune", "mdit"])

@@ -18,7 +18,7 @@ import pytest
 
 from livekit.sandbox.doudian import param_json, sign
 from livekit.sandbox.server import RunningSandbox
-from tests.conftest import TODAY, Doudian, Qianchuan
+from tests.helpers.sandbox import TODAY, Doudian, Qianchuan
 
 ROOM_GET = "/open_api/v1.0/qianchuan/today_live/room/get/"
 ROOM_DETAIL = "/open_api/v1.0/qianchuan/today_live/room/detail/get/"

@@ -26,8 +26,8 @@ import pytest
 from livekit.reports import Project, RunResult, run
 from livekit.sandbox.hostile import PAYLOADS
 from livekit.text import plain_text
-from tests.report_helpers import ROOT, cli, environment
-from tests.test_report_html import assert_report_draws, browser, visit  # noqa: F401
+from tests.helpers.browser import assert_report_draws, visit
+from tests.helpers.reports import ROOT, cli, environment
 
 pytestmark = pytest.mark.slow
 
@@ -147,13 +147,13 @@ def _readable(text: str) -> str:
     return " ".join(plain_text(text).split())
 
 
-def _visible(browser: Any, result: RunResult) -> str:  # noqa: F811
+def _visible(browser: Any, result: RunResult) -> str:
     assert result.html is not None
     return " ".join(visit(browser, result.html).text.split())
 
 
 def test_every_report_succeeds_offline_without_scripts(
-    browser: Any,  # noqa: F811
+    browser: Any,
     reports: Rendered,
 ) -> None:
     expected = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if not p.stem.startswith("_")}
@@ -170,7 +170,7 @@ def test_every_report_succeeds_offline_without_scripts(
 
 
 def test_titles_read_as_text_with_their_payloads(
-    browser: Any,  # noqa: F811
+    browser: Any,
     reports: Rendered,
 ) -> None:
     from livekit.dates import today
@@ -223,7 +223,8 @@ def test_report_sentences_quote_upstream_text_as_text(reports: Rendered) -> None
     the sentences' own, no attribute, and the hostile names readable with their payloads."""
     from livekit.dates import today
     from livekit.sandbox.world import World
-    from tests.test_escape import parse, render_nbconvert
+    from tests.helpers.markup import parse_html as parse
+    from tests.helpers.markup import render_nbconvert
 
     allowed = {"p", "strong", "em", "code", "ul", "ol", "li", "blockquote", "br"}
     shown: dict[str, str] = {}

@@ -24,7 +24,7 @@ from livekit.monitor.rules import parse_rules
 from livekit.reports import Project
 from livekit.reports.params import ParameterError, load_yaml, report_parameters
 from livekit.reports.schedule import load_schedules
-from tests.report_helpers import cli, make_project
+from tests.helpers.reports import cli, make_project
 
 runner = CliRunner()
 ON = date(2026, 11, 28)

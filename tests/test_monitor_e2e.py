@@ -25,9 +25,9 @@ from livekit.sandbox.config import SandboxConfig
 from livekit.sandbox.world import CHINA_TZ, World
 from livekit.store import Store
 from livekit.store.datasets import ALERTS, LIVE_SNAPSHOTS
-from tests.conftest import TODAY
-from tests.notify_receivers import Receivers, running_receivers
-from tests.sync_helpers import make_settings
+from tests.helpers.notify_receivers import Receivers, running_receivers
+from tests.helpers.sandbox import TODAY
+from tests.helpers.sync import make_settings
 
 RULES = Path(__file__).resolve().parents[1] / "params" / "alerts.yaml"
 SECRET = "feishu-test-secret"

@@ -5,109 +5,14 @@ from __future__ import annotations
 import json
 import math
 import textwrap
-from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from livekit.monitor.engine import Engine, EvalResult
-from livekit.monitor.rules import RuleSet, load_rules, parse_rules
-from livekit.monitor.types import MetricValue, Scope, SeriesKey
-
-CN = timezone(timedelta(hours=8))
-T0 = datetime(2026, 11, 26, 19, 30, tzinfo=CN)
-ROOM = 7712444602198282552
-ROOM2 = 7712454136862806925
-PRODUCT = 3971491932911412113
-
-
-class FakeSource:
-    """Rooms and products on air, values set by the test, a clock it moves."""
-
-    def __init__(self) -> None:
-        self.t = T0
-        self.rooms: dict[int, dict[str, str]] = {}
-        self.products: dict[tuple[int, int], str] = {}
-        self.started: dict[int, datetime] = {}
-        self.values: dict[tuple[str, str], MetricValue] = {}
-        self.history: dict[tuple[str, str], float] = {}
-        self.calls: Counter[tuple[str, str]] = Counter()
-
-    def add_room(self, room_id: int = ROOM, title: str = "今晚上新", aweme: str = "主号") -> None:
-        self.rooms[room_id] = {"room_title": title, "aweme_name": aweme}
-        self.started[room_id] = self.t
-
-    def add_product(self, room_id: int = ROOM, product_id: int = PRODUCT) -> None:
-        self.products[(room_id, product_id)] = "爆款面膜"
-
-    def set(
-        self,
-        metric: str,
-        value: float | None,
-        ident: str = f"room={ROOM}",
-        den: float | None = None,
-    ) -> None:
-        self.values[(metric, ident)] = MetricValue(value, den)
-
-    def advance(self, minutes: float) -> None:
-        self.t += timedelta(minutes=minutes)
-
-    # ---- MetricSource ----
-    def now(self) -> datetime:
-        return self.t
-
-    def series(self, scope: Scope) -> list[SeriesKey]:
-        out = []
-        for room_id, labels in self.rooms.items():
-            base = {"room_id": str(room_id), **labels}
-            if scope == "room":
-                out.append(SeriesKey("room", room_id, None, base))
-            else:
-                for (r, pid), title in self.products.items():
-                    if r == room_id:
-                        out.append(
-                            SeriesKey(
-                                "product",
-                                room_id,
-                                pid,
-                                {**base, "product_id": str(pid), "product_title": title},
-                            )
-                        )
-        return out
-
-    def value(self, metric: str, key: SeriesKey, window_min: float) -> MetricValue:
-        self.calls[(metric, key.ident)] += 1
-        return self.values.get((metric, key.ident), MetricValue(None))
-
-    def minute_of_show(self, key: SeriesKey) -> int | None:
-        return int((self.t - self.started[key.room_id]).total_seconds() // 60)
-
-    def history_median(
-        self, metric: str, key: SeriesKey, minute: int, window_min: float
-    ) -> float | None:
-        return self.history.get((metric, key.ident))
-
-
-def rules(body: str, head: str = "") -> RuleSet:
-    text = (
-        "version: 1\n"
-        + textwrap.dedent(head)
-        + "rules:\n"
-        + textwrap.indent(textwrap.dedent(body), "  ")
-    )
-    return parse_rules(text, source="test.yaml")
-
-
-LOW_VIEWERS = """
-- name: 新进观众过少
-  metric: new_viewers_per_min
-  scope: room
-  condition: {type: threshold, op: below, value: 10}
-  for: 3
-  repeat: 30
-  message: "{{ room_title }} 新进观众 {{ value_text }}（第 {{ minute }} 分钟）"
-"""
+from livekit.monitor.rules import load_rules
+from tests.helpers.monitor import LOW_VIEWERS, PRODUCT, ROOM, ROOM2, T0, FakeSource, rules
 
 
 @pytest.fixture
@@ -208,14 +113,14 @@ def test_min_denominator_counts_as_no_data(tmp_path: Path, src: FakeSource) -> N
     - name: 转化率低
       metric: conversion_rate
       scope: room
-      condition: {type: threshold, op: below, value: 5}
+      condition: {type: threshold, op: below, value: 0.05}
       min_denominator: 30
       no_data: ok
     """
     engine = Engine(rules(text), tmp_path / "state.json")
     src.set("conversion_rate", 0.0, den=12)  # 0 of 12 clicks: not a rate worth alerting on
     assert kinds(tick(engine, src)) == []
-    src.set("conversion_rate", 2.0, den=50)
+    src.set("conversion_rate", 0.02, den=50)
     assert kinds(tick(engine, src)) == ["firing"]
     src.set("conversion_rate", 0.0, den=12)  # back below the minimum: no data, no_data: ok
     assert kinds(tick(engine, src)) == ["resolved"]
@@ -241,7 +146,7 @@ def test_no_data_alert_fires_on_missing_data(tmp_path: Path, src: FakeSource) ->
     engine = Engine(rules(text), tmp_path / "state.json")
     src.set("new_viewers_per_min", None)
     assert [kinds(tick(engine, src)) for _ in range(3)] == [[], [], ["firing"]]
-    assert engine.active()[0]["value"] is None
+    assert engine.active()[0].value is None
 
 
 def test_no_data_keep_does_not_advance_or_cancel(tmp_path: Path, src: FakeSource) -> None:
@@ -250,7 +155,7 @@ def test_no_data_keep_does_not_advance_or_cancel(tmp_path: Path, src: FakeSource
     tick(engine, src)
     src.set("new_viewers_per_min", None)
     tick(engine, src)
-    assert engine.active()[0]["state"] == "pending"  # kept, not cancelled
+    assert engine.active()[0].state == "pending"  # kept, not cancelled
     src.set("new_viewers_per_min", 4.0)
     tick(engine, src)
     assert kinds(tick(engine, src)) == ["firing"]  # held since minute 0
@@ -346,13 +251,13 @@ def test_restart_neither_resends_nor_forgets(tmp_path: Path, src: FakeSource) ->
     del first  # SIGKILL: nothing but the state file survives
 
     second = Engine(ruleset, path)
-    assert [a["state"] for a in second.active()] == ["firing"]
+    assert [a.state for a in second.active()] == ["firing"]
     assert kinds(tick(second, src)) == []  # still firing: nothing to send again
     src.set("new_viewers_per_min", 30.0)
     assert kinds(tick(second, src)) == ["resolved"]  # and the resolution still goes out
 
     state = json.loads(path.read_text(encoding="utf-8"))
-    assert state["version"] == 1
+    assert state["version"] == 2
     assert state["tick"] == 3
     assert state["alerts"] == {}
 
@@ -515,7 +420,7 @@ def test_anomaly_detector_survives_restart(tmp_path: Path, src: FakeSource) -> N
     - name: 转化率异常
       metric: conversion_rate
       scope: room
-      condition: {type: anomaly, method: ewma, direction: down, lambda: 0.5, L: 3, warmup: 3, min_sigma: 1}
+      condition: {type: anomaly, method: ewma, direction: down, lambda: 0.5, L: 3, warmup: 3, min_sigma: 0.01}
       window: 10
       min_denominator: 20
     """
@@ -523,7 +428,7 @@ def test_anomaly_detector_survives_restart(tmp_path: Path, src: FakeSource) -> N
     path = tmp_path / "state.json"
     engine = Engine(ruleset, path)
     sent = []
-    for i, value in enumerate([15.0, 16.0, 14.0, 15.0, 15.0, 4.0, 3.0]):
+    for i, value in enumerate([0.15, 0.16, 0.14, 0.15, 0.15, 0.04, 0.03]):
         if i == 4:
             engine = Engine(ruleset, path)  # restart in the middle: the baseline is kept
         src.set("conversion_rate", value, den=40)

@@ -35,7 +35,7 @@ from livekit.monitor.notify import (
     test_channels,
 )
 from livekit.monitor.types import Message
-from tests.notify_receivers import Receivers, running_receivers, running_smtp
+from tests.helpers.notify_receivers import Receivers, running_receivers, running_smtp
 
 T = TypeVar("T")
 SSL = ssl.create_default_context()  # one for all clients: building it costs ~80 ms

@@ -57,8 +57,8 @@ from livekit.monitor.rules import parse_rules
 from livekit.monitor.types import Message, MetricValue, Scope, SeriesKey
 from livekit.sandbox.hostile import LONG, OUTSIDE_HOST, PAYLOADS
 from livekit.text import plain_text
-from tests.html_helpers import parse_html
-from tests.notify_receivers import Receivers, running_receivers, running_smtp
+from tests.helpers.markup import parse_html
+from tests.helpers.notify_receivers import Receivers, running_receivers, running_smtp
 
 CN = timezone(timedelta(hours=8))
 T0 = datetime(2026, 11, 27, 20, 0, tzinfo=CN)
@@ -519,8 +519,8 @@ def test_monitor_against_hostile_sandbox_sends_inert_messages(
     from livekit.monitor.notify import parse_channel_specs, resolve_channels
     from livekit.sandbox.config import SandboxConfig
     from livekit.sandbox.world import CHINA_TZ, World
-    from tests.conftest import TODAY
-    from tests.sync_helpers import make_settings
+    from tests.helpers.sandbox import TODAY
+    from tests.helpers.sync import make_settings
 
     rx.reset()
     rules_path = Path(__file__).resolve().parents[1] / "params" / "alerts.yaml"

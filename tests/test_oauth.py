@@ -14,7 +14,7 @@ import pytest
 
 from livekit.sandbox.config import TokenLifetimes
 from livekit.sandbox.server import RunningSandbox, running_sandbox
-from tests.conftest import NOW, Doudian, Qianchuan, make_config
+from tests.helpers.sandbox import NOW, Doudian, Qianchuan, make_config
 
 CONSENT = "/openapi/qc/audit/oauth.html"
 ACCOUNTS = "/open_api/oauth2/advertiser/get/"

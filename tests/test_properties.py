@@ -40,7 +40,7 @@ from livekit.reports.params import ParameterError, report_parameters
 from livekit.reports.schedule import load_schedules
 from livekit.store import Store
 from livekit.viewers import VIEWERS_SCHEMA, ViewerFileError, import_viewers, read_viewer_bytes
-from tests.report_helpers import cli, make_project
+from tests.helpers.reports import cli, make_project
 
 ON = date(2026, 11, 28)
 NOW = datetime(2026, 11, 28, 9, 30, tzinfo=CHINA_TZ)

@@ -19,7 +19,7 @@ from livekit.sandbox.config import Faults
 from livekit.sandbox.doudian import param_json, sign
 from livekit.sandbox.server import RunningSandbox, running_sandbox
 from livekit.sandbox.world import CHINA_TZ, World
-from tests.conftest import NOW, Doudian, make_config
+from tests.helpers.sandbox import NOW, Doudian, make_config
 
 NOW_TS = int(NOW.timestamp())
 DAY_START = int(datetime(2026, 11, 26, tzinfo=CHINA_TZ).timestamp())

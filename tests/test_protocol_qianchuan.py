@@ -19,7 +19,7 @@ from livekit.sandbox import aggregates as agg
 from livekit.sandbox.config import Faults
 from livekit.sandbox.server import RunningSandbox, running_sandbox
 from livekit.sandbox.world import Session, World, fmt_time
-from tests.conftest import NOW, TODAY, Qianchuan, make_config
+from tests.helpers.sandbox import NOW, TODAY, Qianchuan, make_config
 
 AWEME_AUTH = "v1.0/qianchuan/aweme/authorized/get/"
 ROOM_GET = "v1.0/qianchuan/today_live/room/get/"

@@ -14,7 +14,7 @@ from livekit.dates import today
 from livekit.reports import Project, check
 from livekit.reports.html import offline_violations
 from livekit.reports.params import declared_parameters
-from tests.report_helpers import (
+from tests.helpers.reports import (
     ROOT,
     TEST_HOME,
     environment,

@@ -21,7 +21,7 @@ from livekit.reports.params import (
     report_parameters,
 )
 from livekit.reports.project import Project, ReportError
-from tests.report_helpers import FIXTURES, make_project
+from tests.helpers.reports import FIXTURES, make_project
 
 DAY = date(2026, 11, 28)
 

@@ -18,7 +18,7 @@ from livekit.reports.html import chart_outputs, export_html, offline_violations
 from livekit.reports.index import read_history, record
 from livekit.reports.result import RunResult, Status
 from livekit.reports.runner import longest_first, scrub
-from tests.report_helpers import (
+from tests.helpers.reports import (
     ROOT,
     cli,
     injected_source,

@@ -15,7 +15,7 @@ from livekit.reports import schedule as sched
 from livekit.reports.index import read_history
 from livekit.reports.params import ParameterError
 from livekit.reports.schedule import Schedule, crontab_lines, load_schedules, run_due, serve
-from tests.report_helpers import ROOT, cli, make_project, real_reports
+from tests.helpers.reports import ROOT, cli, make_project, real_reports
 
 T0 = datetime(2026, 11, 28, 7, 30, tzinfo=CHINA_TZ)
 

@@ -9,7 +9,7 @@ import pytest
 
 from livekit.config import SANDBOX_DOUDIAN_APP_SECRET, SANDBOX_QIANCHUAN_SECRET
 from livekit.reports import run
-from tests.report_helpers import load_nb, make_project, stream_text
+from tests.helpers.reports import load_nb, make_project, stream_text
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ import pytest
 
 from livekit.sandbox.hostile import LONG, PAYLOADS
 from livekit.sandbox.server import running_sandbox
-from tests.conftest import Doudian, Qianchuan, make_config
-from tests.test_determinism import Client, request_sequence
+from tests.helpers.raw_client import Client, request_sequence
+from tests.helpers.sandbox import Doudian, Qianchuan, make_config
 
 SUFFIXES = (*PAYLOADS, LONG)
 

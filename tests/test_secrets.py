@@ -30,9 +30,9 @@ from livekit.monitor.notify.config import BUILTIN_SPECS, parse_channel_specs
 from livekit.monitor.types import Message
 from livekit.reports import run
 from livekit.sandbox.server import running_sandbox
-from tests.conftest import make_config
-from tests.notify_receivers import Receivers, running_receivers, running_smtp
-from tests.report_helpers import load_nb, make_project
+from tests.helpers.notify_receivers import Receivers, running_receivers, running_smtp
+from tests.helpers.reports import load_nb, make_project
+from tests.helpers.sandbox import make_config
 
 T = TypeVar("T")
 
@@ -338,7 +338,7 @@ def _sync_with_app_secret(name: str, value: str, tmp_path: Path) -> None:
     """Log in and call both platforms with the app secret ``value`` (the sandbox holds it)."""
     from livekit.api import Client
     from livekit.api.auth import create_doudian_token, exchange_code
-    from tests.test_api_support import auth_code
+    from tests.helpers.api import auth_code
 
     field = "qianchuan_secret" if name == "LIVEKIT_QIANCHUAN_SECRET" else "doudian_app_secret"
     config = make_config(**{field: value})

@@ -26,8 +26,8 @@ from livekit.monitor.types import Message
 from livekit.reports import Project, run
 from livekit.reports.index import read_history
 from livekit.reports.schedule import STATE, read_state, run_due
-from tests.report_helpers import make_project
-from tests.test_monitor_engine import LOW_VIEWERS, ROOM, ROOM2, FakeSource, rules
+from tests.helpers.monitor import LOW_VIEWERS, ROOM, ROOM2, FakeSource, rules
+from tests.helpers.reports import make_project
 
 DAMAGES = ["entry", "whole"]
 NOT_JSON = b'{"version": 1, "runs": [ {"name": "half a fi'

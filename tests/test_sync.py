@@ -24,8 +24,8 @@ from livekit.jobs import SandboxSession, sandbox_session
 from livekit.sandbox.config import Faults
 from livekit.store import Store
 from livekit.store.datasets import ORDERS, ROOMS
-from tests.conftest import NOW, TODAY, make_config
-from tests.sync_helpers import DATASETS, make_settings, read_all
+from tests.helpers.sandbox import NOW, TODAY, make_config
+from tests.helpers.sync import DATASETS, make_settings, read_all
 
 START = TODAY - timedelta(days=29)  # 30 days, today (with a show on air) included
 END = TODAY

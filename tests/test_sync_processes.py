@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -19,66 +19,15 @@ from polars.testing import assert_frame_equal
 
 from livekit.api.runner import run
 from livekit.ingest.run import sync_async
-from livekit.jobs import SandboxSession, sandbox_auth_code, sandbox_session
+from livekit.jobs import sandbox_auth_code, sandbox_session
 from livekit.sandbox.config import Faults, TokenLifetimes
 from livekit.sandbox.server import free_port
 from livekit.store import Store
-from tests.conftest import NOW, TODAY, make_config
-from tests.sync_helpers import DATASETS, make_settings, read_all
+from tests.helpers.sandbox import NOW, TODAY, make_config
+from tests.helpers.sync import DATASETS, child_env, cli, make_settings, read_all, spawn
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = TODAY - timedelta(days=10), TODAY - timedelta(days=1)
-
-
-def child_env(session: SandboxSession, **extra: str) -> dict[str, str]:
-    """The environment a deployment would set: LIVEKIT_* names only."""
-    s = session.settings
-    assert s.qianchuan_secret is not None
-    assert s.doudian_app_secret is not None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
-    env.update(
-        {
-            "LIVEKIT_HOME": str(s.home),
-            "LIVEKIT_QIANCHUAN_APP_ID": str(s.qianchuan_app_id),
-            "LIVEKIT_QIANCHUAN_SECRET": s.qianchuan_secret.get_secret_value(),
-            "LIVEKIT_QIANCHUAN_BASE_URL": s.qianchuan_base_url,
-            "LIVEKIT_QIANCHUAN_AUTH_URL": s.qianchuan_auth_url,
-            "LIVEKIT_DOUDIAN_APP_KEY": str(s.doudian_app_key),
-            "LIVEKIT_DOUDIAN_APP_SECRET": s.doudian_app_secret.get_secret_value(),
-            "LIVEKIT_DOUDIAN_BASE_URL": s.doudian_base_url,
-            "LIVEKIT_RETRY_WAIT_INITIAL": "0.01",
-            "LIVEKIT_RETRY_WAIT_MAX": "0.2",
-            "SANDBOX_VIEWER_EXPORT_URL": session.viewer_export_url,
-            "PYTHONIOENCODING": "utf-8",
-            "NO_COLOR": "1",
-            "COLUMNS": "200",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-def spawn(env: dict[str, str], start: date, end: date) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.sync_child", start.isoformat(), end.isoformat()],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "livekit", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")

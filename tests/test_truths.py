@@ -22,8 +22,8 @@ import pytest
 from scipy import stats
 
 from livekit.sandbox.server import running_sandbox
-from tests.conftest import TODAY, make_config
-from tests.test_consistency import Shop, fen
+from tests.helpers.sandbox import TODAY, make_config
+from tests.helpers.shop import Shop, fen
 
 Z99 = float(stats.norm.ppf(0.995))
 TRUTH_ROOM_FIELDS = [

@@ -33,9 +33,8 @@ from livekit.jobs import SandboxSession, sandbox_session
 from livekit.sandbox.config import Faults
 from livekit.sandbox.shapes import NUMBER_SHAPES, shape_numbers
 from livekit.store import Store
-from tests.conftest import NOW, TODAY, make_config
-from tests.sync_helpers import DATASETS, make_settings, read_all
-from tests.test_sync_processes import child_env, cli
+from tests.helpers.sandbox import NOW, TODAY, make_config
+from tests.helpers.sync import DATASETS, child_env, cli, make_settings, read_all
 
 START, END = TODAY - timedelta(days=4), TODAY  # today included: a show is on air at NOW
 ADV = 1_700_000_000_000_001

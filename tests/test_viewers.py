@@ -24,7 +24,7 @@ from livekit.viewers import (
     read_viewer_bytes,
     read_viewer_file,
 )
-from tests.conftest import NOW, make_config
+from tests.helpers.sandbox import NOW, make_config
 
 # The viewer experiment runs until today-27 (2026-11-01): these days have A/B and unassigned rows.
 START, END = date(2026, 10, 31), date(2026, 11, 2)

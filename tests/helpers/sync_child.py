@@ -1,6 +1,6 @@
 """A sync in a child process, configured only by LIVEKIT_* environment variables.
 
-Usage: python -m tests.sync_child START END  (the sandbox's frozen NOW from conftest is "now").
+Usage: python -m tests.helpers.sync_child START END  (the tests' frozen NOW is "now").
 Used by the crash-safety and token-rotation tests, which kill or race such processes.
 """
 
@@ -13,7 +13,7 @@ from datetime import date
 from livekit.api.runner import run
 from livekit.config import load_settings
 from livekit.ingest.run import sync_async
-from tests.conftest import NOW
+from tests.helpers.sandbox import NOW
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
-"""Reading an HTML fragment the way a browser would, for tests of escaped text."""
+"""Reading an HTML fragment the way a browser would, and the Markdown renderers reports and
+notebook tools use, for tests of escaped text."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 
@@ -28,3 +30,19 @@ def parse_html(fragment: str) -> ParsedHtml:
     parsed.feed(fragment)
     parsed.close()
     return parsed
+
+
+INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def render_nbconvert(source: str) -> str:
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    return str(markdown2html_mistune(source))
+
+
+def render_markdown_it(source: str) -> str:
+    """CommonMark (markdown-it-py); bare-URL autolinks are covered by mistune's url plugin."""
+    from markdown_it import MarkdownIt
+
+    return str(MarkdownIt("commonmark").enable("table").render(source))

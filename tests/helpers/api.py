@@ -1,7 +1,8 @@
-"""Helpers shared by the ``test_api_*`` modules (no tests in this file)."""
+"""Helpers shared by the API tests: sandbox settings, logging in, sandbox stats, request timing."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,3 +68,9 @@ def logged_in(
         settings = sandbox_settings(home, server.url, **changes)
         login_both(settings)
         yield server, settings
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    """The largest number of events inside any half-open window [t, t + window)."""
+    times = sorted(times)
+    return max(bisect.bisect_left(times, t + window) - i for i, t in enumerate(times))

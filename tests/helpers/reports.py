@@ -15,8 +15,8 @@ from typing import Any
 
 from livekit.reports import Project, RunResult, run
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).with_name("notebooks")
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "notebooks"
 # The sandbox data the real notebooks read: one folder shared by test runs (gitignored), so a
 # 30-day sandbox sync happens once, never in the user's ~/.livekit. Under parallel workers,
 # tests/conftest.py has given each worker its own LIVEKIT_HOME, and its reports go beside it.
