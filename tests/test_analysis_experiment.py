@@ -17,8 +17,8 @@ from livekit.analysis.abtest import (
     compare_sessions,
     sample_size,
 )
-from livekit.vocab.metrics import metric, metrics_of
 from livekit.config import LivekitError
+from livekit.vocab.metrics import metric, metrics_of
 
 FIRST, LAST = date(2026, 10, 1), date(2026, 10, 14)
 T0 = datetime(2026, 10, 1, 20, 0, 0)
@@ -155,7 +155,7 @@ def test_viewer_units_hand_computed() -> None:
     assert "访问 5 次" in notes
     assert "来自 3 位观众" in notes
     assert "有 1 位观众同时出现在两组" in notes
-    assert "- `conversion`：成交转化率" in notes
+    assert "- `conversion`：观众成交率" in notes
 
 
 def test_viewer_units_without_variant_raise_in_notes() -> None:
@@ -181,7 +181,7 @@ def test_significant_up_matches_compare_proportions() -> None:
     assert report.adjusted["conversion"] == pytest.approx(direct.p_value)
     assert report.verdicts == {"conversion": "up"}
     assert report.verdict_texts["conversion"] == "显著：B 组更高"
-    assert report.summary.startswith("**B 方案在 成交转化率（有成交的观众占比） 上显著更高")
+    assert report.summary.startswith("**B 方案在 观众成交率（有成交的观众占比） 上显著更高")
 
 
 def test_significant_down() -> None:
@@ -409,15 +409,6 @@ def test_report_is_frozen() -> None:
     report = ex.analyse_experiment(proportion_units(1, 20, 2, 20), ["conversion"], unit="viewer")
     with pytest.raises(FrozenInstanceError):
         report.alpha = 0.1  # type: ignore[misc]
-
-
-def test_sandbox_switchback_arms() -> None:
-    from livekit.sandbox_facts import switchback_arms
-
-    arms = switchback_arms(date(2026, 11, 28))
-    assert arms.schema == pl.Schema({"room_id": pl.Int64, "variant": pl.String})
-    assert arms.height > 0
-    assert set(arms["variant"].unique()) <= {"A", "B"}
 
 
 # ---- narrative (funnel sentences) ----------------------------------------------------------------

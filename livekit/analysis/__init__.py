@@ -16,7 +16,6 @@ from livekit.analysis.abtest import (
 from livekit.analysis.custom import custom_report, dimensions_of
 from livekit.analysis.dwell import dwell_conversion, logrank, median_survival, survival
 from livekit.analysis.funnel import DEFAULT_STAGES, funnel, funnel_change, funnel_counts
-from livekit.analysis.metrics import METRICS, Metric, format_value, metric
 from livekit.analysis.products import (
     product_conversions,
     rank_products,
@@ -24,6 +23,7 @@ from livekit.analysis.products import (
     wilson_interval,
 )
 from livekit.analysis.roi import RoiResult, repurchases, roi, roi_by_room, roi_summary
+from livekit.vocab.metrics import METRICS, Metric, format_value, metric, metrics_of
 
 __all__ = [
     "DEFAULT_STAGES",
@@ -44,6 +44,7 @@ __all__ = [
     "logrank",
     "median_survival",
     "metric",
+    "metrics_of",
     "product_conversions",
     "rank_products",
     "ratio_metric",

@@ -2,7 +2,9 @@
 
 Rows of the ``rooms`` dataset are grouped by the dimensions; each metric is computed per group
 from its registry definition (numerators and denominators summed per group, then divided).
-Metrics that need the T+1 report get ``room_analysis`` joined on ``room_id``.
+Metrics that need the T+1 report get ``room_analysis`` joined on ``room_id``. Metric names
+resolve in the one registry (:mod:`livekit.vocab.metrics`, family ``room``); rates come out
+as fractions (0.035), percent exists only when they are formatted.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from collections.abc import Callable, Mapping
 
 import polars as pl
 
-from livekit.analysis.metrics import METRICS, ROOM_ANALYSIS, ROOMS, Metric
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
+from livekit.vocab.metrics import ROOM_ANALYSIS, ROOMS, Metric, metrics_of, resolve
 
 
 def _from_day() -> pl.Expr:
@@ -28,7 +30,7 @@ DERIVED: dict[str, tuple[str, str, Callable[[], pl.Expr]]] = {
     "hour": ("start_time", "开播小时（0–23，北京时间）", lambda: pl.col("start_time").dt.hour()),
 }
 # Columns never offered as dimensions: lists, and anything a metric sums.
-_METRIC_COLUMNS = frozenset(c for m in METRICS.values() for c in m.columns)
+_METRIC_COLUMNS = frozenset(c for m in metrics_of("room").values() for c in m.columns)
 _DIMENSION_TYPES = (pl.String, pl.Date, pl.Datetime, pl.Int64, pl.Int32, pl.Boolean, pl.Categorical)
 
 
@@ -64,8 +66,8 @@ def custom_report(
     """A table of ``metrics`` by ``dimensions`` over the ``rooms`` rows.
 
     ``frames``: the ``rooms`` frame, or a mapping of dataset name to frame with ``rooms`` and,
-    for metrics from the T+1 report, ``room_analysis``. ``metrics``: names from
-    :data:`~livekit.analysis.metrics.METRICS`. ``dimensions``: columns of ``rooms`` such as
+    for metrics from the T+1 report, ``room_analysis``. ``metrics``: names of room metrics
+    (:func:`livekit.vocab.metrics.metrics_of` ``"room"``). ``dimensions``: columns of ``rooms`` such as
     ``date``, ``aweme_name``, ``room_id``, or the derived ``week``, ``weekday``, ``month``,
     ``hour`` (see :func:`dimensions_of`); an empty list gives one totals row.
 
@@ -75,12 +77,8 @@ def custom_report(
     """
     rooms, analysis = _frames(frames)
     if not metrics:
-        raise LivekitError("请至少选择一个指标；可用的指标有：" + "、".join(METRICS))
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown:
-        known = "、".join(f"{m.name}（{m.label}）" for m in METRICS.values())
-        raise LivekitError(f"未知的指标：{'、'.join(unknown)}；可用的指标有：{known}")
-    chosen: list[Metric] = [METRICS[m] for m in dict.fromkeys(metrics)]
+        raise LivekitError("请至少选择一个指标；可用的指标有：" + "、".join(metrics_of("room")))
+    chosen: list[Metric] = resolve(dict.fromkeys(metrics), "room")
     dims = list(dict.fromkeys(dimensions))
     valid = dimensions_of(rooms)
     bad = [d for d in dims if d not in valid]

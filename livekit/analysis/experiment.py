@@ -39,9 +39,9 @@ from livekit.analysis.abtest import (
     sample_size,
     srm,
 )
-from livekit.analysis.formats import fmt_count, fmt_percent
-from livekit.analysis.metrics import METRICS, MISSING, Metric, format_value
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
+from livekit.vocab.metrics import SESSION_COUNTERPARTS, Metric, format_value, metrics_of
+from livekit.vocab.units import MISSING, fmt_count, fmt_percent
 
 __all__ = [
     "ARMS",
@@ -85,24 +85,24 @@ VerdictCode: TypeAlias = Literal["srm", "error", "up", "down", "none"]
 ARMS = ("A", "B")  # control, treatment
 UNIT_NAMES: dict[str, str] = {"viewer": "观众", "session": "场次"}
 
-# Per-viewer experiment metrics (unit = "viewer"): label, kind, column of the per-viewer table.
-VIEWER_METRICS: dict[str, tuple[str, Literal["proportion", "mean"], str]] = {
-    "conversion": ("成交转化率（有成交的观众占比）", "proportion", "converted"),
-    "click": ("商品点击率（点过商品的观众占比）", "proportion", "clicked"),
-    "watch_seconds": ("人均观看时长（秒）", "mean", "watch_seconds"),
-    "gmv_per_viewer": ("人均成交金额（元）", "mean", "gmv"),
-    "visits": ("人均进入次数", "mean", "visits"),
-}
+
+def _viewer_metrics() -> dict[str, tuple[str, Literal["proportion", "mean"], str]]:
+    out: dict[str, tuple[str, Literal["proportion", "mean"], str]] = {}
+    for name, m in metrics_of("viewer").items():
+        measure: Literal["proportion", "mean"] = "proportion" if m.is_rate else "mean"
+        out[name] = (m.label, measure, str(m.numerator))
+    return out
+
+
+# Per-viewer experiment metrics (unit = "viewer"), from the one registry (family "viewer"):
+# label, kind, column of the per-viewer table.
+VIEWER_METRICS: dict[str, tuple[str, Literal["proportion", "mean"], str]] = _viewer_metrics()
 EXPERIMENT_METRICS = VIEWER_METRICS
 
-# With unit = "session" every metric is a registered room metric; these names map to the
-# closest one so that the same parameter file works for both designs.
-SESSION_ALIASES: dict[str, str] = {
-    "conversion": "watch_conversion_rate",
-    "click": "click_rate",
-    "watch_seconds": "avg_watch_seconds",
-    "gmv_per_viewer": "uv_value",
-}
+# With unit = "session" every metric is a registered room metric; the viewer metrics' names
+# map to their room counterparts (declared in the registry) so that the same parameter file
+# works for both designs.
+SESSION_ALIASES: dict[str, str] = dict(SESSION_COUNTERPARTS)
 
 CORRECTION_NAMES: dict[str, str] = {
     "holm": "Holm 校正（控制至少错一个的概率）",
@@ -125,7 +125,7 @@ class ExperimentMetric:
     """One metric of an experiment as the user named it.
 
     Per-viewer metrics (``room_metric is None``) read ``column`` of the per-viewer table;
-    session metrics are a registered room :class:`~livekit.analysis.metrics.Metric`.
+    session metrics are a registered room :class:`~livekit.vocab.metrics.Metric`.
     """
 
     name: str
@@ -147,7 +147,8 @@ def experiment_metric_names(unit: str) -> list[str]:
     """Every metric name the A/B report accepts for ``unit`` ("viewer" or "session")."""
     if _check_unit(unit) == "viewer":
         return list(VIEWER_METRICS)
-    return [*METRICS, *(a for a in SESSION_ALIASES if a not in METRICS)]
+    rooms = metrics_of("room")
+    return [*rooms, *(a for a in SESSION_ALIASES if a not in rooms)]
 
 
 def experiment_metric(name: str, unit: str) -> ExperimentMetric:
@@ -158,7 +159,7 @@ def experiment_metric(name: str, unit: str) -> ExperimentMetric:
             raise LivekitError(f"按观众分析时未知的指标：{name}；可用：{known}")
         label, kind, column = VIEWER_METRICS[name]
         return ExperimentMetric(name, label, kind, column=column)
-    m = METRICS.get(SESSION_ALIASES.get(name, name))
+    m = metrics_of("room").get(SESSION_ALIASES.get(name, name))
     if m is None:
         known = "、".join(experiment_metric_names("session"))
         raise LivekitError(f"按场次分析时未知的指标：{name}；可用：{known}")
@@ -533,7 +534,10 @@ def _finite(value: float | None) -> bool:
 
 
 def format_metric_value(m: ExperimentMetric, value: float | None) -> str:
-    """An arm's value: a percentage for proportions, the registry's format for room metrics."""
+    """An arm's value: a percentage for proportions, the registry's format for room metrics.
+
+    Values are fractions for rates; only "per thousand" metrics carry a scale (GPM).
+    """
     if value is None or not math.isfinite(value):
         return MISSING
     if m.room_metric is None:
@@ -550,8 +554,8 @@ def format_diff(m: ExperimentMetric, value: float | None) -> str:
         if m.kind == "proportion":
             return f"{value * 100:+.2f} 个百分点"
         return f"{value:+,.2f}"
-    if r.unit == "%":
-        return f"{value * r.scale:+.2f} 个百分点"
+    if r.is_rate:  # a difference of fractions, shown in percentage points
+        return f"{value * 100:+.2f} 个百分点"
     return ("+" if value > 0 else "") + format_value(r, value * r.scale)
 
 

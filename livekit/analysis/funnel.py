@@ -13,15 +13,10 @@ import polars as pl
 
 from livekit.analysis._stats import ALPHA, require_columns, wilson_bounds
 from livekit.config import LivekitError
+from livekit.vocab.labels import STAGE_LABELS
 
-# metrics.md, "Live-room funnel": the five stages and their 罗盘 labels.
-DEFAULT_STAGES: dict[str, str] = {
-    "impressions": "直播间曝光",
-    "entered": "进入直播间",
-    "product_exposed": "商品曝光",
-    "clicked": "商品点击",
-    "paid": "成交",
-}
+# metrics.md, "Live-room funnel": the five stages and their 罗盘 labels (the vocabulary's).
+DEFAULT_STAGES: dict[str, str] = dict(STAGE_LABELS)
 
 Counts = Mapping[str, float] | Mapping[str, int] | pl.DataFrame
 Stages = Sequence[str] | Mapping[str, str]

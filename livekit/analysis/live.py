@@ -5,7 +5,9 @@ takes the last snapshot in each whole minute of the show and differences it, so 
 "new viewers (orders, GMV …) during that minute"; when polls were further apart than a minute
 the increase is spread evenly over the minutes in between (never invented, only divided).
 Rates over a minute are too noisy to read, so the rate curves are over a rolling window
-(``rate_window`` minutes) of the same increases, in percent like the platforms show them.
+(``rate_window`` minutes) of the same increases: the monitor's live rates
+(:mod:`livekit.vocab.metrics` ``click_rate`` and ``conversion_rate``, family ``live``), as
+fractions (0.035 is 3.5%) like every rate in a frame.
 
 Room titles, rule names and alert messages (which quote product titles) enter the review's
 Markdown only escaped (:func:`livekit.text.escape_markdown`); tables keep raw values, which
@@ -19,6 +21,8 @@ import json
 import polars as pl
 
 from livekit.text import escape_markdown as _md
+from livekit.vocab.labels import ALERT_STATE_LABELS, SEVERITY_LABELS
+from livekit.vocab.metrics import metric
 
 COUNTERS = {
     "new_viewers": "total_live_watch_cnt",
@@ -27,17 +31,22 @@ COUNTERS = {
     "orders": "live_pay_order_count_alias",
     "gmv": "live_pay_order_gmv_alias",
 }
-CURVE_LABELS = {
-    "new_viewers": "新进观众（人次/分钟）",
-    "comments": "评论（条/分钟）",
-    "clicks": "商品点击（次/分钟）",
-    "orders": "成交订单（单/分钟）",
-    "gmv": "成交金额（元/分钟）",
-    "click_rate": "商品点击率（%）",
-    "conversion_rate": "点击-成交率（%）",
+# Each curve is a live metric of the one registry: the flows per minute, the rates over the
+# rolling window.
+CURVE_METRICS = {
+    "new_viewers": "new_viewers_per_min",
+    "comments": "comments_per_min",
+    "clicks": "clicks_per_min",
+    "orders": "orders_per_min",
+    "gmv": "gmv_per_min",
+    "click_rate": "click_rate",
+    "conversion_rate": "conversion_rate",
 }
-STATE_LABELS = {"firing": "触发", "resolved": "恢复", "pending": "待定"}
-SEVERITY_LABELS = {"critical": "严重", "warning": "警告", "info": "提示"}
+CURVE_LABELS = {
+    curve: (m.label if m.is_rate else f"{m.label}（{m.unit}）")
+    for curve, m in ((c, metric(name, "live")) for c, name in CURVE_METRICS.items())
+}
+STATE_LABELS = ALERT_STATE_LABELS
 
 
 def minute_curves(snapshots: pl.DataFrame, rate_window: int = 10) -> pl.DataFrame:
@@ -109,10 +118,10 @@ def _room_curve(rows: pl.DataFrame, rate_window: int) -> pl.DataFrame:
 
     flows = flows.with_columns(
         pl.when(rolling("new_viewers") > 0)
-        .then(100 * rolling("clicks") / rolling("new_viewers"))
+        .then(rolling("clicks") / rolling("new_viewers"))
         .alias("click_rate"),
         pl.when(rolling("clicks") > 0)
-        .then(100 * rolling("orders") / rolling("clicks"))
+        .then(rolling("orders") / rolling("clicks"))
         .alias("conversion_rate"),
     )
     head = rows.row(-1, named=True)
@@ -203,43 +212,70 @@ def _episode(fired: dict[str, object], resolved: dict[str, object] | None) -> tu
     )
 
 
-def show_summary(curves: pl.DataFrame) -> pl.DataFrame:
-    """One row per show: when it was on air and its totals (Chinese column names, for a table).
+# The columns of :func:`show_summary`: their Chinese headers and formats, for a table
+# (``charts.table(frame, SUMMARY_LABELS, SUMMARY_FORMATS)``). The whole-show rates are the
+# room metrics of the registry (not the rolling live ones).
+SUMMARY_LABELS: dict[str, str] = {
+    "room_title": "直播间",
+    "aweme_name": "抖音号",
+    "start": "开播",
+    "minutes": "时长（分钟）",
+    "new_viewers": "新进观众",
+    "orders": "成交订单",
+    "gmv": "成交金额（元）",
+    "watch_click_rate": metric("watch_click_rate", "room").label,
+    "click_conversion_rate": metric("click_conversion_rate", "room").label,
+}
+SUMMARY_FORMATS: dict[str, str] = {
+    "new_viewers": "{:,.0f}",
+    "orders": "{:,.0f}",
+    "gmv": "{:,.2f}",
+    "watch_click_rate": "percent",
+    "click_conversion_rate": "percent",
+}
 
-    Rates are over the whole show (Σ clicks / Σ new viewers; Σ orders / Σ clicks), in percent.
+
+def show_summary(curves: pl.DataFrame) -> pl.DataFrame:
+    """One row per show: when it was on air and its totals.
+
+    Columns (:data:`SUMMARY_LABELS` names them in Chinese): ``room_title``, ``aweme_name``,
+    ``start`` (``MM-DD HH:MM``), ``minutes``, ``new_viewers``, ``orders``, ``gmv`` (yuan), and
+    the rates over the whole show as fractions: ``watch_click_rate`` (Σ clicks / Σ new
+    viewers) and ``click_conversion_rate`` (Σ orders / Σ clicks); null where the denominator
+    is 0.
     """
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
+        "room_title": pl.String,
+        "aweme_name": pl.String,
+        "start": pl.String,
+        "minutes": pl.Int64,
+        "new_viewers": pl.Float64,
+        "orders": pl.Float64,
+        "gmv": pl.Float64,
+        "watch_click_rate": pl.Float64,
+        "click_conversion_rate": pl.Float64,
+    }
     if curves.is_empty():
-        return pl.DataFrame(
-            schema={
-                "直播间": pl.String,
-                "抖音号": pl.String,
-                "开播": pl.String,
-                "时长（分钟）": pl.Int64,
-                "新进观众": pl.Float64,
-                "成交订单": pl.Float64,
-                "成交金额（元）": pl.Float64,
-                "商品点击率（%）": pl.Float64,
-                "点击-成交率（%）": pl.Float64,
-            }
-        )
+        return pl.DataFrame(schema=schema)
+
+    def ratio(num: str, den: str) -> pl.Expr:
+        return pl.when(pl.col(den).sum() > 0).then(pl.col(num).sum() / pl.col(den).sum())
+
     return (
         curves.group_by("room_id", maintain_order=True)
         .agg(
-            pl.col("room_title").first().alias("直播间"),
-            pl.col("aweme_name").first().alias("抖音号"),
-            pl.col("time").min().dt.strftime("%m-%d %H:%M").alias("开播"),
-            (pl.col("minute").max() + 1).cast(pl.Int64).alias("时长（分钟）"),
-            pl.col("new_viewers").sum().alias("新进观众"),
-            pl.col("orders").sum().alias("成交订单"),
-            pl.col("gmv").sum().round(2).alias("成交金额（元）"),
-            (100 * pl.col("clicks").sum() / pl.col("new_viewers").sum())
-            .round(2)
-            .alias("商品点击率（%）"),
-            (100 * pl.col("orders").sum() / pl.col("clicks").sum())
-            .round(2)
-            .alias("点击-成交率（%）"),
+            pl.col("room_title").first(),
+            pl.col("aweme_name").first(),
+            pl.col("time").min().dt.strftime("%m-%d %H:%M").alias("start"),
+            (pl.col("minute").max() + 1).cast(pl.Int64).alias("minutes"),
+            pl.col("new_viewers").sum(),
+            pl.col("orders").sum(),
+            pl.col("gmv").sum().round(2),
+            ratio("clicks", "new_viewers").alias("watch_click_rate"),
+            ratio("orders", "clicks").alias("click_conversion_rate"),
         )
-        .drop("room_id")
+        .select(list(schema))
+        .cast(pl.Schema(schema))
     )
 
 
@@ -309,7 +345,7 @@ def _first_line(text: object) -> str:
 
 def rate_curves(curves: pl.DataFrame) -> pl.DataFrame:
     """The rate curves in long form for a chart: ``room_title``, ``time``, ``metric`` (its
-    Chinese label) and ``rate`` (percent); minutes where a rate is undefined are left out."""
+    Chinese label) and ``rate`` (a fraction); minutes where a rate is undefined are left out."""
     return (
         curves.unpivot(
             index=["room_title", "time"],

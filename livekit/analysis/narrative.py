@@ -3,7 +3,8 @@ no charts).
 
 The notebooks show these strings as Markdown and these :class:`Table` s through
 :func:`livekit.charts.table`; keeping them here makes the wording testable. The number formats
-mirror :mod:`livekit.charts` (which this package must not import).
+are the vocabulary's (:mod:`livekit.vocab.units`): every rate here is a fraction, shown as
+percent only when formatted.
 
 Text that came from upstream or an import (抖音号 names, room and product titles, traffic
 sources) is data, never markup: it enters a sentence only through :func:`_md`
@@ -22,8 +23,8 @@ from typing import Any
 import polars as pl
 
 from livekit.analysis.dwell import DwellResult, GroupRetention, Retention
-from livekit.analysis.formats import fmt_count, fmt_number, fmt_percent, fmt_yuan
 from livekit.text import escape_markdown as _md
+from livekit.vocab.units import fmt_count, fmt_number, fmt_percent, fmt_yuan
 
 __all__ = [
     "FUNNEL_ADVICE",

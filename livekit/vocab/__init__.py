@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from livekit.vocab.errors import LivekitError
 from livekit.vocab.labels import (
+    ALERT_STATE_LABELS,
     DATASET_LABELS,
     DIMENSION_LABELS,
     SCOPE_LABELS,
@@ -25,6 +26,7 @@ from livekit.vocab.labels import (
 from livekit.vocab.tz import CHINA_TZ, CHINA_TZ_NAME
 
 __all__ = [
+    "ALERT_STATE_LABELS",
     "CHINA_TZ",
     "CHINA_TZ_NAME",
     "DATASET_LABELS",

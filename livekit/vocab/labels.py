@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 __all__ = [
+    "ALERT_STATE_LABELS",
     "DATASET_LABELS",
     "DIMENSION_LABELS",
     "SCOPE_LABELS",
@@ -65,6 +66,14 @@ TRAFFIC_SOURCE_LABELS: dict[str, str] = {
 # Alert severities, most severe first.
 SEVERITY_LABELS: dict[str, str] = {"critical": "严重", "warning": "警告", "info": "提示"}
 SEVERITY_ORDER: dict[str, int] = {name: rank for rank, name in enumerate(SEVERITY_LABELS)}
+
+# The states of an alert instance (the ``alerts`` dataset's ``state``), and the repeat reminder.
+ALERT_STATE_LABELS: dict[str, str] = {
+    "pending": "待定",
+    "firing": "触发",
+    "repeat": "持续",
+    "resolved": "恢复",
+}
 
 # What an alert or live metric is about.
 SCOPE_LABELS: dict[str, str] = {"room": "直播间", "product": "商品"}
