@@ -52,6 +52,7 @@ def feed(state: LiveState, minute: float, prod: pl.DataFrame | None = None, **c:
 
 
 def test_flows_and_rates_over_a_window() -> None:
+    """Flows per minute; rates as fractions (12 clicks of 150 viewers is 0.08, not 8)."""
     s = LiveState()
     feed(
         s,
@@ -82,10 +83,10 @@ def test_flows_and_rates_over_a_window() -> None:
     assert v("gmv_per_min").value == pytest.approx(330 / 3)
     assert v("comments_per_min").value == pytest.approx(9 / 3)
     cr = v("click_rate")
-    assert (cr.value, cr.denominator) == (pytest.approx(100 * 12 / 150), 150)
+    assert (cr.value, cr.denominator) == (pytest.approx(12 / 150), 150)
     conv = v("conversion_rate")
-    assert (conv.value, conv.denominator) == (pytest.approx(100 * 3 / 12), 12)
-    assert v("interaction_rate").value == pytest.approx(100 * (9 + 3) / 150)
+    assert (conv.value, conv.denominator) == (pytest.approx(3 / 12), 12)
+    assert v("interaction_rate").value == pytest.approx((9 + 3) / 150)
     # a window longer than the data reaches back to the zero point at the start of the show
     assert v("new_viewers_per_min", 60).value == pytest.approx(650 / 13)
 

@@ -130,7 +130,7 @@ def test_defaults_and_metric_windows(tmp_path: Path) -> None:
     assert rate.channels == ("console", "ops")
     assert rate.min_denominator == 100
     assert isinstance(rate.condition, ThresholdCondition)
-    assert rate.condition.value == 3.5  # rates are percent: "3.5%" and 3.5 mean the same
+    assert rate.condition.value == pytest.approx(0.035)  # rates are fractions: "3.5%" is 0.035
     assert rate.window_min == METRICS["click_rate"].default_window
     assert flow.repeat == 0
     assert flow.min_denominator is None  # defaults.min_denominator only concerns rates
@@ -361,3 +361,90 @@ def test_disabled_rules_are_kept_but_not_enabled(tmp_path: Path) -> None:
     rules = load_rules(write(tmp_path, GOOD_RULE + "    enabled: false\n"))
     assert len(rules.rules) == 1
     assert rules.enabled == ()
+
+
+# ---- rates are fractions ---------------------------------------------------------------------------
+
+RATE_RULE = """
+version: 1
+rules:
+  - name: 点击率偏低
+    metric: click_rate
+    scope: room
+    condition: {type: threshold, op: below, value: VALUE}
+    min_denominator: 100
+"""
+
+
+@pytest.mark.parametrize(
+    ("spelling", "expected"),
+    [("0.03", 0.03), ('"3%"', 0.03), ('"3.5%"', 0.035), ("1", 1.0), ("0", 0.0), ('"120%"', 1.2)],
+)
+def test_a_rate_threshold_is_a_fraction_or_a_percent_string(
+    tmp_path: Path, spelling: str, expected: float
+) -> None:
+    (rule,) = load_rules(write(tmp_path, RATE_RULE.replace("VALUE", spelling))).rules
+    assert isinstance(rule.condition, ThresholdCondition)
+    assert rule.condition.value == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("bare", ["3", "3.5", "80"])
+def test_a_bare_number_above_one_for_a_rate_is_refused_with_both_spellings(
+    tmp_path: Path, bare: str
+) -> None:
+    message = error_of(tmp_path, RATE_RULE.replace("VALUE", bare))
+    assert message.startswith(str(tmp_path / "alerts.yaml") + " 第 6 行：")
+    assert "规则 “点击率偏低” 的字段 condition.value" in message
+    assert "比率" in message
+    number = float(bare)
+    fraction = f"{number / 100:.6f}".rstrip("0").rstrip(".")
+    assert f"{fraction} 或 “{bare}%”" in message  # both spellings of what was meant
+
+
+def test_bare_three_on_a_rate_names_file_line_field_and_spellings(tmp_path: Path) -> None:
+    message = error_of(tmp_path, RATE_RULE.replace("VALUE", "3"))
+    label = METRICS["click_rate"].label
+    assert message == (
+        f"{tmp_path / 'alerts.yaml'} 第 6 行：规则 “点击率偏低” 的字段 condition.value："
+        f"click_rate（{label}）是比率，要写成小数或百分数：0.03 或 “3%”（收到 3，大于 1，即超过 100%）"
+    )
+
+
+def test_benchmark_and_min_sigma_of_a_rate_are_fractions_too(tmp_path: Path) -> None:
+    bench = RATE_RULE.replace(
+        "{type: threshold, op: below, value: VALUE}",
+        "{type: benchmark, op: below, benchmark: peer_median, value: 2}",
+    )
+    assert "0.02 或 “2%”" in error_of(tmp_path, bench)
+    anomaly = RATE_RULE.replace(
+        "{type: threshold, op: below, value: VALUE}",
+        "{type: anomaly, method: cusum, direction: down, min_sigma: 5}",
+    )
+    message = error_of(tmp_path, anomaly)
+    assert "condition.min_sigma" in message
+    assert "0.05 或 “5%”" in message
+    good = anomaly.replace("min_sigma: 5", 'min_sigma: "5%"')
+    (rule,) = load_rules(write(tmp_path, good)).rules
+    assert isinstance(rule.condition, AnomalyCondition)
+    assert rule.condition.min_sigma == pytest.approx(0.05)
+    # on the log scale min_sigma is in log units, whatever the metric
+    logged = anomaly.replace("min_sigma: 5", "transform: log, min_sigma: 1.5")
+    (rule,) = load_rules(write(tmp_path, logged)).rules
+    assert isinstance(rule.condition, AnomalyCondition)
+    assert rule.condition.min_sigma == 1.5
+
+
+def test_a_number_above_one_is_fine_for_a_flow(tmp_path: Path) -> None:
+    (rule,) = load_rules(write(tmp_path, GOOD_RULE)).rules
+    assert isinstance(rule.condition, ThresholdCondition)
+    assert rule.condition.value == 5.0  # 5 new viewers a minute: not a rate
+
+
+def test_shipped_rate_thresholds_are_fractions() -> None:
+    by_name = {r.name: r for r in load_rules(SHIPPED).rules}
+    bench = by_name["互动率低于同行"].condition
+    assert isinstance(bench, BenchmarkCondition)
+    assert bench.value == pytest.approx(0.008)  # "0.8%"
+    conv = by_name["转化率异常下降"].condition
+    assert isinstance(conv, AnomalyCondition)
+    assert conv.min_sigma == pytest.approx(0.05)  # five percentage points

@@ -8,8 +8,9 @@ minutes, and over how many clicks". Definitions follow ``metrics.md`` and the me
 
 * **Flows** (``*_per_min``) are the counter's increase over the window divided by the minutes
   actually between the two snapshots used (polls are not exactly ``interval`` apart).
-* **Rates** are ratios of increases over the same window, in percent (3.5 means 3.5%, as the
-  platforms show them), with the increase of the denominator returned as ``denominator`` so a rule's minimum denominator can be checked. ``click_rate`` is
+* **Rates** are ratios of increases over the same window, as fractions (0.035 is 3.5%; percent
+  exists only when a value is shown), with the increase of the denominator returned as
+  ``denominator`` so a rule's minimum denominator can be checked. ``click_rate`` is
   product clicks / new viewers (人次), ``interaction_rate`` is (comments + shares) / new viewers:
   the live endpoints count events, not people, so these are per-visit rates, not 罗盘's 人数.
 * A room's counters are zero when it goes on air, so every room's series starts with a zero point
@@ -32,9 +33,9 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from livekit.dates import CHINA_TZ
 from livekit.monitor.types import MetricValue, Scope, SeriesKey
 from livekit.store import Store
+from livekit.vocab.tz import CHINA_TZ
 
 KEEP_S = 3 * 3600.0  # history kept per series: longer than any window a rule may use
 
@@ -142,7 +143,7 @@ def _rate(num: float | None, den: float | None) -> MetricValue:
         return MetricValue(None, den)
     if den <= 0:
         return MetricValue(None, 0.0)
-    return MetricValue(100.0 * num / den, den)  # percent, as 罗盘 and 千川 show rates
+    return MetricValue(num / den, den)  # a fraction: percent exists only when shown
 
 
 def _ts(value: datetime) -> float:

@@ -29,7 +29,11 @@ Conditions:
   :mod:`.detect`; ``transform: log`` charts log(1 + value), for counts whose noise grows with
   their level (then σ, ``min_sigma``, k and h are in log units: 0.2 ≈ a 20% change).
 
-Rates are in percent (``value: 3.5`` or ``value: "3.5%"``). Other rule fields: ``window``,
+Rates are fractions: 3.5% is written ``value: 0.035`` or ``value: "3.5%"``; a bare number above
+1 for a rate (``value: 3.5``) is refused, with both spellings in the error (the platforms show
+rates in percent, and a silent 350% would never alert). The same holds for ``min_sigma`` of
+an anomaly rule on a rate (on the linear scale; with ``transform: log`` it is in log units,
+rates charted there in percentage points). Other rule fields: ``window``,
 ``for``, ``min_denominator`` (rates only: a smaller denominator counts as no data), ``repeat``
 (minutes between reminders of a still-firing alert; 0 = never), ``no_data: keep|ok|alert``,
 ``severity: critical|warning|info``, ``labels``, ``channels``, ``match`` (only series whose
@@ -60,6 +64,7 @@ from livekit.config import ConfigError
 from livekit.monitor.markup import message_markdown, message_text
 from livekit.monitor.metrics import METRICS, SCOPE_LABELS, LiveMetric, suggest
 from livekit.monitor.types import Scope, Severity
+from livekit.vocab.labels import SEVERITY_LABELS
 
 BUILTIN_CHANNELS: tuple[str, ...] = ("console", "feishu", "dingtalk", "wecom", "email", "webhook")
 MATCH_LABELS: tuple[str, ...] = (
@@ -70,8 +75,6 @@ MATCH_LABELS: tuple[str, ...] = (
     "room_title",
     "product_title",
 )
-SEVERITY_LABELS: dict[str, str] = {"critical": "严重", "warning": "警告", "info": "提示"}
-SEVERITY_ORDER: dict[str, int] = {"critical": 0, "warning": 1, "info": 2}
 
 TEMPLATE_VARIABLES: dict[str, str] = {
     "rule": "规则名称",
@@ -124,11 +127,11 @@ def _no_bool(value: Any) -> Any:
 
 
 def _percent(value: Any) -> Any:
-    """``"3.5%"`` → 3.5: rates are in percent, so both spellings mean the same."""
+    """``"3.5%"`` → 0.035: rates are fractions, and a percent string says the same."""
     value = _no_bool(value)
     if isinstance(value, str) and value.strip().endswith("%"):
         try:
-            return float(value.strip()[:-1])
+            return float(value.strip()[:-1]) / 100.0
         except ValueError:
             raise ValueError(f"应为数字或百分数（如 3.5%），收到 “{value}”") from None
     return value
@@ -302,6 +305,7 @@ def sample_context(rule: Rule, *, value: float | None = 12.5) -> dict[str, Any]:
     """A context with every template variable, as the engine fills it (for load-time checks)."""
     spec = rule.spec
     product = rule.scope == "product"
+    line = 0.1 if spec.is_rate else 10.0  # rates are fractions
     return {
         "rule": rule.name,
         "metric": rule.metric,
@@ -309,12 +313,12 @@ def sample_context(rule: Rule, *, value: float | None = 12.5) -> dict[str, Any]:
         "scope": rule.scope,
         "value": value,
         "value_text": spec.format(value),
-        "threshold": 10.0,
-        "threshold_text": spec.format(10.0),
-        "benchmark": 10.0,
-        "benchmark_text": spec.format(10.0),
-        "baseline": 10.0,
-        "baseline_text": spec.format(10.0),
+        "threshold": line,
+        "threshold_text": spec.format(line),
+        "benchmark": line,
+        "benchmark_text": spec.format(line),
+        "baseline": line,
+        "baseline_text": spec.format(line),
         "room_title": "示例直播间",
         "aweme_name": "示例抖音号",
         "room_id": "7000000000000000000",
@@ -342,7 +346,8 @@ def _template_problem(source: str, rule: Rule) -> str | None:
         hint = f"，是不是 {close[0]}？" if close else "。"
         return f"模板里的变量 {unknown[0]} 不存在{hint}可用变量：{'、'.join(TEMPLATE_VARIABLES)}"
     templates = [compile_template(source, fmt) for fmt in ("text", "markdown")]
-    values: list[float | None] = [12.5, None] if rule.no_data == "alert" else [12.5]
+    sample = 0.125 if rule.spec.is_rate else 12.5
+    values: list[float | None] = [sample, None] if rule.no_data == "alert" else [sample]
     for value in values:
         try:
             for template in templates:
@@ -692,6 +697,16 @@ def _check_rule(
     return rule
 
 
+def _bare_rate_problem(metric: str, spec: LiveMetric, given: float) -> str:
+    """Why a bare number above 1 can't be a rate, with both spellings of what was meant."""
+    as_fraction = f"{given / 100:.6f}".rstrip("0").rstrip(".")
+    as_percent = f"{given:.6f}".rstrip("0").rstrip(".") + "%"
+    return (
+        f"{metric}（{spec.label}）是比率，要写成小数或百分数：{as_fraction} 或 “{as_percent}”"
+        f"（收到 {given:g}，大于 1，即超过 100%）"
+    )
+
+
 def _check_condition(rule: Rule, spec: LiveMetric, raw: Mapping[str, Any], fail: Any) -> None:
     cond = rule.condition
     given_cond = raw.get("condition")
@@ -703,6 +718,11 @@ def _check_condition(rule: Rule, spec: LiveMetric, raw: Mapping[str, Any], fail:
                 ("condition", key),
                 f"{rule.metric}（{spec.label}）不是比率，不能写百分数（收到 “{given}”）",
             )
+        parsed = getattr(cond, key, None)
+        in_log_units = key == "min_sigma" and raw_cond.get("transform") == "log"
+        percent = isinstance(given, str) and given.strip().endswith("%")
+        if spec.is_rate and not in_log_units and not percent and parsed is not None and parsed > 1:
+            raise fail(("condition", key), _bare_rate_problem(rule.metric, spec, parsed))
     if isinstance(cond, BenchmarkCondition):
         if cond.benchmark in ("peer_median", "top25") and cond.value is None:
             what = "同行中位数" if cond.benchmark == "peer_median" else "同行前 25% 线"

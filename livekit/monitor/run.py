@@ -34,9 +34,9 @@ import polars as pl
 from filelock import FileLock, Timeout
 
 from livekit.config import LivekitError, Settings
-from livekit.dates import CHINA_TZ
 from livekit.store import Store
 from livekit.store.datasets import ALERTS, LIVE_PRODUCT_SNAPSHOTS, LIVE_SNAPSHOTS
+from livekit.vocab.tz import CHINA_TZ
 
 if TYPE_CHECKING:
     import httpx
@@ -295,25 +295,20 @@ class Monitor:
 
         out = []
         for a in self.engine.active():
-            labels = a.get("labels") or {}
-            where = labels.get("room_title") or str(a.get("room_id"))
-            if labels.get("product_title"):
-                where += " / " + labels["product_title"]
-            spec = METRICS.get(str(a.get("metric")))
-            value = a.get("value")
-            text = "—" if value is None else f"{value:.{spec.decimals if spec else 1}f}"
-            if spec is not None and value is not None:
-                text += spec.unit
-            since = a.get("since") or a.get("started_at")
+            where = a.labels.get("room_title") or str(a.room_id)
+            if a.labels.get("product_title"):
+                where += " / " + a.labels["product_title"]
+            spec = METRICS.get(a.metric)
+            value = a.value
+            if value is None:
+                text = "—"
+            elif spec is None:
+                text = f"{value:.1f}"
+            else:
+                text = spec.format(value)
+            since = a.since or a.started_at
             out.append(
-                OpenAlert(
-                    str(a.get("severity")),
-                    str(a.get("state")),
-                    str(a.get("rule")),
-                    where,
-                    text,
-                    datetime.fromisoformat(since) if since else self.live.now(),
-                )
+                OpenAlert(a.severity, a.state, a.rule, where, text, since or self.live.now())
             )
         return out
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from livekit.text import plain_text
+from livekit.vocab.labels import SEVERITY_LABELS
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from livekit.monitor.live import LiveState
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
-SEVERITY_LABEL = {"critical": "严重", "warning": "警告", "info": "提示"}
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,8 @@ class TickInfo:
 def _fmt(value: float | None, digits: int = 1, pct: bool = False) -> str:
     if value is None:
         return "—"
-    if pct:  # rates are already percentages
-        return f"{value:.1f}%"
+    if pct:  # rates are fractions
+        return f"{100.0 * value:.1f}%"
     return f"{value:,.{digits}f}"
 
 
@@ -108,7 +108,7 @@ def render(live: LiveState, alerts: Sequence[OpenAlert], info: TickInfo) -> Rend
     for a in sorted(alerts, key=lambda a: (a.severity != "critical", a.since)):
         style = SEVERITY_STYLE.get(a.severity, "")
         table.add_row(
-            Text(SEVERITY_LABEL.get(a.severity, a.severity), style=style),
+            Text(SEVERITY_LABELS.get(a.severity, a.severity), style=style),
             "触发" if a.state == "firing" else "待定",
             Text(plain_text(a.rule)),
             Text(plain_text(a.where, 60)),

@@ -67,10 +67,9 @@ from livekit.monitor.notify.redact import redact_text, redact_url, register_secr
 from livekit.monitor.notify.sign import dingtalk_sign, feishu_sign
 from livekit.monitor.notify.text import fit, utf8_len, with_title
 from livekit.monitor.types import Message
+from livekit.vocab.labels import SEVERITY_LABELS
 
 ChannelKind = Literal["console", "feishu", "dingtalk", "wecom", "email", "webhook"]
-
-SEVERITY_LABELS = {"critical": "严重", "warning": "警告", "info": "提示"}
 
 FEISHU_BODY_LIMIT = 20 * 1024  # bytes of the whole JSON body (飞书 guide: "不能超过 20 KB")
 WECOM_MARKDOWN_LIMIT = 4096  # bytes of markdown.content, UTF-8 (企业微信: 40058 above it)

@@ -61,19 +61,19 @@ import filelock
 import httpx
 
 from livekit._files import keep_damaged, write_bytes_atomic
-from livekit.dates import CHINA_TZ
-from livekit.monitor.notify.channels import SEVERITY_LABELS, Channel, dumps, message_json
+from livekit.monitor.notify.channels import Channel, dumps, message_json
 from livekit.monitor.notify.errors import DeliveryError, Throttled
 from livekit.monitor.notify.ratelimit import LONG_WINDOW_S, SlidingWindowLimiter
 from livekit.monitor.notify.redact import install_log_redaction, redact_text
 from livekit.monitor.types import Message
+from livekit.vocab.labels import SEVERITY_LABELS, SEVERITY_ORDER
+from livekit.vocab.tz import CHINA_TZ
 
 log = logging.getLogger("livekit.monitor.notify")
 
 T = TypeVar("T")
 
 VERSION = 1
-SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 LOCK_TIMEOUT_S = 30.0
 
 
@@ -154,11 +154,11 @@ class _Entry:
     def from_json(cls, data: Mapping[str, Any]) -> _Entry:
         """The entry in ``data``; ValueError, KeyError or TypeError when it is not whole."""
         message = message_from_json(data["message"])
-        if not isinstance(data["channel"], str) or message.severity not in SEVERITY_RANK:
+        if not isinstance(data["channel"], str) or message.severity not in SEVERITY_ORDER:
             raise ValueError("channel or severity")
         parts = list(data.get("parts") or [_part_of(message)])
         for part in parts:  # what a digest reads of each merged message
-            if part["severity"] not in SEVERITY_RANK or not isinstance(part["title"], str):
+            if part["severity"] not in SEVERITY_ORDER or not isinstance(part["title"], str):
                 raise ValueError("part")
             str(part["key"])
             datetime.fromisoformat(part["created_at"])
@@ -242,10 +242,10 @@ class PumpResult:
 def digest_message(channel: str, entries: list[_Entry], now: float) -> Message:
     """One message listing every merged message (one title line each), most severe first."""
     parts = [p for e in entries for p in e.parts]
-    parts.sort(key=lambda p: (SEVERITY_RANK.get(p["severity"], 9), p["created_at"]))
+    parts.sort(key=lambda p: (SEVERITY_ORDER.get(p["severity"], 9), p["created_at"]))
     keys = sorted(str(p["key"]) for p in parts)
     digest_id = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
-    severity = min((p["severity"] for p in parts), key=lambda s: SEVERITY_RANK.get(s, 9))
+    severity = min((p["severity"] for p in parts), key=lambda s: SEVERITY_ORDER.get(s, 9))
     title = f"告警汇总：{len(parts)} 条通知（发送受限期间合并）"
     lines = []
     for p in parts:
@@ -486,7 +486,7 @@ class Outbox:
                 channel = channels[name]
                 due = sorted(
                     by_channel[name],
-                    key=lambda e: (SEVERITY_RANK.get(e.message.severity, 9), e.enqueued_at),
+                    key=lambda e: (SEVERITY_ORDER.get(e.message.severity, 9), e.enqueued_at),
                 )
                 for entry in self._plan(name, channel, due, limiter, ts):
                     key, limits = channel.limit_key, channel.limits
