@@ -83,7 +83,7 @@ def main() -> None:
         project = Project(ROOT, out / "reports")
         names = args.reports.split(",") if args.reports else project.names()
         print(f"LIVEKIT_HOME={os.environ['LIVEKIT_HOME']}；同步沙盒并预热（不计时）……", flush=True)
-        livekit.sync("45_days_ago", "today", sandbox=True, progress=False)
+        livekit.open("sandbox").sync("45_days_ago", "today")
         warm = run(names, project=project)
         failed = [r.name for r in warm if not r.ok]
         if failed:

@@ -1,8 +1,9 @@
-"""Top-level jobs that wire the layers together: sync (real or sandbox) with a progress bar.
+"""Top-level jobs that wire the layers together: sync (real or sandbox), the sandbox replay.
 
 Like the CLI, this sits above every layer: it is the one place besides ``livekit.cli`` that may
-start the sandbox, so that ``livekit sync --sandbox`` and ``livekit.sync(..., sandbox=True)``
-run exactly the client code a real sync runs, against an in-process sandbox on loopback.
+start the sandbox, so that ``livekit sync --sandbox`` (and a sandbox kit's ``prepare``/``sync``,
+which run that command in a subprocess) run exactly the client code a real sync runs, against
+an in-process sandbox on loopback.
 """
 
 from __future__ import annotations
@@ -15,26 +16,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from livekit.config import Settings, load_settings, prepare_home
+from livekit.vocab.labels import DATASET_LABELS
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from pathlib import Path
 
     from livekit.ingest.run import SyncResult
     from livekit.sandbox.config import SandboxConfig
 
 SANDBOX_QPS = 100.0
-
-DATASET_LABELS = {
-    "rooms": "直播场次",
-    "room_products": "直播间商品",
-    "room_flow": "流量来源",
-    "room_audience": "人群画像",
-    "ad_daily": "千川日报",
-    "room_analysis": "T+1 分析",
-    "orders": "抖店订单",
-    "order_items": "子订单",
-    "viewers": "观众明细",
-}
 
 
 @dataclass
@@ -46,6 +36,10 @@ class SandboxSession:
     @property
     def viewer_export_url(self) -> str:
         return self.url + "/sandbox/export/viewers"
+
+    @property
+    def session_arms_url(self) -> str:
+        return self.url + "/sandbox/export/session_arms"
 
 
 @contextmanager
@@ -112,34 +106,6 @@ def authorize_sandbox(settings: Settings) -> None:
     run(create_doudian_token(settings))
 
 
-@contextmanager
-def progress_bar(enabled: bool) -> Iterator[Any]:
-    """A rich progress bar with one line per dataset; yields the sync's progress callback."""
-    if not enabled:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bars: dict[str, Any] = {}
-    with Progress(
-        TextColumn("{task.description:<10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=False,
-    ) as progress:
-
-        def update(name: str, done: int, total: int, progress: Progress = progress) -> None:
-            if name not in bars:
-                bars[name] = progress.add_task(DATASET_LABELS.get(name, name), total=total or 1)
-                if total == 0:  # nothing to fetch: show it as complete
-                    progress.update(bars[name], completed=1)
-                    return
-            progress.update(bars[name], completed=done, total=total)
-
-        yield update
-
-
 def run_sync(
     start: date,
     end: date,
@@ -152,25 +118,21 @@ def run_sync(
     now: datetime | None = None,
 ) -> SyncResult:
     """Synchronous face of the sync (works inside a running event loop too)."""
-    from livekit.api.runner import run
-    from livekit.ingest.run import sync_async
+    from livekit.source import sync_store
 
     with sandbox_session(settings) if sandbox else nullcontext() as session:
         s = session.settings if session else (settings or load_settings())
-        export_url = session.viewer_export_url if session else None
-        with progress_bar(progress) as update:
-            return run(
-                sync_async(
-                    s,
-                    start,
-                    end,
-                    refresh=refresh,
-                    datasets=datasets,
-                    now=now,
-                    progress=update,
-                    viewer_export_url=export_url,
-                )
-            )
+        return sync_store(
+            s,
+            start,
+            end,
+            refresh=refresh,
+            datasets=datasets,
+            progress=progress,
+            now=now,
+            viewer_export_url=session.viewer_export_url if session else None,
+            session_arms_url=session.session_arms_url if session else None,
+        )
 
 
 def summary_rows(result: SyncResult) -> list[tuple[str, str, str, str]]:
@@ -240,22 +202,22 @@ def replay_sandbox(
     return results
 
 
-def fill_sandbox_monitor(days: list[date], settings: Settings | None = None) -> list[date]:
+def fill_sandbox_monitor(
+    days: list[date], settings: Settings | None = None, rules_path: Path | None = None
+) -> list[date]:
     """Give the sandbox's monitor datasets the given past days, by replaying their shows.
 
     For each day (before the sandbox's today) with no ``live_snapshots`` stored yet, every show
-    of that day is replayed through the live monitor with the project's ``params/alerts.yaml``
-    (notifications go nowhere), so that ``livekit.load("live_snapshots", day, sandbox=True)``
-    and the post-show review notebook work offline like everything else. Outside a project
-    (no ``params/alerts.yaml`` found) the shows are replayed without rules: snapshots only.
-    Returns the days replayed.
+    of that day is replayed through the live monitor with the rules of ``rules_path``
+    (notifications go nowhere), so that ``livekit.open("sandbox").load("live_snapshots", day)``
+    and the post-show review notebook work offline like everything else. With no rules file
+    the shows are replayed without rules: snapshots only. Returns the days replayed.
+    ``livekit sandbox replay`` runs this (a sandbox kit's ``prepare`` runs that command).
     """
     import io
 
-    from livekit.config import LivekitError
     from livekit.monitor.notify import parse_channel_specs, resolve_channels
     from livekit.monitor.rules import load_rules
-    from livekit.reports.project import Project
     from livekit.sandbox.config import SandboxConfig
     from livekit.sandbox.world import CHINA_TZ, World
     from livekit.store import Store
@@ -272,10 +234,6 @@ def fill_sandbox_monitor(days: list[date], settings: Settings | None = None) -> 
     ]
     if not todo:
         return []
-    try:
-        rules_path = Project.find().params_dir / "alerts.yaml"
-    except LivekitError:
-        rules_path = None  # outside a project: replay the shows, with no rules to alert on
     if rules_path is not None and rules_path.is_file():
         ruleset = load_rules(rules_path)
     else:

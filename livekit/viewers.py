@@ -31,23 +31,12 @@ import polars as pl
 from livekit.config import LivekitError
 from livekit.dates import FIRST_DAY, latest_day, range_words
 from livekit.store import Store
+from livekit.store.datasets import VIEWERS_SCHEMA as VIEWERS_SCHEMA
 
 DATASET = "viewers"
 CHINA_TZ = "Asia/Shanghai"
 TIME = pl.Datetime("us", CHINA_TZ)
 
-VIEWERS_SCHEMA: dict[str, pl.DataType] = {
-    "room_id": pl.Int64(),
-    "viewer_id": pl.String(),
-    "enter_time": TIME,
-    "leave_time": TIME,
-    "province": pl.String(),
-    "traffic_source": pl.String(),
-    "clicked_product_id": pl.Int64(),  # null: no product clicked
-    "paid": pl.Boolean(),
-    "pay_amount": pl.Float64(),  # yuan; 0 when not paid
-    "variant": pl.String(),  # "A" / "B"; null outside an experiment
-}
 OPTIONAL_COLUMNS = frozenset({"variant"})
 REQUIRED_COLUMNS = tuple(c for c in VIEWERS_SCHEMA if c not in OPTIONAL_COLUMNS)
 

@@ -5,8 +5,8 @@ The sandbox store of a temporary ``LIVEKIT_HOME`` is filled from a sandbox with
 ``hostile_text=True`` (a small shop, the days the project's report parameters read), the
 post-show review's day is replayed through the live monitor from the same sandbox, and the last
 week's viewer export is imported with ``livekit import viewers --sandbox`` after its province and
-traffic-source columns were given payloads of their own. ``livekit.load(sandbox=True)`` syncs only
-days that are missing, so the reports read this store as it is. Then the project's own reports
+traffic-source columns were given payloads of their own. A sandbox kit's ``prepare`` syncs only
+days that are missing or stale, so the reports read this store as it is. Then the project's own reports
 run through the real runner and each page is opened in Chromium (tests/test_report_html.py).
 """
 

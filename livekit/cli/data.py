@@ -38,6 +38,9 @@ def sync(
         typer.Option("--datasets", help="只同步这些数据集，逗号分隔（默认全部）。"),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="不显示进度条与汇总。")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="不显示进度条，只输出一行 JSON 汇总（供程序读取）。")
+    ] = False,
 ) -> None:
     """从巨量千川与抖店拉取数据到本地（按天分区的 Parquet）。已定稿的日期不重复拉取，今天总会刷新。"""
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
@@ -53,10 +56,14 @@ def sync(
             refresh=refresh,
             datasets=names,
             sandbox=sandbox,
-            progress=not quiet,
+            progress=not (quiet or as_json),
             settings=settings,
         )
-        if not quiet:
+        if as_json:
+            from livekit.source import result_json
+
+            typer.echo(result_json(result))
+        elif not quiet:
             _print_summary(result, settings, sandbox)
 
 
@@ -119,8 +126,10 @@ def datasets(sandbox: Sandbox = False) -> None:
 
         import livekit
 
-        frame = livekit.datasets(sandbox=sandbox)
-        table = Table(title="数据集（livekit.load(名称, 开始, 结束) 读取为 polars DataFrame）")
+        frame = livekit.open("sandbox" if sandbox else "live").datasets()
+        table = Table(
+            title="数据集（livekit.open().load(名称, 开始, 结束) 读取为 polars DataFrame）"
+        )
         for col in ("名称", "说明", "已存天数", "日期范围"):
             table.add_column(col)
         for row in frame.iter_rows(named=True):

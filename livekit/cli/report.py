@@ -16,7 +16,8 @@ report_app = typer.Typer(
     no_args_is_help=True,
 )
 schedule_app = typer.Typer(
-    help="定时报告：按 params/schedules.yaml 的 cron 时间运行报告。", no_args_is_help=True
+    help="定时报告：按 params/schedules.yaml 的 cron 时间同步数据（sync）并运行报告。",
+    no_args_is_help=True,
 )
 
 Timeout = Annotated[
@@ -136,7 +137,7 @@ def schedule_run(
         typer.Option("--once", help="只检查并运行一次到期的报告，然后退出（可放进 crontab）。"),
     ] = False,
 ) -> None:
-    """内置调度器：按 params/schedules.yaml 运行到期的报告；某个报告失败不影响其他报告；每次运行都写入日志。"""
+    """内置调度器：按 params/schedules.yaml 同步数据并运行到期的报告（同步先于报告）；同步或某个报告失败不影响其他报告，但退出码非零；每次运行都写入日志。"""
     with user_errors():
         import logging
 
@@ -145,7 +146,7 @@ def schedule_run(
 
         from livekit.dates import CHINA_TZ
         from livekit.reports import Project
-        from livekit.reports.schedule import LOG_FILE, log, log_to, serve
+        from livekit.reports.schedule import LOG_FILE, SYNC_JOB, log, log_to, serve
 
         project = Project.find()
         log_to(project)
@@ -164,7 +165,11 @@ def schedule_run(
         if not once:
             log.info("调度器已启动（日志：%s；按 Ctrl+C 停止）", project.reports_dir / LOG_FILE)
         results = serve(project, once=once)
-        failed = [r.name for r in results if not r.ok]
+        failed = [r.name for r in results if not r.ok and r.name != SYNC_JOB]
+        sync_failed = [r for r in results if not r.ok and r.name == SYNC_JOB]
+        if sync_failed:
+            what = f"；另有 {len(failed)} 个报告失败：{'、'.join(failed)}" if failed else ""
+            raise fail(f"数据同步失败：{sync_failed[0].error}（报告已照常运行{what}）")
         if failed:
             raise fail(f"{len(failed)} 个报告失败：{'、'.join(failed)}")
 
@@ -194,7 +199,8 @@ def schedule_show() -> None:
             table.add_column(col)
         for s in schedules:
             runs = "、".join(t.strftime("%m-%d %H:%M") for t in s.next_runs(now, 3))
-            table.add_row(escape(s.name), escape(s.cron), runs)
+            shown = f"{s.name}（数据同步，先于报告）" if s.is_sync else s.name
+            table.add_row(escape(shown), escape(s.cron), runs)
         console.print(table)
         console.print("等价的 crontab 行（crontab -e；时间为北京时间）：")
         for line in crontab_lines(project, schedules):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -250,3 +251,46 @@ def demo(seed: Seed = 7, today: Today = None) -> None:
     from livekit.cli.sandbox_demo import run_demo
 
     run_demo(seed, _parse_today(today))
+
+
+@app.command("replay")
+def replay(
+    start: Annotated[
+        str, typer.Option("--from", help="开始日期：YYYY-MM-DD、yesterday 或 N_days_ago。")
+    ] = "yesterday",
+    end: Annotated[str, typer.Option("--to", help="结束日期（含），格式同 --from。")] = "yesterday",
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            help="告警规则文件（YAML），默认为项目中的 params/alerts.yaml（找不到则只记录快照）。",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """把沙盒过去几天的直播回放给实时监控（通知不发出），写入沙盒的 live_snapshots、live_product_snapshots 与 alerts；已有快照的日期跳过。"""
+    from livekit.cli.common import parse_day, user_errors
+
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    if first > last:
+        raise _fail(f"--from {first} 晚于 --to {last}")
+    with user_errors():
+        from datetime import timedelta
+
+        from livekit.config import LivekitError
+        from livekit.jobs import fill_sandbox_monitor
+
+        if rules is None:
+            from livekit.reports.project import Project
+
+            try:
+                found = Project.find().params_dir / "alerts.yaml"
+            except LivekitError:
+                found = None  # outside a project: replay the shows, with no rules to alert on
+            rules = found if found is not None and found.is_file() else None
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        done = fill_sandbox_monitor(days, rules_path=rules)
+        shown = (
+            "、".join(str(d) for d in done) if done else "无（都已回放过，或不在沙盒的过去日期内）"
+        )
+        typer.echo(f"已回放：{shown}")

@@ -54,6 +54,7 @@ from livekit.store.datasets import (
     ROOM_METRIC_TYPES,
     ROOM_PRODUCTS,
     ROOMS,
+    SESSION_ARMS,
     Dataset,
 )
 
@@ -128,6 +129,7 @@ class _Sync:
         wanted: tuple[str, ...],
         progress: Progress | None,
         viewer_export_url: str | None,
+        session_arms_url: str | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -138,6 +140,7 @@ class _Sync:
         self.wanted = wanted
         self.progress = progress
         self.viewer_export_url = viewer_export_url
+        self.session_arms_url = session_arms_url
         self.result = SyncResult(start, end)
         self.planned: dict[str, list[date]] = {}
         self._done: dict[str, int] = {}
@@ -148,6 +151,8 @@ class _Sync:
         names = list(self.wanted)
         if self.viewer_export_url:
             names.append("viewers")
+        if self.session_arms_url:
+            names.append("session_arms")
         for name in names:
             ds = _dataset(name)
             candidates = [d for d in span if name != "room_analysis" or d < self.today]
@@ -204,6 +209,9 @@ class _Sync:
                 jobs += [self._orders(client, w) for w in windows(order_days, 10_000)]
             if self.planned.get("viewers"):
                 jobs += [self._viewers(w) for w in windows(self.planned["viewers"], REPORT_DAYS)]
+            if self.planned.get("session_arms"):
+                arms = windows(self.planned["session_arms"], REPORT_DAYS)
+                jobs += [self._session_arms(w) for w in arms]
             await _gather(jobs)
         self.result.seconds = time.perf_counter() - t0
         return self.result
@@ -418,6 +426,28 @@ class _Sync:
         if self.progress:
             self.progress("viewers", self._done["viewers"], len(self.planned["viewers"]))
 
+    # ---- switchback schedule (sandbox only) -------------------------------------------
+    async def _session_arms(self, w: Window) -> None:
+        import io
+
+        import httpx
+
+        assert self.session_arms_url is not None
+        async with httpx.AsyncClient(timeout=self.settings.http_timeout) as http:
+            resp = await http.get(
+                self.session_arms_url,
+                params={
+                    "start_date": w.start.isoformat(),
+                    "end_date": w.end.isoformat(),
+                    "format": "parquet",
+                },
+            )
+            resp.raise_for_status()
+        frame = pl.read_parquet(io.BytesIO(resp.content)).with_columns(pl.col("date").str.to_date())
+        for d in w.days:
+            part = frame.filter(pl.col("date") == d).drop("date")
+            await self._write(SESSION_ARMS, d, part)
+
 
 def _dataset(name: str) -> Dataset:
     from livekit.store.datasets import get
@@ -478,12 +508,14 @@ async def sync_async(
     now: datetime | None = None,
     progress: Progress | None = None,
     viewer_export_url: str | None = None,
+    session_arms_url: str | None = None,
 ) -> SyncResult:
     """Bring the store up to date for [start, end] (China-time days). See the module docstring.
 
     ``now`` is the moment the sync takes as "now" (default: the real time); tests pin it to
     the sandbox's frozen clock. ``viewer_export_url`` is set only for the sandbox, which serves
-    the viewer export that real merchants import by hand (``livekit import viewers``).
+    the viewer export that real merchants import by hand (``livekit import viewers``), and
+    ``session_arms_url`` only for the sandbox too: its switchback schedule (``session_arms``).
     """
     now = now or datetime.now(CHINA_TZ)
     validate_range(start, end, now)
@@ -495,5 +527,16 @@ async def sync_async(
         )
     store = Store(settings.store_dir)
     store.cleanup_temp()
-    job = _Sync(settings, store, start, end, now, refresh, wanted, progress, viewer_export_url)
+    job = _Sync(
+        settings,
+        store,
+        start,
+        end,
+        now,
+        refresh,
+        wanted,
+        progress,
+        viewer_export_url,
+        session_arms_url,
+    )
     return await job.run()

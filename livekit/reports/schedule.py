@@ -8,6 +8,15 @@ China time), or to a mapping with ``cron`` and optional time limits::
       cron: "30 8 * * 1"          # Mondays at 08:30
       timeout: 3600               # the whole notebook, seconds (default 1800)
       cell_timeout: 900           # one cell, seconds (default 600)
+    sync: "30 7 * * *"            # the live data: yesterday and every day not final yet
+
+``sync`` is not a report: it syncs the live data (``LIVEKIT_HOME``, settings from env/.env) for
+the closed days that may still change (yesterday and the ``days`` before it, 16 by default: the
+longest settle time of :mod:`livekit.ingest.plan`; final days are skipped, so only what is
+missing or stale is fetched). In a pass where it is due it runs first, before every report due
+in that pass. A failing sync is logged and counted as a failure (non-zero exit of ``livekit
+schedule run``), and the reports still run: on live data they then say, in one line, which days
+are not fully synced.
 
 :func:`run_due` runs every report whose scheduled time has come since the last one it
 handled, once (missed times are not replayed one by one), for the date of that time. What it
@@ -27,11 +36,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import filelock
 from croniter import croniter
 
 from livekit._files import keep_damaged
+from livekit.config import LivekitError
 from livekit.dates import CHINA_TZ
 from livekit.reports.params import ParameterError, load_yaml
 from livekit.reports.project import Project, ReportError, write_text_atomic
@@ -42,6 +53,8 @@ STATE = "schedule-state.json"
 SCHEDULER_LOCK = ".scheduler.lock"
 LOG_FILE = "schedule.log"
 OPTION_KEYS = ("timeout", "cell_timeout")
+SYNC_JOB = "sync"  # the key of the scheduled sync in schedules.yaml (not a report)
+SYNC_TITLE = "数据同步"
 MAX_SLEEP = 60.0
 
 log = logging.getLogger("livekit.reports.schedule")
@@ -54,6 +67,11 @@ class Schedule:
     name: str
     cron: str
     options: RunOptions = field(default_factory=RunOptions)
+    days: int = 0  # the sync job only: closed days before yesterday it re-checks
+
+    @property
+    def is_sync(self) -> bool:
+        return self.name == SYNC_JOB
 
     def next_runs(self, after: datetime, count: int = 3) -> list[datetime]:
         it = croniter(self.cron, after.astimezone(CHINA_TZ))
@@ -67,12 +85,18 @@ class Schedule:
 
 
 def load_schedules(project: Project) -> list[Schedule]:
-    """The schedules in ``params/schedules.yaml``, checked (reports exist, cron is valid)."""
+    """The schedules in ``params/schedules.yaml``, checked (reports exist, cron is valid).
+
+    The sync job (key ``sync``), when there is one, comes first.
+    """
     path = project.schedules_file
     raw = load_yaml(path, what="调度", shown=f"params/{path.name}")
     known = set(project.names())
     out: list[Schedule] = []
     for name, entry in raw.items():
+        if name == SYNC_JOB:
+            out.insert(0, _sync_schedule(entry, f"params/{path.name}：{SYNC_JOB}（数据同步）"))
+            continue
         shown = _clip(name) if name.isprintable() else repr(_clip(name))
         where = f"params/{path.name}：报告 {shown}"
         if name not in known:
@@ -105,6 +129,36 @@ def load_schedules(project: Project) -> list[Schedule]:
         options = RunOptions().with_limits(limits.get("timeout"), limits.get("cell_timeout"))
         out.append(Schedule(name, cron, options))
     return out
+
+
+def default_sync_days() -> int:
+    """Closed days before yesterday that may still change: the longest settle time, plus one."""
+    from livekit.ingest.plan import SETTLE
+
+    return max(SETTLE.values()).days + 1
+
+
+def _sync_schedule(entry: object, where: str) -> Schedule:
+    cron: object = entry
+    days = default_sync_days()
+    if isinstance(entry, dict):
+        unknown = [k for k in entry if k not in ("cron", "days")]
+        if unknown:
+            raise ParameterError(f"{where}：未知选项 {unknown[0]!r}（可用：cron、days）")
+        cron = entry.get("cron")
+        value = entry.get("days", days)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 366:
+            raise ParameterError(f"{where}：days 应为 0 到 366 的整数（天），收到 {value!r}")
+        days = value
+    if not isinstance(cron, str):
+        raise ParameterError(f'{where}：应为 cron 表达式（如 "30 7 * * *"）或含 cron 的映射')
+    cron = cron.strip()
+    if len(cron.split()) != 5 or not croniter.is_valid(cron):
+        raise ParameterError(
+            f'{where}：cron 表达式 {_clip(cron)!r} 无效；应为“分 时 日 月 周”五段，如 "30 7 * * *"'
+        )
+    _check_fires(cron, where)
+    return Schedule(SYNC_JOB, cron, RunOptions(), days)
 
 
 def _check_fires(cron: str, where: str) -> None:
@@ -190,7 +244,10 @@ def run_due(project: Project, now: datetime | None = None) -> list[RunResult]:
         fire = schedule.latest(now)
         if fire <= handled:
             continue
-        results.append(_run_one(project, schedule, fire))
+        if schedule.is_sync:  # first in the list: before every report due in this pass
+            results.append(run_sync_job(schedule, fire))
+        else:
+            results.append(_run_one(project, schedule, fire))
         state[schedule.name] = fire
         write_state(project, state)
     return results
@@ -214,6 +271,36 @@ def _run_one(project: Project, schedule: Schedule, fire: datetime) -> RunResult:
     else:
         log.error("%s %s 失败，用时 %.1f 秒：%s", result.name, day, result.seconds, result.error)
     return result
+
+
+def run_sync_job(schedule: Schedule, fire: datetime) -> RunResult:
+    """Sync the live data for yesterday (of ``fire``) and the ``days`` before it.
+
+    In this process, through :func:`livekit.open` (settings from env/.env). Final days are not
+    fetched again; missing and stale ones are. Any failure is logged and returned, never raised.
+    """
+    last = fire.date() - timedelta(days=1)
+    first = last - timedelta(days=schedule.days)
+    log.info("运行 %s（计划时间 %s，同步 %s 至 %s）", SYNC_TITLE, _when(fire), first, last)
+    started, t0 = datetime.now(CHINA_TZ), time.monotonic()
+    error: str | None = None
+    fetched = 0
+    try:
+        import livekit
+
+        result = livekit.open().sync(first, last, progress=False)
+        fetched = sum(r.fetched_days for r in result.datasets.values())
+    except LivekitError as exc:
+        error = str(exc)
+    except Exception as exc:  # the scheduler survives anything a sync does
+        error = f"{type(exc).__name__}: {exc}"
+    seconds = time.monotonic() - t0
+    if error is None:
+        log.info("%s 成功，用时 %.1f 秒：拉取 %d 个分区", SYNC_TITLE, seconds, fetched)
+    else:
+        log.error("%s 失败，用时 %.1f 秒：%s（报告照常运行）", SYNC_TITLE, seconds, error)
+    status: Literal["ok", "failed"] = "ok" if error is None else "failed"
+    return RunResult(SYNC_JOB, SYNC_TITLE, last, status, started, seconds, None, None, error)
 
 
 def serve(
@@ -280,6 +367,12 @@ def crontab_lines(project: Project, schedules: list[Schedule]) -> list[str]:
     lines = ["CRON_TZ=Asia/Shanghai"]
     defaults = RunOptions()
     for s in schedules:
+        if s.is_sync:
+            lines.append(
+                f"{s.cron} cd {root} && {command} sync --from {s.days + 1}_days_ago "
+                f"--to yesterday --quiet >> {logfile} 2>&1"
+            )
+            continue
         extra = ""
         if s.options.timeout != defaults.timeout:
             extra += f" --timeout {s.options.timeout:g}"

@@ -47,6 +47,7 @@ async def index(request: Request) -> Response:
             "sandbox_paths": [
                 "/sandbox/truth",
                 "/sandbox/export/viewers?start_date=&end_date=&aweme_id=&format=csv|parquet",
+                "/sandbox/export/session_arms?start_date=&end_date=&format=csv|parquet",
                 "/sandbox/stats",
                 "/sandbox/clock",
                 "/sandbox/faults",
@@ -95,6 +96,30 @@ async def export_viewers(request: Request) -> Response:
         return Response(export.to_csv(cols), media_type="text/csv; charset=utf-8", headers=headers)
     return Response(
         export.to_parquet(cols), media_type="application/vnd.apache.parquet", headers=headers
+    )
+
+
+async def export_session_arms(request: Request) -> Response:
+    """The switchback schedule: which session ran which arm (sessions started by now)."""
+    from livekit.sandbox import export
+
+    sb = _sb(request)
+    sb.stats.requests[request.url.path] += 1
+    try:
+        start, end = _dates(request, sb)
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
+    fmt = request.query_params.get("format", "csv")
+    if fmt not in ("csv", "parquet"):
+        return _json({"error": "format must be csv or parquet"}, 400)
+    cols = export.session_arm_columns(sb.world, start, end, sb.now_ts())
+    name = f"session_arms_{start.isoformat()}_{end.isoformat()}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        body = export.arms_to_csv(cols)
+        return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(
+        export.arms_to_parquet(cols), media_type="application/vnd.apache.parquet", headers=headers
     )
 
 
@@ -248,6 +273,7 @@ def create_app(config: SandboxConfig | None = None, **overrides: Any) -> Starlet
         Route("/order/searchList", doudian.endpoint, methods=["POST"]),
         Route("/sandbox/truth", truth),
         Route("/sandbox/export/viewers", export_viewers),
+        Route("/sandbox/export/session_arms", export_session_arms),
         Route("/sandbox/stats", stats, methods=["GET", "POST"]),
         Route("/sandbox/clock", clock, methods=["GET", "POST"]),
         Route("/sandbox/faults", faults, methods=["GET", "POST"]),

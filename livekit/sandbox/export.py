@@ -1,4 +1,5 @@
-"""The viewer-level export (protocols.md §3): one row per viewer visit.
+"""The viewer-level export (protocols.md §3): one row per viewer visit; and the switchback
+schedule (``session_arms``), which the sandbox publishes as data of its own.
 
 This is the file format livekit accepts from users (CSV or Parquet). Columns:
 
@@ -111,6 +112,47 @@ def to_parquet(columns: dict[str, list[Any]]) -> bytes:
             "pay_amount": pl.Float64,
             "variant": pl.String,
         },
+    )
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    return buf.getvalue()
+
+
+# ---- the switchback schedule -----------------------------------------------------------------
+# A real merchant keeps the record of which show ran which version outside the platforms; the
+# sandbox plays that part by publishing its schedule as a small table (sessions started by now).
+ARM_COLUMNS = ("room_id", "aweme_id", "date", "variant")
+
+
+def session_arm_columns(
+    world: World, start: date, end: date, now_ts: float
+) -> dict[str, list[Any]]:
+    """One row per session of the switchback experiment in [start, end] started by ``now_ts``."""
+    out: dict[str, list[Any]] = {c: [] for c in ARM_COLUMNS}
+    for s in world.iter_sessions(start, end):
+        if s.switchback < 0 or s.start_ts > now_ts:
+            continue
+        out["room_id"].append(s.room_id)
+        out["aweme_id"].append(s.account.aweme_id)
+        out["date"].append(s.day.isoformat())
+        out["variant"].append("AB"[s.switchback])
+    return out
+
+
+def arms_to_csv(columns: dict[str, list[Any]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(ARM_COLUMNS)
+    writer.writerows(zip(*(columns[c] for c in ARM_COLUMNS), strict=True))
+    return buf.getvalue().encode()
+
+
+def arms_to_parquet(columns: dict[str, list[Any]]) -> bytes:
+    import polars as pl  # lazy: the sandbox serves JSON without it
+
+    frame = pl.DataFrame(
+        columns,
+        schema={"room_id": pl.Int64, "aweme_id": pl.Int64, "date": pl.String, "variant": pl.String},
     )
     buf = io.BytesIO()
     frame.write_parquet(buf)

@@ -343,6 +343,40 @@ ALERTS = Dataset(
 )
 MONITOR_DATASETS = frozenset({"live_snapshots", "live_product_snapshots", "alerts"})
 
+# ---- imported from files (livekit import viewers; the sandbox serves the same export) --------
+# The schema lives here, in the store layer; livekit.viewers (above) reads and validates files
+# into it.
+VIEWERS_SCHEMA: dict[str, pl.DataType] = {
+    "room_id": ID,
+    "viewer_id": pl.String(),
+    "enter_time": TIME,
+    "leave_time": TIME,
+    "province": pl.String(),
+    "traffic_source": pl.String(),
+    "clicked_product_id": ID,  # null: no product clicked
+    "paid": pl.Boolean(),
+    "pay_amount": YUAN,  # yuan; 0 when not paid
+    "variant": pl.String(),  # "A" / "B"; null outside an experiment
+}
+VIEWERS = Dataset(
+    "viewers",
+    "观众明细（导入的观看记录）：每次进入直播间一行，含进入/离开时间、省份、流量来源、点击商品、是否成交与实验分组；金额单位为元。",
+    VIEWERS_SCHEMA,
+    ("room_id", "viewer_id", "enter_time"),  # not unique: a viewer may re-enter within a second
+    "观众明细导出文件（livekit import viewers）",
+)
+
+# ---- published by the sandbox only (a sandbox sync writes it) ---------------------------------
+SESSION_ARMS = Dataset(
+    "session_arms",
+    "场次实验分组（仅沙盒）：沙盒按场次轮换实验（switchback）的排期，每场一行，含直播间、抖音号与组别（A/B）；"
+    "按开播日期分区。真实店铺的分组由商家自己记录（ab_test 报告的 session_arms 参数）。",
+    {"room_id": ID, "aweme_id": ID, "variant": pl.String()},
+    ("room_id",),
+    "沙盒 /sandbox/export/session_arms",
+)
+SANDBOX_DATASETS = frozenset({"session_arms"})
+
 CATALOG: dict[str, Dataset] = {
     d.name: d
     for d in (
@@ -357,34 +391,21 @@ CATALOG: dict[str, Dataset] = {
         LIVE_SNAPSHOTS,
         LIVE_PRODUCT_SNAPSHOTS,
         ALERTS,
+        VIEWERS,
+        SESSION_ARMS,
     )
 }
 
 
-def viewers_dataset() -> Dataset:
-    """The imported viewer export (schema owned by livekit.viewers)."""
-    from livekit.viewers import VIEWERS_SCHEMA
-
-    return Dataset(
-        "viewers",
-        "观众明细（导入的观看记录）：每次进入直播间一行，含进入/离开时间、省份、流量来源、点击商品、是否成交与实验分组；金额单位为元。",
-        VIEWERS_SCHEMA,
-        ("room_id", "viewer_id", "enter_time"),  # not unique: a viewer may re-enter within a second
-        "观众明细导出文件（livekit import viewers）",
-    )
-
-
 def get(name: str) -> Dataset:
     """The dataset called ``name``; a readable error listing the known names otherwise."""
-    if name == "viewers":
-        return viewers_dataset()
     if name not in CATALOG:
-        from livekit.config import LivekitError
+        from livekit.vocab.errors import LivekitError
 
-        known = "、".join([*CATALOG, "viewers"])
+        known = "、".join(CATALOG)
         raise LivekitError(f"未知的数据集 {name!r}：可用的数据集有 {known}")
     return CATALOG[name]
 
 
 def all_datasets() -> list[Dataset]:
-    return [*CATALOG.values(), viewers_dataset()]
+    return list(CATALOG.values())

@@ -117,6 +117,6 @@ def rendered_real_reports() -> tuple[Project, tuple[RunResult, ...]]:
     shutil.rmtree(out, ignore_errors=True)
     project = Project(ROOT, out)
     with environment(LIVEKIT_HOME=str(TEST_HOME)):
-        livekit.sync("45_days_ago", "today", sandbox=True, progress=False)
+        livekit.open("sandbox").sync("45_days_ago", "today")
         results = run(all=True, jobs=2, project=project)
     return project, tuple(results)
