@@ -4,7 +4,7 @@ Run:  .venv/bin/python bench/coverage.py [--seeds 50] [--scale 0.3] [--workers N
 
 For each seed a world is built in-process (no HTTP), the viewer export of the two planted
 experiments' windows is turned into a frame of ``VIEWERS_SCHEMA``, and the same analyses as
-``tests/test_analysis_truths.py`` run on it (its helpers are imported, not copied). Printed:
+``tests/test_analysis_truths.py`` run on it (tests/helpers/truths.py, imported, not copied). Printed:
 how often each 95% interval covers the published truth (goal 93-97%), how often the null
 metrics are declared significant (goal near 5%), and, for contrast, the switchback's numbers
 with GrowthBook's large-sample delta method instead of the session jackknife (the default of
@@ -38,7 +38,7 @@ from livekit.sandbox.export import to_parquet, viewer_columns  # noqa: E402
 from livekit.sandbox.truth import truth as world_truth  # noqa: E402
 from livekit.sandbox.world import CHINA_TZ, World  # noqa: E402
 from livekit.viewers import read_viewer_bytes  # noqa: E402
-from tests.test_analysis_truths import covers, switchback, viewer_experiment  # noqa: E402
+from tests.helpers.truths import covers, switchback, viewer_experiment  # noqa: E402
 
 TODAY = date(2026, 11, 28)
 NOW = datetime(2026, 11, 28, 21, 0, 0, tzinfo=CHINA_TZ)

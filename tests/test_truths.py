@@ -1,10 +1,12 @@
-"""The planted truths can be recovered from what the sandbox serves.
+"""The sandbox's published truths agree with what it serves.
 
-A full-size shop (scale 1.0) is served over HTTP. Each published ``expected_*`` or realized
-value is estimated here from the viewer export, the 巨量千川 room endpoints or the 抖店 orders
-with plain numpy/scipy, and must land within a 99% confidence interval of the estimate (or
-match exactly where the truth is itself a plain sum of served numbers). Only the windows the
-estimates need are fetched.
+A full-size shop (scale 1.0) is served over HTTP. The realized ROAS and repurchase share are
+plain sums of served numbers (巨量千川 room endpoints, 抖店 orders) and must match exactly; the
+planted level of ROAS lies within its noise; the planted incidents show in the viewer export
+and the product list. Only the windows the checks need are fetched.
+
+The planted *experiments* (viewer-randomized, switchback) and the dwell risk ratio are
+recovered by the shipped analysis, through the real store: ``tests/test_analysis_truths.py``.
 """
 
 from __future__ import annotations
@@ -73,145 +75,6 @@ def export_frame(shop: Shop, start: date, end: date, aweme_id: int | None = None
         enter=pl.col("enter_time").str.strptime(pl.Datetime, fmt),
         leave=pl.col("leave_time").str.strptime(pl.Datetime, fmt),
     ).with_columns(dwell=(pl.col("leave") - pl.col("enter")).dt.total_seconds())
-
-
-def log_ratio_ci(estimate: float, se: float) -> tuple[float, float]:
-    """99% interval of a ratio from the standard error of its logarithm."""
-    return estimate * float(np.exp(-Z99 * se)), estimate * float(np.exp(Z99 * se))
-
-
-# ---- dwell > 3 minutes -----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def experiment_window(shop: Shop, truth: dict[str, Any]) -> pl.DataFrame:
-    """All rooms of the viewer-experiment window (two weeks, both accounts)."""
-    vx = truth["viewer_experiment"]
-    return export_frame(
-        shop, date.fromisoformat(vx["start_date"]), date.fromisoformat(vx["end_date"])
-    )
-
-
-def test_dwell_risk_ratio_is_recovered(
-    experiment_window: pl.DataFrame, truth: dict[str, Any]
-) -> None:
-    dc = truth["dwell_conversion"]
-    frame = experiment_window
-    assert frame.height > 200_000
-    long = frame["dwell"].to_numpy() > dc["threshold_seconds"]
-    paid = frame["paid"].to_numpy().astype(bool)
-    a, n1 = int(paid[long].sum()), int(long.sum())
-    c, n2 = int(paid[~long].sum()), int((~long).sum())
-    rr = (a / n1) / (c / n2)
-    se = float(np.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n2))  # Katz log interval
-    lo, hi = log_ratio_ci(rr, se)
-    assert lo <= dc["expected_risk_ratio"] <= hi, (rr, lo, hi)
-    assert lo > 1.0  # long stays convert more: the effect is there, not only allowed
-    assert abs(dc["expected_risk_ratio"] - dc["planted_risk_ratio"]) < 0.01
-
-
-# ---- viewer-randomized experiment --------------------------------------------------------
-@pytest.fixture(scope="module")
-def viewers(experiment_window: pl.DataFrame, truth: dict[str, Any]) -> pl.DataFrame:
-    vx = truth["viewer_experiment"]
-    main = experiment_window.filter(pl.col("variant").is_not_null())
-    assert main["room_id"].n_unique() >= 14  # the main account's rooms, all in the experiment
-    assert set(main["variant"].unique().to_list()) == set(vx["arms"])
-    per = main.group_by("viewer_id").agg(
-        arms=pl.col("variant").n_unique(),
-        variant=pl.col("variant").first(),
-        converted=pl.col("paid").max(),
-        seconds=pl.col("dwell").sum(),
-    )
-    assert per["arms"].max() == 1  # a viewer keeps the arm across visits
-    return per
-
-
-def test_viewer_split_matches_the_plan(viewers: pl.DataFrame, truth: dict[str, Any]) -> None:
-    split = truth["viewer_experiment"]["planned_split"]
-    counts = np.array([(viewers["variant"] == arm).sum() for arm in ("A", "B")])
-    _, p = stats.chisquare(counts, f_exp=counts.sum() * np.array(split))
-    assert p > 0.001, counts  # no sample-ratio mismatch
-
-
-def test_viewer_conversion_lift_is_recovered(viewers: pl.DataFrame, truth: dict[str, Any]) -> None:
-    expected = truth["viewer_experiment"]["metrics"]["conversion"]["expected_lift"]
-    conv = {arm: viewers.filter(pl.col("variant") == arm)["converted"].to_numpy() for arm in "AB"}
-    p = {arm: conv[arm].mean() for arm in "AB"}
-    n = {arm: conv[arm].size for arm in "AB"}
-    ratio = p["B"] / p["A"]
-    se = float(np.sqrt(sum((1 - p[a]) / (n[a] * p[a]) for a in "AB")))  # delta method, log scale
-    lo, hi = log_ratio_ci(ratio, se)
-    assert lo - 1 <= expected <= hi - 1, (ratio - 1, lo - 1, hi - 1)
-    assert hi - lo < 0.3  # precise enough that a wrong truth would be caught
-
-
-def test_viewer_watch_seconds_do_not_move(viewers: pl.DataFrame, truth: dict[str, Any]) -> None:
-    assert truth["viewer_experiment"]["metrics"]["watch_seconds"]["expected_lift"] == 0.0
-    secs = {arm: viewers.filter(pl.col("variant") == arm)["seconds"].to_numpy() for arm in "AB"}
-    m = {arm: secs[arm].mean() for arm in "AB"}
-    v = {arm: secs[arm].var(ddof=1) / secs[arm].size for arm in "AB"}
-    lift = m["B"] / m["A"] - 1
-    se = float(np.sqrt(v["B"] / m["A"] ** 2 + m["B"] ** 2 * v["A"] / m["A"] ** 4))
-    assert lift - Z99 * se <= 0.0 <= lift + Z99 * se, (lift, se)
-    welch = stats.ttest_ind(secs["B"], secs["A"], equal_var=False)
-    assert welch.pvalue > 0.01
-
-
-# ---- switchback (session-randomized) -------------------------------------------------------
-def ratio_lift_ci(
-    num: dict[str, np.ndarray], den: dict[str, np.ndarray]
-) -> tuple[float, float, float]:
-    """Lift of Σnum/Σden, B over A, with sessions as units: delta method, t quantile."""
-    log_r, var = {}, {}
-    for arm in "AB":
-        x, y = num[arm].astype(float), den[arm].astype(float)
-        r = x.sum() / y.sum()
-        resid = x - r * y
-        var[arm] = resid.var(ddof=1) / (x.size * y.mean() ** 2) / r**2
-        log_r[arm] = float(np.log(r))
-    diff = log_r["B"] - log_r["A"]
-    se = float(np.sqrt(var["A"] + var["B"]))
-    df = min(num["A"].size, num["B"].size) - 1
-    q = float(stats.t.ppf(0.995, df))
-    return float(np.expm1(diff)), float(np.expm1(diff - q * se)), float(np.expm1(diff + q * se))
-
-
-@pytest.fixture(scope="module")
-def switchback_rooms(
-    rooms: dict[date, list[dict[str, Any]]], truth: dict[str, Any]
-) -> dict[str, list[dict[str, Any]]]:
-    sb = truth["switchback_experiment"]
-    by_id = {r["room_id"]: r for day in rooms.values() for r in day}
-    out: dict[str, list[dict[str, Any]]] = {"A": [], "B": []}
-    for row in sb["sessions"]:
-        out[row["variant"]].append(by_id[row["room_id"]])
-    assert len(out["A"]) >= 5
-    assert len(out["B"]) >= 5
-    return out
-
-
-def test_switchback_click_rate_lift_is_recovered(
-    switchback_rooms: dict[str, list[dict[str, Any]]], truth: dict[str, Any]
-) -> None:
-    expected = truth["switchback_experiment"]["metrics"]["click_rate"]["expected_lift"]
-
-    def col(name: str) -> dict[str, np.ndarray]:
-        return {arm: np.array([r[name] for r in switchback_rooms[arm]]) for arm in "AB"}
-
-    lift, lo, hi = ratio_lift_ci(col("live_click_product_count_alias"), col("total_live_watch_cnt"))
-    assert lo <= expected <= hi, (lift, lo, hi)
-    assert lo > 0.0
-
-
-def test_switchback_conversion_does_not_move(
-    switchback_rooms: dict[str, list[dict[str, Any]]], truth: dict[str, Any]
-) -> None:
-    assert truth["switchback_experiment"]["metrics"]["conversion_rate"]["expected_lift"] == 0.0
-
-    def col(name: str) -> dict[str, np.ndarray]:
-        return {arm: np.array([r[name] for r in switchback_rooms[arm]]) for arm in "AB"}
-
-    lift, lo, hi = ratio_lift_ci(col("live_pay_order_count_alias"), col("total_live_watch_cnt"))
-    assert lo <= 0.0 <= hi, (lift, lo, hi)
 
 
 # ---- ROAS ---------------------------------------------------------------------------------
