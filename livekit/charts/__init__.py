@@ -58,7 +58,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from livekit.analysis.formats import fmt_count, fmt_number, fmt_percent, fmt_yuan
     from livekit.charts.builders import (
         bar_chart,
         metric_chart,
@@ -83,6 +82,7 @@ if TYPE_CHECKING:
     )
     from livekit.charts.style import FONTS, MAX_POINTS, THEME_NAME, theme
     from livekit.charts.tables import Column, HtmlTable, TableSpec, table, table_spec
+    from livekit.vocab.units import fmt_count, fmt_number, fmt_percent, fmt_yuan
 
 # public name -> the module that defines it (imported on first use)
 _HOMES: dict[str, str] = {
@@ -112,10 +112,8 @@ _HOMES: dict[str, str] = {
         ],
         "livekit.charts.reports",
     ),
-    # Transition: the number formatters, until livekit.vocab.units replaces them.
-    **dict.fromkeys(
-        ["fmt_count", "fmt_number", "fmt_percent", "fmt_yuan"], "livekit.analysis.formats"
-    ),
+    # Transition: the number formatters of livekit.vocab.units, under the names notebooks use.
+    **dict.fromkeys(["fmt_count", "fmt_number", "fmt_percent", "fmt_yuan"], "livekit.vocab.units"),
 }
 
 __all__ = [

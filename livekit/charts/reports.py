@@ -16,11 +16,11 @@ from typing import Any
 import altair as alt
 import polars as pl
 
-from livekit.analysis.formats import fmt_count, fmt_number, fmt_percent
 from livekit.charts._frames import chartable, clip_labels, padded_domain, require
 from livekit.charts._marks import layered, reference_line, title_params, zero_line
 from livekit.charts.builders import bar_chart, rate_chart, trend_chart
 from livekit.charts.style import ACCENT, BAD, GOOD, HEIGHT, NEUTRAL, PALETTE, WIDTH
+from livekit.vocab.units import format_count, format_number, format_percent
 
 __all__ = [
     "ROI_MEASURES",
@@ -43,9 +43,9 @@ __all__ = [
 
 def _count_text(row: dict[str, Any]) -> str:
     count, share = row["count"], row["cumulative_rate"]
-    text = fmt_count(count)
+    text = format_count(count)
     if share is not None and share < 1:
-        text += f"（累计 {fmt_percent(share, 2)}）"
+        text += f"（累计 {format_percent(share, 2)}）"
     return text
 
 
@@ -78,7 +78,7 @@ def funnel_chart(
         .map_elements(_count_text, return_dtype=pl.String)
         .alias("count_text"),
         pl.col("step_rate")
-        .map_elements(lambda v: fmt_percent(v, 1), return_dtype=pl.String)
+        .map_elements(lambda v: format_percent(v, 1), return_dtype=pl.String)
         .alias("rate_text"),
     )
     stage = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelFontSize=13))
@@ -154,7 +154,9 @@ def funnel_change_chart(
         .otherwise(pl.lit("拉动"))
         .alias("direction"),
         pl.col("log_change")
-        .map_elements(lambda v: fmt_percent(math.expm1(v), 1, signed=True), return_dtype=pl.String)
+        .map_elements(
+            lambda v: format_percent(math.expm1(v), 1, signed=True), return_dtype=pl.String
+        )
         .alias("text"),
     )
     step = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelFontSize=13))
@@ -300,7 +302,7 @@ ROI_MEASURES: dict[str, str] = {
 def _breakeven_label(reference: float | None, label: str | None) -> str | None:
     if label is not None or reference is None:
         return label
-    return f"保本ROI {fmt_number(reference, 2)}"
+    return f"保本ROI {format_number(reference, 2)}"
 
 
 def roi_chart(
@@ -444,7 +446,7 @@ def dwell_conversion_chart(
     overall rate ``reference`` as a dashed line (labelled 整体 unless ``reference_label``)."""
     label = reference_label
     if label is None and reference is not None:
-        label = f"整体 {fmt_percent(reference, 2)}"
+        label = f"整体 {format_percent(reference, 2)}"
     return rate_chart(
         by_bucket,
         "bucket",

@@ -2,9 +2,9 @@
 
 A column names a field of the frame, its Chinese header (default: the dimension label of
 :mod:`livekit.vocab.labels`, else the name) and its format: ``"money"`` (``"yuan"``),
-``"percent"`` (a fraction shown as a percentage), ``"count"``, ``"ratio"``, a ``str.format``
-spec (``"{:,.0f}"``) or a callable; without a format a cell is shown by its type. Undefined
-values show as ``—``.
+``"percent"`` (a fraction shown as a percentage), ``"count"``, ``"ratio"`` (the formatters of
+:mod:`livekit.vocab.units`), a ``str.format`` spec (``"{:,.0f}"``) or a callable; without a
+format a cell is shown by its type. Undefined values show as ``—``.
 
 :func:`table` takes the spec, or the shorter forms that build it (a list of column names or
 :class:`Column` s; a mapping of column to header plus a mapping of column to format; a table
@@ -25,11 +25,17 @@ from typing import Any, Protocol, TypeAlias
 
 import polars as pl
 
-from livekit.analysis.formats import fmt_count, fmt_percent, fmt_yuan
 from livekit.charts._frames import require
 from livekit.charts.style import FONT
 from livekit.text import escape_html
 from livekit.vocab.labels import label_of
+from livekit.vocab.units import (
+    MISSING,
+    format_count,
+    format_money,
+    format_percent,
+    format_ratio,
+)
 
 __all__ = [
     "FORMATS",
@@ -46,14 +52,13 @@ __all__ = [
 Format: TypeAlias = str | Callable[[Any], object]
 """A named format (:data:`FORMATS`), a ``str.format`` spec, or a callable."""
 
-MISSING = "—"
-
+# The named formats, from the one set of formatters (livekit.vocab.units).
 FORMATS: dict[str, Callable[[Any], str]] = {
-    "money": fmt_yuan,
-    "yuan": fmt_yuan,  # the older name of "money"
-    "percent": lambda v: fmt_percent(v, 2),
-    "count": fmt_count,
-    "ratio": lambda v: f"{float(v):.2f}",
+    "money": format_money,  # ¥1,234.50: money has one format
+    "yuan": format_money,  # the older name of "money"
+    "percent": lambda v: format_percent(v, 2),  # v a fraction: 0.035 -> 3.50%
+    "count": format_count,
+    "ratio": format_ratio,
 }
 
 
