@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from livekit.cli.common import fail, parse_day, user_errors
+from livekit.dates import DAY_WORDS
 
 if TYPE_CHECKING:
     from livekit.config import Settings
@@ -26,7 +27,7 @@ Sandbox = Annotated[
 def sync(
     start: Annotated[
         str,
-        typer.Option("--from", help="开始日期：YYYY-MM-DD、today、yesterday 或 -N（N 天前）。"),
+        typer.Option("--from", help=f"开始日期：{DAY_WORDS}。"),
     ] = "yesterday",
     end: Annotated[str, typer.Option("--to", help="结束日期（含），格式同 --from。")] = "today",
     refresh: Annotated[

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from livekit.cli.common import fail, parse_day, user_errors
+from livekit.dates import DAY_WORDS
 
 if TYPE_CHECKING:
     from livekit.reports import RunOptions, RunResult
@@ -26,6 +30,21 @@ Timeout = Annotated[
 CellTimeout = Annotated[
     float | None, typer.Option("--cell-timeout", help="单个单元的时限（秒），默认 600。")
 ]
+
+
+class _PairsCommand(TyperCommand):
+    """A command whose ``-p`` takes two values (``-p name value``), as papermill's does.
+
+    Typer cannot declare a repeated option of pairs (``list[tuple[str, str]]`` is refused), but
+    click can: its options take ``nargs``. So the option is declared as a list and given
+    ``nargs=2`` here; click then hands over ``(name, value)`` tuples and checks the count.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.name == "parameters":
+                param.nargs = 2
 
 
 def _options(timeout: float | None, cell_timeout: float | None) -> RunOptions:
@@ -49,7 +68,7 @@ def _line(result: RunResult) -> str:
     return text
 
 
-@report_app.command("run")
+@report_app.command("run", cls=_PairsCommand)
 def run(
     names: Annotated[
         list[str] | None, typer.Argument(help="报告名称（notebooks/ 中的笔记本名，不含 .ipynb）。")
@@ -57,21 +76,42 @@ def run(
     all_reports: Annotated[bool, typer.Option("--all", help="运行全部报告。")] = False,
     day: Annotated[
         str,
-        typer.Option(
-            "--date",
-            help="报告日期：YYYY-MM-DD、today、yesterday 或 -N（N 天前）；参数中的相对日期以它为准。",
-        ),
+        typer.Option("--date", help=f"报告日期：{DAY_WORDS}；参数中的相对日期以它为准。"),
     ] = "today",
+    parameters: Annotated[
+        list[Any] | None,  # (name, value) pairs: see _PairsCommand
+        typer.Option(
+            "--parameters",
+            "-p",
+            metavar="名称 值",
+            help="本次运行的参数，覆盖参数文件（可重复；值按 YAML 读，如 -p top_n 5、"
+            "-p metrics '[gmv, roas]'；文本与日期参数取原样，如 -p start -29）。",
+        ),
+    ] = None,
+    parameter_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--parameters-file",
+            "-f",
+            metavar="文件",
+            help="本次运行的参数文件（YAML，可重复，按顺序应用：在 params/<名称>.yaml 之后、"
+            "-p 之前）。",
+        ),
+    ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="同时运行的报告数。")] = 1,
     timeout: Timeout = None,
     cell_timeout: CellTimeout = None,
 ) -> None:
-    """运行报告：参数先按笔记本的 parameters 单元校验，再执行并导出 HTML，最后更新 reports/index.html。"""
+    """运行报告：参数先按笔记本的 parameters 单元校验，再执行并导出 HTML，最后更新 reports/index.html。
+
+    参数依次取自笔记本的默认值、params/<名称>.yaml、各个 -f 文件、各个 -p（后者优先），全部按
+    同样的规则校验；与 --all 或多个报告同用时，每个报告都须声明 -p/-f 给出的参数。
+    """
     first = parse_day(day, "--date")
     with user_errors():
         from rich.console import Console
 
-        from livekit.reports import Project, run
+        from livekit.reports import Overrides, Project, run
 
         options = _options(timeout, cell_timeout)
         console = Console(highlight=False, soft_wrap=True)
@@ -84,6 +124,11 @@ def run(
             options=options,
             project=project,
             on_done=lambda r: console.print(_line(r)),
+            overrides=Overrides(
+                tuple(parameter_files or ()), tuple((str(k), str(v)) for k, v in parameters or ())
+            )
+            if parameters or parameter_files
+            else None,
         )
         console.print(f"报告索引：{project.index_file.resolve()}", markup=False)
         failed = [r.name for r in results if not r.ok]

@@ -14,6 +14,7 @@ each report runs (see :mod:`livekit.reports.schedule`).
     reports.names()                                     # every report of the project
     reports.parameters("funnel")                        # what its parameters cell declares
     reports.check("funnel")                             # params/funnel.yaml, checked
+    reports.run("funnel", overrides=reports.Overrides(values=(("top_n", "5"),)))  # -p top_n 5
 
 Bad parameters, unknown reports and a missing kernel raise :class:`ReportError` before
 anything runs; a notebook that fails is returned as a failed :class:`RunResult` (its executed
@@ -27,12 +28,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from livekit.reports.params import Parameter, ParameterError, declared_parameters, report_parameters
+from livekit.reports.params import (
+    Overrides,
+    Parameter,
+    ParameterError,
+    declared_parameters,
+    report_parameters,
+)
 from livekit.reports.project import Project, Report, ReportError
 from livekit.reports.result import RunResult
 from livekit.reports.runner import RunOptions, report_day, run_reports
 
 __all__ = [
+    "Overrides",
     "Parameter",
     "ParameterError",
     "Project",
@@ -62,11 +70,14 @@ def run(
     options: RunOptions | None = None,
     project: Project | Path | str | None = None,
     on_done: Callable[[RunResult], None] | None = None,
+    overrides: Overrides | None = None,
 ) -> list[RunResult]:
     """Run the reports ``names`` (or ``all=True``: every notebook) for ``date`` (default today).
 
-    ``date`` is the report's date (``YYYY-MM-DD``, ``today``, ``yesterday``, ``N_days_ago``):
-    the output folder, and the day relative dates in the parameters resolve against.
+    ``date`` is the report's date (any day of :mod:`livekit.dates`: ``YYYY-MM-DD``, ``today``,
+    ``yesterday``, ``N_days_ago``, ``-N``): the output folder, and the day relative dates in the
+    parameters resolve against. ``overrides`` (``-f`` files, ``-p`` values) change the
+    parameters files for this run; every chosen report must declare their names.
     ``jobs`` reports run at a time. The project is found from the current folder upwards.
     """
     proj = _project(project)
@@ -82,7 +93,15 @@ def run(
         chosen = list(names)
     else:
         raise ReportError("请指定要运行的报告名称，或用 --all 运行全部报告")
-    return run_reports(proj, chosen, report_day(date), jobs=jobs, options=options, on_done=on_done)
+    return run_reports(
+        proj,
+        chosen,
+        report_day(date),
+        jobs=jobs,
+        options=options,
+        on_done=on_done,
+        overrides=overrides,
+    )
 
 
 def names(project: Project | Path | str | None = None) -> list[str]:
@@ -96,7 +115,11 @@ def parameters(name: str, project: Project | Path | str | None = None) -> dict[s
 
 
 def check(
-    name: str, date: dt.date | str | None = None, project: Project | Path | str | None = None
+    name: str,
+    date: dt.date | str | None = None,
+    project: Project | Path | str | None = None,
+    overrides: Overrides | None = None,
 ) -> dict[str, Any]:
-    """``params/<name>.yaml``, checked against the notebook; raises ParameterError if wrong."""
-    return report_parameters(_project(project).report(name), report_day(date))
+    """``params/<name>.yaml`` (then ``overrides``), checked against the notebook: the values
+    papermill receives. Raises ParameterError if wrong."""
+    return report_parameters(_project(project).report(name), report_day(date), overrides)

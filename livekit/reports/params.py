@@ -397,23 +397,132 @@ def _check_metrics(names: list[str]) -> None:
         metric(name)
 
 
+# ---- overrides for one run: -f files and -p values ------------------------------------------
+
+CLI_SOURCE = "命令行 -p"
+"""How ``-p`` values are named in messages."""
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Parameters for one run on top of ``params/<name>.yaml``, as papermill's ``-f``/``-p``.
+
+    ``files`` are YAML files read like the params file, applied in order; ``values`` are
+    ``(name, text)`` pairs as typed after ``-p``, applied after every file (a later one wins).
+    """
+
+    files: tuple[Path, ...] = ()
+    values: tuple[tuple[str, str], ...] = ()
+
+    def names(self) -> list[str]:
+        """Every parameter name the overrides set (files read now), in order, once each."""
+        found: list[str] = []
+        for _, layer in self.layers({}):
+            found += layer
+        return list(dict.fromkeys(found))
+
+    def layers(self, declared: Mapping[str, Parameter]) -> list[tuple[str, dict[str, Any]]]:
+        """(source shown in messages, values) for each ``-f`` file, then one for the ``-p``s."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        for path in self.files:
+            shown = f"-f {path}"
+            if not path.is_file():
+                raise ParameterError(f"找不到参数文件 {path}（-f）")
+            out.append((shown, load_yaml(path, shown=shown)))
+        if self.values:
+            given = {name: cli_value(name, text, declared.get(name)) for name, text in self.values}
+            out.append((CLI_SOURCE, given))
+        return out
+
+
+def cli_value(name: str, text: str, param: Parameter | None = None) -> Any:
+    """The value of ``-p name text``: YAML, read like a params file (``0.1``, ``true``, ``null``,
+    ``[gmv, roas]``; ``2026-11-01`` stays text), except that a text or date parameter takes
+    the text as typed (``-p title 2026``, ``-p start -29``) unless it is ``null``."""
+    as_typed = param is not None and (param.kind.base is str or _is_date_name(name))
+    try:
+        value = yaml.load(text, Loader=NoDatesSafeLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        if as_typed:
+            return text
+        raise ParameterError(
+            f"{CLI_SOURCE}：参数 {name} 的值不是有效的 YAML（{one_line(exc)}）"
+        ) from None
+    if as_typed and not isinstance(value, str) and not (value is None and text.strip() in NULLS):
+        return text  # a number, a list, or nothing but a comment (``#...``): the text as typed
+    return value
+
+
+NULLS = ("null", "Null", "NULL", "~")
+"""How ``-p`` says "no value" (YAML's spellings of null)."""
+
+
+def _is_date_name(name: str) -> bool:
+    """Whether ``name`` is a date parameter (see the module docstring)."""
+    if name in ("date", "day", "start", "end", "start_date", "end_date"):
+        return True
+    return name.endswith(("_date", "_day", "_start", "_end"))
+
+
+def _secrets(*folders: Path) -> set[str]:
+    from livekit.credentials import secret_values
+
+    return secret_values(folders)
+
+
+def check_no_secrets(given: Mapping[str, Any], *, source: str, secrets: set[str]) -> None:
+    """No value holds a credential: they are never parameters (a notebook reads them itself).
+
+    Checked before anything else of the values, and the message never quotes the value.
+    """
+    if not secrets:
+        return
+
+    def holds(value: object) -> bool:
+        if isinstance(value, Mapping):
+            return any(holds(k) or holds(v) for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return any(holds(v) for v in value)
+        return any(s in str(value) for s in secrets)
+
+    for name, value in given.items():
+        if holds(name) or holds(value):
+            shown = "" if holds(name) else f" {printable(name)}"
+            raise ParameterError(
+                f"{source}：参数{shown} 含有密钥或令牌：凭据不能作为报告参数"
+                "（livekit 从环境变量或 .env 读取凭据）"
+            )
+
+
 # ---- all of it -----------------------------------------------------------------------------
 
 
-def report_parameters(report: Report, day: date) -> dict[str, Any]:
-    """The parameters to run ``report`` with (the YAML file's content), checked.
+def report_parameters(
+    report: Report, day: date, overrides: Overrides | None = None
+) -> dict[str, Any]:
+    """The parameters to run ``report`` with (the YAML file's content, then ``overrides``), checked.
 
     Raises :class:`ParameterError` with one message before anything runs when a name is not
-    declared by the notebook, a value has the wrong type, or a date or metric does not exist.
+    declared by the notebook, a value has the wrong type, or a date or metric does not exist,
+    or a value holds a credential. Every layer is checked alike: ``params/<name>.yaml``, each
+    ``-f`` file in order, then the ``-p`` values; a later one wins.
     """
     declared = declared_parameters(report.notebook)
     root = report.notebook.parent.parent
     source = _shown(report.params_file, root)
     given = load_yaml(report.params_file, shown=source)
+    secrets = _secrets(root, report.notebook.parent)
+    check_no_secrets(given, source=source, secrets=secrets)
     check_names_and_types(declared, given, source=source, notebook=report.notebook)
+    sources = dict.fromkeys(given, source)
+    for layer_source, layer in (overrides or Overrides()).layers(declared):
+        check_no_secrets(layer, source=layer_source, secrets=secrets)
+        check_names_and_types(declared, layer, source=layer_source, notebook=report.notebook)
+        given |= layer
+        sources |= dict.fromkeys(layer, layer_source)
     values = {name: p.default for name, p in declared.items()} | given
     default_source = _shown(report.notebook, root) + " 的默认值"
-    sources = {name: source if name in given else default_source for name in values}
+    sources = {name: sources.get(name, default_source) for name in values}
     defaults = {name: p.default for name, p in declared.items()}
     check_meanings(values, sources, day, defaults)
     return given

@@ -2,7 +2,8 @@
 
 One run of report ``name`` for day ``D``:
 
-1. its parameters (``params/<name>.yaml``) are checked against the notebook (params.py);
+1. its parameters (``params/<name>.yaml``, then any ``-f`` files and ``-p`` values of this run)
+   are checked against the notebook (params.py);
 2. papermill executes ``notebooks/<name>.ipynb`` in the Jupyter kernel ``livekit`` (the
    project's .venv), in the notebook's folder, with ``LIVEKIT_REPORT_DATE=D`` in the kernel's
    environment, a time limit per cell and one for the whole notebook, into
@@ -30,14 +31,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from livekit.dates import CHINA_TZ
+from livekit.dates import CHINA_TZ, REPORT_DATE_ENV
 from livekit.reports import index
-from livekit.reports.params import ParameterError, report_parameters
+from livekit.reports.params import Overrides, ParameterError, report_parameters
 from livekit.reports.project import Project, Report, ReportError, write_text_atomic
 from livekit.reports.result import RunResult
 
 KERNEL = "livekit"
-REPORT_DATE_ENV = "LIVEKIT_REPORT_DATE"
 SCRUBBED = "***"
 
 
@@ -72,9 +72,15 @@ class RunOptions:
 
 
 def run_report(
-    project: Project, name: str, day: date, options: RunOptions | None = None
+    project: Project,
+    name: str,
+    day: date,
+    options: RunOptions | None = None,
+    overrides: Overrides | None = None,
 ) -> RunResult:
     """Run report ``name`` for ``day``; failures are recorded and returned, not raised.
+
+    ``overrides`` (``-f`` files, ``-p`` values) change ``params/<name>.yaml`` for this run only.
 
     An unknown report raises :class:`ReportError` (there is nothing to record a run of).
     """
@@ -87,7 +93,7 @@ def run_report(
     html: Path | None = None
     executed = False
     try:
-        parameters = report_parameters(report, day)
+        parameters = report_parameters(report, day, overrides)
         out_dir.mkdir(parents=True, exist_ok=True)
         for stale in (nb_path, html_path):  # the folder must show this run, not an older one
             stale.unlink(missing_ok=True)
@@ -305,16 +311,43 @@ def check_kernel(name: str) -> None:
         ) from None
 
 
-def check_reports(project: Project, names: Sequence[str], day: date) -> None:
-    """Every report exists and its parameters fit its notebook; one error listing all problems."""
+def check_reports(
+    project: Project, names: Sequence[str], day: date, overrides: Overrides | None = None
+) -> None:
+    """Every report exists and its parameters fit its notebook; one error listing all problems.
+
+    With ``overrides`` for several reports, every report must declare every overridden name:
+    otherwise one line says which reports do not (nothing runs).
+    """
+    if overrides is not None and len(names) > 1:
+        check_overrides_fit(project, names, overrides)
     problems: list[str] = []
     for name in names:
         try:
-            report_parameters(project.report(name), day)
+            report_parameters(project.report(name), day, overrides)
         except ReportError as exc:
             problems.append(str(exc))
     if problems:
         raise ParameterError("\n".join(problems))
+
+
+def check_overrides_fit(project: Project, names: Sequence[str], overrides: Overrides) -> None:
+    """Every report of ``names`` declares every name ``overrides`` set, or one ParameterError."""
+    from livekit.reports.params import declared_parameters
+
+    wanted = overrides.names()
+    missing: list[str] = []
+    for name in names:
+        declared = declared_parameters(project.report(name).notebook)
+        lacking = [n for n in wanted if n not in declared]
+        if lacking:
+            missing.append(f"{name}（无 {'、'.join(lacking)}）")
+    if missing:
+        raise ParameterError(
+            "命令行 -p/-f 的参数须被每个要运行的报告声明，以下报告没有："
+            + "；".join(missing)
+            + "（请分别运行这些报告）"
+        )
 
 
 def run_reports(
@@ -325,8 +358,11 @@ def run_reports(
     jobs: int = 1,
     options: RunOptions | None = None,
     on_done: Callable[[RunResult], None] | None = None,
+    overrides: Overrides | None = None,
 ) -> list[RunResult]:
     """Check every report first (nothing runs if one is wrong), then run them all.
+
+    ``overrides`` apply to every report of this run (each must declare their names).
 
     ``jobs > 1`` runs that many at a time (threads; each report's kernel is its own process),
     starting with the reports whose last recorded run took longest, so that a long one does
@@ -340,11 +376,11 @@ def run_reports(
     if jobs < 1:
         raise ReportError(f"并行数 --jobs 应至少为 1，收到 {jobs}")
     names = list(dict.fromkeys(names))
-    check_reports(project, names, day)
+    check_reports(project, names, day, overrides)
     check_kernel(options.kernel)
 
     def one(name: str) -> RunResult:
-        result = run_report(project, name, day, options)
+        result = run_report(project, name, day, options, overrides)
         if on_done is not None:
             on_done(result)
         return result
