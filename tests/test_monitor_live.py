@@ -183,3 +183,18 @@ def test_history_median_is_the_same_minute_of_earlier_shows() -> None:
     assert history.median("new_viewers_per_min", "room", "100", None, 20, 5) == pytest.approx(60)
     # no earlier show reached minute 90
     assert history.median("new_viewers_per_min", "room", "100", None, 90, 5) is None
+
+
+def test_terminal_view_shows_rates_as_percent() -> None:
+    from rich.console import Console
+
+    from livekit.monitor.view import TickInfo, render
+
+    s = LiveState()
+    feed(s, 10, total_live_watch_cnt=500, live_click_product_count_alias=40)
+    feed(s, 15, total_live_watch_cnt=650, live_click_product_count_alias=52)
+    (key,) = s.series("room")
+    assert s.value("click_rate", key, 5).value == pytest.approx(0.08)
+    console = Console(record=True, width=250)
+    console.print(render(s, [], TickInfo(s.now(), 2, 3, 60.0)))
+    assert "8.0%" in console.export_text()  # 12 clicks of 150 new viewers

@@ -81,7 +81,7 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "metric": "指标名（英文）",
     "metric_label": "指标中文名",
     "scope": "范围：room 或 product",
-    "value": "当前值（数字；无数据时为空）",
+    "value": "当前值（数字，比率为小数，如 0.032 即 3.2%；无数据时为空）",
     "value_text": "当前值，带单位",
     "threshold": "比较线（阈值，或 factor × 基准）；异常检测时为空",
     "threshold_text": "比较线，带单位",
