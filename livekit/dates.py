@@ -122,8 +122,10 @@ def _clip(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def resolve_day(value: date | str, *, name: str = "日期", on: date | None = None) -> date:
+def resolve_day(value: date | str | int, *, name: str = "日期", on: date | None = None) -> date:
     """One day: a ``date``, an ISO day or a relative word (see the module docstring).
+
+    A whole number is read as its text: ``-29`` is ``"-29"`` (a YAML file's ``start: -29``).
 
     Relative words resolve against ``on`` (default :func:`today`). A period (``last_7_days``)
     is refused here: where one day is asked for, the message says so.
@@ -160,8 +162,8 @@ def _is_range_word(text: str) -> bool:
 
 
 def resolve_range(
-    start: date | str,
-    end: date | str | None = None,
+    start: date | str | int,
+    end: date | str | int | None = None,
     *,
     on: date | None = None,
 ) -> tuple[date, date]:

@@ -63,6 +63,18 @@ def test_file_then_each_f_in_order_then_p(project: Path, tmp_path: Path) -> None
     assert given["top_n"] == 6
 
 
+def test_days_in_a_params_file_may_be_written_as_numbers(tmp_path: Path) -> None:
+    """``start: -29`` (a YAML number) is the day -29, as on the command line; a number that is
+    no day is the one date message."""
+    root = make_project(tmp_path, ["ok"], {"ok": "start: -29\nend: -1\n"})
+    assert check("ok", DAY, root) == {"start": "-29", "end": "-1"}
+    (root / "params" / "ok.yaml").write_text("start: 5\n", encoding="utf-8")
+    with pytest.raises(ParameterError, match=r"params/ok.yaml：参数 start、end：.*无法识别：'5'"):
+        check("ok", DAY, root)
+    (root / "params" / "ok.yaml").write_text("top_n: -29\n", encoding="utf-8")
+    assert check("ok", DAY, root) == {"top_n": -29}  # not a date parameter: left alone
+
+
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [

@@ -457,6 +457,19 @@ NULLS = ("null", "Null", "NULL", "~")
 """How ``-p`` says "no value" (YAML's spellings of null)."""
 
 
+def _days_as_text(given: dict[str, Any], declared: Mapping[str, Parameter]) -> dict[str, Any]:
+    """``given`` with the whole numbers of text date parameters as text: ``start: -29`` in a
+    YAML file is the day ``-29`` of :mod:`livekit.dates`, as ``start: "-29"`` is (the
+    notebook's ``resolve_day`` reads both alike, so papermill alone renders the same)."""
+    out = dict(given)
+    for name, value in given.items():
+        param = declared.get(name)
+        text_kind = param is not None and param.kind.base in (str, None)
+        if text_kind and _is_date_name(name) and type(value) is int:
+            out[name] = str(value)
+    return out
+
+
 def _is_date_name(name: str) -> bool:
     """Whether ``name`` is a date parameter (see the module docstring)."""
     if name in ("date", "day", "start", "end", "start_date", "end_date"):
@@ -510,12 +523,13 @@ def report_parameters(
     declared = declared_parameters(report.notebook)
     root = report.notebook.parent.parent
     source = _shown(report.params_file, root)
-    given = load_yaml(report.params_file, shown=source)
+    given = _days_as_text(load_yaml(report.params_file, shown=source), declared)
     secrets = _secrets(root, report.notebook.parent)
     check_no_secrets(given, source=source, secrets=secrets)
     check_names_and_types(declared, given, source=source, notebook=report.notebook)
     sources = dict.fromkeys(given, source)
     for layer_source, layer in (overrides or Overrides()).layers(declared):
+        layer = _days_as_text(layer, declared)
         check_no_secrets(layer, source=layer_source, secrets=secrets)
         check_names_and_types(declared, layer, source=layer_source, notebook=report.notebook)
         given |= layer
