@@ -140,7 +140,7 @@ def test_unknown_words_list_the_accepted_forms() -> None:
 
 def test_help_texts_describe_the_one_grammar() -> None:
     env = {"COLUMNS": "400", "NO_COLOR": "1"}
-    for args in (["report", "run", "--help"], ["sync", "--help"]):
+    for args in (["report", "run", "--help"], ["sync", "--help"], ["sandbox", "replay", "--help"]):
         result = runner.invoke(app, args, env=env)
         assert result.exit_code == 0, result.output
         assert DAY_WORDS in result.output, args

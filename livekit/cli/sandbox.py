@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from livekit.dates import DAY_WORDS
 from livekit.sandbox.config import (
     DEMO_DOUDIAN_APP_KEY,
     DEMO_DOUDIAN_APP_SECRET,
@@ -255,9 +256,7 @@ def demo(seed: Seed = 7, today: Today = None) -> None:
 
 @app.command("replay")
 def replay(
-    start: Annotated[
-        str, typer.Option("--from", help="开始日期：YYYY-MM-DD、yesterday 或 N_days_ago。")
-    ] = "yesterday",
+    start: Annotated[str, typer.Option("--from", help=f"开始日期：{DAY_WORDS}。")] = "yesterday",
     end: Annotated[str, typer.Option("--to", help="结束日期（含），格式同 --from。")] = "yesterday",
     rules: Annotated[
         Path | None,
