@@ -24,9 +24,9 @@ shown as 3.5%); money is yuan (``"元"``); "per thousand" metrics (GPM, CPM) are
 in percent (:data:`UPSTREAM_PERCENT_FIELDS`) are divided by 100 once, in the definition that
 reads them.
 
-Which frame columns are rates (:func:`is_rate_column`): a registered rate metric's name, a
-name ending in ``_rate`` or ``_share``, ``rate``, and ``ci_low`` / ``ci_high`` beside a rate
-column (the interval of that rate). Every such value is a fraction in [0, 1]
+Which frame columns are rates (:func:`is_rate_column`): a registered rate metric's name,
+``rate``, a name starting with ``rate_`` or ending in ``_rate`` or ``_share``, and ``ci_low`` / ``ci_high`` beside a
+``rate`` / ``*_rate`` column (the interval of that rate). Every such value is a fraction in [0, 1]
 (``tests/test_vocab.py`` checks every analysis frame on the sandbox's data).
 
 Importing this module loads no polars: expressions are built inside functions.
@@ -582,18 +582,19 @@ _INTERVAL_COLUMNS = ("ci_low", "ci_high")
 def is_rate_column(name: str, columns: Iterable[str] = ()) -> bool:
     """True when the frame column ``name`` holds a rate (a fraction in [0, 1]).
 
-    The rule: a registered rate metric's name; a name ending in ``_rate`` or ``_share``;
-    ``rate``; ``ci_low`` / ``ci_high`` when ``columns`` (the frame's) has a rate column they
-    bound. (``share`` alone is not: a funnel change's shares split a change and may be
-    negative; ``lift`` is a relative change, not a rate.)
+    The rule: a registered rate metric's name; ``rate``, a name starting with ``rate_``
+    (``rate_before``) or ending in ``_rate`` or ``_share``; ``ci_low`` / ``ci_high`` when ``columns`` (the frame's) has a ``rate`` or
+    ``*_rate`` column, whose interval they are. (``share`` alone is not a rate: a funnel
+    change's shares split a change and may be negative; ``lift`` is a relative change; in a
+    frame of shares without a rate, such as a region index, the interval bounds the index.)
     """
     m = METRICS.get(name)
     if m is not None:
         return m.is_rate
-    if name == "rate" or name.endswith(_RATE_SUFFIXES):
+    if name == "rate" or name.startswith("rate_") or name.endswith(_RATE_SUFFIXES):
         return True
     if name in _INTERVAL_COLUMNS:
-        return any(is_rate_column(c) for c in columns if c not in _INTERVAL_COLUMNS)
+        return any(c == "rate" or c.endswith("_rate") for c in columns)
     return False
 
 
