@@ -5,7 +5,7 @@ assignments of literals, optionally annotated, one per line, a comment saying wh
 
     start = "last_7_days"  # 开始日期或区间（last_7_days、yesterday、2026-11-01 …）
     end: str | None = None  # 结束日期（含）
-    metrics = ["gmv", "roas"]  # 指标名称，见 livekit.analysis.metrics
+    metrics = ["gmv", "roas"]  # 指标名称，见 livekit.vocab.metrics
 
 The type of a parameter is its annotation when there is one, else the type of its default
 (``None`` accepts anything). ``params/<name>.yaml`` may set only declared parameters, with
@@ -18,7 +18,8 @@ checked by what their names mean:
   not come before the start, nor after the report's date);
 * ``date``, ``day``, ``<x>_date``, ``<x>_day``: one day (:func:`livekit.dates.resolve_day`);
 * ``metric``, ``metrics``, ``<x>_metric``, ``<x>_metrics`` whose default names metrics of the
-  registry (:mod:`livekit.analysis.metrics`): names in that registry.
+  one registry (:mod:`livekit.vocab.metrics`): names in that registry, of the family the
+  default's names share when that is ``room`` or ``live``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import yaml
 from livekit._yaml import NoAliasSafeLoader, one_line, printable
 from livekit.config import LivekitError
 from livekit.reports.project import Report, ReportError
+from livekit.vocab.metrics import Family
 
 PARAMETERS_TAG = "parameters"
 
@@ -354,8 +356,9 @@ def check_meanings(
     for name, value in values.items():
         if name in ("metric", "metrics") or name.endswith(("_metric", "_metrics")):
             given = _names(value)
-            if given is not None and _registry_metrics(_names((defaults or {}).get(name))):
-                checks.append(((name,), partial(_check_metrics, given)))
+            default = _names((defaults or {}).get(name))
+            if given is not None and _registry_metrics(default):
+                checks.append(((name,), partial(_check_metrics, given, _implied_kind(default))))
     for params, check in checks:
         try:
             check()
@@ -383,18 +386,31 @@ def _names(value: object) -> list[str] | None:
 
 
 def _registry_metrics(names: list[str] | None) -> bool:
+    """Whether a parameter's default names metrics of the one registry (then its values
+    must too); a notebook may use ``metrics`` for names of its own."""
     if not names:
         return False
-    from livekit.analysis.metrics import METRICS
+    from livekit.vocab.metrics import METRICS
 
     return all(n in METRICS for n in names)
 
 
-def _check_metrics(names: list[str]) -> None:
-    from livekit.analysis.metrics import metric
+def _implied_kind(names: list[str] | None) -> Family | None:
+    """The metric family a parameter's default implies: ``room`` or ``live`` when every
+    default name is of that family; None (any family) otherwise, e.g. for experiment metrics,
+    whose valid names depend on the experiment's unit (the report checks them by unit)."""
+    from livekit.vocab.metrics import METRICS
 
-    for name in names:
-        metric(name)
+    families = {METRICS[n].family for n in names or () if n in METRICS}
+    if len(families) == 1 and (family := families.pop()) in ("room", "live"):
+        return family
+    return None
+
+
+def _check_metrics(names: list[str], kind: Family | None = None) -> None:
+    from livekit.vocab.metrics import resolve
+
+    resolve(names, kind)
 
 
 # ---- overrides for one run: -f files and -p values ------------------------------------------
