@@ -58,6 +58,10 @@ def test_file_then_each_f_in_order_then_p(project: Path, tmp_path: Path) -> None
     assert check("ok", DAY, project, Overrides(files[::-1]))["ratio"] == 0.2
     given = check("ok", DAY, project, Overrides(files, (("ratio", "0.4"), ("top_n", "5"))))
     assert given == {"top_n": 5, "ratio": 0.4, "title": "文件标题"}
+    # from Python, values may be given as values
+    assert check("ok", DAY, project, Overrides(values=(("top_n", 8),)))["top_n"] == 8
+    with pytest.raises(ParameterError, match="参数 top_n 应为整数"):
+        check("ok", DAY, project, Overrides(values=(("top_n", 8.5),)))
     # two -p for one name: the last wins, as papermill's do
     given = check("ok", DAY, project, Overrides(values=(("top_n", "5"), ("top_n", "6"))))
     assert given["top_n"] == 6

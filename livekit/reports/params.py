@@ -424,11 +424,12 @@ class Overrides:
     """Parameters for one run on top of ``params/<name>.yaml``, as papermill's ``-f``/``-p``.
 
     ``files`` are YAML files read like the params file, applied in order; ``values`` are
-    ``(name, text)`` pairs as typed after ``-p``, applied after every file (a later one wins).
+    ``(name, text)`` pairs as typed after ``-p`` (or, from Python, ``(name, value)``), applied
+    after every file (a later one wins).
     """
 
     files: tuple[Path, ...] = ()
-    values: tuple[tuple[str, str], ...] = ()
+    values: tuple[tuple[str, Any], ...] = ()
 
     def names(self) -> list[str]:
         """Every parameter name the overrides set (files read now), in order, once each."""
@@ -451,10 +452,13 @@ class Overrides:
         return out
 
 
-def cli_value(name: str, text: str, param: Parameter | None = None) -> Any:
+def cli_value(name: str, text: Any, param: Parameter | None = None) -> Any:
     """The value of ``-p name text``: YAML, read like a params file (``0.1``, ``true``, ``null``,
     ``[gmv, roas]``; ``2026-11-01`` stays text), except that a text or date parameter takes
-    the text as typed (``-p title 2026``, ``-p start -29``) unless it is ``null``."""
+    the text as typed (``-p title 2026``, ``-p start -29``) unless it is ``null``. A value that
+    is not text (given from Python) is taken as it is."""
+    if not isinstance(text, str):
+        return text
     as_typed = param is not None and (param.kind.base is str or _is_date_name(name))
     try:
         value = yaml.load(text, Loader=NoDatesSafeLoader)  # a SafeLoader subclass
