@@ -469,3 +469,17 @@ def test_every_rate_in_every_analysis_frame_is_a_fraction(
     assert expected <= seen, expected - seen
     assert len(seen) >= 40, sorted(seen)
     print(f"{len(seen)} rate columns in {len(frames)} frames, all in [0, 1]")
+
+
+def test_report_parameters_resolve_in_the_one_registry() -> None:
+    from livekit.reports.params import check_meanings
+
+    day = date(2026, 11, 28)
+    room_default = {"metrics": ["gmv", "roas"]}
+    check_meanings({"metrics": ["click_conversion_rate"]}, {}, day, room_default)
+    with pytest.raises(LivekitError, match="未知的指标 'conversion_rate'；直播间指标中可用"):
+        check_meanings({"metrics": ["gmv", "conversion_rate"]}, {}, day, room_default)
+    experiment_default = {"metrics": ["conversion", "watch_seconds"]}  # any family: by unit later
+    check_meanings({"metrics": ["watch_click_rate", "click"]}, {}, day, experiment_default)
+    with pytest.raises(LivekitError, match="未知的指标 'clik'"):
+        check_meanings({"metrics": ["clik"]}, {}, day, experiment_default)

@@ -23,6 +23,7 @@ import polars as pl
 from livekit.text import escape_markdown as _md
 from livekit.vocab.labels import ALERT_STATE_LABELS, SEVERITY_LABELS
 from livekit.vocab.metrics import metric
+from livekit.vocab.tz import CHINA_TZ_NAME
 
 COUNTERS = {
     "new_viewers": "total_live_watch_cnt",
@@ -142,7 +143,7 @@ def alert_timeline(alerts: pl.DataFrame) -> pl.DataFrame:
     ``resolved_minute`` (None while still open), ``minutes``, ``value`` (when it fired),
     ``threshold``, ``message`` (the firing notification's text) and ``note`` (e.g. 直播已结束).
     """
-    stamp = alerts.schema.get("changed_at") or pl.Datetime("us", "Asia/Shanghai")
+    stamp = alerts.schema.get("changed_at") or pl.Datetime("us", CHINA_TZ_NAME)
     schema: dict[str, pl.DataType | type[pl.DataType]] = {
         "alert_id": pl.String,
         "rule": pl.String,

@@ -1,12 +1,14 @@
 """livekit's vocabulary: the one home of every name a user reads.
 
 Metrics (room, product, live-minute, experiment) with label, numerator, denominator, unit and
-window; the labels of dimensions, funnel stages, traffic sources, severities and datasets; units
-and formatters; the China timezone; the error root. It sits below every other layer and imports
-nothing from livekit, so analysis, monitor, charts, pages and reports all resolve names here.
+window (:mod:`livekit.vocab.metrics`); the labels of dimensions, funnel stages, traffic sources,
+severities, alert states and datasets (:mod:`livekit.vocab.labels`); units and formatters
+(:mod:`livekit.vocab.units`); the China timezone; the error root. It sits below every other
+layer and imports nothing from livekit, so analysis, monitor, charts, pages and reports all
+resolve names here. Importing it loads no polars (the metrics build expressions lazily).
 
 Conventions: rates are fractions (0.035) in every frame and value; percent exists only in
-formatting. Money is yuan.
+formatting (``format_percent(0.035) == "3.5%"``). Money is yuan, shown one way: "¥1,234.50".
 """
 
 from __future__ import annotations
