@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 
@@ -207,5 +208,64 @@ def test_the_project_schedules_name_real_reports() -> None:
     if not real_reports():
         pytest.skip("notebooks/ 中还没有报告")
     schedules = load_schedules(Project(ROOT))
-    assert {s.name for s in schedules} == set(real_reports())
+    assert schedules[0].is_sync  # the project syncs before its reports
+    assert schedules[0].days == sched.default_sync_days()
+    midnight = T0.replace(hour=0, minute=0)
+    first_report = min(s.next_runs(midnight, 1)[0] for s in schedules[1:])
+    assert schedules[0].next_runs(midnight, 1)[0] < first_report
+    assert {s.name for s in schedules[1:]} == set(real_reports())
     assert isinstance(schedules[0], Schedule)
+
+
+def test_a_due_sync_runs_before_every_report_due_in_the_same_pass(
+    tmp_path: Path, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order: list[str] = []
+    monkeypatch.setattr(fake, "calls", _Logged(order))
+
+    def fake_sync(schedule: Schedule, fire: datetime) -> RunResult:
+        order.append("sync")
+        status: Literal["ok", "failed"] = "failed" if fire.day == 29 else "ok"
+        return RunResult("sync", "数据同步", fire.date(), status, fire, 0.1, None, None, "断网")
+
+    monkeypatch.setattr(sched, "run_sync_job", fake_sync)
+    # the sync is listed last and scheduled after the reports: it still runs first when due
+    project = project_with(tmp_path, SCHEDULES + 'sync: {cron: "45 8 * * *", days: 3}\n')
+    assert load_schedules(project)[0].days == 3
+    run_due(project, T0)
+    results = run_due(project, T0 + timedelta(hours=2))  # 09:30: all three due
+    assert order == ["sync", "hello", "broken"]
+    assert [r.name for r in results] == ["sync", "hello", "broken"]
+    # a failing sync is a failed result, and the reports still run
+    order.clear()
+    later = run_due(project, T0 + timedelta(days=1, hours=2))
+    assert order == ["sync", "hello", "broken"]
+    assert [(r.name, r.ok) for r in later] == [("sync", False), ("hello", True), ("broken", False)]
+    history = {r.name for r in read_history(project.reports_dir)}
+    assert "sync" not in history  # the reports' index lists reports only
+
+
+class _Logged(list):  # type: ignore[type-arg]
+    """FakeRunner.calls that also logs the report names into a shared order."""
+
+    def __init__(self, order: list[str]) -> None:
+        super().__init__()
+        self.order = order
+
+    def append(self, call: Any) -> None:
+        self.order.append(call[0])
+        super().append(call)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('sync: "every morning"\n', "sync（数据同步）：cron 表达式 'every morning' 无效"),
+        ('sync: {cron: "30 7 * * *", days: -1}\n', "days 应为 0 到 366 的整数"),
+        ('sync: {cron: "30 7 * * *", timeout: 5}\n', "未知选项 'timeout'"),
+    ],
+)
+def test_a_bad_sync_entry_is_named(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ParameterError) as info:
+        load_schedules(project_with(tmp_path, text))
+    assert expected in str(info.value)

@@ -23,7 +23,7 @@ from livekit.ingest.run import SyncResult, sync_async
 from livekit.jobs import SandboxSession, sandbox_session
 from livekit.sandbox.config import Faults
 from livekit.store import Store
-from livekit.store.datasets import ORDERS, ROOMS
+from livekit.store.datasets import ORDERS, ROOMS, get
 from tests.helpers.sandbox import NOW, TODAY, make_config
 from tests.helpers.sync import DATASETS, make_settings, read_all
 
@@ -55,6 +55,7 @@ def _sync(session: SandboxSession, start: date, end: date, **kw: Any) -> SyncRes
             end,
             now=NOW,
             viewer_export_url=session.viewer_export_url,
+            session_arms_url=session.session_arms_url,
             **kw,
         )
     )
@@ -135,10 +136,32 @@ def test_datasets_agree_with_each_other(clean: Synced) -> None:
     assert ((check["pay_amount"] - check["pay_amount_right"]).abs() < 0.005).all()
 
 
+def test_the_switchback_schedule_is_synced_as_published(clean: Synced) -> None:
+    """session_arms holds the sessions of the sandbox's switchback that started by NOW, each in
+    the partition of its day: the schedule its published truth lists (issue 11, point 2)."""
+    truth = httpx.get(clean.session.url + "/sandbox/truth").json()["switchback_experiment"]
+    published = sorted((int(s["room_id"]), s["day"], s["variant"]) for s in truth["sessions"])
+    assert len(published) > 10
+    arms = Store(clean.home / "store").read("session_arms", get("session_arms").schema)
+    assert arms.schema == pl.Schema(
+        {"date": pl.Date, "room_id": pl.Int64, "aweme_id": pl.Int64, "variant": pl.String}
+    )
+    stored = sorted(
+        (r["room_id"], r["date"].isoformat(), r["variant"]) for r in arms.iter_rows(named=True)
+    )
+    assert stored == [p for p in published if START.isoformat() <= p[1] <= END.isoformat()]
+    assert set(arms["aweme_id"]) == {truth["aweme_id"]}
+    # every day of the range has a partition (empty outside the experiment): nothing to refetch
+    assert Store(clean.home / "store").partitions("session_arms") == [
+        START + timedelta(days=i) for i in range((END - START).days + 1)
+    ]
+
+
 def test_types_ids_and_times(clean: Synced) -> None:
     rooms = Store(clean.home / "store").read("rooms", ROOMS.schema, START, END)
     assert rooms.schema["room_id"] == pl.Int64
-    assert rooms["room_id"].min() > 2**53  # 19-digit ids, exact
+    smallest: int = rooms["room_id"].min()  # type: ignore[assignment]
+    assert smallest > 2**53  # 19-digit ids, exact
     start = rooms["start_time"]
     assert start.dtype == pl.Datetime("us", "Asia/Shanghai")
     # a room is stored in the partition of the China-time day it started

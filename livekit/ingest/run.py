@@ -433,7 +433,8 @@ class _Sync:
         import httpx
 
         assert self.session_arms_url is not None
-        async with httpx.AsyncClient(timeout=self.settings.http_timeout) as http:
+        # a file download like the viewer export, from the sandbox busy serving the sync
+        async with httpx.AsyncClient(timeout=max(self.settings.http_timeout, 60.0)) as http:
             resp = await http.get(
                 self.session_arms_url,
                 params={
