@@ -71,16 +71,23 @@ layers: setup  ## The import-layer contract (import-linter; [tool.importlinter] 
 
 # Two workers (pytest-xdist), whole files each: module fixtures stay whole, and rate-bound tests
 # (a sync against a sandbox allowing 4 requests a second) wait while the other worker computes.
+# The notebooks execute here, once each: tests/test_reports_notebooks.py renders every report
+# through papermill in the kernel livekit on the notebook's defaults (params/NAME.yaml holds
+# exactly them, a test checks) and checks the offline HTML. `pytest -m "not slow"` skips the
+# slow tests for a quick local run; make test runs them all.
 PYTEST_WORKERS ?= 2
 pytest: setup  ## The test suite only (LIVEKIT_HOME=.cache/test-home, a folder per worker)
 	LIVEKIT_HOME=$(TEST_HOME) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
+# Not part of make test: the render above already executes every notebook on its defaults in
+# the kernel livekit, and a second execution would only double the time. Kept for people
+# checking a notebook they edit, the way Jupyter users know.
 nbval: setup  ## Every notebook in notebooks/ runs on its defaults (nbval, kernel livekit)
 	@# exit code 5 is "no notebooks collected": nothing to check yet, not a failure
 	LIVEKIT_HOME=$(TEST_HOME) $(BIN)/pytest --nbval-lax --nbval-kernel-name livekit notebooks/ \
 		|| test $$? -eq 5
 
-test: lint typecheck layers pytest nbval  ## Lint, type checks, import layers, the tests and the notebooks
+test: lint typecheck layers pytest  ## Lint, type checks, import layers, the tests (notebooks included)
 
 bench: setup  ## Benchmarks (print ratios; no pass/fail)
 	$(BIN)/python bench/sandbox.py

@@ -14,6 +14,7 @@ from hypothesis import settings
 
 from livekit.sandbox.server import RunningSandbox, running_sandbox
 from tests.helpers.browser import launched_browser
+from tests.helpers.reports import REAL_REPORT_MODULES
 from tests.helpers.sandbox import Doudian, Qianchuan, make_config
 
 
@@ -26,6 +27,24 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker and os.environ.get("LIVEKIT_HOME"):
         os.environ["LIVEKIT_HOME"] = f"{os.environ['LIVEKIT_HOME']}-{worker}"
+
+
+# make test's workers take whole files (--dist loadfile), except that the files reading the
+# rendered project reports go to one worker together: rendered_real_reports() renders every
+# notebook once per process, so two workers would each execute every notebook. A scheduler of
+# pytest-xdist's own kind (its documented hook), grouping one more way than by file.
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class RealReportsTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "real reports" if scope in REAL_REPORT_MODULES else scope
+
+    return RealReportsTogether(config, log)
 
 
 # Property tests (tests/test_properties.py) are reproducible: the same examples on every run, no

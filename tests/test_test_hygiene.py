@@ -104,3 +104,24 @@ def test_shared_helpers_are_only_in_the_helpers_package() -> None:
     )
     assert loose == []
     assert (TESTS / "helpers" / "__init__.py").exists()
+
+
+def test_every_module_reading_the_rendered_reports_runs_in_one_worker() -> None:
+    """The project's reports render once per process; conftest keeps their readers together."""
+    from tests.helpers.reports import REAL_REPORT_MODULES
+
+    readers = sorted(
+        f"tests/{p.name}"
+        for p in TESTS.glob("test_*.py")
+        if "rendered_real_reports" in _imported_names(p.read_text(encoding="utf-8"))
+    )
+    assert readers == sorted(REAL_REPORT_MODULES)
+
+
+def _imported_names(source: str) -> set[str]:
+    return {
+        alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }

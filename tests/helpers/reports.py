@@ -24,6 +24,11 @@ _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 TEST_HOME = ROOT / ".cache" / ("test-home" + (f"-{_WORKER}" if _WORKER else ""))
 TEST_REPORTS = ROOT / ".cache" / ("test-reports" + (f"-{_WORKER}" if _WORKER else ""))
 
+# The test modules that read rendered_real_reports(). It renders once per process, so under
+# pytest-xdist tests/conftest.py keeps these files in one worker: the notebooks execute once per
+# test run (tests/test_test_hygiene.py checks this list is complete).
+REAL_REPORT_MODULES = ("tests/test_reports_notebooks.py", "tests/test_report_html.py")
+
 
 def real_reports() -> list[str]:
     """The project's own report notebooks (empty until they are written)."""
