@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from livekit.analysis.dwell import DwellResult, GroupRetention, Retention
+from livekit.analysis.roi import NetRoasProjection
 from livekit.text import escape_markdown as _md
 from livekit.vocab.units import fmt_count, fmt_number, fmt_percent, fmt_yuan
 
@@ -255,6 +256,59 @@ def _versus(value: float | None, breakeven: float | None) -> str:
     return "**低于保本线**，按这个毛利率投放在亏钱"
 
 
+ROI_VERDICTS: dict[str, str] = {
+    "above": "**高于保本线**（区间下限也在保本线之上），广告费能被毛利覆盖",
+    "below": "**低于保本线**（区间上限也在保本线之下），按这个毛利率投放在亏钱",
+    "cannot_tell": "**暂时无法判断**是否保本：区间跨过了保本线",
+    "undefined": "无法判断",
+}
+ROI_ATTRIBUTION_NOTE = (
+    "店铺合计的 7 日成交中每笔订单只计一次；分场表中的复购按场归属，"
+    "同一笔复购可能同时计入几场（或同时是另一场的直播成交），所以各场复购相加会大于合计。"
+)
+
+
+def _projection_lines(
+    projection: NetRoasProjection, breakeven: float | None, margin: str
+) -> list[str]:
+    """The refund-window sentences: provisional rooms, the projected net ROAS, the verdict."""
+    share = f"{fmt_percent(projection.level, 0)} 区间"
+    lines: list[str] = []
+    if projection.provisional_rooms and projection.net_roas_projected is not None:
+        when = (
+            f"{projection.final_at:%m-%d %H:%M} 后全部确定"
+            if projection.final_at is not None
+            else "有场次仍在直播"
+        )
+        lines.append(
+            f"- 其中 **{projection.provisional_rooms} 场**的 7 日退款窗口还没结束（{when}），"
+            f"目前退款占成交 {fmt_percent(projection.refund_ratio)}，退款还会增加。"
+            "按近期已结束场次的退款进度推算，最终退款约 "
+            f"{fmt_yuan(projection.refunds_projected)}（占成交 "
+            f"{fmt_percent(projection.refund_ratio_projected)}；{share} "
+            f"{fmt_yuan(projection.refunds_low)}–{fmt_yuan(projection.refunds_high)}），"
+            f"净成交ROI 预计 **{fmt_number(projection.net_roas_projected, 2)}**"
+            f"（{share} {fmt_number(projection.net_roas_low, 2)}–"
+            f"{fmt_number(projection.net_roas_high, 2)}）；"
+        )
+        subject = "预计的净成交ROI"
+    elif projection.provisional_rooms:
+        lines.append(
+            f"- 其中 {projection.provisional_rooms} 场的 7 日退款窗口还没结束，"
+            "但没有足够的已结束场次来推算最终退款，净成交ROI 之后还会下降；"
+        )
+        subject = "净成交ROI"
+    else:
+        subject = "净成交ROI"
+    verdict = ROI_VERDICTS[projection.verdict]
+    if projection.verdict == "cannot_tell" and projection.final_at is not None:
+        verdict += f"，等 {projection.final_at:%m-%d} 退款窗口结束后再看"
+    lines.append(
+        f"- 毛利率 {margin} 时保本ROI 为 **{fmt_number(breakeven, 2)}**：{subject}{verdict}。"
+    )
+    return lines
+
+
 def roi_overview(
     closed: Mapping[str, Any],
     so_far: Mapping[str, Any],
@@ -262,21 +316,31 @@ def roi_overview(
     gross_margin: float,
     first: date,
     last: date,
+    projection: NetRoasProjection | None = None,
 ) -> str:
     """Did the ads pay: totals, ROAS against break-even, and the 7-day view.
 
     ``closed`` and ``so_far`` are the rows of :func:`livekit.analysis.roi_summary` without and
-    with ``include_open_windows``.
+    with ``include_open_windows``. With ``projection`` (:func:`livekit.analysis.roi.
+    project_net_roas` over the same rooms) the break-even verdict is the projected net ROAS's
+    and the provisional rooms are named by count and the date they become final.
     """
     breakeven = closed["breakeven_roas"]
+    margin = fmt_percent(gross_margin, 0)
     lines = [
         f"**{first} 至 {last}** 共 {closed['rooms']} 场直播，千川消耗 {fmt_yuan(closed['spend'])}，"
-        f"直播间成交 {fmt_yuan(closed['gmv'])}，7 日退款 {fmt_yuan(closed['refunds'])}。",
+        f"直播间成交 {fmt_yuan(closed['gmv'])}，截至目前 7 日退款 {fmt_yuan(closed['refunds'])}。",
         f"- 支付ROI **{fmt_number(closed['roas'], 2)}**，"
         f"净成交ROI（扣退款）**{fmt_number(closed['net_roas'], 2)}**；",
-        f"- 毛利率 {fmt_percent(gross_margin, 0)} 时保本ROI 为 **{fmt_number(breakeven, 2)}**："
-        f"净成交ROI {_versus(closed['net_roas'], breakeven)}。",
     ]
+    if projection is None:
+        lines.append(
+            f"- 毛利率 {margin} 时保本ROI 为 **{fmt_number(breakeven, 2)}**："
+            f"净成交ROI {_versus(closed['net_roas'], breakeven)}。"
+        )
+    else:
+        lines.extend(_projection_lines(projection, breakeven, margin))
+    once = bool(closed.get("counted_once")) or bool(so_far.get("counted_once"))
     if closed["rooms_7d"]:
         lines.append(
             f"- 7 日窗口已结束的 {closed['rooms_7d']} 场：7日总支付ROI "
@@ -290,26 +354,79 @@ def roi_overview(
             f"（复购占 {fmt_percent(so_far['repurchase_share'])}）；"
             "这些场次的买家还有时间复购，最终数字只会更高。"
         )
+    if once and (closed["rooms_7d"] or so_far["rooms_7d"]):
+        lines.append(f"- {ROI_ATTRIBUTION_NOTE}")
     return "\n".join(lines)
 
 
-def roi_ranking_table(by_room: pl.DataFrame) -> Table:
+def roi_ranking_table(by_room: pl.DataFrame, projection: NetRoasProjection | None = None) -> Table:
     """Rooms with spend, best net ROAS first, each marked 保本 or 亏损 (``by_room`` labelled
-    by :func:`with_room_labels`)."""
-    ranking = (
-        by_room.filter(pl.col("roas").is_not_null())
-        .sort("net_roas", descending=True, nulls_last=True)
-        .with_columns(
-            verdict=pl.when(pl.col("net_roas") >= pl.col("breakeven_roas"))
-            .then(pl.lit("保本"))
-            .otherwise(pl.lit("亏损"))
+    by :func:`with_room_labels`). With ``projection`` the ranking and the mark are the
+    projected net ROAS's (待定 when its interval straddles break-even) and the provisional
+    rooms are marked."""
+    if projection is None:
+        ranking = (
+            by_room.filter(pl.col("roas").is_not_null())
+            .sort("net_roas", descending=True, nulls_last=True)
+            .with_columns(
+                verdict=pl.when(pl.col("net_roas") >= pl.col("breakeven_roas"))
+                .then(pl.lit("保本"))
+                .otherwise(pl.lit("亏损"))
+            )
         )
+        return Table(
+            ranking,
+            ROI_RANKING_COLUMNS,
+            ROI_RANKING_FORMATS,
+            caption="各场 ROI 排名（按净成交ROI 从高到低）",
+        )
+    marks = {"above": "保本", "below": "亏损", "cannot_tell": "待定", "undefined": "—"}
+    projected = projection.rooms.select(
+        "room_id",
+        "net_roas_projected",
+        "net_roas_low",
+        "net_roas_high",
+        pl.when(pl.col("provisional"))
+        .then(pl.lit("未结束"))
+        .otherwise(pl.lit("已结束"))
+        .alias("refund_window"),
+        pl.col("verdict").replace_strict(marks, default="—").alias("verdict"),
     )
+    ranking = (
+        by_room.drop("verdict", strict=False)
+        .join(projected, on="room_id", how="left")
+        .filter(pl.col("roas").is_not_null())
+        .sort("net_roas_projected", descending=True, nulls_last=True)
+    )
+    columns = {
+        "label": "场次",
+        "spend": "消耗",
+        "gmv": "成交金额",
+        "refunds": "已发生退款",
+        "roas": "支付ROI",
+        "net_roas": "净成交ROI（目前）",
+        "net_roas_projected": "净成交ROI（预计）",
+        "net_roas_low": "预计下限",
+        "net_roas_high": "预计上限",
+        "refund_window": "退款窗口",
+        "roas_7d": "7日总支付ROI",
+        "repurchase_share": "复购占7日成交",
+        "verdict": "按预计净成交ROI",
+    }
+    formats = {
+        **ROI_RANKING_FORMATS,
+        "net_roas_projected": "ratio",
+        "net_roas_low": "ratio",
+        "net_roas_high": "ratio",
+    }
     return Table(
         ranking,
-        ROI_RANKING_COLUMNS,
-        ROI_RANKING_FORMATS,
-        caption="各场 ROI 排名（按净成交ROI 从高到低）",
+        columns,
+        formats,
+        caption=(
+            f"各场 ROI 排名（按预计净成交ROI 从高到低；区间为 {fmt_percent(projection.level, 0)} "
+            "区间；复购按场归属）"
+        ),
     )
 
 
