@@ -117,7 +117,10 @@ def test_p_values_read_as_yaml_like_papermill(name: str, text: str, expected: ob
         (["-p", "start", "soon"], ["命令行 -p", "参数 start", "'soon'", "-N（N 天前）"]),
         (["-p", "start", "2026-02-30"], ["命令行 -p", "参数 start", "无法识别"]),
         (["-p", "start", "-3", "-p", "end", "-5"], ["命令行 -p", "晚于结束日期"]),
-        (["-p", "end", "last_week"], ["参数 start、end", "'last_week'", "是一个区间"]),
+        (
+            ["-p", "end", "last_week"],
+            ["ok.ipynb 的默认值、命令行 -p：参数 start、end", "'last_week'", "是一个区间"],
+        ),
         (["-f", "missing.yaml"], ["找不到参数文件", "missing.yaml"]),
         (["-f", "bad.yaml"], ["-f bad.yaml", "未知参数 'colour'"]),
         (["--all", "-p", "top_n", "2"], ["hello", "top_n", "每个要运行的报告"]),

@@ -557,6 +557,10 @@ def report_parameters(
     values = {name: p.default for name, p in declared.items()} | given
     default_source = _shown(report.notebook, root) + " 的默认值"
     sources = {name: sources.get(name, default_source) for name in values}
+    for name in values:  # a start/end pair is checked together: say where a given end came from
+        partner = _partner(name)
+        if partner in sources and values[partner] is not None and sources[partner] != sources[name]:
+            sources[name] = f"{sources[name]}、{sources[partner]}"
     defaults = {name: p.default for name, p in declared.items()}
     check_meanings(values, sources, day, defaults)
     return given
