@@ -19,7 +19,7 @@ START = datetime(2026, 11, 26, 19, 44, tzinfo=CHINA_TZ)
 def snaps(points: list[tuple[float, dict[str, float]]]) -> pl.DataFrame:
     rows = []
     for minutes, counters in points:
-        row = {c: 0 for c in LIVE_SNAPSHOTS.schema}
+        row: dict[str, object] = {c: 0 for c in LIVE_SNAPSHOTS.schema}
         row.update(
             snapshot_time=START + timedelta(minutes=minutes),
             room_id=1,
@@ -148,6 +148,13 @@ def test_show_summary_totals_and_whole_show_rates() -> None:
     assert set(live.SUMMARY_LABELS) == set(live.show_summary(minute_curves(frame)).columns)
     assert live.SUMMARY_LABELS["watch_click_rate"] == "观看-点击率"
     assert live.show_summary(minute_curves(frame.clear())).columns == list(live.SUMMARY_LABELS)
+    gmv_format = live.SUMMARY_FORMATS["gmv"]
+    assert not isinstance(gmv_format, str)
+    assert gmv_format(396.0) == "¥396.00"  # money has one format
+    text = live.review_markdown(
+        minute_curves(frame), alert_timeline(pl.DataFrame(schema=ALERTS.schema))
+    )
+    assert "新进观众 300 人次，成交 4 单、¥396.00。" in text
 
 
 def test_review_text_names_each_alert_its_minute_and_how_it_ended() -> None:

@@ -17,6 +17,7 @@ Markdown only escaped (:func:`livekit.text.escape_markdown`); tables keep raw va
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import polars as pl
 
@@ -24,6 +25,7 @@ from livekit.text import escape_markdown as _md
 from livekit.vocab.labels import ALERT_STATE_LABELS, SEVERITY_LABELS
 from livekit.vocab.metrics import metric
 from livekit.vocab.tz import CHINA_TZ_NAME
+from livekit.vocab.units import format_money
 
 COUNTERS = {
     "new_viewers": "total_live_watch_cnt",
@@ -223,14 +225,14 @@ SUMMARY_LABELS: dict[str, str] = {
     "minutes": "时长（分钟）",
     "new_viewers": "新进观众",
     "orders": "成交订单",
-    "gmv": "成交金额（元）",
+    "gmv": "成交金额",
     "watch_click_rate": metric("watch_click_rate", "room").label,
     "click_conversion_rate": metric("click_conversion_rate", "room").label,
 }
-SUMMARY_FORMATS: dict[str, str] = {
+SUMMARY_FORMATS: dict[str, str | Callable[[float | None], str]] = {
     "new_viewers": "{:,.0f}",
     "orders": "{:,.0f}",
-    "gmv": "{:,.2f}",
+    "gmv": format_money,
     "watch_click_rate": "percent",
     "click_conversion_rate": "percent",
 }
@@ -309,7 +311,7 @@ def review_markdown(curves: pl.DataFrame, timeline: pl.DataFrame) -> str:
         lines.append(
             f"**{_md(show['room_title'])}**（{show['start']:%H:%M} 开播，{show['minutes']} 分钟）："
             f"新进观众 {show['new_viewers']:,.0f} 人次，成交 {show['orders']:,.0f} 单、"
-            f"{show['gmv']:,.0f} 元。"
+            f"{format_money(show['gmv'], compact=True)}。"
         )
         mine = timeline.filter(pl.col("room_id") == show["room_id"])
         if mine.is_empty():
