@@ -20,12 +20,16 @@ so): then the two runs are minutes apart and a refund that falls between them ma
 
 The comparison survives a redesign of tables, prose and formats: from each report's HTML it takes
 the visible text of prose and tables (not code, not charts), finds every number, and normalizes it
-to a value with the precision shown (``¥1,234.50``, ``1,234.50元`` → 1234.50; ``3.5%`` → 0.035;
-``¥6.42万`` → 64200 ± 50). Dates, times of day and ids (10 digits or more) are not figures.
+to a value with the precision shown (``¥1,234.50``, ``1,234.50元`` → 1234.50; ``3.5%`` → 0.035,
+and so is a bare 3.5 in a column headed "…（%）"; ``¥6.42万`` → 64200 ± 50). Dates, times of
+day, ids (10 digits or more) and windows in labels ("7 日退款") are not figures.
 Figures are compared per report as multisets of values: equal values pair first, then values that
 agree at the coarser of the two precisions shown (``¥6.42万`` and ``¥64,213.50``; same kind:
 money, percent or plain). Each figure keeps its nearest label (the table's row and column, or the
 words before it) for the listing of what appears only before or only after.
+
+``--pages DIR`` compares the pages a run with ``--keep DIR`` left (DIR/pages-before and
+DIR/pages-after) without rendering again.
 
 Exit status: 0 when every report rendered in both versions and every difference is allowed by an
 ``--allow REPORT:TEXT`` (TEXT is the figure as printed, its value, or words of its label; REPORT
@@ -74,6 +78,7 @@ NOT_FIGURES = re.compile(
     r"|(?<![\d.,-])(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12]\d|3[01])(?![\d.%])"  # 11-28
     r"|(?<![\d.,])\d{10,}(?![\d.,])"  # room ids, order ids, timestamps
     r"|(?<![\d.,])\d{1,3}\s?[日天](?![\d])"  # windows in labels: 7 日退款, 近 30 天
+    r"|(?<![\d.])[A-Za-z][+-]\d+"  # T+1 (not the exponent of 1.2e-05)
 )
 NUMBER = re.compile(
     r"(?<![0-9A-Za-z_.])"
@@ -118,6 +123,17 @@ def parse_numbers(text: str) -> list[tuple[int, int, Number]]:
             value = -value
         found.append((m.start(), m.end(), Number(value, step / 2, kind, m.group().strip())))
     return found
+
+
+# A column whose header says its values are percent points: "商品点击率（%）", "rate (%)".
+PERCENT_COLUMN = re.compile(r"[（(]\s*%\s*[)）]|%$")
+
+
+def in_percent(number: Number) -> Number:
+    """A bare number of a percent column as the rate it states (5.03 → 0.0503)."""
+    if number.kind != "plain":
+        return number
+    return Number(number.value / 100, number.half_step / 100, "percent", number.text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,6 +241,8 @@ class _PageText(HTMLParser):
             column = self.header[i] if i < len(self.header) else ""
             where = " · ".join(p for p in (label if i else "", column) if p)
             for _, _, number in parse_numbers(cell):
+                if PERCENT_COLUMN.search(column):
+                    number = in_percent(number)
                 self.figures.append(Figure(number, f"{where} [{number.text}]".strip()))
 
     def handle_data(self, data: str) -> None:
@@ -266,19 +284,29 @@ def _key(n: Number) -> Decimal:
 
 
 def compare(before: Sequence[Figure], after: Sequence[Figure]) -> Comparison:
-    """Pair equal values, then values equal at the coarser precision shown (same kind)."""
+    """Pair equal values (same label first), then values equal at the coarser precision shown."""
     result = Comparison()
     pool: dict[Decimal, list[Figure]] = defaultdict(list)
     for f in after:
         pool[_key(f.number)].append(f)
     rest_before: list[Figure] = []
-    for f in before:
-        same = pool.get(_key(f.number))
-        if same:
-            same.pop(0)
+    for f in before:  # equal value and label: the listing then names the right occurrence
+        same = pool.get(_key(f.number), [])
+        twin = next((g for g in same if g.context == f.context), None)
+        if twin is None:
+            rest_before.append(f)
+        else:
+            same.remove(twin)
+            result.equal += 1
+    unpaired: list[Figure] = []
+    for f in rest_before:
+        others = pool.get(_key(f.number))
+        if others:
+            others.pop(0)
             result.equal += 1
         else:
-            rest_before.append(f)
+            unpaired.append(f)
+    rest_before = unpaired
     rest_after = [f for figures in pool.values() for f in figures]
     for f in rest_before:
         best: Figure | None = None
@@ -472,8 +500,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--date", type=date.fromisoformat, default=None, help="report date D")
     parser.add_argument("--allow", type=Allow.parse, action="append", default=[])
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument("--pages", type=Path, help="compare the pages a --keep run left there")
     args = parser.parse_args(argv)
+    started = time.monotonic()
+    if args.pages:
+        saved = {
+            label: {p.stem: p for p in sorted((args.pages / f"pages-{label}").glob("*.html"))}
+            for label in ("before", "after")
+        }
+        bad = report_differences(saved["before"], saved["after"], args.allow)
+    else:
+        bad = render_and_compare(args)
+    print(
+        f"\n{'same numbers' if not bad else f'{bad} differences not allowed'} "
+        f"({time.monotonic() - started:.0f} s)"
+    )
+    return 0 if not bad else 1
 
+
+def render_and_compare(args: argparse.Namespace) -> int:
+    """Render every report with both versions; the number of differences not allowed."""
     lib = faketime_lib()
     day: date = args.date or (date(2026, 12, 1) if lib else datetime.now(CHINA).date())
     if lib is None:
@@ -483,16 +529,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = (args.keep or Path(tempfile.mkdtemp(prefix="same-numbers-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     worktrees: list[Path] = []
-    started = time.monotonic()
     try:
         roots: dict[str, Path] = {}
         for label, spec in (("before", args.before), ("after", args.after)):
+            for old in (work / label, work / f"home-{label}", work / f"pages-{label}"):
+                shutil.rmtree(old, ignore_errors=True)  # a kept folder of an earlier run
             where = work / label
-            if where.exists():
-                shutil.rmtree(where)
             if spec == ".":
                 roots[label] = snapshot(ROOT, where)
             else:
+                git("worktree", "prune")
                 roots[label] = checkout(spec, where)
                 worktrees.append(where)
             print(f"{label}: {spec} → {where}", flush=True)
@@ -500,8 +546,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             label: render(label, root, work / f"home-{label}", day, lib)
             for label, root in roots.items()
         }
-        print(f"\nreport date {day}, clock {'faked' if lib else 'real'} at 07:30 China time")
-        bad = report_differences(pages["before"], pages["after"], args.allow)
+        clock = "faked: 07:30 China time on that day" if lib else "real"
+        print(f"\nreport date {day}, clock {clock}")
+        return report_differences(pages["before"], pages["after"], args.allow)
     finally:
         for where in worktrees:
             subprocess.run(
@@ -509,11 +556,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
-    print(
-        f"\n{'same numbers' if not bad else f'{bad} differences not allowed'} "
-        f"({time.monotonic() - started:.0f} s)"
-    )
-    return 0 if not bad else 1
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ def test_a_figure_is_normalized_to_its_value_and_the_precision_shown(
         "7 日退款，近 30 天",
         "(成交金额 − 7 日退款)",
         "dtype i64 f64",
+        "人数来自 T+1 分析",
     ],
 )
 def test_dates_times_ids_and_windows_are_not_figures(text: str) -> None:
@@ -87,6 +88,16 @@ def test_a_page_states_the_figures_of_its_prose_and_tables_only() -> None:
     assert contexts[0].startswith("支付ROI [2.40]")
     assert contexts[2] == "11-28 14:09 旗舰店 · 消耗 [¥1,295.64]"
     assert contexts[3] == "11-28 14:09 旗舰店 · 转化率 [3.5%]"
+
+
+def test_a_bare_number_in_a_percent_column_is_a_rate() -> None:
+    page = (
+        "<table><thead><tr><th>场次</th><th>商品点击率（%）</th><th>观看-点击率</th></tr></thead>"
+        "<tbody><tr><td>晚场</td><td>5.03</td><td>5.03%</td></tr></tbody></table>"
+    )
+    first, second = sn.page_figures(page)
+    assert (first.number.value, first.number.kind) == (Decimal("0.0503"), "percent")
+    assert sn.compare([first], [second]).equal == 1
 
 
 def fig(text: str, context: str = "") -> Any:
@@ -114,6 +125,13 @@ def test_a_coarser_format_pairs_when_it_rounds_the_same_and_of_the_same_kind() -
     # a rate and a money amount never pair, however close
     kinds = sn.compare([fig("¥0.04")], [fig("3.5%")])
     assert kinds.equal_at_precision == []
+
+
+def test_equal_values_pair_with_the_same_label_first() -> None:
+    before = [fig("7", "A · 场次 [7]"), fig("7", "B · 场次 [7]")]
+    after = [fig("7", "B · 场次 [7]"), fig("8", "A · 场次 [8]")]
+    result = sn.compare(before, after)
+    assert [f.context for f in result.only_before] == ["A · 场次 [7]"]
 
 
 def test_counts_are_compared_as_multisets() -> None:
