@@ -104,6 +104,7 @@ def _store_totals(home: Path, result: SyncResult) -> str:
 
     from livekit.store import Store
     from livekit.store.datasets import ORDERS, ROOMS
+    from livekit.vocab.units import format_money
 
     store = Store(home / "store")
     rooms = store.read("rooms", ROOMS.schema, result.start, result.end)
@@ -113,9 +114,9 @@ def _store_totals(home: Path, result: SyncResult) -> str:
     paid = orders.filter(pl.col("pay_time").is_not_null())
     return (
         f"本地已存 {result.start} ~ {result.end}：直播 {rooms.height} 场，"
-        f"千川消耗 {rooms['stat_cost'].sum():,.2f} 元，直播成交 {rooms['live_pay_order_count_alias'].sum():,} 单 / "
-        f"{rooms['live_pay_order_gmv_alias'].sum():,.2f} 元；抖店订单 {orders.height:,} 笔，"
-        f"其中已支付 {paid.height:,} 笔、{paid['pay_amount'].sum():,.2f} 元。"
+        f"千川消耗 {format_money(rooms['stat_cost'].sum())}，直播成交 {rooms['live_pay_order_count_alias'].sum():,} 单 / "
+        f"{format_money(rooms['live_pay_order_gmv_alias'].sum())}；抖店订单 {orders.height:,} 笔，"
+        f"其中已支付 {paid.height:,} 笔、{format_money(paid['pay_amount'].sum())}。"
     )
 
 

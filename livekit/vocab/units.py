@@ -17,7 +17,7 @@ names the notebooks and charts have used.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, SupportsFloat
 
 if TYPE_CHECKING:
     from livekit.vocab.metrics import Metric
@@ -44,12 +44,12 @@ YUAN = "元"  # the display unit of money (metrics' ``unit``)
 PERCENT = "%"  # the display unit of a rate: the value is a fraction, shown as percent
 
 
-def is_missing(value: float | None) -> bool:
+def is_missing(value: SupportsFloat | None) -> bool:
     """True for None, NaN and the infinities: values that are shown as "—"."""
     return value is None or not math.isfinite(float(value))
 
 
-def format_number(value: float | None, digits: int = 1) -> str:
+def format_number(value: SupportsFloat | None, digits: int = 1) -> str:
     """A number the Chinese way: 8,520 / 1.2万 / 3.45亿; whole numbers without decimals."""
     if value is None or is_missing(value):
         return MISSING
@@ -63,7 +63,7 @@ def format_number(value: float | None, digits: int = 1) -> str:
     return f"{v:,.{digits}f}"
 
 
-def format_count(value: float | None, *, compact: bool = True) -> str:
+def format_count(value: SupportsFloat | None, *, compact: bool = True) -> str:
     """A count: 8,520, or 1.2万 / 3.45亿 when large (``compact=False``: always 123,456)."""
     if value is None or is_missing(value):
         return MISSING
@@ -72,7 +72,7 @@ def format_count(value: float | None, *, compact: bool = True) -> str:
     return f"{float(value):,.0f}"
 
 
-def format_money(value: float | None, *, compact: bool = False) -> str:
+def format_money(value: SupportsFloat | None, *, compact: bool = False) -> str:
     """Money in yuan: ¥1,234.50 (``compact=True``: ¥12.35万 from 1万 up, for prose)."""
     if value is None or is_missing(value):
         return MISSING
@@ -83,7 +83,7 @@ def format_money(value: float | None, *, compact: bool = False) -> str:
     return f"{sign}¥{abs(v):,.2f}"
 
 
-def format_percent(value: float | None, digits: int = 1, *, signed: bool = False) -> str:
+def format_percent(value: SupportsFloat | None, digits: int = 1, *, signed: bool = False) -> str:
     """A rate or share given as a FRACTION, shown as percent: 0.035 -> "3.5%"."""
     if value is None or is_missing(value):
         return MISSING
@@ -91,14 +91,14 @@ def format_percent(value: float | None, digits: int = 1, *, signed: bool = False
     return f"{float(value) * 100:{sign}.{digits}f}%"
 
 
-def format_ratio(value: float | None, digits: int = 2) -> str:
+def format_ratio(value: SupportsFloat | None, digits: int = 2) -> str:
     """A plain ratio such as ROAS: 2.31."""
     if value is None or is_missing(value):
         return MISSING
     return f"{float(value):,.{digits}f}"
 
 
-def format_value(m: Metric, value: float | None) -> str:
+def format_value(m: Metric, value: SupportsFloat | None) -> str:
     """``value`` of metric ``m`` as the merchant reads it, by the metric's unit.
 
     Rates (unit "%", the value a fraction) as percent ("3.46%"), money as "¥1,234.50",
@@ -119,7 +119,7 @@ fmt_number = format_number
 fmt_count = format_count
 
 
-def fmt_yuan(value: float | None) -> str:
+def fmt_yuan(value: SupportsFloat | None) -> str:
     """Money in prose: ¥1,234.50 below 1万, ¥12.35万 above (:func:`format_money` compact)."""
     return format_money(value, compact=True)
 
