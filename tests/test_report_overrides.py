@@ -216,3 +216,10 @@ def test_overrides_change_the_rendered_report(project: Path, tmp_path: Path) -> 
     assert "文件标题：商品成交额" in html
     assert "区间 2026-10-30 ~ 2026-10-30" in html  # -29 from the report's date
     assert (project / "params" / "ok.yaml").read_text(encoding="utf-8") == before
+
+
+def test_the_help_shows_the_p_examples_as_typed() -> None:
+    result = runner.invoke(app, ["report", "run", "--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0
+    assert "-p metrics '[gmv, roas]'" in result.output  # not eaten as rich markup
+    assert "-p start -29" in result.output

@@ -85,7 +85,7 @@ def run(
             "-p",
             metavar="名称 值",
             help="本次运行的参数，覆盖参数文件（可重复；值按 YAML 读，如 -p top_n 5、"
-            "-p metrics '[gmv, roas]'；文本与日期参数取原样，如 -p start -29）。",
+            "-p metrics '\\[gmv, roas]'；文本与日期参数取原样，如 -p start -29）。",  # a rich markup escape
         ),
     ] = None,
     parameter_files: Annotated[
