@@ -20,6 +20,7 @@ from livekit.sandbox.config import SandboxConfig
 from livekit.sandbox.doudian import signed_request
 from livekit.sandbox.server import running_sandbox
 from livekit.sandbox.world import CHINA_TZ
+from livekit.vocab.units import format_money
 
 
 def _ok(resp: httpx.Response) -> dict[str, Any]:
@@ -229,7 +230,7 @@ def run_demo(seed: int, today: date | None) -> None:
         )
         paid = [o for o in orders["shop_order_list"] if o["pay_time"]]
         console.print(
-            f"抖店「{shop['shop_name']}」昨日订单共 {orders['total']} 笔；第 0 页 {len(orders['shop_order_list'])} 笔中已支付 {len(paid)} 笔，金额 {sum(o['pay_amount'] for o in paid) / 100:.2f} 元（接口单位为分）"
+            f"抖店「{shop['shop_name']}」昨日订单共 {orders['total']} 笔；第 0 页 {len(orders['shop_order_list'])} 笔中已支付 {len(paid)} 笔，金额 {format_money(sum(o['pay_amount'] for o in paid) / 100)}（接口单位为分）"
         )
 
         truth = http.get("/sandbox/truth").json()
