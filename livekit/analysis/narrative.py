@@ -430,11 +430,30 @@ def roi_ranking_table(by_room: pl.DataFrame, projection: NetRoasProjection | Non
     )
 
 
-def roi_loss_advice(by_room: pl.DataFrame, *, gross_margin: float, breakeven: float | None) -> str:
+def roi_loss_advice(
+    by_room: pl.DataFrame,
+    *,
+    gross_margin: float,
+    breakeven: float | None,
+    projection: NetRoasProjection | None = None,
+) -> str:
     """Which rooms lose money at ``gross_margin`` (worst first, at most 10), their share of
-    spend, which of them 7-day repurchases rescue, and what to do."""
+    spend, which of them 7-day repurchases rescue, and what to do. With ``projection`` a room
+    whose refund window is open is judged by its projected net ROAS."""
     margin = fmt_percent(gross_margin, 0)
     parts: list[str] = []
+    if projection is not None:
+        projected = projection.rooms.select("room_id", "net_roas_projected")
+        by_room = (
+            by_room.join(projected, on="room_id", how="left")
+            .with_columns(pl.coalesce("net_roas_projected", "net_roas").alias("net_roas"))
+            .drop("net_roas_projected")
+        )
+        if projection.provisional_rooms:
+            parts.append(
+                f"（7 日退款窗口还没结束的 {projection.provisional_rooms} 场，"
+                "下面按预计的净成交ROI 计。）"
+            )
     if breakeven is None:
         parts.append("毛利率为 0 或未设置，无法计算保本ROI。请在参数中填写 gross_margin。")
     else:
