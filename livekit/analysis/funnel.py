@@ -14,6 +14,7 @@ import polars as pl
 from livekit.analysis._stats import ALPHA, require_columns, wilson_bounds
 from livekit.config import LivekitError
 from livekit.vocab.labels import STAGE_LABELS
+from livekit.vocab.metrics import metric
 
 # metrics.md, "Live-room funnel": the five stages and their 罗盘 labels (the vocabulary's).
 DEFAULT_STAGES: dict[str, str] = dict(STAGE_LABELS)
@@ -234,12 +235,11 @@ def funnel_counts(rooms: pl.DataFrame, room_analysis: pl.DataFrame | None = None
         require_columns(
             room_analysis, ["room_id", rate, watch], "直播间 T+1 分析数据（room_analysis）"
         )
-        analysis = room_analysis.select(
-            "room_id",
-            pl.when(pl.col(rate) > 0)
-            .then((pl.col(watch).cast(pl.Float64) * 100.0 / pl.col(rate)).round(0))
-            .alias("_impressions"),
-        ).filter(pl.col("_impressions").is_not_null())
+        # the registry's definition (the upstream rate is in percent: converted there, once)
+        impressions = metric("impressions", "room").numerator_expr()
+        analysis = room_analysis.select("room_id", impressions.alias("_impressions")).filter(
+            pl.col("_impressions").is_not_null()
+        )
         frame = frame.join(analysis.unique("room_id", keep="last"), on="room_id", how="inner")
         exprs.insert(0, pl.col("_impressions").sum().alias("impressions"))
     sums = frame.select(exprs).row(0, named=True)
