@@ -236,7 +236,11 @@ class Kit:
             lost: list[date] = []
             old: list[date] = []
             for d in _days(first, last):
-                if d >= today:
+                if d >= today:  # partial whatever is stored; its fetch time still counts
+                    meta = None if name in RECORDED else store.partition_meta(name, d)
+                    fetched = _fetched_at(meta) if meta is not None else None
+                    if fetched is not None and (latest is None or fetched > latest):
+                        latest = fetched
                     continue
                 if name in RECORDED:
                     # no fetch state: a stored day is complete (the monitor's days may be

@@ -224,3 +224,20 @@ def test_no_notebook_imports_the_sandbox() -> None:
     assert [line for line in imports if "sandbox" in line] == []
     loaded = _fresh("\n".join(sorted(set(imports))))
     assert [m for m in loaded if m.startswith("livekit.sandbox")] == []
+
+
+def test_a_sandbox_kit_prepares_what_is_missing_in_a_subprocess(tmp_path: Path) -> None:
+    """An empty sandbox home: prepare runs `livekit sync --sandbox` for the missing days, then
+    the period is complete and its rows (the switchback schedule included) read back."""
+    kit = livekit.open("sandbox", home=tmp_path / "home")
+    day = datetime.now(CHINA_TZ).date() - timedelta(days=15)  # inside the sandbox's switchback
+    before = kit.coverage(day, day, datasets=("rooms", "session_arms"))
+    assert before.missing == {"rooms": (day,), "session_arms": (day,)}
+    cov = kit.prepare(day, day, datasets=("rooms", "session_arms"))
+    assert cov.complete
+    assert cov.note is None
+    rooms, arms = kit.load("rooms", day, day), kit.load("session_arms", day, day)
+    assert rooms.height > 0
+    assert arms.height > 0
+    assert set(arms["room_id"]) <= set(rooms["room_id"])
+    assert not (tmp_path / "home" / "store").exists()  # the live store was not touched
