@@ -286,9 +286,9 @@ def run_sync_job(schedule: Schedule, fire: datetime) -> RunResult:
     error: str | None = None
     fetched = 0
     try:
-        import livekit
+        from livekit.source import open_source  # livekit.open(): the live kit
 
-        result = livekit.open().sync(first, last, progress=False)
+        result = open_source().sync(first, last, progress=False)
         fetched = sum(r.fetched_days for r in result.datasets.values())
     except LivekitError as exc:
         error = str(exc)
