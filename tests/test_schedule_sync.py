@@ -92,7 +92,6 @@ def _printed(project: Project) -> str:
     return line
 
 
-@pytest.mark.slow
 def test_the_morning_run_syncs_first_then_reports_cover_yesterday(
     tmp_path: Path, sandbox: RunningSandbox
 ) -> None:
@@ -119,7 +118,6 @@ def test_the_morning_run_syncs_first_then_reports_cover_yesterday(
     assert _printed(project) == f"ROOMS {expected} DAYS ['{yesterday}'] NOTE None"
 
 
-@pytest.mark.slow
 def test_a_failing_sync_is_logged_fails_the_exit_and_the_report_says_so(
     tmp_path: Path, sandbox: RunningSandbox
 ) -> None:
