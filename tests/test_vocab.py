@@ -30,6 +30,7 @@ import yaml
 from livekit.config import LivekitError
 from livekit.vocab.metrics import (
     METRICS,
+    UPSTREAM_PERCENT_FIELDS,
     LiveMetric,
     is_rate_column,
     metric,
@@ -440,6 +441,7 @@ def test_every_rate_in_every_analysis_frame_is_a_fraction(
     frames = _analysis_frames(shop)
     checked: dict[str, int] = {}
     for name, frame in frames.items():
+        assert not UPSTREAM_PERCENT_FIELDS & set(frame.columns), name  # percent never leaks
         for column in rate_columns(frame.columns):
             values = frame.get_column(column)
             if not values.dtype.is_numeric():

@@ -21,13 +21,15 @@ means one definition), a numerator and a denominator, a unit, a window and a sco
 Units: **rates are fractions** (unit ``"%"`` means "a fraction, shown as percent": 0.035 is
 shown as 3.5%); money is yuan (``"元"``); "per thousand" metrics (GPM, CPM) are yuan per
 1000 views or impressions, the one documented ``scale`` (1000). Upstream fields that arrive
-in percent (:data:`UPSTREAM_PERCENT_FIELDS`) are divided by 100 once, in the definition that
-reads them.
+in percent (:data:`UPSTREAM_PERCENT_FIELDS`) are stored verbatim under their upstream names
+(stores synced before and after any change then agree) and divided by 100 once, in the one
+definition that reads them; no frame carries them.
 
 Which frame columns are rates (:func:`is_rate_column`): a registered rate metric's name,
-``rate``, a name starting with ``rate_`` or ending in ``_rate`` or ``_share``, and ``ci_low`` / ``ci_high`` beside a
-``rate`` / ``*_rate`` column (the interval of that rate). Every such value is a fraction in [0, 1]
-(``tests/test_vocab.py`` checks every analysis frame on the sandbox's data).
+``rate``, a name starting with ``rate_`` or ending in ``_rate`` or ``_share``, and
+``ci_low`` / ``ci_high`` beside a ``rate`` / ``*_rate`` column (the interval of that rate).
+Every such value is a fraction in [0, 1] (``tests/test_vocab.py`` checks every analysis frame
+on the sandbox's data).
 
 Importing this module loads no polars: expressions are built inside functions.
 """
