@@ -439,3 +439,9 @@ def test_funnel_sentences_on_a_small_funnel() -> None:
     advice = narrative.funnel_advice(fun, change, labels)
     assert advice.startswith("**优先处理「clicked」。**")
     assert "本期各环节没有明显变差" in narrative.funnel_advice(fun, None, None)
+
+
+def test_an_empty_arm_is_an_error_not_a_fine_split() -> None:
+    units = proportion_units(10, 200, 40, 200).filter(pl.col("arm") == "A")
+    with pytest.raises(LivekitError, match="A 组 200 个、B 组 0 个观众：两组都要有数据"):
+        ex.analyse_experiment(units, ["conversion"], unit="viewer")

@@ -495,6 +495,13 @@ def analyse_experiment(
     counts = units.get_column("arm").value_counts()
     by_arm = dict(zip(counts["arm"].to_list(), counts["count"].to_list(), strict=True))
     observed = (int(by_arm.get(ARMS[0], 0)), int(by_arm.get(ARMS[1], 0)))
+    if not all(observed):
+        # nothing to compare: an SRM "p = nan" would otherwise read as "the split is fine"
+        raise LivekitError(
+            f"实验数据里 A 组 {observed[0]} 个、B 组 {observed[1]} 个{UNIT_NAMES[u]}：两组都要有数据"
+            "才能比较。请检查实验日期（experiment_start / experiment_end）和分组"
+            "（session_arms 或观众明细的 variant 列）。"
+        )
     check = srm(observed, planned_split)
     total = float(sum(planned_split))
     comparisons = {n: _compare(units, m, u, alpha) for n, m in chosen.items()}
