@@ -40,6 +40,9 @@ Chart vocabulary: one keyword for one idea, in every builder.
 ``reference_label``  rate) and the text beside it.
 ``horizontal``       bars drawn across (the default for categories).
 
+Keywords of one builder each: ``measures`` (ROI columns and their names), ``max_minutes``
+(survival), ``top`` (product rank), ``zero``, ``sort``, ``labels``, ``grouped`` (bars).
+
 Every builder returns an altair chart (``alt.Chart``, ``alt.LayerChart`` or
 ``alt.HConcatChart``); ``product_rank_chart`` returns None when nothing is ranked.
 
