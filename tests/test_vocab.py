@@ -127,6 +127,8 @@ def test_unknown_names_list_the_valid_names_of_their_kind() -> None:
     assert "'gmv' 是直播间指标" in text
     assert all(name in text for name in metrics_of("live"))
     assert "uv_value" not in text  # only the live names are listed
+    with pytest.raises(LivekitError, match="conversion_rate 改用 click_conversion_rate"):
+        metric("conversion_rate", "room")  # renamed: a room metric meant two definitions
     with pytest.raises(LivekitError, match="未知的指标类别"):
         metric("gmv", "shop")  # type: ignore[call-overload]
     with pytest.raises(LivekitError, match="未知的指标 'a'、'b'；直播间指标中可用"):
@@ -479,7 +481,7 @@ def test_report_parameters_resolve_in_the_one_registry() -> None:
     day = date(2026, 11, 28)
     room_default = {"metrics": ["gmv", "roas"]}
     check_meanings({"metrics": ["click_conversion_rate"]}, {}, day, room_default)
-    with pytest.raises(LivekitError, match="未知的指标 'conversion_rate'；直播间指标中可用"):
+    with pytest.raises(LivekitError, match="未知的指标 'conversion_rate'（直播间指标已更名"):
         check_meanings({"metrics": ["gmv", "conversion_rate"]}, {}, day, room_default)
     experiment_default = {"metrics": ["conversion", "watch_seconds"]}  # any family: by unit later
     check_meanings({"metrics": ["watch_click_rate", "click"]}, {}, day, experiment_default)

@@ -59,6 +59,7 @@ __all__ = [
     "ROOM",
     "ROOMS",
     "ROOM_ANALYSIS",
+    "ROOM_RENAMED",
     "SESSION_COUNTERPARTS",
     "UPSTREAM_PERCENT_FIELDS",
     "VIEWERS",
@@ -555,7 +556,9 @@ def metric(name: str, kind: Family | None = None) -> Metric:
         close = suggest(str(name), kind)
         if close is not None:
             head += f"（是不是 {close}？）"
-    raise LivekitError(f"{head}；{where}可用的指标有：{_listing(kind)}")
+    raise LivekitError(
+        f"{head}{_renamed_hint([str(name)], kind)}；{where}可用的指标有：{_listing(kind)}"
+    )
 
 
 def suggest(name: str, kind: Family | None = None) -> str | None:
@@ -572,8 +575,26 @@ def resolve(names: Iterable[str], kind: Family | None = None) -> list[Metric]:
     if unknown:
         where = f"{FAMILY_LABELS[kind]}中" if kind is not None else ""
         shown = "、".join(repr(n) for n in unknown)
-        raise LivekitError(f"未知的指标 {shown}；{where}可用的指标有：{_listing(kind)}")
+        hint = _renamed_hint(unknown, kind)
+        raise LivekitError(f"未知的指标 {shown}{hint}；{where}可用的指标有：{_listing(kind)}")
     return [METRICS[n] for n in names]
+
+
+# Room metrics renamed when one name meant two definitions (the live metric kept the name):
+# a parameter file written before says which name to use now.
+ROOM_RENAMED: dict[str, str] = {
+    "click_rate": "watch_click_rate",
+    "conversion_rate": "click_conversion_rate",
+}
+
+
+def _renamed_hint(names: Iterable[str], kind: Family | None) -> str:
+    if kind not in (None, "room"):
+        return ""
+    moved = [f"{old} 改用 {new}" for old, new in ROOM_RENAMED.items() if old in names]
+    if not moved:
+        return ""
+    return f"（直播间指标已更名：{'、'.join(moved)}；原名现指实时监控的滚动窗口指标）"
 
 
 # ---- which columns of a frame are rates ---------------------------------------------------------
@@ -585,8 +606,8 @@ def is_rate_column(name: str, columns: Iterable[str] = ()) -> bool:
     """True when the frame column ``name`` holds a rate (a fraction in [0, 1]).
 
     The rule: a registered rate metric's name; ``rate``, a name starting with ``rate_``
-    (``rate_before``) or ending in ``_rate`` or ``_share``; ``ci_low`` / ``ci_high`` when ``columns`` (the frame's) has a ``rate`` or
-    ``*_rate`` column, whose interval they are. (``share`` alone is not a rate: a funnel
+    (``rate_before``) or ending in ``_rate`` or ``_share``; ``ci_low`` / ``ci_high`` when
+    ``columns`` (the frame's) has a ``rate`` or ``*_rate`` column, whose interval they are. (``share`` alone is not a rate: a funnel
     change's shares split a change and may be negative; ``lift`` is a relative change; in a
     frame of shares without a rate, such as a region index, the interval bounds the index.)
     """
