@@ -487,8 +487,9 @@ def _repeat_pairs(
 #   amount of a recent live order drawn at random (the process variance).
 #
 # Assumptions: refunds arrive independently of each other; every room shares one development
-# curve; a room's age is counted from its end (its orders are a little older, so the refunds
-# still to come are, if anything, overstated); a room on air is projected on its GMV so far.
+# curve; a room's share of refunds due is F averaged over its orders' ages (by amount; by the
+# room's age since its end when its orders are not at hand); a room on air is projected on its
+# GMV so far.
 
 VERDICTS = ("above", "below", "cannot_tell", "undefined")
 REFUNDED = 3  # 抖店 after_sale_info.refund_status: refund completed
@@ -628,8 +629,8 @@ def _room_ages(rooms: pl.DataFrame, as_of: datetime, window_days: int) -> pl.Dat
 def refund_timing(
     orders: pl.DataFrame, order_items: pl.DataFrame, *, as_of: datetime, window_days: int
 ) -> pl.DataFrame:
-    """The live-room orders paid within ``window_days`` + 1 days before ``as_of``: ``age_days``
-    (since payment), ``amount``, ``delay_days`` (refund time - payment, null when not refunded
+    """The live-room orders paid within ``window_days`` + 1 days before ``as_of``: ``room_id``,
+    ``age_days`` (since payment), ``amount``, ``delay_days`` (refund time - payment, null when not refunded
     by ``as_of``; see the comment above :class:`RefundDevelopment` for how it is read)."""
     require_columns(orders, TIMING_ORDER_COLUMNS, "抖店订单数据（orders）")
     require_columns(order_items, TIMING_ITEM_COLUMNS, "抖店子订单数据（order_items）")
@@ -638,7 +639,10 @@ def refund_timing(
     live = (
         order_items.filter(pl.col("room_id").is_not_null() & (pl.col("room_id") != 0))
         .group_by("parent_order_id")
-        .agg((pl.col("refund_status") == REFUNDED).any().alias("refunded"))
+        .agg(
+            (pl.col("refund_status") == REFUNDED).any().alias("refunded"),
+            pl.col("room_id").first().cast(pl.Int64),
+        )
         .rename({"parent_order_id": "order_id"})
     )
     pay = _china_time(pl.col("pay_time"), orders.schema["pay_time"])
@@ -649,6 +653,7 @@ def refund_timing(
         .join(live, on="order_id", how="inner")
         .filter(pl.col("pay_time").is_not_null())
         .select(
+            "room_id",
             ((limit - pay).dt.total_seconds() / days).alias("age_days"),
             pl.col("pay_amount").cast(pl.Float64).fill_null(0.0).alias("amount"),
             pl.when(pl.col("refunded").fill_null(False) & (update <= limit))
@@ -658,6 +663,34 @@ def refund_timing(
         )
         .filter((pl.col("age_days") >= 0) & (pl.col("age_days") < window_days + 1))
     )
+
+
+def _due_shares(
+    curves: np.ndarray, rooms: pl.DataFrame, timing: pl.DataFrame, window: int
+) -> np.ndarray:
+    """For each curve (row) and room of ``rooms`` (``room_id``, ``age_days``): the expected
+    share of the room's final refunds received by now, averaged over its orders' ages by
+    amount (its orders are older than its end); by the room's age when no order is known."""
+    days = np.arange(window + 1, dtype=float)
+    ids = rooms["room_id"].to_numpy()
+    by_age = np.array([np.interp(rooms["age_days"].to_numpy(), days, c) for c in curves])
+    index = {int(r): i for i, r in enumerate(ids)}
+    known = timing.filter(pl.col("room_id").is_in(list(index)))
+    if known.height == 0:
+        return by_age
+    where = np.array([index[int(r)] for r in known["room_id"].to_list()])
+    amount = known["amount"].to_numpy()
+    weight = np.bincount(where, weights=amount, minlength=len(ids))
+    has = weight > 0
+    out = by_age.copy()
+    for row, c in enumerate(curves):
+        due = np.bincount(
+            where,
+            weights=amount * np.interp(known["age_days"].to_numpy(), days, c),
+            minlength=len(ids),
+        )
+        out[row, has] = due[has] / weight[has]
+    return out
 
 
 def _chain_ladder(
@@ -712,6 +745,7 @@ class _Fit:
     theta: np.ndarray  # log q, delta
     cov: np.ndarray
     curves: np.ndarray  # bootstrap replicates of F, one row each
+    timing: pl.DataFrame  # the orders behind the curve (refund_timing)
     amounts: np.ndarray  # order amounts a refund is drawn from
 
 
@@ -767,7 +801,7 @@ def fit_refund_development(
     picks = rng.integers(0, len(amount), size=(CURVE_BOOTSTRAP, len(amount)))
     curves = np.array([_chain_ladder(age_o[i], delay[i], amount[i], window_days) for i in picks])
     days = np.arange(window_days + 1, dtype=float)
-    share = np.where(closed, 1.0, np.interp(fit["age_days"].to_numpy(), days, curve))
+    share = np.where(closed, 1.0, _due_shares(curve[None, :], fit, timing, window_days)[0])
     # an open room with little of its refunds due yet says little about the level, and a refund
     # that came earlier than the curve expects would make its likelihood degenerate
     used = share >= MIN_SHARE
@@ -810,7 +844,7 @@ def fit_refund_development(
         timing_refunds=refunded,
         curve=pl.DataFrame({"age_days": days, "share_received": curve}),
     )
-    return _Fit(development, theta, cov, curves, amount[amount > 0])
+    return _Fit(development, theta, cov, curves, timing, amount[amount > 0])
 
 
 def project_net_roas(
@@ -889,15 +923,15 @@ def project_net_roas(
             rng = np.random.default_rng(seed + 1)
             params = rng.multivariate_normal(fitted.theta, fitted.cov, size=draws, method="svd")
             level_draws = np.exp(params[:, 0] + params[:, 1])
-            age = period["age_days"].to_numpy()[provisional]
-            days = np.arange(window_days + 1, dtype=float)
-            shares = np.array([np.interp(age, days, c) for c in fitted.curves])
+            open_rooms = period.filter(~pl.col("closed"))
+            shares = _due_shares(fitted.curves, open_rooms, fitted.timing, window_days)
             rest = 1.0 - shares[np.arange(draws) % len(shares)]
             g = gmv[provisional]
             expected = level_draws[:, None] * g[None, :] * rest
             to_come = _compound_poisson(rng, expected, fitted.amounts)
             sims = np.minimum(so_far[provisional][None, :] + to_come, g[None, :])
-            rest_hat = 1.0 - np.interp(age, days, dev.curve["share_received"].to_numpy())
+            curve = dev.curve["share_received"].to_numpy()[None, :]
+            rest_hat = 1.0 - _due_shares(curve, open_rooms, fitted.timing, window_days)[0]
             q_open = dev.refund_ratio * dev.open_level_shift
             point[provisional] = np.minimum(so_far[provisional] + q_open * g * rest_hat, g)
             low[provisional] = np.quantile(sims, alpha, axis=0)
