@@ -306,6 +306,7 @@ def test_labels_shown_for_metrics_are_the_registry_labels() -> None:
 # ---- every rate in every analysis frame is a fraction ------------------------------------------------
 FIRST, LAST = date(2026, 11, 14), date(2026, 11, 27)  # two weeks before the tests' sandbox day
 SNAPSHOT_DAY = date(2026, 11, 26)
+EXPERIMENT_DAYS = (date(2026, 10, 29), date(2026, 10, 31))  # inside the planted A/B test
 
 
 @pytest.fixture(scope="module")
@@ -341,6 +342,15 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
                     "orders",
                     "order_items",
                 ],
+                viewer_export_url=session.viewer_export_url,
+            )
+        )
+        run(  # three days of the viewer-randomized experiment: the viewer export only
+            sync_async(
+                session.settings,
+                *EXPERIMENT_DAYS,
+                now=NOW,
+                datasets=(),
                 viewer_export_url=session.viewer_export_url,
             )
         )
@@ -415,12 +425,15 @@ def _analysis_frames(shop: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     results["roi_by_room"] = by_room
     results["roi_summary"] = roi_summary(by_room)
     results["roi_summary.open"] = roi_summary(by_room, include_open_windows=True)
-    units = experiment.viewer_units(viewers)
+    units = experiment.viewer_units(viewers.filter(pl.col("variant").is_not_null()))
     results["viewer_units"] = units.units
     report = experiment.analyse_experiment(
         units.units, ["conversion", "click", "watch_seconds"], unit="viewer"
     )
     results["lift_frame"] = experiment.lift_frame(report)
+    for name in ("conversion", "click"):  # the arms' values of the registered viewer rates
+        c = report.comparisons[name]
+        results[f"experiment.{name}"] = pl.DataFrame({name: [c.mean_a, c.mean_b]})
     curves = live.minute_curves(shop["live_snapshots"])
     results["minute_curves"] = curves
     results["show_summary"] = live.show_summary(curves)
@@ -469,6 +482,8 @@ def test_every_rate_in_every_analysis_frame_is_a_fraction(
         "show_summary.watch_click_rate",
         "rate_curves.rate",
         "dwell_conversion.rate_long.rate_long",
+        "experiment.conversion.conversion",
+        "experiment.click.click",
     }
     assert expected <= seen, expected - seen
     assert len(seen) >= 40, sorted(seen)
@@ -487,3 +502,20 @@ def test_report_parameters_resolve_in_the_one_registry() -> None:
     check_meanings({"metrics": ["watch_click_rate", "click"]}, {}, day, experiment_default)
     with pytest.raises(LivekitError, match="未知的指标 'clik'"):
         check_meanings({"metrics": ["clik"]}, {}, day, experiment_default)
+
+
+def test_the_funnel_step_rates_are_the_registry_rates(shop: dict[str, pl.DataFrame]) -> None:
+    """The funnel's four step rates and the registry's 五维四率 are one definition each."""
+    from livekit import analysis as la
+
+    rooms, t1 = shop["rooms"], shop["room_analysis"]
+    steps = dict(la.funnel(la.funnel_counts(rooms, t1)).select("stage", "step_rate").iter_rows())
+    names = {
+        "entered": "entry_rate",
+        "product_exposed": "exposure_rate",
+        "clicked": "exposure_click_rate",
+        "paid": "click_conversion_rate",
+    }
+    rates = la.custom_report({"rooms": rooms, "room_analysis": t1}, list(names.values()), [])
+    for stage, name in names.items():
+        assert steps[stage] == pytest.approx(rates[name].item(), rel=1e-9), (stage, name)
