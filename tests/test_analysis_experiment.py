@@ -364,8 +364,11 @@ def test_formatting() -> None:
     assert ex.format_metric_value(conv, 0.12345) == "12.35%"
     assert ex.format_diff(conv, 0.0123) == "+1.23 个百分点"
     assert ex.format_diff(conv, -0.0123) == "-1.23 个百分点"
-    assert ex.format_metric_value(secs, 1234.5) == "1,234.50"
-    assert ex.format_diff(secs, -3.0) == "-3.00"
+    assert ex.format_metric_value(secs, 1234.5) == "1,234.50秒"
+    assert ex.format_diff(secs, -3.0) == "-3.00秒"
+    per_viewer = ex.experiment_metric("gmv_per_viewer", "viewer")
+    assert ex.format_metric_value(per_viewer, 25.5) == "¥25.50"  # money has one format
+    assert ex.format_diff(per_viewer, 1.25) == "+¥1.25"
     assert ex.format_metric_value(rate, 0.035) == "3.50%"
     assert ex.format_diff(rate, 0.001) == "+0.10 个百分点"
     assert ex.format_metric_value(uv, 2.5) == "¥2.50"

@@ -40,7 +40,7 @@ from livekit.analysis.abtest import (
     srm,
 )
 from livekit.vocab.errors import LivekitError
-from livekit.vocab.metrics import SESSION_COUNTERPARTS, Metric, format_value, metrics_of
+from livekit.vocab.metrics import SESSION_COUNTERPARTS, Metric, format_value, metric, metrics_of
 from livekit.vocab.units import MISSING, fmt_count, fmt_percent
 
 __all__ = [
@@ -540,27 +540,26 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def format_metric_value(m: ExperimentMetric, value: float | None) -> str:
-    """An arm's value: a percentage for proportions, the registry's format for room metrics.
+def _registered(m: ExperimentMetric) -> Metric:
+    """The registry's metric behind ``m``: the room metric of a session test, else the viewer
+    metric of the same name."""
+    return m.room_metric if m.room_metric is not None else metric(m.name, "viewer")
 
-    Values are fractions for rates; only "per thousand" metrics carry a scale (GPM).
-    """
+
+def format_metric_value(m: ExperimentMetric, value: float | None) -> str:
+    """An arm's value as the registry formats its metric: rates (fractions) as percent, money
+    as ¥, other units after the number; only "per thousand" metrics carry a scale (GPM)."""
     if value is None or not math.isfinite(value):
         return MISSING
-    if m.room_metric is None:
-        return fmt_percent(value, 2) if m.kind == "proportion" else f"{value:,.2f}"
-    return format_value(m.room_metric, value * m.room_metric.scale)
+    r = _registered(m)
+    return format_value(r, value * r.scale)
 
 
 def format_diff(m: ExperimentMetric, value: float | None) -> str:
     """A signed difference B − A: percentage points for rates, the metric's unit otherwise."""
     if value is None or not math.isfinite(value):
         return MISSING
-    r = m.room_metric
-    if r is None:
-        if m.kind == "proportion":
-            return f"{value * 100:+.2f} 个百分点"
-        return f"{value:+,.2f}"
+    r = _registered(m)
     if r.is_rate:  # a difference of fractions, shown in percentage points
         return f"{value * 100:+.2f} 个百分点"
     return ("+" if value > 0 else "") + format_value(r, value * r.scale)
