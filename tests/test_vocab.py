@@ -69,6 +69,7 @@ def test_money_has_one_format() -> None:
     assert format_money(-12) == "-¥12.00"
     assert format_money(123_456, compact=True) == "¥12.35万"  # prose may shorten large sums
     assert format_money(999.5, compact=True) == "¥999.50"
+    assert format_money(-123_456, compact=True) == "-¥12.35万"
     assert format_value(metric("gmv"), 1234.5) == "¥1,234.50"
     assert format_value(metric("gpm"), 812.3) == "¥812.30"  # yuan per thousand views
 

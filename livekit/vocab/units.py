@@ -77,9 +77,9 @@ def format_money(value: SupportsFloat | None, *, compact: bool = False) -> str:
     if value is None or is_missing(value):
         return MISSING
     v = float(value)
-    if compact and abs(v) >= 1e4:
-        return "¥" + format_number(v, 2)
     sign = "-" if v < 0 else ""
+    if compact and abs(v) >= 1e4:
+        return f"{sign}¥{format_number(abs(v), 2)}"
     return f"{sign}¥{abs(v):,.2f}"
 
 
