@@ -20,12 +20,14 @@ so): then the two runs are minutes apart and a refund that falls between them ma
 
 The comparison survives a redesign of tables, prose and formats: from each report's HTML it takes
 the visible text of prose and tables (not code, not charts), finds every number, and normalizes it
-to a value with the precision shown (``¥1,234.50``, ``1,234.50元`` → 1234.50; ``3.5%`` → 0.035,
-and so is a bare 3.5 in a column headed "…（%）"; ``¥6.42万`` → 64200 ± 50). Dates, times of
-day, ids (10 digits or more) and windows in labels ("7 日退款") are not figures.
-Figures are compared per report as multisets of values: equal values pair first, then values that
-agree at the coarser of the two precisions shown (``¥6.42万`` and ``¥64,213.50``; same kind:
-money, percent or plain). Each figure keeps its nearest label (the table's row and column, or the
+to a value with the precision shown: ``¥1,234.50`` and ``1,234.50元`` → 1234.50 (money);
+``3.5%`` → 0.035, and so is a bare 3.5 under a column headed "…（%）"; ``¥6.42万`` → 64200 ± 50.
+Dates, times of day, ids (10 digits or more) and windows in labels ("7 日退款") are not figures.
+Figures are compared per report as multisets of values: equal values pair first (same label
+first), then values that agree at the coarser of the two precisions shown (``¥6.42万`` and
+``¥64,213.50``; of one kind: money, percent or plain; a plain whole number is a count and pairs
+only with its equal; a pair under the same label is taken before one under another, which the
+listing marks "≈?"). Each figure keeps its nearest label (the table's row and column, or the
 words before it) for the listing of what appears only before or only after.
 
 ``--pages DIR`` compares the pages a run with ``--keep DIR`` left (DIR/pages-before and
@@ -125,15 +127,21 @@ def parse_numbers(text: str) -> list[tuple[int, int, Number]]:
     return found
 
 
-# A column whose header says its values are percent points: "商品点击率（%）", "rate (%)".
+# A column whose header gives its values' unit: "商品点击率（%）", "rate (%)", "成交金额（元）".
 PERCENT_COLUMN = re.compile(r"[（(]\s*%\s*[)）]|%$")
+MONEY_COLUMN = re.compile(r"[（(]\s*(?:元|¥|￥)\s*[)）]")
 
 
-def in_percent(number: Number) -> Number:
-    """A bare number of a percent column as the rate it states (5.03 → 0.0503)."""
+def in_column_unit(number: Number, column: str) -> Number:
+    """A bare number of a percent column as the rate it states (5.03 → 0.0503); of a money
+    column as money."""
     if number.kind != "plain":
         return number
-    return Number(number.value / 100, number.half_step / 100, "percent", number.text)
+    if PERCENT_COLUMN.search(column):
+        return Number(number.value / 100, number.half_step / 100, "percent", number.text)
+    if MONEY_COLUMN.search(column):
+        return Number(number.value, number.half_step, "money", number.text)
+    return number
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,8 +249,7 @@ class _PageText(HTMLParser):
             column = self.header[i] if i < len(self.header) else ""
             where = " · ".join(p for p in (label if i else "", column) if p)
             for _, _, number in parse_numbers(cell):
-                if PERCENT_COLUMN.search(column):
-                    number = in_percent(number)
+                number = in_column_unit(number, column)
                 self.figures.append(Figure(number, f"{where} [{number.text}]".strip()))
 
     def handle_data(self, data: str) -> None:
@@ -283,6 +290,16 @@ def _key(n: Number) -> Decimal:
     return n.value.normalize() if n.value else Decimal(0)
 
 
+def label(context: str) -> str:
+    """A figure's label without the figures: what stays when only formats change."""
+    return re.sub(r"[\d.,%¥￥万亿元+\-−\s]", "", re.sub(r"\[[^\]]*\]", "", context))
+
+
+def is_count(n: Number) -> bool:
+    """A plain whole number: a count, shown exactly, so it pairs only with an equal value."""
+    return n.kind == "plain" and n.half_step == Decimal("0.5")
+
+
 def compare(before: Sequence[Figure], after: Sequence[Figure]) -> Comparison:
     """Pair equal values (same label first), then values equal at the coarser precision shown."""
     result = Comparison()
@@ -308,20 +325,29 @@ def compare(before: Sequence[Figure], after: Sequence[Figure]) -> Comparison:
             unpaired.append(f)
     rest_before = unpaired
     rest_after = [f for figures in pool.values() for f in figures]
-    for f in rest_before:
-        best: Figure | None = None
-        for g in rest_after:
-            if g.number.kind != f.number.kind:
-                continue
-            tolerance = max(f.number.half_step, g.number.half_step)
-            gap = abs(f.number.value - g.number.value)
-            if gap <= tolerance and (best is None or gap < abs(f.number.value - best.number.value)):
-                best = g
-        if best is None:
-            result.only_before.append(f)
-        else:
-            rest_after.remove(best)
-            result.equal_at_precision.append((f, best))
+    # Pairs at the precision shown, best first: the same label before another, then the closest.
+    candidates = sorted(
+        (
+            (label(f.context) != label(g.context), abs(f.number.value - g.number.value), i, j)
+            for i, f in enumerate(rest_before)
+            for j, g in enumerate(rest_after)
+            if f.number.kind == g.number.kind
+            and not is_count(f.number)
+            and not is_count(g.number)
+            and abs(f.number.value - g.number.value) <= max(f.number.half_step, g.number.half_step)
+        ),
+    )
+    taken_before: set[int] = set()
+    taken_after: set[int] = set()
+    for _, _, i, j in candidates:
+        if i not in taken_before and j not in taken_after:
+            taken_before.add(i)
+            taken_after.add(j)
+            result.equal_at_precision.append((rest_before[i], rest_after[j]))
+    order_before = {id(f): i for i, f in enumerate(before)}
+    result.equal_at_precision.sort(key=lambda pair: order_before[id(pair[0])])
+    result.only_before = [f for i, f in enumerate(rest_before) if i not in taken_before]
+    rest_after = [g for j, g in enumerate(rest_after) if j not in taken_after]
     order = {id(f): i for i, f in enumerate(after)}
     result.only_after = sorted(rest_after, key=lambda f: order[id(f)])
     return result
@@ -484,7 +510,9 @@ def report_differences(
             f"{len(c.only_before)} only before, {len(c.only_after)} only after"
         )
         for f, g in c.equal_at_precision:
-            print(f"  ≈ {f.number.text} → {g.number.text}  ({f.context} → {g.context})")
+            # under another label: a pairing by value alone, worth a look
+            mark = "≈" if label(f.context) == label(g.context) else "≈?"
+            print(f"  {mark} {f.number.text} → {g.number.text}  ({f.context} → {g.context})")
         for side, figures in (("only before", c.only_before), ("only after", c.only_after)):
             for f in figures:
                 allowed = any(rule.covers(name, f) for rule in allows)

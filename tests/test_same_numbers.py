@@ -134,6 +134,30 @@ def test_equal_values_pair_with_the_same_label_first() -> None:
     assert [f.context for f in result.only_before] == ["A · 场次 [7]"]
 
 
+def test_at_the_precision_shown_the_same_label_pairs_first() -> None:
+    before = [fig("¥2.01万", "A · 成交金额 [¥2.01万]")]
+    after = [fig("¥20,100.00", "B · 成交金额 [¥20,100.00]"), fig("¥20,064.00", "A · 成交金额 [x]")]
+    result = sn.compare(before, after)
+    assert [a.number.text for _, a in result.equal_at_precision] == ["¥20,064.00"]
+    assert [f.number.text for f in result.only_after] == ["¥20,100.00"]
+
+
+def test_a_count_pairs_only_with_its_equal() -> None:
+    result = sn.compare([fig("2", "[2] 场")], [fig("2.04", "净成交ROI [2.04]")])
+    assert result.equal_at_precision == []
+    assert [f.number.text for f in result.only_before] == ["2"]
+
+
+def test_a_bare_number_in_a_money_column_is_money() -> None:
+    page = (
+        "<table><thead><tr><th>场次</th><th>成交金额（元）</th></tr></thead>"
+        "<tbody><tr><td>晚场</td><td>20,064.00</td></tr></tbody></table>"
+    )
+    (figure,) = sn.page_figures(page)
+    assert figure.number.kind == "money"
+    assert len(sn.compare([figure], [fig("¥2.01万")]).equal_at_precision) == 1
+
+
 def test_counts_are_compared_as_multisets() -> None:
     result = sn.compare([fig("7"), fig("7"), fig("8")], [fig("7"), fig("8"), fig("8")])
     assert result.equal == 2
