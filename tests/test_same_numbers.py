@@ -136,10 +136,10 @@ def test_equal_values_pair_with_the_same_label_first() -> None:
 
 def test_at_the_precision_shown_the_same_label_pairs_first() -> None:
     before = [fig("¥2.01万", "A · 成交金额 [¥2.01万]")]
-    after = [fig("¥20,100.00", "B · 成交金额 [¥20,100.00]"), fig("¥20,064.00", "A · 成交金额 [x]")]
+    after = [fig("¥20,090.00", "B · 成交金额 [¥20,090.00]"), fig("¥20,064.00", "A · 成交金额 [x]")]
     result = sn.compare(before, after)
     assert [a.number.text for _, a in result.equal_at_precision] == ["¥20,064.00"]
-    assert [f.number.text for f in result.only_after] == ["¥20,100.00"]
+    assert [f.number.text for f in result.only_after] == ["¥20,090.00"]
 
 
 def test_a_count_pairs_only_with_its_equal() -> None:
