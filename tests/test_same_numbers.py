@@ -172,4 +172,14 @@ def test_an_allowance_names_a_figure_by_text_value_or_label() -> None:
     assert sn.Allow.parse("*:7日总支付ROI").covers("roi", roas)
     assert not sn.Allow.parse("funnel:2.68").covers("roi", roas)
     assert not sn.Allow.parse("roi:2.64").covers("roi", roas)
+    assert sn.Allow.parse("roi:*").covers("roi", roas)
+    assert not sn.Allow.parse("funnel:*").covers("roi", roas)
     assert roas.number.value == Decimal("2.68")
+
+
+def test_no_pages_is_no_proof(tmp_path: Path) -> None:
+    page = tmp_path / "roi.html"
+    page.write_text("<p>ROAS 2.31</p>", encoding="utf-8")
+    assert sn.report_differences({}, {}, []) == 1
+    assert sn.report_differences({"roi": page}, {}, []) == 1
+    assert sn.report_differences({"roi": page}, {"roi": page}, []) == 0
