@@ -35,8 +35,10 @@ from tests.helpers.sandbox import NOW, TODAY, make_config
 from tests.helpers.sync import make_settings
 from tests.helpers.truths import ALPHA, covers, session_experiment, viewer_experiment
 
-SCALE = 1.0  # enough traffic that the planted effects are detected; the file stays fast
+SCALE = 1.0  # enough traffic that the planted effects are detected
 ROOM_DATASETS = ("rooms", "room_analysis")  # what the session path of the A/B report reads
+# Every test reads the full-size sync below (10-25 s on two shared cores): the module is slow.
+pytestmark = pytest.mark.slow
 
 
 def _window(truth: dict[str, Any], key: str) -> tuple[date, date]:

@@ -194,6 +194,7 @@ def show_windows(world: World, day: date) -> list[tuple[datetime, datetime]]:
     return [(at(a) + timedelta(seconds=30), at(b)) for a, b in merged]
 
 
+@pytest.mark.slow
 def test_quiet_day_fires_nothing(
     tmp_path_factory: pytest.TempPathFactory, receivers: Receivers, world: World
 ) -> None:

@@ -122,6 +122,7 @@ def wait_for(predicate: object, timeout: float, proc: subprocess.Popen[bytes], l
     pytest.fail(f"timed out; monitor log:\n{log.read_text()}")
 
 
+@pytest.mark.slow
 def test_sigkill_while_firing_then_restart_sends_nothing_twice_and_still_resolves(
     tmp_path: Path, receivers: Receivers, drop_sandbox: tuple[RunningSandbox, object]
 ) -> None:

@@ -202,6 +202,7 @@ def test_refresh_refetches_and_changes_nothing(clean: Synced) -> None:
         assert_frame_equal(before[name], after[name])
 
 
+@pytest.mark.slow
 def test_faults_and_a_tight_rate_limit_lose_and_duplicate_nothing(
     clean: Synced, tmp_path: Path
 ) -> None:

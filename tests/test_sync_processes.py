@@ -51,6 +51,7 @@ def _partitions(home: Path) -> int:
     return sum(len(Store(home / "store").partitions(name)) for name in DATASETS)
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_never_corrupts_and_resumes(
     reference: Path, tmp_path: Path
 ) -> None:
@@ -94,6 +95,7 @@ def test_sigkill_at_random_points_never_corrupts_and_resumes(
         assert_frame_equal(final[name], expected[name])
 
 
+@pytest.mark.slow
 def test_two_processes_with_5_second_tokens_both_finish(tmp_path: Path) -> None:
     lifetimes = TokenLifetimes(qianchuan_access=5, doudian_access=5, doudian_grace=2)
     config = make_config(speed=1.0, lifetimes=lifetimes, faults=Faults(qps=40))
