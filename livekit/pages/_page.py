@@ -1,0 +1,89 @@
+"""What every page shares: the Section a notebook shows, and a period read from a source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from livekit.source import Coverage, Kit
+
+__all__ = ["Period", "Section", "period", "section"]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of a report, shown in order: a ``str`` part is Markdown, any other part (an
+    altair chart, an HTML table) is shown as itself; ``None`` parts are skipped.
+
+    Jupyter shows a Section returned by a cell's last line (``_ipython_display_``), so a
+    notebook cell is one call. ``markdown`` joins the prose parts, for tests and for text
+    outside Jupyter.
+    """
+
+    parts: tuple[Any, ...] = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        return (p for p in self.parts if p is not None)
+
+    @property
+    def markdown(self) -> str:
+        """The prose parts, joined by blank lines."""
+        return "\n\n".join(p for p in self if isinstance(p, str))
+
+    @property
+    def charts(self) -> list[Any]:
+        """The parts that are altair charts."""
+        import altair as alt
+
+        return [p for p in self if isinstance(p, alt.TopLevelMixin)]
+
+    def _ipython_display_(self) -> None:
+        from IPython import display as ipd
+
+        # IPython ships no type hints: reach it through Any rather than silencing mypy.
+        show: Any = ipd.display
+        markdown: Any = ipd.Markdown
+        for part in self:
+            show(markdown(part) if isinstance(part, str) else part)
+
+
+def section(*parts: Any) -> Section:
+    """A :class:`Section` of ``parts`` (``None`` parts are dropped)."""
+    return Section(tuple(p for p in parts if p is not None))
+
+
+@dataclass(frozen=True)
+class Period:
+    """A resolved period of a source: its days, and how completely they are stored."""
+
+    first: date
+    last: date
+    coverage: Coverage
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def note(self) -> str | None:
+        """One Chinese line when the period is not fully synced (live data), else None."""
+        return self.coverage.note
+
+
+def period(
+    kit: Kit,
+    start: date | str,
+    end: date | str | None = None,
+    *,
+    datasets: Sequence[str] = ("rooms",),
+) -> Period:
+    """Resolve ``start``/``end`` (the one date grammar of :mod:`livekit.dates`) and make the
+    period ready on ``kit`` (:meth:`livekit.source.Kit.prepare`: a sandbox kit fills what is
+    missing; a live kit only reports coverage)."""
+    from livekit.dates import resolve_range
+
+    first, last = resolve_range(start, end)
+    return Period(first, last, kit.prepare(first, last, datasets=tuple(datasets)))
