@@ -24,8 +24,6 @@ from livekit.sandbox.hostile import LONG, PAYLOADS
 from tests.helpers.browser import assert_report_draws, visit
 from tests.helpers.reports import load_nb, make_project, real_reports, rendered_real_reports
 
-pytestmark = pytest.mark.slow
-
 
 def _render_fixture(tmp_path_factory: pytest.TempPathFactory, name: str) -> RunResult:
     """Run the fixture notebook ``name`` through the real runner in a project of its own."""
@@ -61,6 +59,7 @@ def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     return _render_fixture(tmp_path_factory, "hostile")
 
 
+@pytest.mark.slow  # its fixture renders the hostile report (about 30 s)
 def test_hostile_text_renders_as_text_offline_without_scripts(
     browser: Any, hostile_report: RunResult
 ) -> None:
@@ -95,6 +94,7 @@ def test_a_page_that_reaches_out_is_caught(browser: Any, tmp_path: Path) -> None
     assert sorted(seen.requests) == ["https://cdn.example.com/x.js", "https://example.com/a.png"]
 
 
+@pytest.mark.slow  # the first renders every report of the project
 @pytest.mark.skipif(not real_reports(), reason="notebooks/ 中还没有报告")
 @pytest.mark.parametrize("name", real_reports())
 def test_each_report_draws_offline(browser: Any, name: str) -> None:

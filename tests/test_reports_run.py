@@ -27,7 +27,6 @@ from tests.helpers.reports import (
     stream_text,
 )
 
-pytestmark = pytest.mark.slow
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

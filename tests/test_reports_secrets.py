@@ -11,8 +11,6 @@ from livekit.config import SANDBOX_DOUDIAN_APP_SECRET, SANDBOX_QIANCHUAN_SECRET
 from livekit.reports import run
 from tests.helpers.reports import load_nb, make_project, stream_text
 
-pytestmark = pytest.mark.slow
-
 FAKE_ENV = {
     "LIVEKIT_QIANCHUAN_APP_ID": "1800000000009999",
     "LIVEKIT_QIANCHUAN_SECRET": "fake-qianchuan-secret-7f3a9c21",
