@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 
 TESTS = Path(__file__).resolve().parent
-CHECKED = sorted([*TESTS.glob("test_*.py"), *(TESTS / "helpers").glob("*.py")])
+ROOT = TESTS.parent
+# The test modules, the helpers, and the benchmarks (which share the helpers too).
+CHECKED = sorted(
+    [*TESTS.glob("test_*.py"), *(TESTS / "helpers").glob("*.py"), *(ROOT / "bench").glob("*.py")]
+)
 
 
 def _is_forbidden(module: str) -> bool:
@@ -81,13 +85,14 @@ def later():
 
 
 def test_the_checked_files_include_every_test_module_and_helper() -> None:
-    names = {p.relative_to(TESTS).as_posix() for p in CHECKED}
-    assert "test_test_hygiene.py" in names
-    assert "helpers/reports.py" in names
+    names = {p.relative_to(ROOT).as_posix() for p in CHECKED}
+    assert "tests/test_test_hygiene.py" in names
+    assert "tests/helpers/reports.py" in names
+    assert "bench/coverage.py" in names
     assert len(names) > 50
 
 
-@pytest.mark.parametrize("path", CHECKED, ids=lambda p: p.relative_to(TESTS).as_posix())
+@pytest.mark.parametrize("path", CHECKED, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_no_test_module_or_helper_imports_a_test_module_or_the_conftest(path: Path) -> None:
     package = "tests.helpers" if path.parent.name == "helpers" else "tests"
     assert forbidden_imports(path.read_text(encoding="utf-8"), package) == [], (
