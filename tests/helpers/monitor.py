@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from livekit.monitor.rules import RuleSet, parse_rules
 from livekit.monitor.types import MetricValue, Scope, SeriesKey
+from livekit.vocab.tz import CHINA_TZ
 
-CN = timezone(timedelta(hours=8))
-T0 = datetime(2026, 11, 26, 19, 30, tzinfo=CN)
+T0 = datetime(2026, 11, 26, 19, 30, tzinfo=CHINA_TZ)
 ROOM = 7712444602198282552
 ROOM2 = 7712454136862806925
 PRODUCT = 3971491932911412113
