@@ -247,8 +247,10 @@ def test_closed_rooms_count_exactly_and_open_ones_are_provisional() -> None:
     assert by_id[3]["provisional"]
     assert by_id[4]["provisional"]
     three = by_id[3]
-    assert three["refunds"] <= three["refunds_low"] <= three["refunds_projected"]
-    assert three["refunds_projected"] <= three["refunds_high"] <= three["gmv"]
+    assert three["refunds"] <= three["refunds_low"] <= three["refunds_high"] <= three["gmv"]
+    # the mean of what is still due; with few refunds due the most likely outcome is none
+    # more, so the mean may lie above the interval's high end
+    assert three["refunds"] < three["refunds_projected"] <= three["gmv"]
     assert three["final_at"] == AS_OF + timedelta(days=5)
     assert by_id[4]["final_at"] is None  # on air: its window has not started
     assert p.provisional_rooms == 2
@@ -282,7 +284,7 @@ def test_verdict_follows_the_interval_not_the_refunds_so_far() -> None:
     no_margin = project_net_roas(rooms, orders, items, as_of=AS_OF)
     assert no_margin.verdict == "undefined"
     # an open room whose interval straddles break-even: cannot tell
-    open_rooms = _rooms([(1, 100.0, 300.0, 30.0, 9.0), (3, 100.0, 280.0, 5.0, 2.0)])
+    open_rooms = _rooms([(1, 100.0, 300.0, 30.0, 9.0), (3, 1000.0, 2800.0, 5.0, 0.5)])
     p = project_net_roas(open_rooms, orders, items, as_of=AS_OF, gross_margin=0.5, draws=2000)
     assert p.net_roas_low is not None
     assert p.net_roas_high is not None
@@ -440,3 +442,47 @@ def test_overview_states_the_projection_and_the_once_counted_week() -> None:
     assert f"{p.net_roas_low:.2f}–{p.net_roas_high:.2f}" in text
     assert nv.ROI_VERDICTS[p.verdict] in text
     assert "每笔订单只计一次" in text
+
+
+def test_ranking_and_loss_advice_judge_open_rooms_by_the_projection() -> None:
+    rooms = _rooms(
+        [
+            (1, 100.0, 300.0, 30.0, 9.0),  # closed, net ROAS 2.70
+            (3, 100.0, 280.0, 5.0, 2.0),  # open: 2.75 so far, more refunds to come
+        ]
+    )
+    orders, items = _timing(_timing_rows())
+    p = project_net_roas(rooms, orders, items, as_of=AS_OF, gross_margin=0.5, draws=2000)
+    three = p.rooms.filter(pl.col("room_id") == 3).row(0, named=True)
+    assert three["net_roas_projected"] < three["net_roas"]
+    # break-even between the projected and the so-far net ROAS of room 3
+    breakeven = (three["net_roas_projected"] + three["net_roas"]) / 2
+    by_room = rooms.select(
+        "room_id",
+        pl.format("场次{}", "room_id").alias("label"),
+        pl.col("stat_cost").alias("spend"),
+        pl.col("live_pay_order_gmv_alias").alias("gmv"),
+        pl.col("live_order_refund_amount_7d").alias("refunds"),
+        (pl.col("live_pay_order_gmv_alias") / pl.col("stat_cost")).alias("roas"),
+        (
+            (pl.col("live_pay_order_gmv_alias") - pl.col("live_order_refund_amount_7d"))
+            / pl.col("stat_cost")
+        ).alias("net_roas"),
+        pl.lit(2.0).alias("roas_7d"),
+        pl.lit(0.1).alias("repurchase_share"),
+        pl.lit(breakeven).alias("breakeven_roas"),
+    )
+    so_far = nv.roi_loss_advice(by_room, gross_margin=1 / breakeven, breakeven=breakeven)
+    projected = nv.roi_loss_advice(
+        by_room, gross_margin=1 / breakeven, breakeven=breakeven, projection=p
+    )
+    assert "场次3" not in so_far  # by the refunds so far it pays
+    assert "场次3" in projected  # by the projection it does not
+    assert "按预计的净成交ROI 计" in projected
+    table = nv.roi_ranking_table(by_room, p)
+    by_projection = p.rooms.sort("net_roas_projected", descending=True)["room_id"].to_list()
+    assert table.frame["room_id"].to_list() == by_projection
+    marks = dict(zip(table.frame["room_id"], table.frame["refund_window"], strict=True))
+    assert marks == {1: "已结束", 3: "未结束"}
+    assert set(table.frame["verdict"]) <= {"保本", "亏损", "待定"}
+    assert "net_roas_projected" in table.columns

@@ -652,6 +652,7 @@ def refund_timing(
         orders.unique("order_id", keep="last")
         .join(live, on="order_id", how="inner")
         .filter(pl.col("pay_time").is_not_null())
+        .sort("order_id")  # a fixed order: the bootstrap and the draws index into it
         .select(
             "room_id",
             ((limit - pay).dt.total_seconds() / days).alias("age_days"),
@@ -721,7 +722,7 @@ def _level_sd(
     closed = frame.filter(pl.col("closed") & (pl.col("gmv") > 0)).with_columns(
         ((pl.col("age_days") - window_days) // 7).cast(pl.Int64).alias("week")
     )
-    weeks = closed.group_by("week").agg(pl.col("gmv", "refunds").sum())
+    weeks = closed.group_by("week").agg(pl.col("gmv", "refunds").sum()).sort("week")
     per = {int(w): (float(g), float(r)) for w, g, r in weeks.iter_rows()}
     span = max(1, reference_days // 7)
     errors, noise = [], []
