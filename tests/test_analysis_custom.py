@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from livekit.analysis import custom_report, format_value, metric, metrics_of
+from livekit.analysis.custom import chosen_metrics, custom_summary, only_rooms, room_ids
 from livekit.config import LivekitError
 from livekit.store.datasets import get
 
@@ -145,6 +146,56 @@ def test_unknown_names_raise_clearly() -> None:
         custom_report(rooms, ["gmv"], ["stat_cost"])  # a metric field is not a dimension
     with pytest.raises(LivekitError, match="未知的指标 'nope'"):
         metric("nope")
+
+
+def test_chosen_metrics_in_order_once_with_one_error_for_every_mistake() -> None:
+    assert [m.name for m in chosen_metrics(["roas", "gmv", "roas"])] == ["roas", "gmv"]
+    assert [m.name for m in chosen_metrics("gmv")] == ["gmv"]
+    with pytest.raises(LivekitError, match="请至少选择一个指标"):
+        chosen_metrics([])
+    with pytest.raises(LivekitError, match="'gvm'、'sepnd'"):
+        chosen_metrics(["gvm", "gmv", "sepnd"])
+
+
+def test_room_ids_and_only_rooms() -> None:
+    assert room_ids(None) == ()
+    assert room_ids([12, "11", " 12 "]) == (12, 11)
+    for bad in ("第一场", "1.5", "-3", True, "１２"):
+        with pytest.raises(LivekitError, match="rooms 须为直播间 ID"):
+            room_ids([bad])
+    rooms = _rooms()
+    assert only_rooms(rooms, ()) is rooms
+    assert only_rooms(rooms, (11, 13, 99))["room_id"].to_list() == [11, 13]
+    with pytest.raises(LivekitError, match="room_id"):
+        only_rooms(rooms.drop("room_id"), (11,))
+
+
+def test_custom_summary_is_the_report_its_totals_and_its_coarser_tables() -> None:
+    rooms, analysis = _rooms(), _analysis()
+    frames = {"rooms": rooms, "room_analysis": analysis}
+    dims = ["aweme_name", "date", "hour"]
+    out = custom_summary(frames, [*CHOSEN, "uv_value"], dims, rooms=["11", 12, 14, 15, 404])
+    taken = rooms.filter(pl.col("room_id").is_in([11, 12, 14, 15]))
+    picked = {"rooms": taken, "room_analysis": analysis}
+    names = [*CHOSEN, "uv_value"]
+    assert [m.name for m in out.metrics] == names
+    assert out.dimensions == tuple(dims)
+    assert out.rows.equals(custom_report(picked, names, dims))
+    assert out.totals.equals(custom_report(picked, names, []))
+    assert out.by_first is not None
+    assert out.by_first.equals(custom_report(picked, names, dims[:1]))
+    assert out.by_first_two is not None
+    assert out.by_first_two.equals(custom_report(picked, names, dims[:2]))
+    assert out.room_count == 4
+    assert out.rooms == (11, 12, 14, 15, 404)
+    assert out.missing_rooms == (404,)
+    # the totals are the sums of the rooms taken, divided once
+    assert out.totals["roas"].item() == pytest.approx((400 + 5 + 600 + 0) / (100 + 10 + 300 + 50))
+    everything = custom_summary(rooms, ["gmv"], [])
+    assert everything.by_first is None
+    assert everything.by_first_two is None
+    assert everything.room_count == rooms.height
+    assert everything.totals["gmv"].item() == pytest.approx(1085.0)
 
 
 def test_registry_columns_exist_in_the_stored_schemas() -> None:

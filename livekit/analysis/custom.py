@@ -9,7 +9,8 @@ as fractions (0.035), percent exists only when they are formatted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -58,6 +59,102 @@ def _frames(
     return frames[ROOMS], frames.get(ROOM_ANALYSIS)
 
 
+def chosen_metrics(metrics: Sequence[str] | str) -> list[Metric]:
+    """The room metrics named by ``metrics``, in order, each once.
+
+    An empty choice or an unknown name raises :class:`LivekitError` (one Chinese line naming
+    every unknown name and listing the valid ones), before anything is read or computed.
+    """
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    if not names:
+        raise LivekitError("请至少选择一个指标；可用的指标有：" + "、".join(metrics_of("room")))
+    return resolve(dict.fromkeys(names), "room")
+
+
+def room_ids(rooms: Sequence[int | str] | None) -> tuple[int, ...]:
+    """The ``rooms`` parameter as room ids (整数), each once; ``None`` or empty: every room.
+
+    Ids may come as numbers or digit strings (YAML, ``-p``); anything else raises
+    :class:`LivekitError`.
+    """
+    out: list[int] = []
+    for value in rooms or ():
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isascii() or not text.isdigit():
+            raise LivekitError(f"rooms 须为直播间 ID（整数）的列表，收到 {value!r}")
+        out.append(int(text))
+    return tuple(dict.fromkeys(out))
+
+
+def only_rooms(rooms: pl.DataFrame, ids: Sequence[int]) -> pl.DataFrame:
+    """The rows of ``rooms`` whose ``room_id`` is in ``ids``; every row when ``ids`` is empty."""
+    if not ids:
+        return rooms
+    if "room_id" not in rooms.columns:
+        raise LivekitError("按 rooms 筛选直播间需要 room_id 列")
+    return rooms.filter(pl.col("room_id").is_in(list(ids)))
+
+
+@dataclass(frozen=True)
+class CustomResult:
+    """A custom report computed once: the table by every dimension, the totals, and the
+    coarser tables the charts draw.
+
+    ``rows``: :func:`custom_report` by ``dimensions``; ``totals``: one row over every room (rates
+    from the summed numerators and denominators, not the mean of the rows); ``by_first``: by the
+    first dimension only; ``by_first_two``: by the first two (None with fewer dimensions).
+    ``room_count``: distinct rooms taken; ``missing_rooms``: chosen ids without a room in the
+    rows given (e.g. not live in the period).
+    """
+
+    metrics: tuple[Metric, ...]
+    dimensions: tuple[str, ...]
+    rows: pl.DataFrame
+    totals: pl.DataFrame
+    by_first: pl.DataFrame | None
+    by_first_two: pl.DataFrame | None
+    room_count: int
+    rooms: tuple[int, ...] = ()
+    missing_rooms: tuple[int, ...] = ()
+
+
+def custom_summary(
+    frames: Mapping[str, pl.DataFrame] | pl.DataFrame,
+    metrics: Sequence[str] | str,
+    dimensions: Sequence[str],
+    *,
+    rooms: Sequence[int | str] | None = None,
+) -> CustomResult:
+    """:func:`custom_report` of ``metrics`` by ``dimensions``, its totals and the tables by the
+    first one and two dimensions, over the rooms whose ids are in ``rooms`` (all when empty).
+
+    Errors as :func:`custom_report` and :func:`room_ids`, before anything is computed.
+    """
+    chosen = chosen_metrics(metrics)
+    names = [m.name for m in chosen]
+    ids = room_ids(rooms)
+    base, analysis = _frames(frames)
+    taken = only_rooms(base, ids)
+    picked: Mapping[str, pl.DataFrame] | pl.DataFrame = (
+        taken if analysis is None else {ROOMS: taken, ROOM_ANALYSIS: analysis}
+    )
+    dims = list(dict.fromkeys(dimensions))
+    rows = custom_report(picked, names, dims)
+    has_ids = "room_id" in taken.columns
+    seen = set(taken["room_id"].to_list()) if has_ids else set()
+    return CustomResult(
+        metrics=tuple(chosen),
+        dimensions=tuple(dims),
+        rows=rows,
+        totals=custom_report(picked, names, []),
+        by_first=custom_report(picked, names, dims[:1]) if dims else None,
+        by_first_two=custom_report(picked, names, dims[:2]) if len(dims) >= 2 else None,
+        room_count=taken["room_id"].n_unique() if has_ids else taken.height,
+        rooms=ids,
+        missing_rooms=tuple(i for i in ids if i not in seen),
+    )
+
+
 def custom_report(
     frames: Mapping[str, pl.DataFrame] | pl.DataFrame,
     metrics: list[str],
@@ -76,9 +173,7 @@ def custom_report(
     metric), sorted by the dimensions.
     """
     rooms, analysis = _frames(frames)
-    if not metrics:
-        raise LivekitError("请至少选择一个指标；可用的指标有：" + "、".join(metrics_of("room")))
-    chosen: list[Metric] = resolve(dict.fromkeys(metrics), "room")
+    chosen = chosen_metrics(metrics)
     dims = list(dict.fromkeys(dimensions))
     valid = dimensions_of(rooms)
     bad = [d for d in dims if d not in valid]
