@@ -2,17 +2,28 @@
 
 Rates here are fractions (0.035 is 3.5%), not the platform's percentages: they are computed
 from counts, and ``drop_off = 1 − step_rate`` reads naturally.
+
+Besides the funnel and its change: the period a funnel is compared with
+(:func:`comparison_period`), one funnel per account (:func:`funnel_by`), the step where two
+accounts differ most (:func:`account_gap`), the weakest step (:func:`weakest_step`), the
+daily step rates (:func:`daily_rates`) and how many rooms a funnel counts
+(:func:`rooms_counted`). Frames and frozen dataclasses with English names; the report's words
+are :mod:`livekit.pages.funnel`'s.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import polars as pl
 
 from livekit.analysis._stats import ALPHA, require_columns, wilson_bounds
-from livekit.config import LivekitError
+from livekit.analysis.custom import custom_report
+from livekit.dates import resolve_day
+from livekit.vocab.errors import LivekitError
 from livekit.vocab.labels import STAGE_LABELS
 from livekit.vocab.metrics import metric
 
@@ -244,3 +255,149 @@ def funnel_counts(rooms: pl.DataFrame, room_analysis: pl.DataFrame | None = None
         exprs.insert(0, pl.col("_impressions").sum().alias("impressions"))
     sums = frame.select(exprs).row(0, named=True)
     return {k: int(v or 0) for k, v in sums.items()}
+
+
+# ---- what the funnel report adds ------------------------------------------------------------------
+
+# The four step rates of the 罗盘 funnel as registry room metrics, in funnel order.
+RATE_METRICS: tuple[str, ...] = (
+    "entry_rate",
+    "exposure_rate",
+    "exposure_click_rate",
+    "click_conversion_rate",
+)
+
+
+def comparison_period(
+    first: date, last: date, compare_to: date | str | None, *, on: date | None = None
+) -> tuple[date, date] | None:
+    """The period [first, last] is compared with, as long as it: None for no comparison.
+
+    ``compare_to``: ``"previous_period"`` (the days just before ``first``), the comparison's
+    first day (a date, an ISO day or a relative word of :mod:`livekit.dates`, relative to
+    ``on``, default today), or None / ``"none"`` (no comparison). A day that is not one raises
+    :class:`LivekitError` (one Chinese line).
+    """
+    if compare_to is None or str(compare_to).strip().lower() == "none":
+        return None
+    days = (last - first).days + 1
+    if str(compare_to).strip().lower() == "previous_period":
+        start = first - timedelta(days=days)
+    else:
+        start = resolve_day(compare_to, name="对比期开始日期", on=on)
+    return start, start + timedelta(days=days - 1)
+
+
+def rooms_counted(rooms: pl.DataFrame, room_analysis: pl.DataFrame) -> tuple[int, int]:
+    """(rooms, rooms with a T+1 analysis row): the shows of a period and those in its funnel."""
+    require_columns(rooms, ["room_id"], "直播场次数据（rooms）")
+    require_columns(room_analysis, ["room_id"], "直播间 T+1 分析数据（room_analysis）")
+    sessions = rooms["room_id"].n_unique()
+    analysed = room_analysis.join(rooms.select("room_id"), on="room_id").height
+    return sessions, analysed
+
+
+def funnel_by(
+    rooms: pl.DataFrame,
+    room_analysis: pl.DataFrame | None = None,
+    by: str = "aweme_name",
+    *,
+    alpha: float = ALPHA,
+) -> pl.DataFrame:
+    """One funnel (:func:`funnel` of :func:`funnel_counts`) per value of ``rooms``' column
+    ``by`` (default the 抖音号), in the order of ``by``'s values.
+
+    Columns: ``by``, then :func:`funnel`'s (``stage``, ``label``, ``count``, ``step_rate``, …),
+    one row per value and stage. No rooms: no rows.
+    """
+    require_columns(rooms, [by], "直播场次数据（rooms）")
+    dtype = rooms.schema[by]
+    parts = [
+        funnel(funnel_counts(part, room_analysis), alpha=alpha).select(
+            pl.lit(name, dtype=dtype).alias(by), pl.all()
+        )
+        for (name,), part in rooms.sort(by).group_by(by, maintain_order=True)
+    ]
+    if not parts:
+        return pl.DataFrame(schema={by: dtype, **FUNNEL_SCHEMA})
+    return pl.concat(parts)
+
+
+@dataclass(frozen=True)
+class AccountGap:
+    """The step where two accounts' step rates differ most (by ratio), and whether the gap is
+    beyond chance: the better account's interval lies wholly above the worse one's."""
+
+    stage: str
+    label: str
+    best: str  # the account with the higher step rate
+    worst: str
+    high: float  # the best account's step rate (a fraction)
+    low: float
+    best_ci_low: float | None  # the lower bound of the best account's interval
+    worst_ci_high: float | None
+
+    @property
+    def separated(self) -> bool:
+        """The two intervals do not overlap: the gap is not chance."""
+        return (
+            self.best_ci_low is not None
+            and self.worst_ci_high is not None
+            and self.best_ci_low > self.worst_ci_high
+        )
+
+
+def account_gap(per_account: pl.DataFrame, by: str = "aweme_name") -> AccountGap | None:
+    """The largest gap between accounts at one step of :func:`funnel_by`'s frame (the highest
+    ratio of the best to the worst step rate); None with fewer than two accounts."""
+    require_columns(
+        per_account, [by, "stage", "label", "step_rate", "ci_low", "ci_high"], "分账号漏斗"
+    )
+    rates = per_account.filter(pl.col("step_rate").is_not_null())
+    if rates.height == 0 or rates[by].n_unique() < 2:
+        return None
+    g = (
+        rates.group_by("stage", "label", maintain_order=True)
+        .agg(
+            best=pl.col(by).sort_by("step_rate").last(),
+            worst=pl.col(by).sort_by("step_rate").first(),
+            high=pl.col("step_rate").max(),
+            low=pl.col("step_rate").min(),
+        )
+        .with_columns(ratio=pl.col("high") / pl.col("low"))
+        .sort("ratio", descending=True)
+        .row(0, named=True)
+    )
+    bounds = rates.filter(pl.col("stage") == g["stage"])
+    return AccountGap(
+        stage=str(g["stage"]),
+        label=str(g["label"]),
+        best=str(g["best"]),
+        worst=str(g["worst"]),
+        high=float(g["high"]),
+        low=float(g["low"]),
+        best_ci_low=bounds.filter(pl.col(by) == g["best"])["ci_low"][0],
+        worst_ci_high=bounds.filter(pl.col(by) == g["worst"])["ci_high"][0],
+    )
+
+
+def weakest_step(fun: pl.DataFrame) -> str | None:
+    """The stage of :func:`funnel`'s frame with the lowest step rate, the entry into the room
+    left aside (its rate is low by nature); None when no step rate is defined."""
+    rates = (
+        fun.filter(pl.col("stage") != "entered")
+        .filter(pl.col("step_rate").is_not_null())
+        .sort("step_rate")
+    )
+    return str(rates["stage"][0]) if rates.height else None
+
+
+def daily_rates(
+    rooms: pl.DataFrame,
+    room_analysis: pl.DataFrame,
+    metrics: Sequence[str] = RATE_METRICS,
+) -> pl.DataFrame:
+    """The step rates per day, long: ``date``, ``metric`` (the registry name), ``value`` (a
+    fraction), from :func:`livekit.analysis.custom_report` (each day's sums divided)."""
+    daily = custom_report({"rooms": rooms, "room_analysis": room_analysis}, list(metrics), ["date"])
+    return daily.unpivot(index="date", variable_name="metric", value_name="value")
