@@ -874,7 +874,9 @@ def project_net_roas(
 
     The method and its assumptions are in the comment above :class:`RefundDevelopment`; the
     interval (``level``, e.g. 0.9 for 5%-95%) is simulated with ``draws`` draws from
-    ``seed``. Closed rooms count exactly.
+    ``seed``; the projected values are expectations (additive over rooms): a room with few
+    refunds still due may have its expectation above its interval, its likeliest outcome
+    being no more refunds. Closed rooms count exactly.
 
     ``verdict`` (shop and per room): ``above`` when the interval's low end is at or above the
     break-even ROAS (1 / ``gross_margin``), ``below`` when its high end is below it,
