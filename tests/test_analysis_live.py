@@ -1,4 +1,7 @@
-"""Minute curves and alert timelines for the post-show review (livekit.analysis.live)."""
+"""Minute curves, alert episodes and show totals for the post-show review (livekit.analysis.live).
+
+Pure frames with English columns; the review's words and tables are tested in
+tests/test_pages_live_review.py."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import polars as pl
 import pytest
 
 from livekit.analysis import live
-from livekit.analysis.live import alert_timeline, minute_curves
+from livekit.analysis.live import alert_timeline, live_review, minute_curves
 from livekit.sandbox.world import CHINA_TZ
 from livekit.store.datasets import ALERTS, LIVE_SNAPSHOTS
 
@@ -115,11 +118,31 @@ def test_alert_timeline_pairs_firing_with_resolution() -> None:
     first, second = t.row(0, named=True), t.row(1, named=True)
     assert (first["fired_minute"], first["resolved_minute"]) == (58, 79)
     assert first["minutes"] == pytest.approx(21)
-    assert first["where"] == "晚场"
-    assert first["severity_label"] == "严重"
+    assert first["room_title"] == "晚场"
+    assert first["product_title"] is None
+    assert first["severity"] == "critical"  # the stored name: labels are the page's
     assert first["message"] == "firing 消息"
+    assert first["outcome"] == "resolved"
     assert second["resolved_at"] is None
+    assert second["outcome"] == "open"
     assert second["value"] == 9.0
+
+
+def test_an_alert_that_ends_with_the_show_says_so_and_product_alerts_name_the_product() -> None:
+    labels = json.dumps({"room_title": "晚场", "product_title": "保温杯"}, ensure_ascii=False)
+    alerts = pl.DataFrame(
+        [
+            alert_row("firing", 58, labels=labels, product_id=9),
+            alert_row("resolved", 70, note=live.OFF_AIR_NOTE),
+        ],
+        schema=ALERTS.schema,
+    )
+    row = alert_timeline(alerts).row(0, named=True)
+    assert row["outcome"] == "off_air"
+    assert (row["room_title"], row["product_title"], row["product_id"]) == ("晚场", "保温杯", 9)
+    empty = alert_timeline(alerts.clear())
+    assert empty.is_empty()
+    assert empty.columns == alert_timeline(alerts).columns
 
 
 def test_show_summary_totals_and_whole_show_rates() -> None:
@@ -138,60 +161,21 @@ def test_show_summary_totals_and_whole_show_rates() -> None:
         ]
     )
     summary = live.show_summary(minute_curves(frame)).row(0, named=True)
+    assert summary["room_id"] == 1
     assert summary["room_title"] == "晚场"
+    assert summary["start"] == START  # a time, not text
     assert summary["minutes"] == 2
     assert summary["new_viewers"] == 300
+    assert summary["orders"] == 4
     assert summary["gmv"] == pytest.approx(396.0)
     assert summary["watch_click_rate"] == pytest.approx(20 / 300)  # fractions
     assert summary["click_conversion_rate"] == pytest.approx(4 / 20)
-    # every column has a Chinese header; the whole-show rates are the room metrics' labels
-    assert set(live.SUMMARY_LABELS) == set(live.show_summary(minute_curves(frame)).columns)
-    assert live.SUMMARY_LABELS["watch_click_rate"] == "观看-点击率"
-    assert live.show_summary(minute_curves(frame.clear())).columns == list(live.SUMMARY_LABELS)
-    gmv_format = live.SUMMARY_FORMATS["gmv"]
-    assert not isinstance(gmv_format, str)
-    assert gmv_format(396.0) == "¥396.00"  # money has one format
-    text = live.review_markdown(
-        minute_curves(frame), alert_timeline(pl.DataFrame(schema=ALERTS.schema))
-    )
-    assert "新进观众 300 人次，成交 4 单、¥396.00。" in text
+    empty = live.show_summary(minute_curves(frame.clear()))
+    assert empty.is_empty()
+    assert empty.columns == live.show_summary(minute_curves(frame)).columns
 
 
-def test_review_text_names_each_alert_its_minute_and_how_it_ended() -> None:
-    frame = snaps([(m + 0.9, {"total_live_watch_cnt": 50 * (m + 1)}) for m in range(130)])
-    alerts = pl.DataFrame(
-        [
-            alert_row(
-                "firing", 58, value=11.0, message="【触发·严重】\n晚场：新进观众骤降到 11 人/分钟"
-            ),
-            alert_row("resolved", 79),
-        ],
-        schema=ALERTS.schema,
-    )
-    text = live.review_markdown(minute_curves(frame), alert_timeline(alerts))
-    assert "**1** 场直播，共触发 **1** 条告警" in text
-    assert "第 58 分钟（20:42）【严重】新进观众骤降：晚场：新进观众骤降到 11 人/分钟" in text
-    assert "约 21 分钟后恢复（第 79 分钟）" in text
-    quiet = live.review_markdown(minute_curves(frame), alert_timeline(alerts.clear()))
-    assert "共触发 **0** 条告警" in quiet
-    assert "本场没有告警" in quiet
-    assert "没有直播快照" in live.review_markdown(
-        minute_curves(frame.clear()), alert_timeline(alerts)
-    )
-
-
-def test_alert_table_and_rate_curves_are_readable() -> None:
-    alerts = pl.DataFrame(
-        [
-            alert_row("firing", 58, message="晚场：骤降"),
-            alert_row("resolved", 79, note="直播已结束"),
-        ],
-        schema=ALERTS.schema,
-    )
-    row = live.alert_table(alert_timeline(alerts)).row(0, named=True)
-    assert row["恢复"] == "直播结束"
-    assert row["告警内容"] == "晚场：骤降"
-    assert row["开播第几分钟"] == 58
+def test_rate_curves_are_long_with_the_live_metric_names() -> None:
     frame = snaps(
         [
             (0.9, {"total_live_watch_cnt": 100, "live_click_product_count_alias": 5}),
@@ -206,7 +190,32 @@ def test_alert_table_and_rate_curves_are_readable() -> None:
         ]
     )
     rates = live.rate_curves(minute_curves(frame, rate_window=1))
-    assert set(rates["metric"]) == {"实时商品点击率", "实时点击-成交率"}  # the live metrics
-    assert rates.filter(pl.col("metric") == "实时点击-成交率")["rate"].to_list() == pytest.approx(
+    assert set(rates["metric"]) == {"click_rate", "conversion_rate"}  # the live metrics
+    assert rates.filter(pl.col("metric") == "conversion_rate")["rate"].to_list() == pytest.approx(
         [0.0, 0.3]
     )
+    assert rates.filter(pl.col("metric") == "click_rate")["rate"].to_list() == pytest.approx(
+        [0.05, 0.1]
+    )
+
+
+def test_live_review_runs_the_analysis_once_for_the_rooms_asked() -> None:
+    one = snaps([(m + 0.9, {"total_live_watch_cnt": 10 * (m + 1)}) for m in range(5)])
+    other = one.with_columns(
+        pl.lit(7, pl.Int64).alias("room_id"), pl.lit("早场").alias("room_title")
+    )
+    both = pl.concat([one, other])
+    alerts = pl.DataFrame(
+        [alert_row("firing", 2), alert_row("firing", 3, alert_id="x|room=7", room_id=7)],
+        schema=ALERTS.schema,
+    )
+    review = live_review(both, alerts, rate_window=3)
+    assert review.rate_window == 3
+    assert review.shows["room_id"].to_list() == [1, 7]
+    assert review.episodes.height == 2
+    assert review.room_episodes(7)["alert_id"].to_list() == ["x|room=7"]
+    assert review.room_curves(7)["new_viewers"].sum() == pytest.approx(50)
+    only = live_review(both, alerts, rooms=[7])
+    assert only.shows["room_id"].to_list() == [7]
+    assert only.episodes["room_id"].to_list() == [7]
+    assert set(only.curves["room_id"]) == {7}

@@ -294,14 +294,16 @@ def test_every_metric_name_used_anywhere_resolves() -> None:
 def test_labels_shown_for_metrics_are_the_registry_labels() -> None:
     from livekit.analysis import experiment as ex
     from livekit.analysis import live
+    from livekit.pages import live_review
 
     for curve, name in live.CURVE_METRICS.items():
-        assert live.CURVE_LABELS[curve].startswith(metric(name, "live").label)
+        assert live_review.CURVE_LABELS[curve].startswith(metric(name, "live").label)
     for name in ex.experiment_metric_names("viewer"):
         assert ex.experiment_metric(name, "viewer").label == metric(name, "viewer").label
     for alias, name in ex.SESSION_ALIASES.items():
         assert ex.experiment_metric(alias, "session").label == metric(name, "room").label
-    assert live.SUMMARY_LABELS["click_conversion_rate"] == metric("click_conversion_rate").label
+    summary = live_review.SUMMARY_LABELS["click_conversion_rate"]
+    assert summary == metric("click_conversion_rate").label
 
 
 # ---- every rate in every analysis frame is a fraction ------------------------------------------------
@@ -431,7 +433,7 @@ def _analysis_frames(shop: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     report = experiment.analyse_experiment(
         units.units, ["conversion", "click", "watch_seconds"], unit="viewer"
     )
-    results["lift_frame"] = experiment.lift_frame(report)
+    results["results_frame"] = experiment.results_frame(report)
     for name in ("conversion", "click"):  # the arms' values of the registered viewer rates
         c = report.comparisons[name]
         results[f"experiment.{name}"] = pl.DataFrame({name: [c.mean_a, c.mean_b]})

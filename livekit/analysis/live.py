@@ -1,4 +1,4 @@
-"""After the show: minute curves from the monitor's snapshots, and the alerts placed on them.
+"""After the show: minute curves from the monitor's snapshots, and the alert episodes on them.
 
 ``live_snapshots`` holds the cumulative counters of every room at every poll. A minute curve
 takes the last snapshot in each whole minute of the show and differences it, so a curve is
@@ -9,23 +9,32 @@ Rates over a minute are too noisy to read, so the rate curves are over a rolling
 (:mod:`livekit.vocab.metrics` ``click_rate`` and ``conversion_rate``, family ``live``), as
 fractions (0.035 is 3.5%) like every rate in a frame.
 
-Room titles, rule names and alert messages (which quote product titles) enter the review's
-Markdown only escaped (:func:`livekit.text.escape_markdown`); tables keep raw values, which
-:func:`livekit.charts.table` escapes.
+Pure: frames and a frozen dataclass with English column names. Titles, rule names and alert
+messages are kept as stored (upstream text); the review's prose, labels and tables are
+:mod:`livekit.pages.live_review`'s.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import polars as pl
 
-from livekit.text import escape_markdown as _md
-from livekit.vocab.labels import ALERT_STATE_LABELS, SEVERITY_LABELS
-from livekit.vocab.metrics import metric
 from livekit.vocab.tz import CHINA_TZ_NAME
-from livekit.vocab.units import format_money
+
+__all__ = [
+    "COUNTERS",
+    "CURVE_METRICS",
+    "OFF_AIR_NOTE",
+    "LiveReview",
+    "alert_timeline",
+    "live_review",
+    "minute_curves",
+    "rate_curves",
+    "show_summary",
+]
 
 COUNTERS = {
     "new_viewers": "total_live_watch_cnt",
@@ -45,11 +54,10 @@ CURVE_METRICS = {
     "click_rate": "click_rate",
     "conversion_rate": "conversion_rate",
 }
-CURVE_LABELS = {
-    curve: (m.label if m.is_rate else f"{m.label}（{m.unit}）")
-    for curve, m in ((c, metric(name, "live")) for c, name in CURVE_METRICS.items())
-}
-STATE_LABELS = ALERT_STATE_LABELS
+RATE_CURVES = ("click_rate", "conversion_rate")
+# The note the monitor stores when an alert ends because its room went off air
+# (livekit.monitor's NOTE_OFF_AIR: stored data, matched here as a value).
+OFF_AIR_NOTE = "直播已结束"
 
 
 def minute_curves(snapshots: pl.DataFrame, rate_window: int = 10) -> pl.DataFrame:
@@ -140,10 +148,12 @@ def alert_timeline(alerts: pl.DataFrame) -> pl.DataFrame:
     """Each alert episode once: when it fired and resolved, where, how bad, and its message.
 
     ``alerts`` is the ``alerts`` dataset. Columns: ``alert_id``, ``rule``, ``metric``,
-    ``severity`` (and ``severity_label``), ``room_id``, ``product_id``, ``where`` (room title,
-    and product title for product alerts), ``fired_at``, ``fired_minute``, ``resolved_at``,
-    ``resolved_minute`` (None while still open), ``minutes``, ``value`` (when it fired),
-    ``threshold``, ``message`` (the firing notification's text) and ``note`` (e.g. 直播已结束).
+    ``severity`` (``critical`` / ``warning`` / ``info``), ``room_id``, ``product_id``,
+    ``room_title`` and ``product_title`` (from the alert's labels; product alerts only),
+    ``fired_at``, ``fired_minute``, ``resolved_at``, ``resolved_minute`` (None while still
+    open), ``minutes`` (firing to resolution), ``value`` (when it fired), ``threshold``,
+    ``message`` (the firing notification's text, as stored), ``note`` (as stored) and
+    ``outcome``: ``"resolved"``, ``"off_air"`` (ended with the show) or ``"open"``.
     """
     stamp = alerts.schema.get("changed_at") or pl.Datetime("us", CHINA_TZ_NAME)
     schema: dict[str, pl.DataType | type[pl.DataType]] = {
@@ -151,10 +161,10 @@ def alert_timeline(alerts: pl.DataFrame) -> pl.DataFrame:
         "rule": pl.String,
         "metric": pl.String,
         "severity": pl.String,
-        "severity_label": pl.String,
         "room_id": pl.Int64,
         "product_id": pl.Int64,
-        "where": pl.String,
+        "room_title": pl.String,
+        "product_title": pl.String,
         "fired_at": stamp,
         "fired_minute": pl.Int64,
         "resolved_at": stamp,
@@ -164,6 +174,7 @@ def alert_timeline(alerts: pl.DataFrame) -> pl.DataFrame:
         "threshold": pl.Float64,
         "message": pl.String,
         "note": pl.String,
+        "outcome": pl.String,
     }
     rows = []
     for (_aid,), group in alerts.sort("changed_at").group_by("alert_id", maintain_order=True):
@@ -183,9 +194,6 @@ def alert_timeline(alerts: pl.DataFrame) -> pl.DataFrame:
 
 def _episode(fired: dict[str, object], resolved: dict[str, object] | None) -> tuple[object, ...]:
     labels = json.loads(str(fired.get("labels") or "{}"))
-    where = str(labels.get("room_title") or fired["room_id"])
-    if labels.get("product_title"):
-        where += " · " + str(labels["product_title"])
     fired_at = fired["changed_at"]
     resolved_at = resolved["changed_at"] if resolved else None
     minutes = (
@@ -193,16 +201,22 @@ def _episode(fired: dict[str, object], resolved: dict[str, object] | None) -> tu
         if resolved_at is not None
         else None
     )
-    severity = str(fired["severity"])
+    note = str((resolved or {}).get("note") or "")
+    if resolved is None:
+        outcome = "open"
+    elif note == OFF_AIR_NOTE:
+        outcome = "off_air"
+    else:
+        outcome = "resolved"
     return (
         fired["alert_id"],
         fired["rule"],
         fired.get("metric"),
-        severity,
-        SEVERITY_LABELS.get(severity, severity),
+        str(fired["severity"]),
         fired["room_id"],
         fired.get("product_id"),
-        where,
+        labels.get("room_title"),
+        labels.get("product_title"),
         fired_at,
         fired.get("minute_of_show"),
         resolved_at,
@@ -211,46 +225,25 @@ def _episode(fired: dict[str, object], resolved: dict[str, object] | None) -> tu
         fired.get("value"),
         fired.get("threshold"),
         fired.get("message"),
-        (resolved or {}).get("note") or "",
+        note,
+        outcome,
     )
-
-
-# The columns of :func:`show_summary`: their Chinese headers and formats, for a table
-# (``charts.table(frame, SUMMARY_LABELS, SUMMARY_FORMATS)``). The whole-show rates are the
-# room metrics of the registry (not the rolling live ones).
-SUMMARY_LABELS: dict[str, str] = {
-    "room_title": "直播间",
-    "aweme_name": "抖音号",
-    "start": "开播",
-    "minutes": "时长（分钟）",
-    "new_viewers": "新进观众",
-    "orders": "成交订单",
-    "gmv": "成交金额",
-    "watch_click_rate": metric("watch_click_rate", "room").label,
-    "click_conversion_rate": metric("click_conversion_rate", "room").label,
-}
-SUMMARY_FORMATS: dict[str, str | Callable[[float | None], str]] = {
-    "new_viewers": "{:,.0f}",
-    "orders": "{:,.0f}",
-    "gmv": format_money,
-    "watch_click_rate": "percent",
-    "click_conversion_rate": "percent",
-}
 
 
 def show_summary(curves: pl.DataFrame) -> pl.DataFrame:
     """One row per show: when it was on air and its totals.
 
-    Columns (:data:`SUMMARY_LABELS` names them in Chinese): ``room_title``, ``aweme_name``,
-    ``start`` (``MM-DD HH:MM``), ``minutes``, ``new_viewers``, ``orders``, ``gmv`` (yuan), and
-    the rates over the whole show as fractions: ``watch_click_rate`` (Σ clicks / Σ new
-    viewers) and ``click_conversion_rate`` (Σ orders / Σ clicks); null where the denominator
-    is 0.
+    Columns: ``room_id``, ``room_title``, ``aweme_name``, ``start`` (the first minute of
+    the show, a datetime), ``minutes``, ``new_viewers``, ``orders``, ``gmv`` (yuan), and the
+    rates over the whole show as fractions, the room metrics of the registry (not the
+    rolling live ones): ``watch_click_rate`` (Σ clicks / Σ new viewers) and
+    ``click_conversion_rate`` (Σ orders / Σ clicks); null where the denominator is 0.
     """
     schema: dict[str, pl.DataType | type[pl.DataType]] = {
+        "room_id": pl.Int64,
         "room_title": pl.String,
         "aweme_name": pl.String,
-        "start": pl.String,
+        "start": curves.schema.get("time") or pl.Datetime("us", CHINA_TZ_NAME),
         "minutes": pl.Int64,
         "new_viewers": pl.Float64,
         "orders": pl.Float64,
@@ -269,7 +262,7 @@ def show_summary(curves: pl.DataFrame) -> pl.DataFrame:
         .agg(
             pl.col("room_title").first(),
             pl.col("aweme_name").first(),
-            pl.col("time").min().dt.strftime("%m-%d %H:%M").alias("start"),
+            pl.col("time").min().alias("start"),
             (pl.col("minute").max() + 1).cast(pl.Int64).alias("minutes"),
             pl.col("new_viewers").sum(),
             pl.col("orders").sum(),
@@ -282,99 +275,56 @@ def show_summary(curves: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def review_markdown(curves: pl.DataFrame, timeline: pl.DataFrame) -> str:
-    """The review in Chinese: what each show did, which alerts fired, when, for how long, why.
-
-    ``curves`` from :func:`minute_curves`, ``timeline`` from :func:`alert_timeline`.
-    """
-    if curves.is_empty():
-        return (
-            "这一天没有直播快照：监控（`livekit monitor`）没有在开播时运行，或这一天没有开播。"
-            "开播时运行监控，直播结束后这里就会有逐分钟曲线和告警回顾。"
-        )
-    lines: list[str] = []
-    shows = curves.group_by("room_id", maintain_order=True).agg(
-        pl.col("room_title").first(),
-        pl.col("time").min().alias("start"),
-        (pl.col("minute").max() + 1).alias("minutes"),
-        pl.col("new_viewers").sum(),
-        pl.col("orders").sum(),
-        pl.col("gmv").sum(),
-    )
-    n_alerts = timeline.height
-    lines.append(
-        f"这一天监控到 **{shows.height}** 场直播，共触发 **{n_alerts}** 条告警"
-        + ("。" if n_alerts else "：各项实时指标都在规则允许的范围内。")
-    )
-    for show in shows.iter_rows(named=True):
-        lines.append("")
-        lines.append(
-            f"**{_md(show['room_title'])}**（{show['start']:%H:%M} 开播，{show['minutes']} 分钟）："
-            f"新进观众 {show['new_viewers']:,.0f} 人次，成交 {show['orders']:,.0f} 单、"
-            f"{format_money(show['gmv'], compact=True)}。"
-        )
-        mine = timeline.filter(pl.col("room_id") == show["room_id"])
-        if mine.is_empty():
-            lines.append("- 本场没有告警。")
-            continue
-        for a in mine.iter_rows(named=True):
-            if a["resolved_at"] is None:
-                span = "直到监控结束仍未恢复"
-            elif a["note"] == "直播已结束":
-                span = f"持续到直播结束（约 {a['minutes']:.0f} 分钟）"
-            else:
-                span = f"约 {a['minutes']:.0f} 分钟后恢复（第 {a['resolved_minute']} 分钟）"
-            lines.append(
-                f"- 第 {a['fired_minute']} 分钟（{a['fired_at']:%H:%M}）【{a['severity_label']}】"
-                f"{_md(a['rule'])}：{_md(_first_line(a['message']))}；{span}。"
-            )
-    if n_alerts:
-        lines.append("")
-        lines.append(
-            "下图中的红色区域是告警从触发到恢复的时段。复盘时请对照当时的讲解安排和投放记录，"
-            "找出原因：是投放计划停了、讲品节奏出了问题，还是商品缺货。"
-        )
-    return "\n".join(lines)
-
-
-def _first_line(text: object) -> str:
-    body = str(text or "").strip()
-    for line in body.splitlines():
-        line = line.strip()
-        if line and not line.startswith("【"):
-            return line
-    return body.splitlines()[0] if body else ""
-
-
 def rate_curves(curves: pl.DataFrame) -> pl.DataFrame:
-    """The rate curves in long form for a chart: ``room_title``, ``time``, ``metric`` (its
-    Chinese label) and ``rate`` (a fraction); minutes where a rate is undefined are left out."""
+    """The rate curves in long form: ``room_id``, ``room_title``, ``time``, ``metric`` (the
+    live metric's name, :data:`CURVE_METRICS`) and ``rate`` (a fraction); minutes where a
+    rate is undefined are left out."""
     return (
         curves.unpivot(
-            index=["room_title", "time"],
-            on=["click_rate", "conversion_rate"],
+            index=["room_id", "room_title", "time"],
+            on=list(RATE_CURVES),
             variable_name="metric",
             value_name="rate",
         )
         .drop_nulls("rate")
-        .with_columns(pl.col("metric").replace_strict(CURVE_LABELS))
+        .with_columns(pl.col("metric").replace_strict(CURVE_METRICS))
     )
 
 
-def alert_table(timeline: pl.DataFrame) -> pl.DataFrame:
-    """The alert timeline with Chinese column names and readable cells, for the report."""
-    return timeline.select(
-        pl.col("fired_at").dt.strftime("%H:%M").alias("触发时间"),
-        pl.col("fired_minute").alias("开播第几分钟"),
-        pl.col("severity_label").alias("级别"),
-        pl.col("rule").alias("规则"),
-        pl.col("where").alias("直播间 / 商品"),
-        pl.col("minutes").round(0).alias("持续（分钟）"),
-        pl.when(pl.col("resolved_at").is_null())
-        .then(pl.lit("未恢复"))
-        .when(pl.col("note") == "直播已结束")
-        .then(pl.lit("直播结束"))
-        .otherwise(pl.col("resolved_at").dt.strftime("%H:%M"))
-        .alias("恢复"),
-        pl.col("message").map_elements(_first_line, return_dtype=pl.String).alias("告警内容"),
-    )
+@dataclass(frozen=True)
+class LiveReview:
+    """One day's review: the minute curves, the alert episodes and one row per show.
+
+    ``curves`` from :func:`minute_curves`, ``episodes`` from :func:`alert_timeline`,
+    ``shows`` from :func:`show_summary`; ``rate_window`` the rolling window of the rates.
+    """
+
+    curves: pl.DataFrame
+    episodes: pl.DataFrame
+    shows: pl.DataFrame
+    rate_window: int
+
+    def room_episodes(self, room_id: int) -> pl.DataFrame:
+        """The episodes of one room, in the order they fired."""
+        return self.episodes.filter(pl.col("room_id") == room_id)
+
+    def room_curves(self, room_id: int) -> pl.DataFrame:
+        """The minute curves of one room."""
+        return self.curves.filter(pl.col("room_id") == room_id)
+
+
+def live_review(
+    snapshots: pl.DataFrame,
+    alerts: pl.DataFrame,
+    *,
+    rate_window: int = 10,
+    rooms: Iterable[int] = (),
+) -> LiveReview:
+    """The review of the ``live_snapshots`` and ``alerts`` of a day, of ``rooms`` only when
+    given (room ids; empty: every show)."""
+    only = list(rooms)
+    if only:
+        snapshots = snapshots.filter(pl.col("room_id").is_in(only))
+        alerts = alerts.filter(pl.col("room_id").is_in(only))
+    curves = minute_curves(snapshots, rate_window=rate_window)
+    return LiveReview(curves, alert_timeline(alerts), show_summary(curves), rate_window)
