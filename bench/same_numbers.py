@@ -6,8 +6,9 @@ Run:  .venv/bin/python bench/same_numbers.py [--before 39c9201] [--after .] [--d
 ``--before REV`` (default ``39c9201``, the commit before issue 11) is checked out into a temporary
 ``git worktree``; ``--after`` is the working tree as it is (``.``, copied to a temporary folder
 first so that edits made during the run do not mix in) or another revision. Each version renders
-every report of its own ``notebooks/`` with its own ``params/``: ``python -m livekit report run
---all --date D``, started in its folder with ``PYTHONPATH`` at it (the project's editable install
+every report of its own ``notebooks/`` with its own ``params/``: ``python -m livekit sync
+--sandbox`` of the ``--sync-days`` (60) days up to D, then ``python -m livekit report run --all
+--date D``, started in its folder with ``PYTHONPATH`` at it (the project's editable install
 would otherwise win; the script checks which ``livekit`` the interpreter and the report kernel
 import), in a ``LIVEKIT_HOME`` of its own.
 
@@ -15,8 +16,12 @@ Both versions see the same sandbox world: the sandbox builds its world around it
 sync sees what is visible "now". So each version runs under libfaketime (``apt-get install
 faketime``) with the clock of every process it starts moved to D at 07:30 China time (an offset,
 the same for every process of the run: the kernels, the sync and the in-process sandbox agree on
-the time). Without libfaketime the runs use the real clock and D must be today (the script says
-so): then the two runs are minutes apart and a refund that falls between them may show up.
+the time), and syncs the sandbox's days first, at that moment: refunds and repurchases are what
+is visible when a day is synced, so a sync left to the first report that needs the day would see
+a moment that depends on how long the reports before it took (the roi report's intervals moved
+by 0.01 between two renderings of one commit before this). Without libfaketime the runs use the
+real clock and D must be today (the script says so): then the two runs are minutes apart and a
+refund that falls between them may show up.
 
 The comparison survives a redesign of tables, prose and formats: from each report's HTML it takes
 the visible text of prose and tables (not code, not charts), finds every number, and normalizes it
@@ -459,23 +464,39 @@ def check_imports(root: Path, env: dict[str, str], day: date, faked: bool) -> No
             sys.exit(f"{what} sees {today}, not {day}: libfaketime did not take")
 
 
-def render(label: str, root: Path, home: Path, day: date, lib: str | None) -> dict[str, Path]:
+def render(
+    label: str, root: Path, home: Path, day: date, lib: str | None, sync_days: int
+) -> dict[str, Path]:
     """Render every report of ``root`` as of ``day``; {report name: HTML page}."""
+    check_imports(root, version_env(root, home, day, lib), day, lib is not None)
+    # The clock starts at 07:30 now, and the sandbox's data is synced at once: refunds and
+    # repurchases are what is visible at the moment of the sync, so a sync made by the first
+    # report that needs a day would see a moment that depends on how long the reports before it
+    # took. What a report fetches for itself after this is what the sync left out.
     env = version_env(root, home, day, lib)
-    check_imports(root, env, day, lib is not None)
     log = home.parent / f"{label}.log"
-    started = time.monotonic()
+    first = day - timedelta(days=sync_days)
+    commands = [
+        ("synced", ["sync", "--sandbox", "--from", first.isoformat(), "--to", day.isoformat()]),
+        ("rendered", ["report", "run", "--all", "--date", day.isoformat()]),
+    ]
     with log.open("w") as out:
-        done = subprocess.run(
-            [str(PYTHON), "-m", "livekit", "report", "run", "--all", "--date", day.isoformat()],
-            cwd=root,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    took = time.monotonic() - started
-    print(f"{label}: rendered in {took:.0f} s (exit {done.returncode}; log {log})", flush=True)
+        for what, command in commands:
+            started = time.monotonic()
+            out.write(f"$ livekit {' '.join(command)}\n")
+            out.flush()
+            done = subprocess.run(
+                [str(PYTHON), "-m", "livekit", *command],
+                cwd=root,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+            took = time.monotonic() - started
+            print(
+                f"{label}: {what} in {took:.0f} s (exit {done.returncode}; log {log})", flush=True
+            )
     # the pages are copied out of the version's folder (a worktree is removed at the end)
     kept = home.parent / f"pages-{label}"
     pages: dict[str, Path] = {}
@@ -536,6 +557,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--date", type=date.fromisoformat, default=None, help="report date D")
     parser.add_argument("--allow", type=Allow.parse, action="append", default=[])
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    parser.add_argument(
+        "--sync-days", type=int, default=60, help="days before D synced first (default 60)"
+    )
     parser.add_argument("--pages", type=Path, help="compare the pages a --keep run left there")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -579,7 +603,7 @@ def render_and_compare(args: argparse.Namespace) -> int:
                 worktrees.append(where)
             print(f"{label}: {spec} → {where}", flush=True)
         pages = {
-            label: render(label, root, work / f"home-{label}", day, lib)
+            label: render(label, root, work / f"home-{label}", day, lib, args.sync_days)
             for label, root in roots.items()
         }
         clock = "faked: 07:30 China time on that day" if lib else "real"
