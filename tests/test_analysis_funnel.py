@@ -1,17 +1,29 @@
-"""Funnel: rates from counts, Wilson intervals, flags, and the exact log split of a change."""
+"""Funnel: rates from counts, Wilson intervals, flags, the exact log split of a change, and what
+the funnel report adds (comparison period, per-account funnels, the gap between accounts, the
+weakest step, daily rates)."""
 
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import numpy as np
 import polars as pl
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from livekit.analysis import DEFAULT_STAGES, funnel, funnel_change, funnel_counts
-from livekit.config import LivekitError
+from livekit.analysis import DEFAULT_STAGES, custom_report, funnel, funnel_change, funnel_counts
+from livekit.analysis.funnel import (
+    RATE_METRICS,
+    account_gap,
+    comparison_period,
+    daily_rates,
+    funnel_by,
+    rooms_counted,
+    weakest_step,
+)
 from livekit.store.datasets import ROOM_ANALYSIS, ROOMS
+from livekit.vocab.errors import LivekitError
 
 COUNTS = {
     "impressions": 10_000,
@@ -154,3 +166,138 @@ def test_funnel_counts_from_store_columns() -> None:
         "paid": 17,
     }
     assert funnel(with_impressions)["stage"].to_list() == list(DEFAULT_STAGES)
+
+
+# ---- what the funnel report adds ------------------------------------------------------------------
+def _shop() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Five rooms of two accounts over two days (room 5 has no T+1 row yet)."""
+    rooms = _frame(
+        dict(ROOMS.schema),
+        [
+            {"room_id": 1, "aweme_name": "主号", "total_live_watch_cnt": 1000,
+             "live_click_cart_count_alias": 400, "live_click_product_count_alias": 90, "live_pay_order_count_alias": 12},
+            {"room_id": 2, "aweme_name": "小号", "total_live_watch_cnt": 500,
+             "live_click_cart_count_alias": 150, "live_click_product_count_alias": 40, "live_pay_order_count_alias": 5},
+            {"room_id": 3, "aweme_name": "主号", "total_live_watch_cnt": 800,
+             "live_click_cart_count_alias": 300, "live_click_product_count_alias": 60, "live_pay_order_count_alias": 9},
+            {"room_id": 4, "aweme_name": "小号", "total_live_watch_cnt": 300,
+             "live_click_cart_count_alias": 100, "live_click_product_count_alias": 30, "live_pay_order_count_alias": 2},
+            {"room_id": 5, "aweme_name": "小号", "total_live_watch_cnt": 70,
+             "live_click_cart_count_alias": 20, "live_click_product_count_alias": 4, "live_pay_order_count_alias": 1},
+        ],
+    ).with_columns(  # the store adds each row's day (its partition) on reading
+        date=pl.Series([date(2026, 11, 20)] * 2 + [date(2026, 11, 21)] * 3)
+    )  # fmt: skip
+    analysis = _frame(
+        dict(ROOM_ANALYSIS.schema),
+        [
+            {"room_id": r, "all_live_watch_cnt_td": w, "all_live_enter_room_rate_td": rate}
+            for r, w, rate in [(1, 1000, 25.0), (2, 500, 20.0), (3, 800, 16.0), (4, 300, 30.0)]
+        ],
+    )
+    return rooms, analysis
+
+
+def test_comparison_period() -> None:
+    first, last = date(2026, 11, 22), date(2026, 11, 28)
+    assert comparison_period(first, last, "previous_period") == (
+        date(2026, 11, 15),
+        date(2026, 11, 21),
+    )
+    assert comparison_period(first, last, None) is None
+    assert comparison_period(first, last, "none") is None
+    assert comparison_period(first, last, "None") is None
+    # a start day: the same number of days from there, as a date, ISO text or a relative word
+    assert comparison_period(first, last, date(2026, 11, 1)) == (
+        date(2026, 11, 1),
+        date(2026, 11, 7),
+    )
+    assert comparison_period(first, last, "2026-11-01") == (date(2026, 11, 1), date(2026, 11, 7))
+    assert comparison_period(first, last, "14_days_ago", on=date(2026, 11, 29)) == (
+        date(2026, 11, 15),
+        date(2026, 11, 21),
+    )
+    with pytest.raises(LivekitError, match="对比期开始日期"):
+        comparison_period(first, last, "previous_weekk")
+
+
+def test_funnel_by_account_adds_up_to_the_shop() -> None:
+    rooms, analysis = _shop()
+    per = funnel_by(rooms, analysis, "aweme_name")
+    assert per.columns[0] == "aweme_name"
+    assert per["aweme_name"].unique(maintain_order=True).to_list() == sorted({"主号", "小号"})
+    for name, part in rooms.group_by("aweme_name"):
+        expected = funnel(funnel_counts(part, analysis))
+        got = per.filter(pl.col("aweme_name") == name[0]).drop("aweme_name")
+        assert got.equals(expected)
+    # each stage's counts over the accounts are the shop's
+    shop = funnel_counts(rooms, analysis)
+    sums = per.group_by("stage").agg(pl.col("count").sum())
+    assert dict(sums.iter_rows()) == {k: float(v) for k, v in shop.items()}
+    empty = funnel_by(rooms.head(0), analysis)
+    assert empty.height == 0
+    assert empty.columns == per.columns
+
+
+def test_rooms_counted() -> None:
+    rooms, analysis = _shop()
+    assert rooms_counted(rooms, analysis) == (5, 4)
+    assert rooms_counted(rooms.filter(pl.col("room_id") > 3), analysis) == (2, 1)
+
+
+def test_account_gap_is_the_largest_ratio_and_says_whether_intervals_overlap() -> None:
+    rooms, analysis = _shop()
+    per = funnel_by(rooms, analysis)
+    gap = account_gap(per)
+    assert gap is not None
+    rates = per.filter(pl.col("step_rate").is_not_null())
+    ratios = {}
+    for stage in rates["stage"].unique().to_list():
+        r = rates.filter(pl.col("stage") == stage)
+        ratios[stage] = r["step_rate"].max() / r["step_rate"].min()  # type: ignore[operator]
+    assert gap.stage == max(ratios, key=lambda s: ratios[s])
+    at = rates.filter(pl.col("stage") == gap.stage).sort("step_rate")
+    assert (gap.worst, gap.best) == tuple(at["aweme_name"].to_list())
+    assert (gap.low, gap.high) == tuple(at["step_rate"].to_list())
+    assert gap.separated == (at["ci_low"][1] > at["ci_high"][0])
+    # one account: no gap; clearly apart: separated
+    assert account_gap(per.filter(pl.col("aweme_name") == "主号")) is None
+    apart = pl.DataFrame(
+        {
+            "aweme_name": ["甲", "乙"],
+            "stage": ["paid", "paid"],
+            "label": ["成交", "成交"],
+            "step_rate": [0.3, 0.1],
+            "ci_low": [0.28, 0.09],
+            "ci_high": [0.32, 0.11],
+        }
+    )
+    found = account_gap(apart)
+    assert found is not None
+    assert (found.best, found.worst, found.separated) == ("甲", "乙", True)
+
+
+def test_weakest_step_leaves_the_room_entry_aside() -> None:
+    fun = funnel({"impressions": 10_000, "entered": 500, "product_exposed": 400,
+                  "clicked": 100, "paid": 30})  # fmt: skip
+    assert weakest_step(fun) == "clicked"  # 0.25; entered (0.05) is left aside
+    assert weakest_step(funnel({"impressions": 0, "entered": 0, "product_exposed": 0,
+                                "clicked": 0, "paid": 0})) is None  # fmt: skip
+
+
+def test_daily_rates_are_the_custom_report_long() -> None:
+    rooms, analysis = _shop()
+    long = daily_rates(rooms, analysis)
+    assert long.columns == ["date", "metric", "value"]
+    assert long["metric"].unique(maintain_order=True).to_list() == list(RATE_METRICS)
+    wide = custom_report({"rooms": rooms, "room_analysis": analysis}, list(RATE_METRICS), ["date"])
+    for row in wide.iter_rows(named=True):
+        for name in RATE_METRICS:
+            got = long.filter((pl.col("date") == row["date"]) & (pl.col("metric") == name))
+            assert got["value"].to_list() == [row[name]]
+    # by hand: the second day's click conversion is (9 + 2 + 1) / (60 + 30 + 4)
+    day2 = long.filter(
+        (pl.col("date") == date(2026, 11, 21)) & (pl.col("metric") == "click_conversion_rate")
+    )
+    assert day2["value"][0] == pytest.approx(12 / 94)
+    assert long["value"].drop_nulls().is_between(0, 1).all()

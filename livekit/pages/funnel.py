@@ -17,6 +17,7 @@ funnel analysis of :mod:`livekit.analysis.funnel` once and keeps the results in 
 Every number is a fraction in the frames and shown as percent here (:mod:`livekit.vocab.units`).
 Upstream text (抖音号 names) enters prose through :func:`livekit.text.escape_markdown`; tables
 escape every cell (:func:`livekit.charts.table`) and charts draw labels as plain text.
+Importing this module loads no altair (the chart builders import it when they draw).
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from datetime import date
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import polars as pl
 
+import livekit.charts as charts
 from livekit.analysis.funnel import (
     RATE_METRICS,
     AccountGap,
@@ -44,10 +45,9 @@ from livekit.analysis.funnel import (
     rooms_counted,
     weakest_step,
 )
-from livekit.charts import Column, TableSpec, bar_chart, setup, trend_chart
 from livekit.charts._frames import padded_domain, require
-from livekit.charts._marks import layered, title_params, zero_line
 from livekit.charts.style import ACCENT, BAD, GOOD, PALETTE, WIDTH
+from livekit.charts.tables import Column, TableSpec
 from livekit.pages._page import Period, Section, period, section
 from livekit.text import escape_markdown as _md
 from livekit.text import plain_text
@@ -56,6 +56,8 @@ from livekit.vocab.metrics import metric
 from livekit.vocab.units import format_count, format_percent
 
 if TYPE_CHECKING:
+    import altair as alt
+
     from livekit.source import Kit
 
 __all__ = [
@@ -200,7 +202,7 @@ class FunnelPage:
             return section("本期没有可计算转化率的场次，无法分账号比较。")
         return section(
             account_gap_note(self.gap),
-            bar_chart(
+            charts.bar_chart(
                 rates,
                 "label",
                 "step_rate",
@@ -223,7 +225,7 @@ class FunnelPage:
         labels = {name: metric(name, "room").label for name in RATE_METRICS}
         frame = self.by_day.with_columns(pl.col("metric").replace_strict(labels))
         return section(
-            trend_chart(
+            charts.trend_chart(
                 frame,
                 "date",
                 "value",
@@ -267,7 +269,7 @@ def build(
     are no "same rooms" in another period). A sandbox kit fills missing days first
     (:func:`livekit.pages.period`). Mistakes raise :class:`LivekitError` (one Chinese line).
     """
-    setup()  # the charts' theme, rendered offline as SVG
+    charts.setup()  # the charts' theme, rendered offline as SVG
     room_ids = _room_ids(rooms)
     current = period(kit, start, end, datasets=DATASETS)
     # a list of rooms has no "same rooms last time" to compare with
@@ -444,6 +446,10 @@ def funnel_chart(
     cumulative_rate, ci_low, ci_high``, optional ``flag``), one row per stage, in order.
     ``y_title`` names the counts (e.g. 人次).
     """
+    import altair as alt
+
+    from livekit.charts._marks import layered, title_params
+
     require(funnel, ["label", "count", "step_rate", "ci_low", "ci_high"], "funnel_chart")
     order = funnel.get_column("label").to_list()
     data = funnel.select(
@@ -525,6 +531,10 @@ def funnel_change_chart(
     ``change`` is :func:`livekit.analysis.funnel_change`'s frame (``stage, label, log_change``,
     optional ``share``); the contributions add up to the change in ln(paid).
     """
+    import altair as alt
+
+    from livekit.charts._marks import layered, title_params, zero_line
+
     require(change, ["label", "log_change"], "funnel_change_chart")
     order = change_labels(change)
     data = change.select(
