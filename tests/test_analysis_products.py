@@ -7,7 +7,8 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from livekit.analysis import product_conversions, rank_products, region_index, wilson_interval
-from livekit.config import LivekitError
+from livekit.analysis.products import with_titles
+from livekit.vocab.errors import LivekitError
 
 CASES = [(0, 1), (0, 10), (1, 1), (5, 10), (10, 10), (40, 100), (3, 1000), (999, 1000), (12, 37)]
 
@@ -78,6 +79,20 @@ def test_product_conversions_from_viewers() -> None:
     )
     out = product_conversions(viewers)
     assert out.rows() == [(7, 3, 2, 22.5), (8, 2, 1, 99.0)]
+
+
+def test_with_titles_joins_the_first_title_and_keeps_rows_and_order() -> None:
+    ranked = pl.DataFrame({"product_id": [12, 11, 15], "rank": [1, 2, None]})
+    room_products = pl.DataFrame(
+        {"productId": [11, 12, 12, 15], "title": ["保温杯", "纯棉T恤", "纯棉T恤 新款", None]}
+    )
+    out = with_titles(ranked, room_products)
+    # one row per product as before, in its order; the first title of a product; no title: the id
+    assert out.select("product_id", "title").rows() == [(12, "纯棉T恤"), (11, "保温杯"), (15, "15")]
+    again = with_titles(out, room_products.head(1))  # an old title column is replaced
+    assert again["title"].to_list() == ["12", "保温杯", "15"]
+    with pytest.raises(LivekitError, match="room_products"):
+        with_titles(ranked, pl.DataFrame({"productId": [1]}))
 
 
 def test_region_index_from_viewers() -> None:

@@ -23,12 +23,16 @@ Choices pinned here:
 risk ratio and a Katz log interval. Its unit is the **visit** (one row of the viewer export), as
 the sandbox plants it (``truth.py``: "paid visits / visits, dwell > threshold vs <= threshold").
 It measures association, not cause.
+
+Pure: frames and frozen dataclasses with English names; traffic sources stay codes
+(:data:`UNKNOWN_SOURCE`, :data:`OTHER_GROUP` included). Labels, prose and charts are the report
+page's (:mod:`livekit.pages.dwell_time`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, TypeAlias
@@ -41,14 +45,15 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.proportion import proportion_confint
 
-from livekit.analysis.abtest import DEFAULT_ALPHA, ERROR_MESSAGES, ErrorCode
-from livekit.config import LivekitError
+from livekit.analysis.abtest import DEFAULT_ALPHA, ErrorCode
+from livekit.vocab.errors import LivekitError
 
 __all__ = [
     "DEFAULT_DWELL_BUCKETS_S",
     "DWELL_THRESHOLD_S",
     "OTHER_GROUP",
     "SURVIVAL_SCHEMA",
+    "UNKNOWN_SOURCE",
     "DwellResult",
     "GroupRetention",
     "Retention",
@@ -77,7 +82,6 @@ SURVIVAL_SCHEMA: dict[str, pl.DataType] = {
     "ci_high": pl.Float64(),
 }
 BUCKET_SCHEMA: dict[str, pl.DataType] = {
-    "bucket": pl.String(),
     "lower_s": pl.Float64(),
     "upper_s": pl.Float64(),  # null: open-ended
     "visits": pl.Int64(),
@@ -86,12 +90,6 @@ BUCKET_SCHEMA: dict[str, pl.DataType] = {
     "ci_low": pl.Float64(),
     "ci_high": pl.Float64(),
 }
-
-CAUSALITY_NOTE = (
-    "这是相关，不是因果：下单本身就要在直播间多停留一会儿（看讲解、选规格、付款），"
-    "所以买家的停留时间天然更长；停留时长与转化同时受商品、主播讲解和流量来源影响。"
-    "不能据此断定“把观众多留 3 分钟就能多卖 25%”，要验证请做随机实验。"
-)
 
 Values: TypeAlias = "npt.ArrayLike | pl.Series"
 
@@ -217,22 +215,16 @@ def logrank(durations: Values, observed: Values, groups: Values) -> tuple[float,
 
 
 # ---- retention of a report's visits ---------------------------------------------------------------
-OTHER_GROUP = "其他来源"
+OTHER_GROUP = "other"  # the groups beyond the largest ones, together
+UNKNOWN_SOURCE = "unknown"  # a visit without a traffic source
 
 
-def visit_durations(
-    viewers: pl.DataFrame,
-    rooms: pl.DataFrame,
-    *,
-    source_labels: Mapping[str, str] | None = None,
-    unknown: str = "未知",
-) -> pl.DataFrame:
-    """The viewer export with each visit's ``dwell`` (seconds) and ``left`` (seen leaving).
+def visit_durations(viewers: pl.DataFrame, rooms: pl.DataFrame) -> pl.DataFrame:
+    """The viewer export with each visit's ``dwell`` (seconds), ``left`` (seen leaving) and
+    ``source`` (its ``traffic_source`` code; :data:`UNKNOWN_SOURCE` when it has none).
 
     A visit that lasts until its show's ``end_time`` (from ``rooms``), or that belongs to a
     show without an end (still on air when exported), is censored: ``left`` is False.
-    ``source_label`` names ``traffic_source`` through ``source_labels`` (a source without a
-    name keeps its code; no source at all is ``unknown``).
     """
     missing = [c for c in ("room_id", "enter_time", "leave_time") if c not in viewers.columns]
     if missing or not {"room_id", "end_time"} <= set(rooms.columns):
@@ -240,9 +232,8 @@ def visit_durations(
             "计算停留时长需要观众明细的 room_id、enter_time、leave_time 与场次的 end_time；"
             f"观众明细现有的列：{'、'.join(viewers.columns)}"
         )
-    labels = dict(source_labels or {})
     source = (
-        pl.col("traffic_source").replace(labels)
+        pl.col("traffic_source").cast(pl.String)
         if "traffic_source" in viewers.columns
         else pl.lit(None, pl.String)
     )
@@ -251,7 +242,7 @@ def visit_durations(
     ).with_columns(
         dwell=(pl.col("leave_time") - pl.col("enter_time")).dt.total_seconds(fractional=True),
         left=(pl.col("leave_time") < pl.col("end_time")).fill_null(False),
-        source_label=source.fill_null(unknown),
+        source=source.fill_null(UNKNOWN_SOURCE),
     )
 
 
@@ -300,7 +291,8 @@ class GroupRetention:
     ``summary`` has one row per group with events: ``group`` (the name), ``visits``,
     ``median``, ``past_1m`` and ``past_3m`` (share still watching after 1 and 3 minutes),
     longest median first (an undefined median, a curve that never drops below 50%, first).
-    ``curves`` stacks their Kaplan-Meier curves with a ``group`` column. ``p_value`` is None
+    ``group`` holds the values of the grouping column (traffic source codes), and
+    :data:`OTHER_GROUP` for the rest together. ``curves`` stacks their Kaplan-Meier curves with a ``group`` column. ``p_value`` is None
     with fewer than two groups.
     """
 
@@ -329,7 +321,7 @@ GROUP_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
 
 def retention_by_group(
     visits: pl.DataFrame,
-    column: str = "source_label",
+    column: str = "source",
     *,
     top: int = 5,
     other: str = OTHER_GROUP,
@@ -384,7 +376,9 @@ class DwellResult:
 
     ``risk_ratio`` = rate_long / rate_short with a Katz log interval (Katz et al. 1978,
     Biometrics 34:469-474) and the Wald p-value of log RR = 0 (statsmodels ``Table2x2``).
-    ``by_bucket`` is conversion per dwell bucket with Wilson intervals. The unit is the visit.
+    ``by_bucket`` is conversion per dwell bucket with Wilson intervals (``lower_s``,
+    ``upper_s``: the bucket's bounds in seconds, right-closed; ``upper_s`` null for the last,
+    open-ended one). The unit is the visit. Association, not cause (see :func:`dwell_conversion`).
     """
 
     threshold_s: float
@@ -401,24 +395,15 @@ class DwellResult:
     by_bucket: pl.DataFrame = field(compare=False)
     unit: str = "visit"
     error: ErrorCode | None = None
-    note: str = CAUSALITY_NOTE
 
     @property
-    def error_message(self) -> str | None:
-        return ERROR_MESSAGES[self.error] if self.error else None
+    def visits(self) -> int:
+        return self.visits_long + self.visits_short
 
-
-def _bucket_label(low: float, high: float | None) -> str:
-    def fmt(x: float) -> str:
-        if x % 60 == 0 and x > 0:
-            return f"{int(x // 60)}分钟"
-        return f"{x:g}秒"
-
-    if high is None:
-        return f">{fmt(low)}"
-    if low == 0:
-        return f"≤{fmt(high)}"
-    return f"{fmt(low)}–{fmt(high)}"
+    @property
+    def overall_rate(self) -> float | None:
+        """Paid visits / visits over all visits (None without visits)."""
+        return (self.paid_long + self.paid_short) / self.visits if self.visits else None
 
 
 def _buckets(
@@ -454,7 +439,6 @@ def _buckets(
     upper_s: list[float | None] = [*e[1:], None]
     return pl.DataFrame(
         {
-            "bucket": [_bucket_label(lo_, hi_) for lo_, hi_ in zip(e, upper_s, strict=True)],
             "lower_s": e,
             "upper_s": upper_s,
             "visits": visits,
@@ -487,8 +471,7 @@ def dwell_conversion(
     last one open-ended) with Wilson intervals.
 
     **Association, not cause**: buyers stay longer partly *because* they are buying (choosing,
-    paying), and the same products, hosts and traffic sources drive both dwell and conversion;
-    see ``DwellResult.note``.
+    paying), and the same products, hosts and traffic sources drive both dwell and conversion.
 
     Degenerate input is returned as data: no visits on one side gives ``error="empty_arm"``,
     no conversions among short visits ``"zero_baseline"`` and none among long visits

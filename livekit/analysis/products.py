@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from livekit.analysis._stats import ALPHA, require_columns, safe_ratio, wilson_bounds, wilson_exprs
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
 
 
 def wilson_interval(successes: float, trials: float, alpha: float = ALPHA) -> tuple[float, float]:
