@@ -369,3 +369,14 @@ def test_the_sandbox_day_with_the_planted_drop(tmp_path: Path) -> None:
     assert len(page.curves().charts) == shows
     table = str(page.alerts().parts[0])
     assert table.count("<tr>") == fired.height + 1  # a header row and one per episode
+
+
+def test_the_moved_chart_keeps_the_chart_vocabulary() -> None:
+    import inspect
+    import typing
+
+    params = set(inspect.signature(live_review.live_review_chart).parameters)
+    assert {"y", "title", "subtitle", "y_title"} <= params
+    assert not params & {"value_title", "rate_title", "rule", "breakeven"}
+    returns = typing.get_type_hints(live_review.live_review_chart)["return"]
+    assert returns is alt.LayerChart
