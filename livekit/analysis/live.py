@@ -28,6 +28,7 @@ __all__ = [
     "COUNTERS",
     "CURVE_METRICS",
     "OFF_AIR_NOTE",
+    "RATE_CURVES",
     "LiveReview",
     "alert_timeline",
     "live_review",
