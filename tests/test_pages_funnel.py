@@ -208,13 +208,16 @@ def test_rooms_and_no_comparison(kit: Kit, page: fp.FunnelPage) -> None:
     ],
 )
 def test_parameter_mistakes_are_one_chinese_line(
-    kit: Kit, params: dict[str, object], words: str
+    tmp_path: Path, params: dict[str, object], words: str
 ) -> None:
+    """Checked before anything is prepared: a fresh sandbox home stays empty."""
+    home = tmp_path / "home"
     with pytest.raises(LivekitError) as caught:
-        fp.build(kit, **params)  # type: ignore[arg-type]
+        fp.build(livekit.open("sandbox", home=home), **params)  # type: ignore[arg-type]
     message = str(caught.value)
     assert words in message
     assert "\n" not in message
+    assert not (home / "sandbox" / "store").exists()
 
 
 def test_an_unsynced_live_period_says_so_first(tmp_path: Path) -> None:

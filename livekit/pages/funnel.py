@@ -48,6 +48,7 @@ from livekit.analysis.funnel import (
 from livekit.charts._frames import padded_domain, require
 from livekit.charts.style import ACCENT, BAD, GOOD, PALETTE, WIDTH
 from livekit.charts.tables import Column, TableSpec
+from livekit.dates import resolve_range
 from livekit.pages._page import Period, Section, period, section
 from livekit.text import escape_markdown as _md
 from livekit.text import plain_text
@@ -269,11 +270,13 @@ def build(
     are no "same rooms" in another period). A sandbox kit fills missing days first
     (:func:`livekit.pages.period`). Mistakes raise :class:`LivekitError` (one Chinese line).
     """
-    charts.setup()  # the charts' theme, rendered offline as SVG
+    # every parameter checked before any data is prepared
     room_ids = _room_ids(rooms)
-    current = period(kit, start, end, datasets=DATASETS)
+    first, last = resolve_range(start, end)
     # a list of rooms has no "same rooms last time" to compare with
-    when = None if room_ids else comparison_period(current.first, current.last, compare_to)
+    when = None if room_ids else comparison_period(first, last, compare_to)
+    charts.setup()  # the charts' theme, rendered offline as SVG
+    current = period(kit, first, last, datasets=DATASETS)
     live, t1 = _load(kit, current, room_ids)
     counts = funnel_counts(live, t1)
     sessions, analysed = rooms_counted(live, t1)
