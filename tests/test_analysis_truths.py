@@ -116,7 +116,7 @@ def test_viewer_conversion_lift_is_recovered(
     # detected, not only allowed: the report says B converts better
     assert c.lift_ci[0] > 0.0, c
     assert c.diff_ci[0] > 0.0, c
-    assert report.verdicts["conversion"] == "up", report.verdict_texts
+    assert report.verdicts["conversion"] == "up", report.comparisons
     assert report.adjusted["conversion"] < ALPHA
 
 
@@ -130,7 +130,7 @@ def test_viewer_watch_seconds_do_not_move(
     assert covers(c.lift_ci, 0.0), (c.lift, c.lift_ci)
     assert covers(c.diff_ci, 0.0), (c.diff, c.diff_ci)
     assert c.lift_ci[1] - c.lift_ci[0] < 0.1  # informative: a 5% change would be seen
-    assert report.verdicts["watch_seconds"] == "none", report.verdict_texts
+    assert report.verdicts["watch_seconds"] == "none", report.comparisons
 
 
 # ---- switchback (randomized by session) ----------------------------------------------------------
@@ -159,7 +159,7 @@ def test_switchback_click_rate_lift_is_recovered(
     )  # unit = session: every planned session, none twice
     assert covers(c.lift_ci, expected), (expected, c.lift, c.lift_ci)
     assert c.lift_ci[0] > 0.0, c
-    assert switchback_report.verdicts["click"] == "up", switchback_report.verdict_texts
+    assert switchback_report.verdicts["click"] == "up", switchback_report.comparisons
 
 
 def test_switchback_conversion_does_not_move(
@@ -169,7 +169,7 @@ def test_switchback_conversion_does_not_move(
     c = switchback_report.comparisons["conversion"]
     assert c.error is None, c
     assert covers(c.lift_ci, 0.0), (c.lift, c.lift_ci)
-    assert switchback_report.verdicts["conversion"] == "none", switchback_report.verdict_texts
+    assert switchback_report.verdicts["conversion"] == "none", switchback_report.comparisons
 
 
 def test_switchback_warns_about_few_sessions(switchback_report: ex.ExperimentReport) -> None:

@@ -23,6 +23,7 @@ from livekit.analysis import experiment as ex
 from livekit.analysis.narrative import Table
 from livekit.charts import _frames
 from livekit.charts.style import GOOD, LABEL_EMS, NEUTRAL
+from livekit.pages import ab_test
 from tests.helpers.markup import INVISIBLE
 from tests.helpers.markup import parse_html as parse
 
@@ -540,7 +541,7 @@ def test_lift_chart_colours_the_adjusted_verdict_not_the_raw_interval() -> None:
     report = ex.analyse_experiment(
         _units(134), ["conversion", "click", "watch_seconds"], unit="viewer", correction="holm"
     )
-    lifts = ex.lift_frame(report)
+    lifts = ex.results_frame(report)
     conversion = lifts.row(0, named=True)
     assert conversion["lift_low"] > 0  # the unadjusted interval alone would say "up"
     assert report.comparisons["conversion"].p_value < 0.05 < conversion["adjusted_p"]
@@ -556,7 +557,7 @@ def test_lift_chart_colours_the_adjusted_verdict_not_the_raw_interval() -> None:
     assert "校正后不显著" in svg
 
     # with a larger gain the same path says "up", and the chart follows
-    stronger = ex.lift_frame(
+    stronger = ex.results_frame(
         ex.analyse_experiment(_units(140), ["conversion", "click", "watch_seconds"], unit="viewer")
     )
     assert stronger["verdict"][0] == "up"
@@ -573,7 +574,7 @@ def test_lift_chart_needs_the_verdict() -> None:
 
 
 def test_lift_legend_speaks_like_the_results_table() -> None:
-    for code, text in ex.VERDICT_TEXT.items():
+    for code, text in ab_test.VERDICT_TEXT.items():
         assert charts.VERDICT_LEGEND[code][0] == text
 
 
