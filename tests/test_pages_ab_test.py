@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import altair as alt
@@ -20,7 +21,7 @@ import livekit
 from livekit.analysis import experiment as ex
 from livekit.analysis.abtest import MIN_UNITS_PER_ARM, compare_proportions
 from livekit.charts.style import GOOD, NEUTRAL
-from livekit.pages import ab_test
+from livekit.pages import Period, ab_test
 from livekit.source import Kit
 from livekit.vocab.errors import LivekitError
 from livekit.vocab.units import format_count, format_percent
@@ -244,6 +245,18 @@ def test_viewer_page_sample_size_plan(viewer_page: ab_test.AbTestPage) -> None:
         need = row["needed_per_arm"]
         assert shown[0] == format_percent(row["lift"], 1, signed=True)
         assert shown[2:] == [f"{need:,}", f"{have:,}", "足够" if have >= need else "不够"]
+
+
+def test_the_first_section_says_when_the_period_is_not_fully_synced(
+    viewer_page: ab_test.AbTestPage,
+) -> None:
+    assert viewer_page.period.note is None  # the sandbox kit filled the period
+    assert viewer_page.design().parts == (viewer_page.notes(),)
+    note = "注意：10-01 至 10-03 的数据尚未同步完整，本报告相应部分为不完整数据。"
+    coverage: Any = SimpleNamespace(note=note)  # what a live kit's Coverage says
+    partial = replace(viewer_page, period=Period(FIRST, LAST, coverage))
+    assert partial.design().parts[0] == note
+    assert partial.design().markdown.startswith(note)
 
 
 def test_session_page_reads_the_published_arms(kit: Kit, session_page: ab_test.AbTestPage) -> None:
