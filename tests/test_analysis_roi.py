@@ -19,6 +19,12 @@ import polars as pl
 import pytest
 
 from livekit.analysis import RoiResult, repurchases, roi, roi_by_room, roi_summary
+from livekit.analysis.roi import (
+    PROJECTION_ROOM_SCHEMA,
+    NetRoasProjection,
+    net_roas_by_day,
+    repurchase_by_day,
+)
 from livekit.api.runner import run
 from livekit.config import LivekitError
 from livekit.ingest.run import sync_async
@@ -142,6 +148,85 @@ def test_repurchases_by_hand() -> None:
     assert summary["roas_7d"] == pytest.approx(355.0 / 100.0)
     everything = roi_summary(by_room, include_open_windows=True).row(0, named=True)
     assert everything["gmv_7d"] == pytest.approx(270.0 + 145.0 + 15.0)
+
+
+def test_repurchase_by_day_sums_each_day() -> None:
+    by_room = pl.DataFrame(
+        {
+            "date": [date(2026, 11, 2), date(2026, 11, 1), date(2026, 11, 2)],
+            "gmv": [100.0, 250.0, 40.0],
+            "gmv_repurchase": [10.0, 30.0, 5.5],
+        }
+    )
+    per_day = repurchase_by_day(by_room)
+    assert per_day.rows() == [(date(2026, 11, 1), 250.0, 30.0), (date(2026, 11, 2), 140.0, 15.5)]
+
+
+def _projection(
+    rows: list[tuple[int, date, float, float, float, float | None, bool]],
+) -> NetRoasProjection:
+    """A projection with these rooms: (room_id, date, spend, gmv, refunds so far, refunds
+    projected or None, provisional); the totals are not read by net_roas_by_day."""
+    frame = pl.DataFrame(
+        {
+            "room_id": [r[0] for r in rows],
+            "date": [r[1] for r in rows],
+            "spend": [r[2] for r in rows],
+            "gmv": [r[3] for r in rows],
+            "refunds": [r[4] for r in rows],
+            "refunds_projected": [r[5] for r in rows],
+            "provisional": [r[6] for r in rows],
+        },
+        schema_overrides={"refunds_projected": pl.Float64},
+    ).with_columns(
+        pl.lit(None, dtype).alias(name)
+        for name, dtype in PROJECTION_ROOM_SCHEMA.items()
+        if name not in ("room_id", "spend", "gmv", "refunds", "refunds_projected", "provisional")
+    )
+    return NetRoasProjection(
+        rooms=frame,
+        as_of=datetime(2026, 11, 3, 8, 0),
+        level=0.9,
+        spend=0.0,
+        gmv=0.0,
+        refunds=0.0,
+        refunds_projected=None,
+        refunds_low=None,
+        refunds_high=None,
+        net_roas=None,
+        net_roas_projected=None,
+        net_roas_low=None,
+        net_roas_high=None,
+        breakeven_roas=None,
+        verdict="undefined",
+        provisional_rooms=0,
+        final_at=None,
+        development=None,
+    )
+
+
+def test_net_roas_by_day_adds_the_rooms_expectations() -> None:
+    day1, day2, day3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
+    projection = _projection(
+        [
+            (1, day2, 100.0, 300.0, 10.0, 25.0, True),
+            (2, day1, 200.0, 500.0, 40.0, 40.0, False),
+            (3, day2, 50.0, 100.0, 0.0, 8.0, True),
+            (4, day3, 0.0, 20.0, 0.0, None, True),  # no projection: the day has none
+        ]
+    )
+    daily = net_roas_by_day(projection)
+    assert daily["date"].to_list() == [day1, day2, day3]
+    one, two, three = daily.iter_rows(named=True)
+    assert (one["rooms"], one["provisional_rooms"]) == (1, 0)
+    assert one["net_roas_projected"] == one["net_roas"] == pytest.approx(460.0 / 200.0)
+    assert (two["rooms"], two["provisional_rooms"]) == (2, 2)
+    assert two["roas"] == pytest.approx(400.0 / 150.0)
+    assert two["net_roas"] == pytest.approx(390.0 / 150.0)
+    assert two["net_roas_projected"] == pytest.approx((400.0 - 33.0) / 150.0)
+    assert three["refunds_projected"] is None
+    assert three["roas"] is None  # no spend
+    assert three["net_roas_projected"] is None
 
 
 # ---- against the sandbox's truth ------------------------------------------------------------

@@ -1002,3 +1002,31 @@ def project_net_roas(
         final_at=_latest(per_room.filter(pl.col("provisional"))["final_at"]),
         development=None if fitted is None else fitted.development,
     )
+
+
+def net_roas_by_day(projection: NetRoasProjection) -> pl.DataFrame:
+    """Per day of the projection's rooms (they need ``date``), in date order: ``rooms``,
+    ``provisional_rooms``, ``spend``, ``gmv``, ``refunds`` (so far), ``refunds_projected``,
+    ``roas``, ``net_roas`` (with the refunds so far) and ``net_roas_projected``.
+
+    The projected values are the rooms' expectations summed (they add up; null on a day with a
+    room that has none). A day gets no interval: its rooms' intervals do not add up.
+    """
+    rooms = projection.rooms
+    require_columns(rooms, ("date",), "净成交ROI 推算的分场结果（需有 date 列）")
+    projected = pl.col("refunds_projected")
+    return (
+        rooms.group_by("date")
+        .agg(
+            pl.len().cast(pl.Int64).alias("rooms"),
+            pl.col("provisional").sum().cast(pl.Int64).alias("provisional_rooms"),
+            pl.col("spend", "gmv", "refunds").sum(),
+            pl.when(projected.null_count() == 0).then(projected.sum()).alias("refunds_projected"),
+        )
+        .with_columns(
+            safe_ratio(pl.col("gmv"), pl.col("spend")).alias("roas"),
+            safe_ratio(pl.col("gmv") - pl.col("refunds"), pl.col("spend")).alias("net_roas"),
+            safe_ratio(pl.col("gmv") - projected, pl.col("spend")).alias("net_roas_projected"),
+        )
+        .sort("date")
+    )
