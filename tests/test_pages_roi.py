@@ -202,6 +202,17 @@ def test_rooms_parameter_narrows_the_report(kit: Kit, page: rp.RoiPage) -> None:
     assert f"千川消耗 {format_money(spend, compact=True)}" in text
 
 
+def test_no_rooms_is_said_plainly(kit: Kit, page: rp.RoiPage) -> None:
+    known = set(kit.load("rooms", page.period.first, page.period.last)["room_id"].to_list())
+    missing = max(known) + 1
+    empty = rp.build(kit, start="last_7_days", gross_margin=MARGIN, rooms=[missing])
+    assert empty.by_room.is_empty()
+    assert "没有直播场次" in empty.overview().markdown
+    assert not empty.rooms().charts
+    assert not empty.trend().charts
+    assert "没有有千川消耗的场次" in empty.losses().markdown
+
+
 @pytest.mark.parametrize(
     ("params", "words"),
     [

@@ -31,6 +31,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -195,8 +196,10 @@ def build(
 
     by_room = with_room_labels(roi_by_room(live, orders, items, gross_margin=margin))
     once: dict[str, Any] = {"gross_margin": margin, "orders": orders, "order_items": items}
-    closed = roi_summary(by_room, **once).row(0, named=True)
-    so_far = roi_summary(by_room, include_open_windows=True, **once).row(0, named=True)
+    closed = MappingProxyType(roi_summary(by_room, **once).row(0, named=True))
+    so_far = MappingProxyType(
+        roi_summary(by_room, include_open_windows=True, **once).row(0, named=True)
+    )
     latest = orders["create_time"].max() if orders.height else None
     as_of = latest if isinstance(latest, datetime) else datetime.now(CHINA_TZ)
     projection = project_net_roas(live, orders, items, history, as_of=as_of, gross_margin=margin)
@@ -321,6 +324,8 @@ def roi_overview(
     its, and the provisional rooms are named by count and the moment they become final.
     """
     breakeven = closed["breakeven_roas"]
+    if not closed["rooms"]:
+        return f"**{first} 至 {last}** 没有直播场次（或所选直播间不在这段时间内），没有 ROI 可算。"
     money = format_money
     lines = [
         f"**{first} 至 {last}** 共 {closed['rooms']} 场直播，"
@@ -378,7 +383,9 @@ def roi_loss_advice(
             f"（7 日退款窗口还没结束的 {projection.provisional_rooms} 场，"
             "下面按预计的净成交ROI 计。）"
         )
-    if breakeven is None:
+    if judged.filter(pl.col("roas").is_not_null()).is_empty():
+        parts.append("这段时间没有有千川消耗的场次，没有亏损可看。")
+    elif breakeven is None:
         parts.append("毛利率为 0 或未设置，无法计算保本ROI。请在参数中填写 gross_margin。")
     else:
         losing = judged.filter(pl.col("net_roas") < breakeven).sort("net_roas")
