@@ -42,10 +42,10 @@ import numpy as np
 import polars as pl
 
 from livekit.analysis._stats import require_columns, safe_ratio
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
+from livekit.vocab.tz import CHINA_TZ_NAME as CHINA_TZ
 
 WINDOW_DAYS = 7  # 千川 "7日总支付ROI" and metrics.md
-CHINA_TZ = "Asia/Shanghai"
 PAID = "pay_time"  # an 抖店 order counts as paid when it has a pay time (refunds are separate)
 
 
