@@ -412,36 +412,6 @@ def test_report_is_frozen() -> None:
         report.alpha = 0.1  # type: ignore[misc]
 
 
-# ---- narrative (funnel sentences) ----------------------------------------------------------------
-def test_funnel_sentences_on_a_small_funnel() -> None:
-    from livekit.analysis import funnel, funnel_change, narrative
-
-    before = {
-        "impressions": 10_000,
-        "entered": 2_000,
-        "product_exposed": 800,
-        "clicked": 160,
-        "paid": 32,
-    }
-    after = {**before, "clicked": 120, "paid": 24}
-    fun = funnel(after)
-    text = narrative.funnel_overview(fun, after, first=FIRST, last=LAST, sessions=5, analysed=4)
-    assert "（14 天）共 **5 场**直播（其中 4 场已有 T+1 分析" in text
-    assert "进房率 20.0%" in text
-    assert "观看-成交率 1.20%，共成交 24 单" in text
-    assert narrative.funnel_flag_note(fun) is None
-    change = funnel_change(before, after)
-    labels = {s: s for s in change["stage"].to_list()}
-    summary = narrative.funnel_change_summary(
-        change, before, after, labels, before_first=FIRST, before_last=LAST
-    )
-    assert "成交单量从 32 变为 24（**-25.0%**）" in summary
-    assert "**拖累最多的是「clicked」：转化率由 20.0% 变为 15.0%" in summary
-    advice = narrative.funnel_advice(fun, change, labels)
-    assert advice.startswith("**优先处理「clicked」。**")
-    assert "本期各环节没有明显变差" in narrative.funnel_advice(fun, None, None)
-
-
 def test_an_empty_arm_is_an_error_not_a_fine_split() -> None:
     units = proportion_units(10, 200, 40, 200).filter(pl.col("arm") == "A")
     with pytest.raises(LivekitError, match="A 组 200 个、B 组 0 个观众：两组都要有数据"):

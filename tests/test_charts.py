@@ -19,11 +19,10 @@ import vl_convert as vlc
 import yaml
 
 from livekit import charts
-from livekit.analysis import experiment as ex
-from livekit.analysis.narrative import Table
 from livekit.charts import _frames
-from livekit.charts.style import GOOD, LABEL_EMS, NEUTRAL
-from livekit.pages import ab_test
+from livekit.charts.style import LABEL_EMS
+from livekit.pages import ab_test, dwell_time
+from livekit.pages import funnel as funnel_page
 from tests.helpers.markup import INVISIBLE
 from tests.helpers.markup import parse_html as parse
 
@@ -122,8 +121,8 @@ def _lifts(*, nan: bool = False) -> pl.DataFrame:
 
 
 CASES: dict[str, tuple[Callable[[], Any], str]] = {
-    "funnel": (lambda: charts.funnel_chart(_funnel()), "直播间转化漏斗"),
-    "funnel_change": (lambda: charts.funnel_change_chart(_change()), "成交变化拆解"),
+    "funnel": (lambda: funnel_page.funnel_chart(_funnel()), "直播间转化漏斗"),
+    "funnel_change": (lambda: funnel_page.funnel_change_chart(_change()), "成交变化拆解"),
     "trend": (
         lambda: charts.trend_chart(
             _days(), "date", "gmv", "account", title="每日成交金额", y_title="成交金额（元）"
@@ -154,12 +153,7 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
         lambda: charts.survival_chart(_km(2), "source", color_title="流量来源", max_minutes=30),
         "观众留存曲线",
     ),
-    "lift": (lambda: charts.lift_chart(_lifts()), "实验组相对对照组的提升"),
-    "lift_titled": (
-        lambda: charts.lift_chart(_lifts(nan=True), title="提升森林图", subtitle="自定义说明"),
-        "提升森林图",
-    ),
-    "roi": (lambda: charts.roi_chart(_rooms(), reference=1 / 0.45), "各场直播 ROI 与保本线"),
+    "lift": (lambda: ab_test.lift_chart(_lifts()), "实验组相对对照组的提升"),
     "rate": (
         lambda: charts.rate_chart(
             pl.DataFrame(
@@ -182,37 +176,8 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
         lambda: charts.metric_chart(_days().head(7), "date", "gmv", title="成交金额按天"),
         "成交金额按天",
     ),
-    "roi_trend": (
-        lambda: charts.roi_trend_chart(
-            _days()
-            .head(7)
-            .select("date", roas=pl.col("gmv") / 2e4, net_roas=pl.col("gmv") / 2.5e4),
-            reference=2.22,
-        ),
-        "每日 ROI 走势",
-    ),
-    "repurchase": (
-        lambda: charts.repurchase_chart(
-            _days().head(7).select("date", "gmv", gmv_repurchase=pl.col("gmv") * 0.1)
-        ),
-        "7 日成交的构成",
-    ),
-    "dwell_conversion": (
-        lambda: charts.dwell_conversion_chart(
-            pl.DataFrame(
-                {
-                    "bucket": ["≤1分钟", "1分钟–3分钟", ">3分钟"],
-                    "rate": [0.01, 0.02, None],
-                    "ci_low": [0.008, 0.017, 0.0],
-                    "ci_high": [0.012, 0.023, 1.0],
-                }
-            ),
-            reference=0.015,
-        ),
-        "不同停留时长的成交率",
-    ),
     "product_rank": (
-        lambda: charts.product_rank_chart(
+        lambda: dwell_time.product_rank_chart(
             pl.DataFrame(
                 {
                     "rank": [1, 2, None],
@@ -275,7 +240,7 @@ def test_long_labels_are_clipped_before_rendering() -> None:
     assert "1. 保温杯" in svg
     assert "样品" not in svg  # not ranked: too few clicks
     assert (
-        charts.product_rank_chart(
+        dwell_time.product_rank_chart(
             pl.DataFrame(
                 schema=dict.fromkeys(["rank", "title", "rate", "ci_low", "ci_high"], pl.Float64)
             )
@@ -323,17 +288,17 @@ def test_chinese_axis_numbers() -> None:
 
 def test_missing_columns_are_reported() -> None:
     with pytest.raises(ValueError, match="step_rate"):
-        charts.funnel_chart(pl.DataFrame({"label": ["a"], "count": [1]}))
+        funnel_page.funnel_chart(pl.DataFrame({"label": ["a"], "count": [1]}))
 
 
 def test_only_the_chart_modules_import_altair() -> None:
     """``import livekit.charts`` (and its tables and theme) loads no altair; among all of
     livekit only the chart-drawing modules of the package do."""
-    drawing = {"builders", "reports", "render", "_marks"}
+    drawing = {"builders", "render", "_marks"}
     code = (
         "import importlib, pkgutil, sys\n"
         "import livekit, livekit.charts as charts\n"
-        "charts.table, charts.Column, charts.theme, charts.fmt_percent\n"
+        "charts.table, charts.Column, charts.theme\n"
         "assert 'altair' not in sys.modules and 'vl_convert' not in sys.modules\n"
         "for m in pkgutil.walk_packages(livekit.__path__, 'livekit.'):\n"
         f"    if m.name.rpartition('.')[2] in {drawing!r} or m.name.endswith('__main__'):\n"
@@ -380,37 +345,41 @@ RETIRED_KEYWORDS = {
     "breakeven",
     "overall",
 }
+# The generic builders, and every chart made for one report (it lives on that report's page).
 BUILDERS = [
-    "bar_chart",
-    "trend_chart",
-    "metric_chart",
-    "rate_chart",
-    "survival_chart",
-    "funnel_chart",
-    "funnel_change_chart",
-    "lift_chart",
-    "roi_chart",
-    "roi_trend_chart",
-    "repurchase_chart",
-    "dwell_conversion_chart",
-    "product_rank_chart",
-    "live_review_chart",
+    "charts:bar_chart",
+    "charts:trend_chart",
+    "charts:metric_chart",
+    "charts:rate_chart",
+    "charts:survival_chart",
+    "pages.funnel:funnel_chart",
+    "pages.funnel:funnel_change_chart",
+    "pages.ab_test:lift_chart",
+    "pages.roi:roi_chart",
+    "pages.roi:roi_trend_chart",
+    "pages.roi:repurchase_chart",
+    "pages.dwell_time:dwell_conversion_chart",
+    "pages.dwell_time:product_rank_chart",
+    "pages.live_review:live_review_chart",
 ]
 
 
 @pytest.mark.parametrize("name", BUILDERS)
 def test_builders_speak_one_vocabulary(name: str) -> None:
+    import importlib
     import inspect
     import typing
 
-    builder = getattr(charts, name)
+    module, _, attr = name.partition(":")
+    builder = getattr(importlib.import_module(f"livekit.{module}"), attr)
     params = set(inspect.signature(builder).parameters)
     assert not params & RETIRED_KEYWORDS, f"{name}: {sorted(params & RETIRED_KEYWORDS)}"
     if "reference" in params:
         assert "reference_label" in params
     if "title" in params:
         assert "subtitle" in params
-    returns = typing.get_type_hints(builder)["return"]
+    # pages import altair only when they draw (under TYPE_CHECKING for their hints)
+    returns = typing.get_type_hints(builder, localns={"alt": alt})["return"]
     kinds = set(typing.get_args(returns)) or {returns}
     kinds.discard(type(None))
     assert kinds, returns
@@ -419,7 +388,7 @@ def test_builders_speak_one_vocabulary(name: str) -> None:
 
 def test_grouped_bars_and_change_labels() -> None:
     change = _change()
-    assert charts.change_labels(change) == [
+    assert funnel_page.change_labels(change) == [
         "直播间曝光",
         "直播间曝光→进入直播间",
         "进入直播间→商品曝光",
@@ -465,7 +434,7 @@ def test_table_html() -> None:
     assert "7704121983748191672" in html  # ids are not grouped with commas
     assert "&lt;b&gt;" in html  # text is escaped
     assert charts.table(frame)._repr_html_().count("<tr>") == 3
-    described = charts.table(Table(frame, {"gmv": "成交金额"}, {"gmv": "yuan"}, caption="说明"))
+    described = charts.table(frame, {"gmv": "成交金额"}, {"gmv": "yuan"}, caption="说明")
     assert "说明" in str(described)
     assert "¥12,345.60" in str(described)
     assert "日期" not in str(described)  # only the described columns
@@ -497,85 +466,12 @@ def test_one_table_spec_for_every_call_form() -> None:
     listed = charts.table(frame, ["aweme_name", charts.Column("rate", "比率", "percent")])
     assert "50.00%" in str(listed)
     assert "抖音号" in str(listed)
-    narrated = charts.table(Table(frame, {"gmv": "成交金额"}, {"gmv": "yuan"}, caption="说明"))
-    assert str(narrated) == str(
-        charts.table(frame, [charts.Column("gmv", "成交金额", "yuan")], caption="说明")
+    named = charts.table(frame, {"gmv": "成交金额"}, {"gmv": "yuan"}, caption="说明")
+    assert str(named) == str(
+        charts.table(frame, [charts.Column("gmv", "成交金额", "money")], caption="说明")
     )
     assert charts.table(frame, spec, max_rows=1)._repr_html_().count("<tr>") == 2
     assert "共 2 行，仅显示前 1 行" in str(charts.table(frame, max_rows=1))
-
-
-# ---- a chart draws the decision the analysis made -------------------------------------------
-
-
-def _colours(chart: Any) -> dict[str, str]:
-    """Each metric's colour in a lift chart, as the spec maps its data to the colour scale."""
-    spec = chart.to_dict()
-    [rows] = [v for v in spec["datasets"].values() if v and "verdict" in v[0]]
-    colour = next(
-        layer["encoding"]["color"] for layer in spec["layer"] if "color" in layer["encoding"]
-    )
-    scale = dict(zip(colour["scale"]["domain"], colour["scale"]["range"], strict=True))
-    return {row["label"]: scale[row[colour["field"]]] for row in rows}
-
-
-def _units(conv_b: int, n: int = 1000) -> pl.DataFrame:
-    """Per-viewer units: 100 of ``n`` converted in A, ``conv_b`` in B; clicks and watch time
-    alike in both arms."""
-    return pl.DataFrame(
-        {
-            "viewer_id": [f"v{i}" for i in range(2 * n)],
-            "arm": ["A"] * n + ["B"] * n,
-            "converted": [i < 100 for i in range(n)] + [i < conv_b for i in range(n)],
-            "clicked": [i < 200 for i in range(n)] * 2,
-            "watch_seconds": [60.0 + (i % 7) for i in range(2 * n)],
-            "gmv": [0.0] * (2 * n),
-            "visits": [1] * (2 * n),
-        }
-    )
-
-
-def test_lift_chart_colours_the_adjusted_verdict_not_the_raw_interval() -> None:
-    # Three metrics; conversion 10.0% -> 13.4%: p = 0.018 alone, its interval excludes 0, but
-    # Holm over three metrics adjusts p to 0.054: the analysis says "no difference".
-    report = ex.analyse_experiment(
-        _units(134), ["conversion", "click", "watch_seconds"], unit="viewer", correction="holm"
-    )
-    lifts = ex.results_frame(report)
-    conversion = lifts.row(0, named=True)
-    assert conversion["lift_low"] > 0  # the unadjusted interval alone would say "up"
-    assert report.comparisons["conversion"].p_value < 0.05 < conversion["adjusted_p"]
-    assert conversion["verdict"] == "none"
-    chart = charts.lift_chart(lifts)
-    colours = _colours(chart)
-    assert colours[conversion["label"]] == NEUTRAL
-    svg = vlc.vegalite_to_svg(chart.to_json())
-    assert GOOD not in svg  # nothing drawn as a significant gain
-    assert "没有检测到差异" in svg
-    assert "未做多重比较校正" in svg
-    assert "95%" in svg
-    assert "校正后不显著" in svg
-
-    # with a larger gain the same path says "up", and the chart follows
-    stronger = ex.results_frame(
-        ex.analyse_experiment(_units(140), ["conversion", "click", "watch_seconds"], unit="viewer")
-    )
-    assert stronger["verdict"][0] == "up"
-    drawn = charts.lift_chart(stronger)
-    assert _colours(drawn)[stronger["label"][0]] == GOOD
-    assert GOOD in vlc.vegalite_to_svg(drawn.to_json())
-
-
-def test_lift_chart_needs_the_verdict() -> None:
-    with pytest.raises(ValueError, match="verdict"):
-        charts.lift_chart(_lifts().drop("verdict"))
-    with pytest.raises(ValueError, match="verdict"):
-        charts.lift_chart(_lifts().with_columns(pl.lit("显著").alias("verdict")))
-
-
-def test_lift_legend_speaks_like_the_results_table() -> None:
-    for code, text in ab_test.VERDICT_TEXT.items():
-        assert charts.VERDICT_LEGEND[code][0] == text
 
 
 # ---- the report notebooks built on these charts ---------------------------------------------

@@ -378,5 +378,5 @@ def test_the_moved_chart_keeps_the_chart_vocabulary() -> None:
     params = set(inspect.signature(live_review.live_review_chart).parameters)
     assert {"y", "title", "subtitle", "y_title"} <= params
     assert not params & {"value_title", "rate_title", "rule", "breakeven"}
-    returns = typing.get_type_hints(live_review.live_review_chart)["return"]
+    returns = typing.get_type_hints(live_review.live_review_chart, localns={"alt": alt})["return"]
     assert returns is alt.LayerChart

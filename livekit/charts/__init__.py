@@ -10,7 +10,7 @@ In a notebook::
 
     import livekit.charts as charts
     charts.setup()          # the theme, and charts rendered offline as inline SVG
-    charts.funnel_chart(funnel_frame)
+    charts.bar_chart(frame, "label", "step_rate", title="环节转化率", y_format=".1%")
     charts.table(frame, [charts.Column("gmv", "成交金额", "money")])
 
 Modules (by purpose):
@@ -20,9 +20,7 @@ Modules (by purpose):
 ``tables``    :func:`table` and its spec (:class:`TableSpec`, :class:`Column`); no altair.
 ``builders``  generic charts: :func:`bar_chart`, :func:`trend_chart`, :func:`metric_chart`,
               :func:`rate_chart`, :func:`survival_chart`.
-``reports``   charts made for one report each (funnel, funnel change, A/B lift, ROI, ROI
-              trend, repurchase, dwell conversion, product rank, live review); each moves to
-              its report's page module later.
+Charts made for one report live with that report's page (:mod:`livekit.pages`).
 
 Chart vocabulary: one keyword for one idea, in every builder.
 
@@ -69,23 +67,8 @@ if TYPE_CHECKING:
         trend_chart,
     )
     from livekit.charts.render import setup, use_theme
-    from livekit.charts.reports import (
-        ROI_MEASURES,
-        VERDICT_LEGEND,
-        change_labels,
-        dwell_conversion_chart,
-        funnel_change_chart,
-        funnel_chart,
-        lift_chart,
-        live_review_chart,
-        product_rank_chart,
-        repurchase_chart,
-        roi_chart,
-        roi_trend_chart,
-    )
     from livekit.charts.style import FONTS, MAX_POINTS, THEME_NAME, theme
     from livekit.charts.tables import Column, HtmlTable, TableSpec, table, table_spec
-    from livekit.vocab.units import fmt_count, fmt_number, fmt_percent, fmt_yuan
 
 # public name -> the module that defines it (imported on first use)
 _HOMES: dict[str, str] = {
@@ -98,53 +81,18 @@ _HOMES: dict[str, str] = {
         ["bar_chart", "metric_chart", "rate_chart", "survival_chart", "trend_chart"],
         "livekit.charts.builders",
     ),
-    **dict.fromkeys(
-        [
-            "ROI_MEASURES",
-            "VERDICT_LEGEND",
-            "change_labels",
-            "dwell_conversion_chart",
-            "funnel_change_chart",
-            "funnel_chart",
-            "lift_chart",
-            "live_review_chart",
-            "product_rank_chart",
-            "repurchase_chart",
-            "roi_chart",
-            "roi_trend_chart",
-        ],
-        "livekit.charts.reports",
-    ),
-    # Transition: the number formatters of livekit.vocab.units, under the names notebooks use.
-    **dict.fromkeys(["fmt_count", "fmt_number", "fmt_percent", "fmt_yuan"], "livekit.vocab.units"),
 }
 
 __all__ = [
     "FONTS",
     "MAX_POINTS",
-    "ROI_MEASURES",
     "THEME_NAME",
-    "VERDICT_LEGEND",
     "Column",
     "HtmlTable",
     "TableSpec",
     "bar_chart",
-    "change_labels",
-    "dwell_conversion_chart",
-    "fmt_count",
-    "fmt_number",
-    "fmt_percent",
-    "fmt_yuan",
-    "funnel_change_chart",
-    "funnel_chart",
-    "lift_chart",
-    "live_review_chart",
     "metric_chart",
-    "product_rank_chart",
     "rate_chart",
-    "repurchase_chart",
-    "roi_chart",
-    "roi_trend_chart",
     "setup",
     "survival_chart",
     "table",

@@ -7,9 +7,7 @@ A column names a field of the frame, its Chinese header (default: the dimension 
 format a cell is shown by its type. Undefined values show as ``—``.
 
 :func:`table` takes the spec, or the shorter forms that build it (a list of column names or
-:class:`Column` s; a mapping of column to header plus a mapping of column to format; a table
-description with ``frame``, ``columns``, ``formats``, ``caption`` such as
-``livekit.analysis.narrative.Table``). Every header and cell goes through
+:class:`Column` s; a mapping of column to header plus a mapping of column to format). Every header and cell goes through
 :func:`livekit.text.escape_html`: upstream text (titles, names) is data, never markup.
 
 No altair here: a table costs no chart library.
@@ -21,7 +19,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol, TypeAlias
+from typing import Any, TypeAlias
 
 import polars as pl
 
@@ -42,7 +40,6 @@ __all__ = [
     "Column",
     "Format",
     "HtmlTable",
-    "TableLike",
     "TableSpec",
     "format_cell",
     "table",
@@ -86,19 +83,6 @@ class TableSpec:
     def render(self, frame: pl.DataFrame) -> HtmlTable:
         """``frame`` as this table (see :func:`table`)."""
         return _render(frame, self)
-
-
-class TableLike(Protocol):
-    """A frame with the columns to show and their formats (``livekit.analysis.narrative.Table``)."""
-
-    @property
-    def frame(self) -> pl.DataFrame: ...
-    @property
-    def columns(self) -> Mapping[str, str]: ...
-    @property
-    def formats(self) -> Mapping[str, Format]: ...
-    @property
-    def caption(self) -> str | None: ...
 
 
 Columns: TypeAlias = TableSpec | Sequence[Column | str] | Mapping[str, str]
@@ -176,7 +160,7 @@ def table_spec(
 
 
 def table(
-    frame: pl.DataFrame | TableLike,
+    frame: pl.DataFrame,
     columns: Columns | None = None,
     formats: Mapping[str, Format] | None = None,
     *,
@@ -188,16 +172,7 @@ def table(
     ``columns`` is the :class:`TableSpec` (or a shorter form, see :func:`table_spec`);
     default: every column, headers from the dimension labels. At most ``max_rows`` rows
     (default 200) are shown, with a note of how many there are.
-
-    ``frame`` may instead be a table description (``frame``, ``columns``, ``formats``,
-    ``caption``, e.g. from :mod:`livekit.analysis.narrative`); arguments given here win.
     """
-    if not isinstance(frame, pl.DataFrame):
-        described = frame
-        frame = described.frame
-        columns = described.columns if columns is None else columns
-        formats = described.formats if formats is None else formats
-        caption = described.caption if caption is None else caption
     spec = table_spec(columns, formats, frame=frame, caption=caption, max_rows=max_rows)
     return _render(frame, spec)
 

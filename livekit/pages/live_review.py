@@ -25,13 +25,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-import altair as alt
 import polars as pl
 
 import livekit.charts as charts
 from livekit.analysis import live
 from livekit.charts._frames import chartable, require
-from livekit.charts._marks import layered, title_params
 from livekit.charts.style import ACCENT, HEIGHT, WIDTH
 from livekit.charts.tables import Format
 from livekit.dates import resolve_day
@@ -43,6 +41,8 @@ from livekit.vocab.metrics import metric
 from livekit.vocab.units import format_money
 
 if TYPE_CHECKING:
+    import altair as alt
+
     from livekit.source import Kit
 
 __all__ = [
@@ -323,6 +323,10 @@ def live_review_chart(
     band from firing to resolution (to the end of the curve while still open), with a rule and
     the rule's name where it fired.
     """
+    import altair as alt  # charts load altair only when they draw
+
+    from livekit.charts._marks import layered, title_params
+
     require(curves, ["time", y], "live_review_chart")
     line_data = chartable(curves.select("time", y))
     end = curves.get_column("time").max()

@@ -10,8 +10,7 @@ The one set of formatters for report prose, tables, charts and alert messages. C
 * a missing value (None, NaN, ±inf) is :data:`MISSING`, ``"—"``.
 
 :func:`format_value` formats a registered metric by its unit
-(:mod:`livekit.vocab.metrics`). The short ``fmt_*`` names are the same functions under the
-names the notebooks and charts have used.
+(:mod:`livekit.vocab.metrics`).
 """
 
 from __future__ import annotations
@@ -26,10 +25,6 @@ __all__ = [
     "MISSING",
     "PERCENT",
     "YUAN",
-    "fmt_count",
-    "fmt_number",
-    "fmt_percent",
-    "fmt_yuan",
     "format_count",
     "format_money",
     "format_number",
@@ -112,16 +107,3 @@ def format_value(m: Metric, value: SupportsFloat | None) -> str:
         return format_money(value)
     number = f"{float(value):,.{m.digits}f}"
     return number + m.unit
-
-
-# The short names used by notebooks, charts and the narrative since before the vocabulary.
-fmt_number = format_number
-fmt_count = format_count
-
-
-def fmt_yuan(value: SupportsFloat | None) -> str:
-    """Money in prose: ¥1,234.50 below 1万, ¥12.35万 above (:func:`format_money` compact)."""
-    return format_money(value, compact=True)
-
-
-fmt_percent = format_percent
