@@ -24,18 +24,17 @@ import io
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from livekit.config import LivekitError
 from livekit.dates import FIRST_DAY, latest_day, range_words
 from livekit.store import Store
 from livekit.store.datasets import VIEWERS_SCHEMA as VIEWERS_SCHEMA
+from livekit.vocab.errors import LivekitError
+from livekit.vocab.tz import CHINA_TZ, CHINA_TZ_NAME
 
 DATASET = "viewers"
-CHINA_TZ = "Asia/Shanghai"
-TIME = pl.Datetime("us", CHINA_TZ)
+TIME = pl.Datetime("us", CHINA_TZ_NAME)
 
 OPTIONAL_COLUMNS = frozenset({"variant"})
 REQUIRED_COLUMNS = tuple(c for c in VIEWERS_SCHEMA if c not in OPTIONAL_COLUMNS)
@@ -120,14 +119,14 @@ class _Reader:
         s = self.raw.get_column(name)
         if isinstance(s.dtype, pl.Datetime):
             if s.dtype.time_zone is None:
-                out = s.dt.replace_time_zone(CHINA_TZ)
+                out = s.dt.replace_time_zone(CHINA_TZ_NAME)
             else:
-                out = s.dt.convert_time_zone(CHINA_TZ)
+                out = s.dt.convert_time_zone(CHINA_TZ_NAME)
             out = out.cast(TIME)
         elif s.dtype == pl.String:
             text = s.str.strip_chars().replace("", None)
             parsed = [text.str.strptime(pl.Datetime("us"), f, strict=False) for f in _TIME_FORMATS]
-            out = pl.select(pl.coalesce(parsed)).to_series().dt.replace_time_zone(CHINA_TZ)
+            out = pl.select(pl.coalesce(parsed)).to_series().dt.replace_time_zone(CHINA_TZ_NAME)
             bad = text.is_not_null() & out.is_null()
             if bad.any():
                 raise self.first_bad(name, bad, _TIME_HINT, "无法识别为时间")
@@ -392,6 +391,6 @@ def import_viewers(store: Store, path: Path, *, fetched_at: str | None = None) -
     path = Path(path)
     frame = read_viewer_file(path)
     if fetched_at is None:
-        fetched_at = datetime.now(ZoneInfo(CHINA_TZ)).isoformat(timespec="seconds")
+        fetched_at = datetime.now(CHINA_TZ).isoformat(timespec="seconds")
     meta = {"fetched_at": fetched_at, "source": path.name}
     return import_viewers_frame(store, frame, meta=meta)

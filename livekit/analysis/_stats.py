@@ -10,7 +10,7 @@ from statistics import NormalDist
 
 import polars as pl
 
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
 
 ALPHA = 0.05  # two-sided: 95% intervals unless a caller asks otherwise
 

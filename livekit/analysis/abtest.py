@@ -54,7 +54,7 @@ from statsmodels.stats.proportion import (
     proportions_ztest,
 )
 
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
 
 __all__ = [
     "DEFAULT_ALPHA",

@@ -20,7 +20,7 @@ import time
 import webbrowser
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal, overload
@@ -43,10 +43,10 @@ from livekit.api.errors import (
 from livekit.api.http import install_log_redaction, make_timeout
 from livekit.api.runner import run
 from livekit.config import Settings
+from livekit.vocab.tz import CHINA_TZ
 
 logger = logging.getLogger("livekit.api")
 
-CHINA_TZ = timezone(timedelta(hours=8), name="Asia/Shanghai")
 DOUDIAN_REFRESH_LIFETIME = 14 * 86400.0  # 抖店 token responses carry no refresh lifetime
 PROACTIVE_REFRESH_MAX = 300.0  # refresh when less than min(300 s, 20 % of the lifetime) remains
 PROACTIVE_REFRESH_FRACTION = 0.2

@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Literal
 
-from livekit.config import ConfigError, LivekitError
+from livekit.config import ConfigError
+from livekit.vocab.errors import LivekitError
 
 Platform = Literal["qianchuan", "doudian"]
 

@@ -26,8 +26,8 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn livekit's user-facing errors into one line on stderr and exit code 1."""
-    from livekit.config import LivekitError
     from livekit.credentials import install_log_masking
+    from livekit.vocab.errors import LivekitError
 
     install_log_masking()  # every command: no secret in any log record, at any level
     try:

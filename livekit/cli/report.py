@@ -197,9 +197,9 @@ def schedule_run(
         from rich.logging import RichHandler
         from rich.text import Text
 
-        from livekit.dates import CHINA_TZ
         from livekit.reports import Project
         from livekit.reports.schedule import LOG_FILE, SYNC_JOB, log, log_to, serve
+        from livekit.vocab.tz import CHINA_TZ
 
         project = Project.find()
         log_to(project)
@@ -236,7 +236,7 @@ def _parse_at(value: str | None, once: bool) -> datetime | None:
     """``--at`` as a China-time moment, checked (one line, exit 2, when it is wrong)."""
     if value is None:
         return None
-    from livekit.dates import CHINA_TZ
+    from livekit.vocab.tz import CHINA_TZ
 
     if not once:
         raise fail("--at 只能与 --once 一起使用", 2)
@@ -259,9 +259,9 @@ def schedule_show() -> None:
         from rich.markup import escape
         from rich.table import Table
 
-        from livekit.dates import CHINA_TZ
         from livekit.reports import Project
         from livekit.reports.schedule import crontab_lines, load_schedules
+        from livekit.vocab.tz import CHINA_TZ
 
         project = Project.find()
         schedules = load_schedules(project)

@@ -276,8 +276,8 @@ def replay(
     with user_errors():
         from datetime import timedelta
 
-        from livekit.config import LivekitError
         from livekit.jobs import fill_sandbox_monitor
+        from livekit.vocab.errors import LivekitError
 
         if rules is None:
             from livekit.reports.project import Project

@@ -31,7 +31,6 @@ from typing import Any
 import polars as pl
 
 from livekit.api.payload import origin
-from livekit.config import LivekitError
 from livekit.store.datasets import (
     AD_DAILY,
     ORDER_ITEMS,
@@ -44,10 +43,12 @@ from livekit.store.datasets import (
     TIME,
     Dataset,
 )
+from livekit.vocab.errors import LivekitError
+from livekit.vocab.tz import CHINA_TZ_NAME
 
 QC_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DAY = "_day"  # helper column: the partition day of each row
-TZ = "Asia/Shanghai"
+TZ = CHINA_TZ_NAME
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 FLOAT_EXACT = 2**53  # every integer up to this is exact in a float; beyond, digits may be lost

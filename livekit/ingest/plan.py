@@ -17,11 +17,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from livekit.store.datasets import Dataset
-
-CHINA_TZ = timezone(timedelta(hours=8), name="Asia/Shanghai")
+from livekit.vocab.tz import CHINA_TZ
 
 SETTLE: dict[str, timedelta] = {
     "rooms": timedelta(days=8),  # live_order_refund_*_7d keep moving for 7 days

@@ -28,10 +28,9 @@ from typing import Any, TypeVar
 import polars as pl
 
 from livekit.api.client import Client
-from livekit.config import LivekitError, Settings
+from livekit.config import Settings
 from livekit.ingest import convert
 from livekit.ingest.plan import (
-    CHINA_TZ,
     Window,
     day_end,
     day_start,
@@ -57,6 +56,8 @@ from livekit.store.datasets import (
     SESSION_ARMS,
     Dataset,
 )
+from livekit.vocab.errors import LivekitError
+from livekit.vocab.tz import CHINA_TZ
 
 log = logging.getLogger("livekit.sync")
 QC, DD = convert.QC, convert.DD

@@ -24,7 +24,6 @@ import polars as pl
 
 from livekit.api.client import Client
 from livekit.api.errors import ReauthorizeRequired
-from livekit.config import LivekitError
 from livekit.ingest import convert
 from livekit.store.datasets import (
     LIVE_COUNTERS,
@@ -33,6 +32,7 @@ from livekit.store.datasets import (
     LIVE_SNAPSHOTS,
     TIME,
 )
+from livekit.vocab.errors import LivekitError
 
 log = logging.getLogger("livekit.monitor")
 

@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from filelock import FileLock, Timeout
 
-from livekit.config import LivekitError, Settings
+from livekit.config import Settings
 from livekit.store import Store
 from livekit.store.datasets import ALERTS, LIVE_PRODUCT_SNAPSHOTS, LIVE_SNAPSHOTS
+from livekit.vocab.errors import LivekitError
 from livekit.vocab.tz import CHINA_TZ
 
 if TYPE_CHECKING:

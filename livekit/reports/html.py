@@ -28,8 +28,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from livekit.dates import CHINA_TZ
 from livekit.reports.project import ReportError, write_text_atomic
+from livekit.vocab.tz import CHINA_TZ
 
 TEMPLATES = Path(__file__).with_name("templates")
 TEMPLATE = "livekit_report"

@@ -18,9 +18,9 @@ from pathlib import Path
 import filelock
 
 from livekit._files import keep_damaged
-from livekit.dates import CHINA_TZ
 from livekit.reports.project import write_text_atomic
 from livekit.reports.result import RunResult
+from livekit.vocab.tz import CHINA_TZ
 
 HISTORY = "history.json"
 LOCK = ".history.lock"

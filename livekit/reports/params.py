@@ -39,8 +39,8 @@ from typing import Any
 import yaml
 
 from livekit._yaml import NoAliasSafeLoader, one_line, printable
-from livekit.config import LivekitError
 from livekit.reports.project import Report, ReportError
+from livekit.vocab.errors import LivekitError
 from livekit.vocab.metrics import Family
 
 PARAMETERS_TAG = "parameters"

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from livekit._files import write_bytes_atomic
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 PROJECT_HINT = "请在项目目录（含 notebooks/ 与 params/）中运行"

@@ -31,11 +31,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from livekit.dates import CHINA_TZ, REPORT_DATE_ENV
+from livekit.dates import REPORT_DATE_ENV
 from livekit.reports import index
 from livekit.reports.params import Overrides, ParameterError, report_parameters
 from livekit.reports.project import Project, Report, ReportError, write_text_atomic
 from livekit.reports.result import RunResult
+from livekit.vocab.tz import CHINA_TZ
 
 KERNEL = "livekit"
 SCRUBBED = "***"

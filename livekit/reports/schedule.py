@@ -42,12 +42,12 @@ import filelock
 from croniter import croniter
 
 from livekit._files import keep_damaged
-from livekit.config import LivekitError
-from livekit.dates import CHINA_TZ
 from livekit.reports.params import ParameterError, load_yaml
 from livekit.reports.project import Project, ReportError, write_text_atomic
 from livekit.reports.result import RunResult
 from livekit.reports.runner import RunOptions, record_failure, run_reports
+from livekit.vocab.errors import LivekitError
+from livekit.vocab.tz import CHINA_TZ
 
 STATE = "schedule-state.json"
 SCHEDULER_LOCK = ".scheduler.lock"

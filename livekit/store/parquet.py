@@ -58,7 +58,7 @@ import polars as pl
 from filelock import FileLock
 
 from livekit._files import fsync_dir
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ password: channels build the reason from redacted parts only (see :mod:`.redact`
 
 from __future__ import annotations
 
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
 
 
 class NotifyError(LivekitError):
