@@ -113,7 +113,7 @@ def test_min_denominator_counts_as_no_data(tmp_path: Path, src: FakeSource) -> N
     - name: 转化率低
       metric: conversion_rate
       scope: room
-      condition: {type: threshold, op: below, value: 0.05}
+      condition: {type: threshold, op: below, value: "5%"}
       min_denominator: 30
       no_data: ok
     """
@@ -420,7 +420,7 @@ def test_anomaly_detector_survives_restart(tmp_path: Path, src: FakeSource) -> N
     - name: 转化率异常
       metric: conversion_rate
       scope: room
-      condition: {type: anomaly, method: ewma, direction: down, lambda: 0.5, L: 3, warmup: 3, min_sigma: 0.01}
+      condition: {type: anomaly, method: ewma, direction: down, lambda: 0.5, L: 3, warmup: 3, min_sigma: "1%"}
       window: 10
       min_denominator: 20
     """

@@ -217,7 +217,7 @@ rules:
   - name: 转化率异常下降
     metric: conversion_rate
     scope: room
-    condition: {type: anomaly, method: cusum, direction: down, warmup: 3, min_sigma: 0.05, k: 1, h: 6}
+    condition: {type: anomaly, method: cusum, direction: down, warmup: 3, min_sigma: "5%", k: 1, h: 6}
     window: 10
     min_denominator: 30
     message: "点击-成交率降到 {{ value_text }}（本场正常约 {{ baseline_text }}）"

@@ -29,10 +29,11 @@ Conditions:
   :mod:`.detect`; ``transform: log`` charts log(1 + value), for counts whose noise grows with
   their level (then σ, ``min_sigma``, k and h are in log units: 0.2 ≈ a 20% change).
 
-Rates are fractions: 3.5% is written ``value: 0.035`` or ``value: "3.5%"``; a bare number above
-1 for a rate (``value: 3.5``) is refused, with both spellings in the error (the platforms show
-rates in percent, and a silent 350% would never alert). The same holds for ``min_sigma`` of
-an anomaly rule on a rate (on the linear scale; with ``transform: log`` it is in log units,
+A rate's threshold is written with a percent sign, ``value: "3.5%"`` (the rule then holds the
+fraction 0.035, as every value does). A bare number for a rate is refused, with the spellings
+that may have been meant: the platforms show rates in percent, so ``0.8`` may mean 0.8% or 80%
+(rule files written before rates became fractions meant percent), and only the user can say
+which. The same holds for ``min_sigma`` of an anomaly rule on a rate (on the linear scale; with ``transform: log`` it is in log units,
 rates charted there in percentage points). Other rule fields: ``window``,
 ``for``, ``min_denominator`` (rates only: a smaller denominator counts as no data), ``repeat``
 (minutes between reminders of a still-firing alert; 0 = never), ``no_data: keep|ok|alert``,
@@ -698,13 +699,14 @@ def _check_rule(
 
 
 def _bare_rate_problem(metric: str, spec: LiveMetric, given: float) -> str:
-    """Why a bare number above 1 can't be a rate, with both spellings of what was meant."""
-    as_fraction = f"{given / 100:.6f}".rstrip("0").rstrip(".")
+    """Why a rate needs a percent sign, with the spellings of what may have been meant."""
     as_percent = f"{given:.6f}".rstrip("0").rstrip(".") + "%"
-    return (
-        f"{metric}（{spec.label}）是比率，要写成小数或百分数：{as_fraction} 或 “{as_percent}”"
-        f"（收到 {given:g}，大于 1，即超过 100%）"
-    )
+    if given > 1:  # only "given percent" makes sense
+        meant = f"“{as_percent}”"
+    else:  # 0.8 may be 0.8% (how 罗盘 shows it) or 80% (as a fraction): the user must say
+        as_fraction = f"{given * 100:.6f}".rstrip("0").rstrip(".") + "%"
+        meant = f"“{as_fraction}”（若指 {as_percent} 则写 “{as_percent}”）"
+    return f"{metric}（{spec.label}）是比率，要写成带百分号的百分数：{meant}（收到 {given:g}）"
 
 
 def _check_condition(rule: Rule, spec: LiveMetric, raw: Mapping[str, Any], fail: Any) -> None:
@@ -721,7 +723,7 @@ def _check_condition(rule: Rule, spec: LiveMetric, raw: Mapping[str, Any], fail:
         parsed = getattr(cond, key, None)
         in_log_units = key == "min_sigma" and raw_cond.get("transform") == "log"
         percent = isinstance(given, str) and given.strip().endswith("%")
-        if spec.is_rate and not in_log_units and not percent and parsed is not None and parsed > 1:
+        if spec.is_rate and not in_log_units and not percent and parsed is not None:
             raise fail(("condition", key), _bare_rate_problem(rule.metric, spec, parsed))
     if isinstance(cond, BenchmarkCondition):
         if cond.benchmark in ("peer_median", "top25") and cond.value is None:
