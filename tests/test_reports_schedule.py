@@ -269,3 +269,37 @@ def test_a_bad_sync_entry_is_named(tmp_path: Path, text: str, expected: str) -> 
     with pytest.raises(ParameterError) as info:
         load_schedules(project_with(tmp_path, text))
     assert expected in str(info.value)
+
+
+def test_the_sync_is_skipped_while_every_report_reads_the_sandbox(
+    tmp_path: Path, fake: FakeRunner, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """The shipped project reads the sandbox: its morning sync has nothing to fetch and is
+    skipped (a demo home without credentials must not fail every morning); once one report
+    reads the shop's data, the sync runs before it."""
+    import shutil
+
+    synced: list[date] = []
+
+    def fake_sync(schedule: Schedule, fire: datetime) -> RunResult:
+        synced.append(fire.date())
+        return RunResult("sync", "数据同步", fire.date(), "ok", fire, 0.1, None, None)
+
+    monkeypatch.setattr(sched, "run_sync_job", fake_sync)
+    for folder in ("notebooks", "params"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    project = Project(tmp_path)
+    run_due(project, T0 - timedelta(minutes=1))  # start: every job handled up to 07:29
+    with caplog.at_level(logging.INFO, logger=sched.log.name):
+        results = run_due(project, T0 + timedelta(hours=2))
+    assert synced == []
+    assert "sync" not in [r.name for r in results]
+    assert fake.calls, "the reports due still ran"
+    assert "跳过" in caplog.text
+    params = tmp_path / "params" / "funnel.yaml"
+    params.write_text(
+        params.read_text(encoding="utf-8").replace("source: sandbox", "source: live"),
+        encoding="utf-8",
+    )
+    run_due(project, T0 + timedelta(days=1, hours=2))
+    assert synced == [(T0 + timedelta(days=1)).date()]

@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -42,7 +42,7 @@ import filelock
 from croniter import croniter
 
 from livekit._files import keep_damaged
-from livekit.reports.params import ParameterError, load_yaml
+from livekit.reports.params import ParameterError, load_yaml, report_parameters
 from livekit.reports.project import Project, ReportError, write_text_atomic
 from livekit.reports.result import RunResult
 from livekit.reports.runner import RunOptions, record_failure, run_reports
@@ -244,7 +244,12 @@ def run_due(project: Project, now: datetime | None = None) -> list[RunResult]:
         fire = schedule.latest(now)
         if fire <= handled:
             continue
-        if schedule.is_sync:  # first in the list: before every report due in this pass
+        if schedule.is_sync and not _reads_live(project, schedules, fire.date()):
+            log.info(
+                "%s 跳过：排期中的报告都读内置沙盒（source: sandbox），没有店铺数据要同步",
+                SYNC_TITLE,
+            )
+        elif schedule.is_sync:  # first in the list: before every report due in this pass
             results.append(run_sync_job(schedule, fire))
         else:
             results.append(_run_one(project, schedule, fire))
@@ -271,6 +276,23 @@ def _run_one(project: Project, schedule: Schedule, fire: datetime) -> RunResult:
     else:
         log.error("%s %s 失败，用时 %.1f 秒：%s", result.name, day, result.seconds, result.error)
     return result
+
+
+def _reads_live(project: Project, schedules: list[Schedule], day: date) -> bool:
+    """Whether any scheduled report reads the shop's own data (its ``source`` is not the
+    sandbox): only then is there live data for the sync to fetch. A report whose parameters
+    cannot be read counts as live (its own run will say what is wrong)."""
+
+    for schedule in schedules:
+        if schedule.is_sync:
+            continue
+        try:
+            params = report_parameters(project.report(schedule.name), day)
+        except LivekitError:
+            return True
+        if params.get("source", "live") != "sandbox":
+            return True
+    return False
 
 
 def run_sync_job(schedule: Schedule, fire: datetime) -> RunResult:
