@@ -51,7 +51,6 @@ sys.path.insert(0, str(ROOT))
 
 from livekit.api.runner import run  # noqa: E402
 from livekit.config import Settings, load_settings  # noqa: E402
-from livekit.dates import CHINA_TZ  # noqa: E402
 from livekit.jobs import authorize_sandbox, sandbox_session  # noqa: E402
 from livekit.monitor.notify import parse_channel_specs, resolve_channels  # noqa: E402
 from livekit.monitor.rules import RuleSet, parse_rules  # noqa: E402
@@ -62,6 +61,7 @@ from livekit.sandbox.server import free_port  # noqa: E402
 from livekit.sandbox.world import Incident, World  # noqa: E402
 from livekit.store import Store  # noqa: E402
 from livekit.store.datasets import LIVE_PRODUCT_SNAPSHOTS, LIVE_SNAPSHOTS  # noqa: E402
+from livekit.vocab.tz import CHINA_TZ  # noqa: E402
 from tests.helpers.notify_receivers import Receivers, running_receivers  # noqa: E402
 
 SEED = 7

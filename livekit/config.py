@@ -17,8 +17,7 @@ import dotenv
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The error root lives in livekit.vocab; re-exported here until every caller imports it there.
-from livekit.vocab.errors import LivekitError as LivekitError
+from livekit.vocab.errors import LivekitError
 
 ENV_PREFIX = "LIVEKIT_"
 

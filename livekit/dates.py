@@ -27,7 +27,6 @@ from livekit.vocab.errors import LivekitError
 from livekit.vocab.tz import CHINA_TZ
 
 __all__ = [
-    "CHINA_TZ",
     "DAY_WORDS",
     "FIRST_DAY",
     "RANGE_WORDS",

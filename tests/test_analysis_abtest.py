@@ -23,7 +23,7 @@ from livekit.analysis.abtest import (
     sample_size,
     srm,
 )
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
 
 
 def with_moments(mean: float, sd: float, n: int, seed: int) -> npt.NDArray[np.float64]:

@@ -12,8 +12,8 @@ import pytest
 
 from livekit.analysis import custom_report, format_value, metric, metrics_of
 from livekit.analysis.custom import chosen_metrics, custom_summary, only_rooms, room_ids
-from livekit.config import LivekitError
 from livekit.store.datasets import get
+from livekit.vocab.errors import LivekitError
 
 CN = ZoneInfo("Asia/Shanghai")
 

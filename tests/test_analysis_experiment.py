@@ -19,7 +19,7 @@ from livekit.analysis.abtest import (
     compare_sessions,
     sample_size,
 )
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
 from livekit.vocab.metrics import metric, metrics_of
 
 FIRST, LAST = date(2026, 10, 1), date(2026, 10, 14)

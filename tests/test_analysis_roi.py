@@ -26,11 +26,11 @@ from livekit.analysis.roi import (
     repurchase_by_day,
 )
 from livekit.api.runner import run
-from livekit.config import LivekitError
 from livekit.ingest.run import sync_async
 from livekit.jobs import sandbox_session
 from livekit.store import Store
 from livekit.store.datasets import ORDER_ITEMS, ORDERS, ROOMS, get
+from livekit.vocab.errors import LivekitError
 from tests.helpers.sandbox import NOW, TODAY, make_config
 from tests.helpers.sync import make_settings
 

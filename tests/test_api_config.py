@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from livekit.config import ConfigError, LivekitError, Settings, load_settings
+from livekit.config import ConfigError, Settings, load_settings
+from livekit.vocab.errors import LivekitError
 
 SECRET = "s3cr3t-value-that-must-not-leak"
 

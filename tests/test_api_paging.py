@@ -19,7 +19,8 @@ from livekit.api.http import RateControl
 from livekit.api.payload import paging_number, tag
 from livekit.api.qianchuan import QianchuanClient
 from livekit.api.runner import run
-from livekit.config import LivekitError, load_settings
+from livekit.config import load_settings
+from livekit.vocab.errors import LivekitError
 
 
 @pytest.mark.parametrize(

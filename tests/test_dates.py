@@ -16,8 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from livekit.cli import app
-from livekit.config import LivekitError
 from livekit.dates import DAY_WORDS, RANGE_WORDS, DateError, resolve_day, resolve_range
+from livekit.vocab.errors import LivekitError
 
 ON = date(2026, 11, 28)  # a Saturday
 runner = CliRunner()

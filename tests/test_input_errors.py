@@ -19,11 +19,12 @@ from typer.testing import CliRunner
 
 from livekit.cli import app
 from livekit.config import ConfigError, load_settings
-from livekit.dates import CHINA_TZ, DateError, resolve_day, resolve_range
+from livekit.dates import DateError, resolve_day, resolve_range
 from livekit.monitor.rules import parse_rules
 from livekit.reports import Project
 from livekit.reports.params import ParameterError, load_yaml, report_parameters
 from livekit.reports.schedule import load_schedules
+from livekit.vocab.tz import CHINA_TZ
 from tests.helpers.reports import cli, make_project
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from livekit.config import ConfigError, LivekitError
+from livekit.config import ConfigError
 from livekit.monitor.metrics import METRICS
 from livekit.monitor.rules import (
     AnomalyCondition,
@@ -17,6 +17,7 @@ from livekit.monitor.rules import (
     load_rules,
     parse_rules,
 )
+from livekit.vocab.errors import LivekitError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "params" / "alerts.yaml"

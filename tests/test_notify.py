@@ -13,7 +13,7 @@ from urllib.parse import quote_plus, unquote
 
 import pytest
 
-from livekit.config import ConfigError, LivekitError
+from livekit.config import ConfigError
 from livekit.monitor.notify import (
     Backoff,
     ChannelSpec,
@@ -38,6 +38,7 @@ from livekit.monitor.notify.channels import ConsoleChannel
 from livekit.monitor.notify.outbox import _Entry, _part_of
 from livekit.monitor.notify.text import TRUNCATION_NOTE, fit, markdown_to_html, utf8_len
 from livekit.monitor.types import Message
+from livekit.vocab.errors import LivekitError
 
 NOW = datetime(2026, 11, 28, 21, 0, tzinfo=UTC)
 FEISHU_TOKEN = "3f1c2a9e-5b7d-4e21-9c0a-6d8e4f2b1a77"

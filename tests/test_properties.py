@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from livekit.cli.common import parse_day
-from livekit.config import LivekitError
 from livekit.dates import (
     CHINA_TZ,
     FIRST_DAY,
@@ -40,6 +39,7 @@ from livekit.reports.params import ParameterError, report_parameters
 from livekit.reports.schedule import load_schedules
 from livekit.store import Store
 from livekit.viewers import VIEWERS_SCHEMA, ViewerFileError, import_viewers, read_viewer_bytes
+from livekit.vocab.errors import LivekitError
 from tests.helpers.reports import cli, make_project
 
 ON = date(2026, 11, 28)

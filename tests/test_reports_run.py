@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from livekit.dates import CHINA_TZ, DateError, today
+from livekit.dates import DateError, today
 from livekit.reports import Project, ReportError, RunOptions, run
 from livekit.reports.html import chart_outputs, export_html, offline_violations
 from livekit.reports.index import read_history, record
 from livekit.reports.result import RunResult, Status
 from livekit.reports.runner import longest_first, scrub
+from livekit.vocab.tz import CHINA_TZ
 from tests.helpers.reports import (
     ROOT,
     cli,

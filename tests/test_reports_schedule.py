@@ -10,12 +10,12 @@ from typing import Any, Literal
 
 import pytest
 
-from livekit.dates import CHINA_TZ
 from livekit.reports import Project, ReportError, RunOptions, RunResult
 from livekit.reports import schedule as sched
 from livekit.reports.index import read_history
 from livekit.reports.params import ParameterError
 from livekit.reports.schedule import Schedule, crontab_lines, load_schedules, run_due, serve
+from livekit.vocab.tz import CHINA_TZ
 from tests.helpers.reports import ROOT, cli, make_project, real_reports
 
 T0 = datetime(2026, 11, 28, 7, 30, tzinfo=CHINA_TZ)

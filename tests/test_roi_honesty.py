@@ -29,7 +29,6 @@ from livekit.analysis.roi import (
     roi_summary,
     shop_repurchases,
 )
-from livekit.config import LivekitError
 from livekit.ingest.convert import orders as convert_orders
 from livekit.pages import roi as rp
 from livekit.sandbox.aggregates import room_metrics
@@ -37,6 +36,7 @@ from livekit.sandbox.config import SandboxConfig
 from livekit.sandbox.core import Sandbox
 from livekit.sandbox.doudian import shop_order
 from livekit.sandbox.world import CHINA_TZ, from_epoch, to_epoch
+from livekit.vocab.errors import LivekitError
 
 DAY = 86400
 TIME = pl.Datetime("us", "Asia/Shanghai")

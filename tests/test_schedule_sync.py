@@ -15,12 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from livekit.dates import CHINA_TZ
 from livekit.jobs import authorize_sandbox
 from livekit.reports import Project
 from livekit.reports.index import read_history
 from livekit.sandbox.config import SandboxConfig
 from livekit.sandbox.server import RunningSandbox, running_sandbox
+from livekit.vocab.tz import CHINA_TZ
 from tests.helpers.reports import cli, make_project
 from tests.helpers.sync import make_settings
 

@@ -18,11 +18,11 @@ import polars as pl
 import pytest
 
 import livekit
-from livekit.config import LivekitError
-from livekit.dates import CHINA_TZ
 from livekit.ingest.plan import partition_meta
 from livekit.store import Store
 from livekit.store.datasets import ROOM_ANALYSIS, ROOMS, VIEWERS_SCHEMA, Dataset
+from livekit.vocab.errors import LivekitError
+from livekit.vocab.tz import CHINA_TZ
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = [date(2026, 11, 20) + timedelta(days=i) for i in range(3)]

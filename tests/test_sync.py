@@ -254,7 +254,7 @@ def _exception_texts(session: SandboxSession) -> str:
     import traceback
 
     from livekit.api.client import Client
-    from livekit.config import LivekitError
+    from livekit.vocab.errors import LivekitError
 
     async def provoke() -> list[BaseException]:
         caught: list[BaseException] = []

@@ -12,7 +12,6 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from livekit.config import LivekitError
 from livekit.sandbox import export
 from livekit.sandbox.world import CHINA_TZ, World
 from livekit.store import Store
@@ -24,6 +23,7 @@ from livekit.viewers import (
     read_viewer_bytes,
     read_viewer_file,
 )
+from livekit.vocab.errors import LivekitError
 from tests.helpers.sandbox import NOW, make_config
 
 # The viewer experiment runs until today-27 (2026-11-01): these days have A/B and unassigned rows.

@@ -27,7 +27,7 @@ import polars as pl
 import pytest
 import yaml
 
-from livekit.config import LivekitError
+from livekit.vocab.errors import LivekitError
 from livekit.vocab.metrics import (
     METRICS,
     UPSTREAM_PERCENT_FIELDS,

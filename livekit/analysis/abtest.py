@@ -5,7 +5,7 @@ first reduces the data to immutable sufficient statistics (n, sums, sums of squa
 products), then a plain function turns two statistics into a typed :class:`Comparison`.
 Degenerate input (an empty arm, a zero baseline, zero variance) is returned as data, with an
 ``error`` code and NaN for whatever cannot be computed; misuse (negative counts, unknown
-method names, a unit in both arms) raises :class:`~livekit.config.LivekitError` with a Chinese
+method names, a unit in both arms) raises :class:`~livekit.vocab.errors.LivekitError` with a Chinese
 message.
 
 Conventions, the same in every function:
