@@ -554,3 +554,15 @@ def test_adjust_pvalues_rejects_unknown_methods_and_bad_values() -> None:
         adjust_pvalues([0.1], "bonferroni")  # type: ignore[arg-type]
     with pytest.raises(LivekitError, match="0 与 1"):
         adjust_pvalues([0.1, 1.2], "bh")
+
+
+def test_one_unit_in_an_arm_leaves_the_lift_interval_undefined_not_a_crash() -> None:
+    """Welch's df needs two units per arm; with one, the lift interval is undefined (NaN) while
+    the pooled z-test and the difference interval (statsmodels) still stand."""
+    from statsmodels.stats.proportion import proportions_ztest
+
+    got = compare_proportions(1, 1, 0, 5)
+    assert math.isnan(got.df)
+    assert all(math.isnan(v) for v in got.lift_ci)
+    _, p = proportions_ztest([0, 1], [5, 1])
+    assert got.p_value == pytest.approx(p)

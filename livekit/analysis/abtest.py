@@ -293,8 +293,10 @@ def welch_df(var_a: float, n_a: int, var_b: float, n_b: int) -> float:
 
     df = (v_A + v_B)² / (v_A²/(n_A - 1) + v_B²/(n_B - 1)) with v = s²/n (Welch 1947,
     Biometrika 34:28-35; Satterthwaite 1946, Biometrics Bulletin 2:110-114). NaN when both
-    variances are zero.
+    variances are zero, or when an arm has fewer than two units (no variance to estimate).
     """
+    if n_a < 2 or n_b < 2:
+        return NAN
     va, vb = var_a / n_a, var_b / n_b
     denom = va**2 / (n_a - 1) + vb**2 / (n_b - 1)
     return (va + vb) ** 2 / denom if denom > 0 else NAN
