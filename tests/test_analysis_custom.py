@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from livekit.analysis import custom_report, format_value, metric, metrics_of
-from livekit.analysis.custom import chosen_metrics, custom_summary, only_rooms, room_ids
+from livekit.analysis.custom import chosen_metrics, custom_summary
+from livekit.analysis.rooms import only_rooms, room_ids
 from livekit.store.datasets import get
 from livekit.vocab.errors import LivekitError
 
@@ -161,7 +162,7 @@ def test_room_ids_and_only_rooms() -> None:
     assert room_ids(None) == ()
     assert room_ids([12, "11", " 12 "]) == (12, 11)
     for bad in ("第一场", "1.5", "-3", True, "１２"):
-        with pytest.raises(LivekitError, match="rooms 须为直播间 ID"):
+        with pytest.raises(LivekitError, match="rooms 须为直播间 room_id"):
             room_ids([bad])
     rooms = _rooms()
     assert only_rooms(rooms, ()) is rooms

@@ -142,7 +142,7 @@ def test_parameter_mistakes_stop_before_any_data_is_read(tmp_path: Path) -> None
         custom_report.build(kit, start=FIRST, end=LAST, metrics=["gmv", "gvm"])
     with pytest.raises(LivekitError, match="请至少选择一个指标"):
         custom_report.build(kit, start=FIRST, end=LAST, metrics=[])
-    with pytest.raises(LivekitError, match="rooms 须为直播间 ID"):
+    with pytest.raises(LivekitError, match="rooms 须为直播间 room_id"):
         custom_report.build(kit, start=FIRST, end=LAST, rooms=["第一场"])
     assert kit.datasets()["days_stored"].sum() == 0  # nothing was synced for a mistake
 

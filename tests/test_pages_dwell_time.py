@@ -260,8 +260,8 @@ def test_build_silences_statsmodels_runtime_warnings_only_while_it_runs(
 @pytest.mark.parametrize(
     ("options", "words"),
     [
-        ({"rooms": ["abc"]}, "rooms 须为直播间 ID"),
-        ({"rooms": [1.5]}, "rooms 须为直播间 ID"),
+        ({"rooms": ["abc"]}, "rooms 须为直播间 room_id"),
+        ({"rooms": [1.5]}, "rooms 须为直播间 room_id"),
         ({"threshold_seconds": -5}, "threshold_seconds 须为正数"),
         ({"threshold_seconds": "3分钟"}, "threshold_seconds 须为正数"),
     ],

@@ -325,7 +325,7 @@ def test_an_incomplete_day_on_a_live_kit_says_so_first(tmp_path: Path) -> None:
     [
         ({"rate_window": 0}, "rate_window"),
         ({"rate_window": "10"}, "rate_window"),
-        ({"rooms": "123"}, "rooms"),
+        ({"rooms": ["第一场"]}, "rooms"),
         ({"rooms": [1.5]}, "rooms"),
         ({"day": "last_7_days"}, "day"),
     ],

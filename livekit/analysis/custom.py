@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from livekit.analysis.rooms import only_rooms, room_ids
 from livekit.vocab.errors import LivekitError
 from livekit.vocab.metrics import ROOM_ANALYSIS, ROOMS, Metric, metrics_of, resolve
 
@@ -69,30 +70,6 @@ def chosen_metrics(metrics: Sequence[str] | str) -> list[Metric]:
     if not names:
         raise LivekitError("请至少选择一个指标；可用的指标有：" + "、".join(metrics_of("room")))
     return resolve(dict.fromkeys(names), "room")
-
-
-def room_ids(rooms: Sequence[int | str] | None) -> tuple[int, ...]:
-    """The ``rooms`` parameter as room ids (整数), each once; ``None`` or empty: every room.
-
-    Ids may come as numbers or digit strings (YAML, ``-p``); anything else raises
-    :class:`LivekitError`.
-    """
-    out: list[int] = []
-    for value in rooms or ():
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.isascii() or not text.isdigit():
-            raise LivekitError(f"rooms 须为直播间 ID（整数）的列表，收到 {value!r}")
-        out.append(int(text))
-    return tuple(dict.fromkeys(out))
-
-
-def only_rooms(rooms: pl.DataFrame, ids: Sequence[int]) -> pl.DataFrame:
-    """The rows of ``rooms`` whose ``room_id`` is in ``ids``; every row when ``ids`` is empty."""
-    if not ids:
-        return rooms
-    if "room_id" not in rooms.columns:
-        raise LivekitError("按 rooms 筛选直播间需要 room_id 列")
-    return rooms.filter(pl.col("room_id").is_in(list(ids)))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,8 @@ from datetime import date
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from livekit.analysis.custom import CustomResult, chosen_metrics, custom_summary, room_ids
+from livekit.analysis.custom import CustomResult, chosen_metrics, custom_summary
+from livekit.analysis.rooms import room_ids
 from livekit.pages._page import Period, Section, period, section
 from livekit.text import escape_markdown
 from livekit.vocab.labels import label_of

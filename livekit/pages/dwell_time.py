@@ -48,6 +48,7 @@ from livekit.analysis.dwell import (
     visit_durations,
 )
 from livekit.analysis.products import product_conversions, rank_products, with_titles
+from livekit.analysis.rooms import room_ids
 from livekit.charts.tables import Column, TableSpec
 from livekit.pages._page import Period, Section, period, section
 from livekit.text import escape_markdown as _md
@@ -424,21 +425,6 @@ class DwellTimePage:
         return section(advice_text(self.overall, self.by_source, self.ranked))
 
 
-def _room_ids(rooms: Iterable[int | str] | int | str | None) -> tuple[int, ...]:
-    if rooms is None:
-        return ()
-    items: list[object] = [rooms] if isinstance(rooms, int | str) else list(rooms)
-    ids: list[int] = []
-    for item in items:
-        # an id is a whole number, written as one or as digits (a float would lose digits)
-        if isinstance(item, bool) or not isinstance(item, int | str) or not f"{item}".isdigit():
-            raise LivekitError(
-                f"rooms 须为直播间 ID（数字）的列表，例如 [7704121983748191672]；收到 {item!r}。"
-            )
-        ids.append(int(item))
-    return tuple(ids)
-
-
 def _threshold(value: object) -> float:
     seconds = (
         float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
@@ -467,7 +453,7 @@ def build(
     from livekit.charts.render import setup
 
     threshold = _threshold(threshold_seconds)
-    ids = _room_ids(rooms)
+    ids = room_ids(rooms)
     span = period(kit, start, end, datasets=DATASETS)
     viewers = kit.load("viewers", span.first, span.last)
     shows = kit.load("rooms", span.first, span.last)

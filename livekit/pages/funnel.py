@@ -45,14 +45,13 @@ from livekit.analysis.funnel import (
     rooms_counted,
     weakest_step,
 )
+from livekit.analysis.rooms import room_ids as parse_room_ids
 from livekit.charts._frames import padded_domain, require
 from livekit.charts.style import ACCENT, BAD, GOOD, PALETTE, WIDTH
 from livekit.charts.tables import Column, TableSpec
 from livekit.dates import resolve_range
 from livekit.pages._page import Period, Section, period, section
 from livekit.text import escape_markdown as _md
-from livekit.text import plain_text
-from livekit.vocab.errors import LivekitError
 from livekit.vocab.metrics import metric
 from livekit.vocab.units import format_count, format_percent
 
@@ -244,17 +243,6 @@ class FunnelPage:
         return section(funnel_advice(self.funnel, self.split, self.step_labels), AFTER_ADVICE)
 
 
-def _room_ids(rooms: Iterable[Any] | str | int | None) -> tuple[int, ...]:
-    if rooms is None:
-        return ()
-    values = [rooms] if isinstance(rooms, str | int) else list(rooms)
-    try:
-        return tuple(int(r) for r in values)
-    except (TypeError, ValueError):
-        shown = plain_text(rooms, limit=60)
-        raise LivekitError(f"rooms 须为直播间 room_id（数字）的列表，收到：{shown}") from None
-
-
 def build(
     kit: Kit,
     start: date | str = "last_7_days",
@@ -271,7 +259,7 @@ def build(
     (:func:`livekit.pages.period`). Mistakes raise :class:`LivekitError` (one Chinese line).
     """
     # every parameter checked before any data is prepared
-    room_ids = _room_ids(rooms)
+    room_ids = parse_room_ids(rooms)
     first, last = resolve_range(start, end)
     # a list of rooms has no "same rooms last time" to compare with
     when = None if room_ids else comparison_period(first, last, compare_to)

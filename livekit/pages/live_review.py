@@ -29,6 +29,7 @@ import polars as pl
 
 import livekit.charts as charts
 from livekit.analysis import live
+from livekit.analysis.rooms import room_ids
 from livekit.charts._frames import chartable, require
 from livekit.charts.style import ACCENT, HEIGHT, WIDTH
 from livekit.charts.tables import Format
@@ -192,7 +193,7 @@ def build(
     kit: Kit,
     *,
     day: date | str = "2_days_ago",
-    rooms: Sequence[int] = (),
+    rooms: Sequence[int | str] = (),
     rate_window: int = 10,
 ) -> LiveReviewPage:
     """The live review of ``day`` on ``kit`` (the notebook's parameters).
@@ -202,10 +203,7 @@ def build(
     """
     if isinstance(rate_window, bool) or not isinstance(rate_window, int) or rate_window < 1:
         raise LivekitError(f"rate_window 须为至少 1 的整数（分钟），收到 {rate_window!r}")
-    if isinstance(rooms, str | bytes) or not all(
-        isinstance(r, int) and not isinstance(r, bool) for r in rooms
-    ):
-        raise LivekitError(f"rooms 须为直播间 room_id（整数）的列表，收到 {rooms!r}")
+    ids = room_ids(rooms)
     the_day = resolve_day(day, name="day")
     charts.setup()
     ready = period(kit, the_day, the_day, datasets=DATASETS)
@@ -213,7 +211,7 @@ def build(
         kit.load("live_snapshots", the_day, the_day),
         kit.load("alerts", the_day, the_day),
         rate_window=rate_window,
-        rooms=rooms,
+        rooms=ids,
     )
     return LiveReviewPage(the_day, ready, review)
 

@@ -46,6 +46,7 @@ from livekit.analysis.roi import (
     roi_by_room,
     roi_summary,
 )
+from livekit.analysis.rooms import room_ids as parse_room_ids
 from livekit.charts._frames import chartable, clip_labels, require
 from livekit.charts.style import BAD, GOOD, HEIGHT, NEUTRAL, WIDTH
 from livekit.charts.tables import Column, TableSpec
@@ -178,7 +179,7 @@ def build(
     (:func:`livekit.pages.period`). Mistakes raise :class:`LivekitError` (one Chinese line).
     """
     margin = _gross_margin(gross_margin)
-    room_ids = _room_ids(rooms)
+    room_ids = parse_room_ids(rooms)
     charts.setup()  # the charts' theme, rendered offline as SVG
     current = period(kit, start, end, datasets=DATASETS)
     first, last = current.first, current.last
@@ -214,19 +215,6 @@ def _gross_margin(value: Any) -> float:
             f"毛利率 gross_margin 须为不超过 1 的小数（如 0.45 表示 45%），收到 {value!r}"
         )
     return float(value)
-
-
-def _room_ids(rooms: Iterable[Any] | str | int | None) -> tuple[int, ...]:
-    if rooms is None:
-        return ()
-    values = [rooms] if isinstance(rooms, str | int) else list(rooms)
-    ids: list[int] = []
-    for value in values:
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit():
-            raise LivekitError(f"rooms 须为直播间 room_id（整数）的列表，收到 {value!r}")
-        ids.append(int(text))
-    return tuple(ids)
 
 
 # ---- prose --------------------------------------------------------------------------------------
