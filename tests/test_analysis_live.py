@@ -6,37 +6,15 @@ tests/test_pages_live_review.py."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import polars as pl
 import pytest
 
 from livekit.analysis import live
 from livekit.analysis.live import alert_timeline, live_review, minute_curves
-from livekit.sandbox.world import CHINA_TZ
 from livekit.store.datasets import ALERTS, LIVE_SNAPSHOTS
-
-START = datetime(2026, 11, 26, 19, 44, tzinfo=CHINA_TZ)
-
-
-def snaps(points: list[tuple[float, dict[str, float]]]) -> pl.DataFrame:
-    rows = []
-    for minutes, counters in points:
-        row: dict[str, object] = {c: 0 for c in LIVE_SNAPSHOTS.schema}
-        row.update(
-            snapshot_time=START + timedelta(minutes=minutes),
-            room_id=1,
-            advertiser_id=2,
-            aweme_id=3,
-            aweme_name="主号",
-            room_title="晚场",
-            start_time=START,
-            live_pay_order_gmv_alias=0.0,
-            stat_cost=0.0,
-        )
-        row.update(counters)
-        rows.append(row)
-    return pl.DataFrame(rows, schema=LIVE_SNAPSHOTS.schema)
+from tests.helpers.live import START, alert_row, snaps
 
 
 def test_minute_curve_differences_the_last_snapshot_of_each_minute() -> None:
@@ -80,27 +58,6 @@ def test_empty_snapshots_give_an_empty_frame_with_columns() -> None:
     c = minute_curves(pl.DataFrame(schema=LIVE_SNAPSHOTS.schema))
     assert c.is_empty()
     assert "new_viewers" in c.columns
-
-
-def alert_row(state: str, minute: int, **extra: object) -> dict[str, object]:
-    row: dict[str, object] = {c: None for c in ALERTS.schema}
-    row.update(
-        alert_id="新进观众骤降|room=1",
-        rule="新进观众骤降",
-        metric="new_viewers_per_min",
-        severity="critical",
-        scope="room",
-        room_id=1,
-        state=state,
-        started_at=START + timedelta(minutes=57),
-        changed_at=START + timedelta(minutes=minute),
-        minute_of_show=minute,
-        labels=json.dumps({"room_title": "晚场"}, ensure_ascii=False),
-        message=f"{state} 消息",
-        note="",
-    )
-    row.update(extra)
-    return row
 
 
 def test_alert_timeline_pairs_firing_with_resolution() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 import subprocess
 import sys
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from livekit.charts import _frames
 from livekit.charts.style import LABEL_EMS
 from livekit.pages import ab_test, dwell_time
 from livekit.pages import funnel as funnel_page
+from tests.helpers.experiments import lifts
 from tests.helpers.markup import INVISIBLE
 from tests.helpers.markup import parse_html as parse
 
@@ -106,20 +106,6 @@ def _rooms() -> pl.DataFrame:
     )
 
 
-def _lifts(*, nan: bool = False) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "label": ["成交转化率", "人均观看时长", "无法计算"],
-            "lift": [0.14, 0.01, math.nan if nan else 0.02],
-            "lift_low": [0.08, -0.03, math.nan if nan else -0.01],
-            "lift_high": [0.20, 0.05, math.nan if nan else 0.05],
-            "ci_level": [0.95] * 3,
-            "adjusted_p": [0.001, 0.6, None],
-            "verdict": ["up", "none", "error"],
-        }
-    )
-
-
 CASES: dict[str, tuple[Callable[[], Any], str]] = {
     "funnel": (lambda: funnel_page.funnel_chart(_funnel()), "直播间转化漏斗"),
     "funnel_change": (lambda: funnel_page.funnel_change_chart(_change()), "成交变化拆解"),
@@ -153,7 +139,7 @@ CASES: dict[str, tuple[Callable[[], Any], str]] = {
         lambda: charts.survival_chart(_km(2), "source", color_title="流量来源", max_minutes=30),
         "观众留存曲线",
     ),
-    "lift": (lambda: ab_test.lift_chart(_lifts()), "实验组相对对照组的提升"),
+    "lift": (lambda: ab_test.lift_chart(lifts()), "实验组相对对照组的提升"),
     "rate": (
         lambda: charts.rate_chart(
             pl.DataFrame(

@@ -4,9 +4,7 @@ charts (their unit tests with them)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
-from datetime import date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,48 +23,7 @@ from livekit.pages import Period, ab_test
 from livekit.source import Kit
 from livekit.vocab.errors import LivekitError
 from livekit.vocab.units import format_count, format_percent
-
-FIRST, LAST = date(2026, 10, 1), date(2026, 10, 14)
-T0 = datetime(2026, 10, 1, 20, 0, 0)
-
-
-# ---- small frames ------------------------------------------------------------------------------
-def visits(rows: list[tuple[str, str | None, bool, int | None, int, float]]) -> pl.DataFrame:
-    """Viewer-export rows: (viewer_id, variant, paid, clicked_product_id, seconds, pay_amount)."""
-    return pl.DataFrame(
-        {
-            "room_id": [1] * len(rows),
-            "viewer_id": [r[0] for r in rows],
-            "variant": [r[1] for r in rows],
-            "paid": [r[2] for r in rows],
-            "clicked_product_id": [r[3] for r in rows],
-            "enter_time": [T0] * len(rows),
-            "leave_time": [T0 + timedelta(seconds=r[4]) for r in rows],
-            "pay_amount": [r[5] for r in rows],
-        },
-        schema_overrides={
-            "variant": pl.String,
-            "clicked_product_id": pl.Int64,
-            "pay_amount": pl.Float64,
-        },
-    )
-
-
-def proportion_units(conv_a: int, n_a: int, conv_b: int, n_b: int) -> pl.DataFrame:
-    """Per-viewer units with ``converted`` set for the first ``conv`` viewers of each arm."""
-    arm = ["A"] * n_a + ["B"] * n_b
-    converted = [i < conv_a for i in range(n_a)] + [i < conv_b for i in range(n_b)]
-    return pl.DataFrame(
-        {
-            "viewer_id": [f"v{i}" for i in range(n_a + n_b)],
-            "arm": arm,
-            "converted": converted,
-            "clicked": converted,
-            "watch_seconds": [60.0 + (i % 7) for i in range(n_a + n_b)],
-            "gmv": [0.0] * (n_a + n_b),
-            "visits": [1] * (n_a + n_b),
-        }
-    )
+from tests.helpers.experiments import FIRST, LAST, lifts, proportion_units, visits
 
 
 def session_frames() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -545,20 +502,6 @@ def _units(conv_b: int, n: int = 1000) -> pl.DataFrame:
     )
 
 
-def _lifts(*, nan: bool = False) -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "label": ["成交转化率", "人均观看时长", "无法计算"],
-            "lift": [0.14, 0.01, math.nan if nan else 0.02],
-            "lift_low": [0.08, -0.03, math.nan if nan else -0.01],
-            "lift_high": [0.20, 0.05, math.nan if nan else 0.05],
-            "ci_level": [0.95] * 3,
-            "adjusted_p": [0.001, 0.6, None],
-            "verdict": ["up", "none", "error"],
-        }
-    )
-
-
 def test_lift_chart_colours_the_adjusted_verdict_not_the_raw_interval() -> None:
     # Three metrics; conversion 10.0% -> 13.4%: p = 0.018 alone, its interval excludes 0, but
     # Holm over three metrics adjusts p to 0.054: the analysis says "no difference".
@@ -592,13 +535,13 @@ def test_lift_chart_colours_the_adjusted_verdict_not_the_raw_interval() -> None:
 
 def test_lift_chart_needs_the_verdict() -> None:
     with pytest.raises(ValueError, match="verdict"):
-        ab_test.lift_chart(_lifts().drop("verdict"))
+        ab_test.lift_chart(lifts().drop("verdict"))
     with pytest.raises(ValueError, match="verdict"):
-        ab_test.lift_chart(_lifts().with_columns(pl.lit("显著").alias("verdict")))
+        ab_test.lift_chart(lifts().with_columns(pl.lit("显著").alias("verdict")))
 
 
 def test_lift_chart_leaves_out_undefined_lifts_and_takes_a_title() -> None:
-    chart = ab_test.lift_chart(_lifts(nan=True), title="提升森林图", subtitle="自定义说明")
+    chart = ab_test.lift_chart(lifts(nan=True), title="提升森林图", subtitle="自定义说明")
     assert set(_colours(chart)) == {"成交转化率", "人均观看时长"}
     svg = vlc.vegalite_to_svg(chart.to_json())
     assert "提升森林图" in svg

@@ -4,7 +4,7 @@ analysis's numbers, escape upstream text, and build from a kit's store."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import altair as alt
@@ -20,63 +20,11 @@ from livekit.text import escape_markdown
 from livekit.vocab.errors import LivekitError
 from livekit.vocab.labels import SEVERITY_LABELS
 from livekit.vocab.metrics import metric
-from livekit.vocab.tz import CHINA_TZ
 from livekit.vocab.units import format_money, format_percent
+from tests.helpers.live import START, alert_row, alerts_of, snaps
 
 DAY = date(2026, 11, 26)
-START = datetime(2026, 11, 26, 19, 44, tzinfo=CHINA_TZ)
 HOSTILE = "**抢** <script>alert(1)</script> [点我](http://x.invalid) `x`|y"
-
-
-def snaps(
-    points: list[tuple[float, dict[str, float]]],
-    *,
-    room_id: int = 1,
-    title: str = "晚场",
-    start: datetime = START,
-) -> pl.DataFrame:
-    rows = []
-    for minutes, counters in points:
-        row: dict[str, object] = {c: 0 for c in LIVE_SNAPSHOTS.schema}
-        row.update(
-            snapshot_time=start + timedelta(minutes=minutes),
-            room_id=room_id,
-            advertiser_id=2,
-            aweme_id=3,
-            aweme_name="主号",
-            room_title=title,
-            start_time=start,
-            live_pay_order_gmv_alias=0.0,
-            stat_cost=0.0,
-        )
-        row.update(counters)
-        rows.append(row)
-    return pl.DataFrame(rows, schema=LIVE_SNAPSHOTS.schema)
-
-
-def alert_row(state: str, minute: int, **extra: object) -> dict[str, object]:
-    row: dict[str, object] = {c: None for c in ALERTS.schema}
-    row.update(
-        alert_id="新进观众骤降|room=1",
-        rule="新进观众骤降",
-        metric="new_viewers_per_min",
-        severity="critical",
-        scope="room",
-        room_id=1,
-        state=state,
-        started_at=START + timedelta(minutes=57),
-        changed_at=START + timedelta(minutes=minute),
-        minute_of_show=minute,
-        labels=json.dumps({"room_title": "晚场"}, ensure_ascii=False),
-        message=f"{state} 消息",
-        note="",
-    )
-    row.update(extra)
-    return row
-
-
-def alerts_of(*rows: dict[str, object]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=ALERTS.schema)
 
 
 def steady_show(minutes: int = 130, per_minute: int = 50, **kw: object) -> pl.DataFrame:

@@ -156,26 +156,11 @@ def repurchases(
     """
     if window_days <= 0:
         raise LivekitError(f"复购窗口 window_days 须为正整数（天），收到 {window_days!r}")
-    require_columns(orders, ORDER_COLUMNS, "抖店订单数据（orders）")
-    require_columns(order_items, ITEM_COLUMNS, "抖店子订单数据（order_items）")
-    paid = (
-        orders.filter(pl.col(PAID).is_not_null() & pl.col("doudian_open_id").is_not_null())
-        .select("order_id", "doudian_open_id", "pay_time", "pay_amount")
-        .unique("order_id", keep="last")
-    )
-    in_room = (
-        order_items.filter(pl.col("room_id").is_not_null() & (pl.col("room_id") != 0))
-        .select(pl.col("parent_order_id").alias("order_id"), "room_id")
-        .unique()
-    )
+    paid, in_room = _paid_and_in_room(orders, order_items)
     room_paid = in_room.join(paid, on="order_id", how="inner")
-    first = room_paid.group_by("room_id", "doudian_open_id").agg(
-        pl.col("pay_time").min().alias("t0")
-    )
-    window = timedelta(days=window_days)
+    first = _first_pay(room_paid)
     repeat = (
-        first.join(paid, on="doudian_open_id", how="inner")
-        .filter((pl.col("pay_time") > pl.col("t0")) & (pl.col("pay_time") <= pl.col("t0") + window))
+        _in_window(first, paid, window_days)
         .join(in_room, on=["room_id", "order_id"], how="anti")  # the room's own orders
         .group_by("room_id")
         .agg(
@@ -430,6 +415,15 @@ def _repeat_pairs(
 ) -> pl.DataFrame:
     """(room_id, order_id, pay_amount): every paid order of a room's buyer inside the room's
     window (the room's own orders included; :func:`repurchases` leaves them out)."""
+    paid, in_room = _paid_and_in_room(orders, order_items)
+    first = _first_pay(in_room.join(paid, on="order_id", how="inner"))
+    return _in_window(first, paid, window_days).select("room_id", "order_id", "pay_amount")
+
+
+def _paid_and_in_room(
+    orders: pl.DataFrame, order_items: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The paid orders that name their buyer (each once), and which room each order came from."""
     require_columns(orders, ORDER_COLUMNS, "抖店订单数据（orders）")
     require_columns(order_items, ITEM_COLUMNS, "抖店子订单数据（order_items）")
     paid = (
@@ -442,16 +436,21 @@ def _repeat_pairs(
         .select(pl.col("parent_order_id").alias("order_id"), "room_id")
         .unique()
     )
-    first = (
-        in_room.join(paid, on="order_id", how="inner")
-        .group_by("room_id", "doudian_open_id")
-        .agg(pl.col("pay_time").min().alias("t0"))
+    return paid, in_room
+
+
+def _first_pay(room_paid: pl.DataFrame) -> pl.DataFrame:
+    """(room_id, doudian_open_id, t0): each buyer's first payment in each room."""
+    return room_paid.group_by("room_id", "doudian_open_id").agg(
+        pl.col("pay_time").min().alias("t0")
     )
+
+
+def _in_window(first: pl.DataFrame, paid: pl.DataFrame, window_days: int) -> pl.DataFrame:
+    """Every paid order of a room's buyer after their first payment there, within the window."""
     window = timedelta(days=window_days)
-    return (
-        first.join(paid, on="doudian_open_id", how="inner")
-        .filter((pl.col("pay_time") > pl.col("t0")) & (pl.col("pay_time") <= pl.col("t0") + window))
-        .select("room_id", "order_id", "pay_amount")
+    return first.join(paid, on="doudian_open_id", how="inner").filter(
+        (pl.col("pay_time") > pl.col("t0")) & (pl.col("pay_time") <= pl.col("t0") + window)
     )
 
 
