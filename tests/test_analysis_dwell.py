@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
-from statsmodels.duration.survfunc import SurvfuncRight
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.proportion import proportion_confint
 
@@ -21,6 +23,7 @@ from livekit.analysis.dwell import (
     logrank,
     median_survival,
     median_survival_ci,
+    retention,
     retention_by_group,
     survival,
     visit_durations,
@@ -308,3 +311,142 @@ def test_retention_by_group_orders_by_median_and_tests_the_difference() -> None:
     assert groups.p_value < 0.001
     one = retention_by_group(_grouped({"homepage_follow": [10.0, 20.0, 30.0]}))
     assert one.p_value is None
+
+
+# ---- counts per distinct time: the same numbers as statsmodels, per observation --------------
+def _same(a: object, b: object) -> None:
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    assert x.shape == y.shape
+    assert np.array_equal(np.isnan(x), np.isnan(y))
+    assert x[~np.isnan(x)] == pytest.approx(y[~np.isnan(y)], rel=1e-12, abs=1e-15)
+
+
+def _assert_matches_statsmodels(t: object, e: object) -> None:
+    """survival, the log-log band, the median and its interval = SurvfuncRight on the same data."""
+    t = np.asarray(t, dtype=np.float64)
+    e = np.asarray(e, dtype=np.float64)
+    km = survival(t, e)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sf = SurvfuncRight(t, e)
+        ref_ci = sf.quantile_ci(0.5, alpha=0.05, method="cloglog")
+        s, se = sf.surv_prob, sf.surv_prob_se
+        # the band statsmodels inverts for quantile_ci("cloglog"): g(S) ± z·|g'(S)|·se
+        g, spread = np.log(-np.log(s)), 1.959963984540054 * se / np.abs(s * np.log(s))
+        low = np.where((s > 0) & (s < 1), np.exp(-np.exp(g + spread)), np.nan)
+        high = np.where((s > 0) & (s < 1), np.exp(-np.exp(g - spread)), np.nan)
+    assert km["time"].to_list() == sf.surv_times.tolist()
+    assert km["at_risk"].to_list() == sf.n_risk.astype(int).tolist()
+    assert km["events"].to_list() == sf.n_events.astype(int).tolist()
+    _same(km["survival"].to_numpy(), s)
+    _same(km["std_err"].to_numpy(), se)
+    _same(km["ci_low"].to_numpy(), low)
+    _same(km["ci_high"].to_numpy(), high)
+    q = float(sf.quantile(0.5)) if sf.surv_times.size else math.nan
+    assert median_survival(t, e) == (None if math.isnan(q) else q)
+    got = median_survival_ci(t, e)
+    if math.isnan(float(ref_ci[0])):
+        assert got is None
+    else:
+        assert got == (float(ref_ci[0]), float(ref_ci[1]))
+    r = retention(t, e)
+    assert r.curve.equals(km)
+    assert (r.median, r.median_ci) == (median_survival(t, e), got)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_counts_per_time_equal_statsmodels_on_ties_and_censoring(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(50, 3000))
+    t = np.round(rng.lognormal(3.0 + seed % 3, 1.0 + 0.2 * seed, n))  # whole seconds: ties
+    e = rng.random(n) < rng.uniform(0.5, 0.99)
+    _assert_matches_statsmodels(t, e)
+    _assert_matches_statsmodels(t / 7.0, e)  # fractional times too
+
+
+def test_counts_per_time_equal_statsmodels_on_edge_cases() -> None:
+    _assert_matches_statsmodels([5.0, 9.0, 9.0], [0, 0, 0])  # all censored: no curve
+    _assert_matches_statsmodels([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0], [1] * 8)  # no censoring
+    _assert_matches_statsmodels([42.0], [1])  # one observation: S = 0, se undefined
+    _assert_matches_statsmodels([42.0], [0])
+    _assert_matches_statsmodels([30.0] * 10, [1] * 10)  # all equal times
+    _assert_matches_statsmodels([30.0] * 10, [1, 0] * 5)
+    _assert_matches_statsmodels([5.0, 6.0, 7.0, 8.0, 9.0], [1, 0, 0, 0, 0])  # median not reached
+    _assert_matches_statsmodels([0.0, -0.0, 0.0, 3.0], [1, 1, 0, 1])  # zero dwell, signed zero
+    # whole seconds where statsmodels' quantile_ci is NaN: S jumps from 1 to 0.4, then to 0,
+    # and no event time has a band containing 0.5; we keep "no interval" (None)
+    t, e = [1.0] * 60 + [2.0] * 40, [1] * 100
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert math.isnan(SurvfuncRight(t, e).quantile_ci(0.5, method="cloglog")[0])
+    assert median_survival_ci(t, e) is None
+    _assert_matches_statsmodels(t, e)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 25), st.booleans(), st.sampled_from("abc")),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_counts_per_time_equal_statsmodels_property(rows: list[tuple[int, bool, str]]) -> None:
+    t = np.array([float(r[0]) for r in rows])
+    e = np.array([r[1] for r in rows], dtype=np.float64)
+    _assert_matches_statsmodels(t, e)  # whole seconds: counted by bincount
+    _assert_matches_statsmodels(t / 4.0, e)  # fractional: counted by a polars group-by
+    groups = [r[2] for r in rows]
+    if len(set(groups)) < 2:
+        return
+    codes = np.unique(groups, return_inverse=True)[1]
+    try:
+        ref = survdiff(t, e, codes, weight_type=None)
+    except np.linalg.LinAlgError:  # a singular covariance (a group never at risk with others)
+        with pytest.raises(np.linalg.LinAlgError):
+            logrank(t, e, groups)
+        return
+    stat, p = logrank(t, e, groups)
+    assert stat == pytest.approx(float(ref[0]), rel=1e-9, abs=1e-12)
+    assert p == pytest.approx(float(ref[1]), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_logrank_from_counts_equals_survdiff(seed: int) -> None:
+    rng = np.random.default_rng(200 + seed)
+    n = 4000
+    k = 2 + seed
+    g = rng.integers(0, k, n)
+    t = np.round(rng.exponential(60.0 * (1 + g), n))
+    e = rng.random(n) < 0.9
+    stat, p = logrank(t, e, [f"g{x}" for x in g])
+    ref_stat, ref_p = survdiff(t, e.astype(float), g, weight_type=None)
+    assert stat == pytest.approx(ref_stat, rel=1e-10)
+    assert p == pytest.approx(ref_p, rel=1e-9, abs=1e-15)
+
+
+def test_retention_by_group_equals_statsmodels_per_group() -> None:
+    rng = np.random.default_rng(9)
+    scales = {"a": 30.0, "b": 90.0, "c": 60.0, "d": 20.0}
+    grouped = _grouped(
+        {k: rng.exponential(v, 500).round().tolist() for k, v in scales.items()},
+        censored_after=150.0,
+    )
+    groups = retention_by_group(grouped, top=2)
+    folded = grouped.with_columns(
+        pl.when(pl.col("source").is_in(["a", "b"])).then("source").otherwise(pl.lit(OTHER_GROUP))
+    )
+    for name in ("a", "b", OTHER_GROUP):
+        part = folded.filter(pl.col("source") == name)
+        sf = SurvfuncRight(part["dwell"].to_numpy(), part["left"].to_numpy().astype(float))
+        curve = groups.curves.filter(pl.col("group") == name)
+        _same(curve["survival"].to_numpy(), sf.surv_prob)
+        _same(curve["std_err"].to_numpy(), sf.surv_prob_se)
+        row = groups.summary.filter(pl.col("group") == name).row(0, named=True)
+        assert row["visits"] == part.height
+        assert row["median"] == sf.quantile(0.5)
+    codes = np.unique(folded["source"].to_numpy(), return_inverse=True)[1]
+    ref = survdiff(
+        folded["dwell"].to_numpy(), folded["left"].to_numpy().astype(float), codes, weight_type=None
+    )
+    assert groups.statistic == pytest.approx(ref[0], rel=1e-10)
+    assert groups.p_value == pytest.approx(ref[1], rel=1e-9, abs=1e-15)

@@ -3,7 +3,8 @@
 Follows docs/metrics.md ("Dwell time"). A viewer visit is an event "left" at its duration; a
 visit still open when the stream ends (or when the data was cut) is censored. Retention is the
 Kaplan-Meier curve with pointwise confidence limits, its median, and the log-rank test between
-groups (statsmodels ``SurvfuncRight`` and ``survdiff``).
+groups, computed from counts per distinct time with the arithmetic of statsmodels
+``SurvfuncRight`` and ``survdiff`` (see "Kaplan-Meier" below for why).
 
 Choices pinned here:
 
@@ -41,7 +42,6 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 from scipy import stats
-from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.proportion import proportion_confint
 
@@ -103,7 +103,7 @@ def _survival_input(
     durations: Values, observed: Values
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     try:
-        t = _to_numpy(durations).astype(np.float64)
+        t = np.asarray(_to_numpy(durations), dtype=np.float64)  # no copy when already float64
     except (TypeError, ValueError):
         raise LivekitError("停留时长须为数值（秒）。") from None
     e = _to_numpy(observed)
@@ -117,7 +117,7 @@ def _survival_input(
         flags = e.astype(np.float64)
     except (TypeError, ValueError):
         raise LivekitError("是否离开的标记须为 0/1 或 True/False。") from None
-    if not np.isin(flags, (0.0, 1.0)).all():
+    if e.dtype != np.bool_ and not np.isin(flags, (0.0, 1.0)).all():
         raise LivekitError("是否离开的标记须为 0/1 或 True/False（1 = 已离开，0 = 删失）。")
     return t, flags
 
@@ -129,6 +129,141 @@ def _z(alpha: float) -> float:
 
 
 # ---- Kaplan-Meier ---------------------------------------------------------------------------------
+# Hand-written on purpose: statsmodels' SurvfuncRight and survdiff work per observation (a
+# np.unique sort of every visit, one bincount per group), which costs seconds on the 10 million
+# visits of a season. Kaplan-Meier and the log-rank test only need counts per distinct time
+# (whole seconds: a few thousand rows), so we aggregate first with polars and run the same
+# arithmetic as statsmodels on the counts. The results are those of SurvfuncRight (surv_prob,
+# surv_prob_se, quantile, quantile_ci "cloglog") and survdiff to rounding; statsmodels stays the
+# oracle in tests/test_analysis_dwell.py.
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """Visits per distinct time, ascending: every time, censored-only times included."""
+
+    time: npt.NDArray[np.float64]
+    visits: npt.NDArray[np.int64]
+    events: npt.NDArray[np.float64]
+
+
+# Whole seconds up to this many (48 days) are counted with np.bincount (a slot per second).
+_BINCOUNT_MAX = 2**22
+
+
+def _counts(t: npt.NDArray[np.float64], e: npt.NDArray[np.float64]) -> _Counts:
+    if t.size and t.max() <= _BINCOUNT_MAX and (t == np.floor(t)).all():
+        # the common case (exports in whole seconds): counting beats hashing
+        slot = t.astype(np.int64)
+        visits = np.bincount(slot)
+        seen = np.flatnonzero(visits)
+        return _Counts(
+            time=seen.astype(np.float64),
+            visits=visits[seen].astype(np.int64),
+            events=np.asarray(np.bincount(slot, weights=e)[seen], dtype=np.float64),
+        )
+    frame = (
+        pl.DataFrame({"time": t + 0.0, "event": e})  # + 0.0: -0.0 and 0.0 are one time
+        .group_by("time")
+        .agg(pl.len().alias("visits"), pl.col("event").sum())
+        .sort("time")
+    )
+    return _Counts(
+        time=frame["time"].to_numpy().astype(np.float64),
+        visits=frame["visits"].to_numpy().astype(np.int64),
+        events=frame["event"].to_numpy().astype(np.float64),
+    )
+
+
+@dataclass(frozen=True)
+class _KaplanMeier:
+    """The curve at the event times (statsmodels' surv_times, n_risk, n_events, ...)."""
+
+    time: npt.NDArray[np.float64]
+    at_risk: npt.NDArray[np.int64]
+    events: npt.NDArray[np.float64]
+    survival: npt.NDArray[np.float64]
+    std_err: npt.NDArray[np.float64]
+
+
+def _kaplan_meier(counts: _Counts) -> _KaplanMeier:
+    # at risk just before each time: the visits at this time or later
+    n_all = np.cumsum(counts.visits[::-1])[::-1]
+    keep = np.flatnonzero(counts.events > 0)
+    n, d = n_all[keep], counts.events[keep]
+    # S(t) = prod(1 - d_i / n_i), summed on the log scale as statsmodels does (same rounding);
+    # a factor of 0 (everyone left) makes S exactly 0 from there on.
+    factor = 1 - d / n.astype(np.float64)
+    zero = factor < 1e-16
+    factor[zero] = 1e-16
+    s = np.exp(np.cumsum(np.log(factor)))
+    s[zero] = 0
+    # Greenwood: Var S = S^2 * sum d_i / (n_i (n_i - d_i)); undefined from the first n_i = d_i on
+    terms = d / np.clip(n * (n - d), 1e-12, np.inf).astype(np.float64)
+    terms[(n == d) | (n == 0)] = np.nan
+    se = np.sqrt(np.cumsum(terms))
+    scale = np.isfinite(se) | (s != 0)
+    se[scale] *= s[scale]
+    se[~scale] = np.nan
+    return _KaplanMeier(time=counts.time[keep], at_risk=n, events=d, survival=s, std_err=se)
+
+
+def _estimate(durations: Values, observed: Values) -> _KaplanMeier | None:
+    """The Kaplan-Meier curve of validated input; None without any event."""
+    t, e = _survival_input(durations, observed)
+    if t.size == 0 or not e.any():
+        return None
+    return _kaplan_meier(_counts(t, e))
+
+
+def _curve(km: _KaplanMeier | None, z: float) -> pl.DataFrame:
+    if km is None:
+        return pl.DataFrame(schema=SURVIVAL_SCHEMA)
+    s, se = km.survival, km.std_err
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # Var(log(-log S)) ≈ se² / (S ln S)²  (delta method; Kalbfleisch & Prentice 2002)
+        w = z * se / np.abs(s * np.log(s))
+        low = np.where((s > 0) & (s < 1), s ** np.exp(w), np.nan)
+        high = np.where((s > 0) & (s < 1), s ** np.exp(-w), np.nan)
+    # S = 1 can't happen at an event time; a zero-variance point (se = 0, 0 < S < 1) gives S.
+    return pl.DataFrame(
+        {
+            "time": km.time,
+            "at_risk": km.at_risk,
+            "events": km.events.astype(np.int64),
+            "survival": s,
+            "std_err": se,
+            "ci_low": low,
+            "ci_high": high,
+        },
+        schema=SURVIVAL_SCHEMA,
+    )
+
+
+def _median(km: _KaplanMeier | None) -> float | None:
+    # strict inequality (SAS, statsmodels quantile)
+    below = np.flatnonzero(km.survival < 0.5) if km is not None else np.empty(0, np.int64)
+    return float(km.time[below[0]]) if km is not None and below.size else None
+
+
+def _median_ci(km: _KaplanMeier | None, z: float) -> tuple[float, float] | None:
+    # Invert the z-test of g(S(t)) = g(0.5) with g(x) = log(-log x): the event times where
+    # |g(S) - g(0.5)| / (|g'(S)| se) <= z, g'(x) = -1 / (x ln x); the upper limit is the next
+    # event time after the last of them (inf if none). NaN comparisons (S = 0, se undefined,
+    # se = 0 at whole-second ties) count as outside, as in statsmodels.
+    if km is None:
+        return None
+    s, se = km.survival, km.std_err
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (np.log(-np.log(s)) - math.log(-math.log(0.5))) / ((-1 / (s * np.log(s))) * se)
+        inside = np.flatnonzero(np.abs(r) <= z)
+    if inside.size == 0:
+        return None
+    last = int(inside[-1])
+    high = math.inf if last == km.time.size - 1 else float(km.time[last + 1])
+    return float(km.time[inside[0]]), high
+
+
 def survival(durations: Values, observed: Values, *, alpha: float = DEFAULT_ALPHA) -> pl.DataFrame:
     """Kaplan-Meier retention curve: one row per distinct event time.
 
@@ -139,39 +274,12 @@ def survival(durations: Values, observed: Values, *, alpha: float = DEFAULT_ALPH
     at level ``1 - alpha``; NaN where S = 0). No events at all gives an empty frame.
     """
     z = _z(alpha)
-    t, e = _survival_input(durations, observed)
-    if t.size == 0 or not e.any():
-        return pl.DataFrame(schema=SURVIVAL_SCHEMA)
-    sf = SurvfuncRight(t, e)
-    s = np.asarray(sf.surv_prob, dtype=np.float64)
-    se = np.asarray(sf.surv_prob_se, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # Var(log(-log S)) ≈ se² / (S ln S)²  (delta method; Kalbfleisch & Prentice 2002)
-        w = z * se / np.abs(s * np.log(s))
-        low = np.where((s > 0) & (s < 1), s ** np.exp(w), np.nan)
-        high = np.where((s > 0) & (s < 1), s ** np.exp(-w), np.nan)
-    # S = 1 can't happen at an event time; a zero-variance point (se = 0, 0 < S < 1) gives S.
-    return pl.DataFrame(
-        {
-            "time": np.asarray(sf.surv_times, dtype=np.float64),
-            "at_risk": np.asarray(sf.n_risk).astype(np.int64),
-            "events": np.asarray(sf.n_events).astype(np.int64),
-            "survival": s,
-            "std_err": se,
-            "ci_low": low,
-            "ci_high": high,
-        },
-        schema=SURVIVAL_SCHEMA,
-    )
+    return _curve(_estimate(durations, observed), z)
 
 
 def median_survival(durations: Values, observed: Values) -> float | None:
     """Median dwell: the first event time with S(t) < 0.5, or None if S never drops below 0.5."""
-    t, e = _survival_input(durations, observed)
-    if t.size == 0 or not e.any():
-        return None
-    q = float(SurvfuncRight(t, e).quantile(0.5))
-    return None if math.isnan(q) else q
+    return _median(_estimate(durations, observed))
 
 
 def median_survival_ci(
@@ -183,22 +291,50 @@ def median_survival_ci(
     survival band; the upper limit is ``inf`` when the band never drops below 0.5. ``None``
     when no time is consistent with the median (no events, or too little data).
     """
-    _z(alpha)
-    t, e = _survival_input(durations, observed)
-    if t.size == 0 or not e.any():
-        return None
-    with np.errstate(divide="ignore", invalid="ignore"):  # g(S) is undefined where S = 0
-        low, high = SurvfuncRight(t, e).quantile_ci(0.5, alpha=alpha, method="cloglog")
-    if math.isnan(float(low)):
-        return None
-    return float(low), float(high)
+    z = _z(alpha)
+    return _median_ci(_estimate(durations, observed), z)
+
+
+def _logrank_counts(
+    time: npt.NDArray[np.float64],
+    group: npt.NDArray[np.int64],
+    visits: npt.NDArray[np.int64],
+    events: npt.NDArray[np.float64],
+    k: int,
+) -> tuple[float, float]:
+    """Log-rank χ² and p-value from visits and events per (time, group code 0..k-1).
+
+    At each distinct time with more than one visit at risk, group g expects E_g = D·N_g/N of
+    the D events; U = O - E over groups 1..k-1 (group 0 is the reference) and its
+    hypergeometric covariance V_ab = Σ D (N - D) / (N - 1) · r_a (δ_ab - r_b), r = N_g / N;
+    χ² = U' V⁻¹ U with k - 1 df (Mantel 1966; statsmodels survdiff, weight_type=None).
+    """
+    times, slot = np.unique(time, return_inverse=True)
+    m = times.size
+    per_visits = np.zeros((k, m))
+    per_events = np.zeros((k, m))
+    np.add.at(per_visits, (group, slot), visits)
+    np.add.at(per_events, (group, slot), events)
+    at_risk = np.cumsum(per_visits[:, ::-1], axis=1)[:, ::-1]
+    n = at_risk.sum(axis=0)
+    d = per_events.sum(axis=0)
+    use = n > 1
+    share = at_risk[:, use] / n[use]
+    d, n = d[use], n[use]
+    u = (per_events[1:, use] - share[1:] * d).sum(axis=1)
+    c = d * (n - d) / (n - 1)
+    r = share[1:]
+    v = np.diag((r * c).sum(axis=1)) - (r * c) @ r.T
+    stat = float(u @ np.linalg.solve(v, u))
+    return stat, float(1 - stats.chi2.cdf(stat, k - 1))
 
 
 def logrank(durations: Values, observed: Values, groups: Values) -> tuple[float, float]:
     """Log-rank test that the retention curves of ``groups`` are equal: (χ² statistic, p-value).
 
-    statsmodels ``survdiff`` with ``weight_type=None`` (the plain log-rank test; Mantel 1966),
-    df = number of groups - 1. At least two groups are required.
+    The plain log-rank test (Mantel 1966) as statsmodels ``survdiff`` with
+    ``weight_type=None`` computes it, from counts per (time, group); df = number of groups - 1.
+    At least two groups are required.
     """
     t, e = _survival_input(durations, observed)
     g = _to_numpy(groups)
@@ -209,9 +345,19 @@ def logrank(durations: Values, observed: Values, groups: Values) -> tuple[float,
         raise LivekitError("分组标记不能为空值。")
     if labels.n_unique() < 2:
         raise LivekitError("对数秩检验至少需要两个组。")
-    codes = labels.rank("dense").to_numpy().astype(np.int64)
-    stat, p = survdiff(t, e, codes, weight_type=None, strata=None, entry=None)
-    return float(stat), float(p)
+    codes = labels.rank("dense").cast(pl.Int64) - 1
+    counts = (
+        pl.DataFrame({"time": t + 0.0, "event": e, "group": codes})
+        .group_by("time", "group")
+        .agg(pl.len().alias("visits"), pl.col("event").sum())
+    )
+    return _logrank_counts(
+        counts["time"].to_numpy().astype(np.float64),
+        counts["group"].to_numpy().astype(np.int64),
+        counts["visits"].to_numpy().astype(np.int64),
+        counts["event"].to_numpy().astype(np.float64),
+        int(labels.n_unique()),
+    )
 
 
 # ---- retention of a report's visits ---------------------------------------------------------------
@@ -274,13 +420,15 @@ class Retention:
 
 def retention(durations: Values, observed: Values, *, alpha: float = DEFAULT_ALPHA) -> Retention:
     """:func:`survival`, :func:`median_survival` and :func:`median_survival_ci` in one go."""
+    z = _z(alpha)
     t, e = _survival_input(durations, observed)
+    km = _estimate(t, e)  # one aggregation for the curve, the median and its interval
     return Retention(
-        curve=survival(t, e, alpha=alpha),
+        curve=_curve(km, z),
         visits=int(t.size),
         censored=int(t.size - e.sum()),
-        median=median_survival(t, e),
-        median_ci=median_survival_ci(t, e, alpha=alpha),
+        median=_median(km),
+        median_ci=_median_ci(km, z),
     )
 
 
@@ -331,27 +479,54 @@ def retention_by_group(
     ``visits`` has ``dwell``, ``left`` and ``column`` (:func:`visit_durations`). The log-rank
     test compares every group, the rest included, as the report shows them.
     """
-    counts = visits.group_by(column).len().sort(["len", column], descending=[True, False])
-    names = counts.head(top).get_column(column).cast(pl.String).to_list()
-    grouped = visits.with_columns(
-        pl.when(pl.col(column).cast(pl.String).is_in(names))
-        .then(pl.col(column).cast(pl.String))
-        .otherwise(pl.lit(other))
-        .alias("_group")
+    _survival_input(visits.get_column("dwell"), visits.get_column("left"))  # survival()'s checks
+    # One aggregation of the visits: visits and departures per (group value, dwell). The top
+    # groups, the folding of the rest into ``other``, every curve and the log-rank test come
+    # from these counts (see "Kaplan-Meier" above).
+    raw = (
+        visits.group_by(pl.col(column).cast(pl.String).alias("_value"), "dwell")
+        .agg(pl.len().alias("visits"), pl.col("left").cast(pl.Float64).sum().alias("event"))
+        .with_columns(time=pl.col("dwell").cast(pl.Float64) + 0.0)  # -0.0 and 0.0: one time
     )
+    sizes = (
+        raw.group_by("_value")
+        .agg(pl.col("visits").sum().alias("len"))
+        .sort(["len", "_value"], descending=[True, False])
+    )
+    names = sizes.head(top).get_column("_value").to_list()
+    counts = (
+        raw.with_columns(
+            pl.when(pl.col("_value").is_in(names))
+            .then(pl.col("_value"))
+            .otherwise(pl.lit(other))
+            .alias("_group")
+        )
+        .group_by("_group", "time")
+        .agg(pl.col("visits").sum(), pl.col("event").sum())
+        .sort("_group", "time")
+    )
+    z = _z(DEFAULT_ALPHA)
     curves: list[pl.DataFrame] = []
     rows: list[dict[str, Any]] = []
+    parts = counts.partition_by("_group", as_dict=True, include_key=False)
     for name in [*names, other]:
-        part = grouped.filter(pl.col("_group") == name)
-        if part.height == 0 or not part["left"].any():
+        part = parts.get((name,))
+        if part is None or not (part["event"] > 0).any():
             continue
-        curve = survival(part["dwell"], part["left"])
+        km = _kaplan_meier(
+            _Counts(
+                time=part["time"].to_numpy().astype(np.float64),
+                visits=part["visits"].to_numpy().astype(np.int64),
+                events=part["event"].to_numpy().astype(np.float64),
+            )
+        )
+        curve = _curve(km, z)
         curves.append(curve.with_columns(pl.lit(name).alias("group")))
         rows.append(
             {
                 "group": name,
-                "visits": part.height,
-                "median": median_survival(part["dwell"], part["left"]),
+                "visits": int(part["visits"].sum()),
+                "median": _median(km),
                 "past_1m": still_watching(curve, 60),
                 "past_3m": still_watching(curve, 180),
             }
@@ -359,8 +534,16 @@ def retention_by_group(
     summary = pl.DataFrame(rows, schema=GROUP_SUMMARY_SCHEMA).sort("median", descending=True)
     statistic: float | None = None
     p_value: float | None = None
-    if grouped["_group"].n_unique() >= 2:
-        statistic, p_value = logrank(grouped["dwell"], grouped["left"], grouped["_group"])
+    present = sorted(parts, key=str)
+    if len(present) >= 2:
+        code = {key[0]: i for i, key in enumerate(present)}
+        statistic, p_value = _logrank_counts(
+            counts["time"].to_numpy().astype(np.float64),
+            counts["_group"].replace_strict(code, return_dtype=pl.Int64).to_numpy(),
+            counts["visits"].to_numpy().astype(np.int64),
+            counts["event"].to_numpy().astype(np.float64),
+            len(present),
+        )
     stacked = (
         pl.concat(curves)
         if curves
