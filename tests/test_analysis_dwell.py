@@ -450,3 +450,18 @@ def test_retention_by_group_equals_statsmodels_per_group() -> None:
     )
     assert groups.statistic == pytest.approx(ref[0], rel=1e-10)
     assert groups.p_value == pytest.approx(ref[1], rel=1e-9, abs=1e-15)
+
+
+def test_retention_by_group_checks_its_input_like_survival() -> None:
+    good = _grouped({"a": [1.0, 2.0, 3.0], "b": [2.0, 4.0]})
+    for bad, match in (
+        (good.with_columns(dwell=pl.Series([1.0, -2.0, 3.0, 2.0, 4.0])), "非负"),
+        (good.with_columns(dwell=pl.Series([1.0, None, 3.0, 2.0, 4.0])), "非负"),
+        (good.with_columns(dwell=pl.col("dwell").cast(pl.String)), "数值"),
+        (good.with_columns(left=pl.Series([True, None, True, True, False])), "0/1"),
+        (good.with_columns(left=pl.Series([1, 2, 1, 1, 0])), "0/1"),
+    ):
+        with pytest.raises(LivekitError, match=match):
+            retention_by_group(bad)
+    as_series = logrank(good["dwell"], good["left"], good["source"])
+    assert as_series == logrank(good["dwell"], good["left"], good["source"].to_list())

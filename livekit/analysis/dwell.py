@@ -340,7 +340,7 @@ def logrank(durations: Values, observed: Values, groups: Values) -> tuple[float,
     g = _to_numpy(groups)
     if g.size != t.size:
         raise LivekitError("分组标记须与停留时长一一对应（数量相同）。")
-    labels = pl.Series(g.tolist())
+    labels = groups if isinstance(groups, pl.Series) else pl.Series(g.tolist())
     if labels.null_count():
         raise LivekitError("分组标记不能为空值。")
     if labels.n_unique() < 2:
@@ -479,7 +479,11 @@ def retention_by_group(
     ``visits`` has ``dwell``, ``left`` and ``column`` (:func:`visit_durations`). The log-rank
     test compares every group, the rest included, as the report shows them.
     """
-    _survival_input(visits.get_column("dwell"), visits.get_column("left"))  # survival()'s checks
+    left = visits.get_column("left")
+    if left.dtype != pl.Boolean or left.null_count():
+        _survival_input(visits.get_column("dwell"), left)  # survival()'s checks, in full
+    elif not visits.schema["dwell"].is_numeric():
+        raise LivekitError("停留时长须为数值（秒）。")
     # One aggregation of the visits: visits and departures per (group value, dwell). The top
     # groups, the folding of the rest into ``other``, every curve and the log-rank test come
     # from these counts (see "Kaplan-Meier" above).
@@ -488,6 +492,7 @@ def retention_by_group(
         .agg(pl.len().alias("visits"), pl.col("left").cast(pl.Float64).sum().alias("event"))
         .with_columns(time=pl.col("dwell").cast(pl.Float64) + 0.0)  # -0.0 and 0.0: one time
     )
+    _survival_input(raw["time"], np.zeros(raw.height))  # dwell checked on its distinct values
     sizes = (
         raw.group_by("_value")
         .agg(pl.col("visits").sum().alias("len"))
