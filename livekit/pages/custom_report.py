@@ -57,14 +57,10 @@ def metric_title(m: Metric) -> str:
     return f"{m.label}（{m.unit}）" if m.unit else m.label
 
 
-def _value(m: Metric, value: Any) -> str:
-    return format_value(m, value)
-
-
 def _metric_columns(metrics: Sequence[Metric]) -> list[Any]:
     from livekit.charts import Column
 
-    return [Column(m.name, m.label, partial(_value, m)) for m in metrics]
+    return [Column(m.name, m.label, partial(format_value, m)) for m in metrics]
 
 
 def catalog_table() -> HtmlTable:
