@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import polars as pl
 
 from livekit.analysis._stats import ALPHA, require_columns, safe_ratio, wilson_bounds, wilson_exprs
+from livekit.analysis.regions import REGION_SCHEMA as REGION_SCHEMA  # one home: regions.py
+from livekit.analysis.regions import region_index as region_index
 from livekit.vocab.errors import LivekitError
 
 
@@ -99,74 +101,4 @@ def with_titles(frame: pl.DataFrame, room_products: pl.DataFrame) -> pl.DataFram
         frame.drop("title", strict=False)
         .join(titles, on="product_id", how="left", maintain_order="left")
         .with_columns(pl.col("title").fill_null(pl.col("product_id").cast(pl.String)))
-    )
-
-
-REGION_SCHEMA: dict[str, pl.DataType] = {
-    "region": pl.String(),
-    "viewers": pl.Int64(),
-    "buyers": pl.Int64(),
-    "viewer_share": pl.Float64(),
-    "buyer_share": pl.Float64(),
-    "conversion": pl.Float64(),
-    "index": pl.Float64(),
-    "ci_low": pl.Float64(),
-    "ci_high": pl.Float64(),
-}
-
-
-def region_index(
-    viewers_or_audience: pl.DataFrame, *, alpha: float = ALPHA, dimension: str = "CITY"
-) -> pl.DataFrame:
-    """Each region's share of buyers over its share of viewers (index > 1 over-converts).
-
-    Input, either:
-
-    * the viewer export (columns ``viewer_id``, ``province``, ``paid``): per province the
-      distinct viewers and the distinct viewers with a paid visit; or
-    * the ``room_audience`` dataset (``action_event``, ``dimension``, ``name``, ``value``): per
-      ``name`` of ``dimension`` (``CITY`` by default) the ENTER and PAY people, summed over
-      rooms (a person who came to two rooms counts twice).
-
-    index = (buyersᵢ / B) / (viewersᵢ / V) = conversionᵢ / overall conversion. Its interval is
-    the Wilson interval of conversionᵢ (level 1 − ``alpha``) divided by the overall conversion
-    B / V, which is treated as known (it rests on all regions, so its own uncertainty is
-    much smaller than a single region's). Undefined values are null. Sorted by index, highest
-    first.
-    """
-    cols = viewers_or_audience.columns
-    if {"viewer_id", "province", "paid"} <= set(cols):
-        counts = viewers_or_audience.group_by(pl.col("province").alias("region")).agg(
-            pl.col("viewer_id").n_unique().cast(pl.Int64).alias("viewers"),
-            pl.col("viewer_id").filter(pl.col("paid")).n_unique().cast(pl.Int64).alias("buyers"),
-        )
-    elif {"action_event", "dimension", "name", "value"} <= set(cols):
-        rows = viewers_or_audience.filter(pl.col("dimension") == dimension)
-        counts = rows.group_by(pl.col("name").alias("region")).agg(
-            pl.col("value").filter(pl.col("action_event") == "ENTER").sum().alias("viewers"),
-            pl.col("value").filter(pl.col("action_event") == "PAY").sum().alias("buyers"),
-        )
-    else:
-        raise LivekitError(
-            "地域分析需要观众明细（viewer_id、province、paid 列）或人群画像数据"
-            f"（action_event、dimension、name、value 列）；现有的列：{'、'.join(cols)}"
-        )
-    counts = counts.with_columns(pl.col("viewers", "buyers").cast(pl.Int64))
-    total_v = int(counts["viewers"].sum() or 0)
-    total_b = int(counts["buyers"].sum() or 0)
-    overall = total_b / total_v if total_v > 0 else None
-    low, high = wilson_exprs(pl.col("buyers"), pl.col("viewers"), alpha)
-    base = pl.lit(overall, pl.Float64)
-    undefined = overall is None or overall == 0
-    out = counts.with_columns(
-        safe_ratio(pl.col("viewers"), pl.lit(total_v)).alias("viewer_share"),
-        safe_ratio(pl.col("buyers"), pl.lit(total_b)).alias("buyer_share"),
-        safe_ratio(pl.col("buyers"), pl.col("viewers")).alias("conversion"),
-    ).with_columns(
-        (pl.lit(None, pl.Float64) if undefined else pl.col("conversion") / base).alias("index"),
-        (pl.lit(None, pl.Float64) if undefined else low / base).alias("ci_low"),
-        (pl.lit(None, pl.Float64) if undefined else high / base).alias("ci_high"),
-    )
-    return out.select(pl.col(name).cast(dtype) for name, dtype in REGION_SCHEMA.items()).sort(
-        ["index", "buyers", "region"], descending=[True, True, False], nulls_last=True
     )
