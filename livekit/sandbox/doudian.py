@@ -1,7 +1,18 @@
 """抖店 open platform: signed POST calls, token.create / token.refresh, order.searchList.
 
 Envelope ``{code, msg, sub_code, sub_msg, log_id, data}``; success is ``code == 10000``.
-Amounts are integer fen, times Unix seconds, pages count from 0.
+Amounts are integer fen, times Unix seconds (int64; 0 = has not happened as seen at ``now``),
+pages count from 0.
+
+Order fields follow the official 抖店 SDKs (the generated Go SDK ``doudian.com/open/sdk_golang``
+``api/order_searchList/response``, and the Java SDK's ``order_searchList.data.ShopOrderListItem``;
+see docs/upstream/orders-explanations-clicks.md §1): shop order ``exp_ship_time`` (latest
+promised ship time), ``ship_time``, ``finish_time``, ``order_status``, ``main_status`` (with
+21/22/39: refund completed before shipping / after shipping / after receipt),
+``logistics_info[]{tracking_no, company, company_name, ship_time, delivery_id,
+product_info[]}`` and ``post_addr``; sku order ``exp_ship_time``, ``ship_time``,
+``logistics_receipt_time``, ``confirm_receipt_time``, ``finish_time``, ``post_addr`` and
+``main_status``. The times come from ``livekit.sandbox.delivery``.
 """
 
 from __future__ import annotations
@@ -17,12 +28,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from livekit.sandbox.core import ParamError, Sandbox, dumps
+from livekit.sandbox.delivery import CARRIERS
 from livekit.sandbox.oauth import OAuthError
 from livekit.sandbox.shapes import shape_numbers
 from livekit.sandbox.world import Order
 
-SHIP_DELAY_S = 86400 + 7200
-FINISH_DELAY_S = 8 * 86400
 CANCEL_REASON_TIMEOUT = "超时未支付"
 
 STATUS_DESC = {
@@ -34,6 +44,10 @@ STATUS_DESC = {
     4: "已取消",
     5: "已完成",
 }
+# main_status codes of a completed refund (order.orderDetail's main_status comment)
+REFUND_BEFORE_SHIP = 21
+REFUND_AFTER_SHIP = 22
+REFUND_AFTER_RECEIPT = 39
 
 
 def param_json(params: Any) -> str:
@@ -280,11 +294,21 @@ def _int(body: dict[str, Any], name: str, required: bool = False) -> int | None:
     return int(value)
 
 
+def seen(ts: int, now: float) -> int:
+    """An event's time as seen at ``now``: 0 when it has not happened (yet)."""
+    return ts if 0 < ts <= now else 0
+
+
 def update_ts(o: Order, now: float) -> int:
+    """The order's last change at ``now``. A completed refund closes the order: what happens
+    to the parcel after it (the carrier's receipt) does not update it, so a refunded order's
+    update_time is its refund time."""
     events = [o.create_ts, o.pay_ts, o.cancel_ts, o.refund_ts]
     if o.pay_ts:
-        events += [o.pay_ts + SHIP_DELAY_S, o.pay_ts + FINISH_DELAY_S]
-    return max(t for t in events if t and t <= now)
+        events += [o.ship_ts, o.receipt_ts, o.confirm_ts]
+    if 0 < o.refund_ts <= now:
+        now = o.refund_ts
+    return max(t for t in events if 0 < t <= now)
 
 
 def search_list(sb: Sandbox, body: dict[str, Any], now: float) -> dict[str, Any]:
@@ -338,37 +362,47 @@ def search_list(sb: Sandbox, body: dict[str, Any], now: float) -> dict[str, Any]
     }
 
 
-def _status(o: Order, now: float) -> tuple[int, dict[str, int]]:
-    """(order_status, after_sale_info) as seen at ``now``."""
+def _status(o: Order, now: float) -> tuple[int, int, dict[str, int]]:
+    """(order_status, main_status, after_sale_info) as seen at ``now``."""
     after = {"after_sale_status": 0, "after_sale_type": 0, "refund_status": 0}
     if not o.pay_ts or o.pay_ts > now:
-        return (4 if o.cancel_ts and o.cancel_ts <= now else 1), after
-    refunded = 0 < o.refund_ts <= now
-    shipped = o.pay_ts + SHIP_DELAY_S <= now
-    if refunded:
-        pre_ship = o.refund_ts < o.pay_ts + SHIP_DELAY_S
-        after = {
-            "after_sale_status": 12,
-            "after_sale_type": 2 if pre_ship else 1,
-            "refund_status": 3,
-        }
-        if pre_ship:
-            return 4, after
-    if o.pay_ts + FINISH_DELAY_S <= now:
-        return 5, after
-    return (3 if shipped else 2), after
+        status = 4 if o.cancel_ts and o.cancel_ts <= now else 1
+        return status, status, after
+    if seen(o.confirm_ts, now):
+        status = 5
+    elif seen(o.ship_ts, now):
+        status = 3
+    else:
+        status = 2
+    if not seen(o.refund_ts, now):
+        return status, status, after
+    if not o.ship_ts:  # refunded before shipping: the order is cancelled, nothing ships
+        kind, status, main = 2, 4, REFUND_BEFORE_SHIP
+    elif o.refund_ts < o.receipt_ts:  # 已发货仅退款
+        kind, main = 1, REFUND_AFTER_SHIP
+    else:  # 退货退款
+        kind, main = 0, REFUND_AFTER_RECEIPT
+    return status, main, {"after_sale_status": 12, "after_sale_type": kind, "refund_status": 3}
 
 
 def shop_order(sb: Sandbox, o: Order, now: float) -> dict[str, Any]:
     w = sb.world
-    status, after = _status(o, now)
+    status, main_status, after = _status(o, now)
     prov_idx = int(w.population.province[o.buyer])
     province, city = w.province_names[prov_idx], w.city_names[prov_idx]
     pid = str(prov_idx + 11)
+    post_addr = {
+        "province": {"name": province, "id": pid},
+        "city": {"name": city, "id": pid + "01"},
+    }
     is_live = o.room_id != 0
     author = next((a for a in w.accounts if a.aweme_id == o.author_id), None)
-    pay_ts = o.pay_ts if 0 < o.pay_ts <= now else 0
+    pay_ts = seen(o.pay_ts, now)
+    exp_ship = o.exp_ship_ts if pay_ts else 0
+    ship, receipt, confirm = seen(o.ship_ts, now), seen(o.receipt_ts, now), seen(o.confirm_ts, now)
+    updated = update_ts(o, now)
     skus = []
+    parcel_lines = []
     for line in o.lines:
         prod = w.products[line.product_index]
         skus.append(
@@ -377,9 +411,15 @@ def shop_order(sb: Sandbox, o: Order, now: float) -> dict[str, Any]:
                 "parent_order_id": o.order_id,
                 "order_status": status,
                 "order_status_desc": STATUS_DESC[status],
+                "main_status": main_status,
                 "create_time": o.create_ts,
                 "pay_time": pay_ts,
-                "update_time": update_ts(o, now),
+                "update_time": updated,
+                "exp_ship_time": exp_ship,
+                "ship_time": ship,
+                "logistics_receipt_time": receipt,
+                "confirm_receipt_time": confirm,
+                "finish_time": confirm,
                 "product_id": prod.product_id,
                 "product_id_str": str(prod.product_id),
                 "product_name": prod.title,
@@ -394,7 +434,31 @@ def shop_order(sb: Sandbox, o: Order, now: float) -> dict[str, Any]:
                 "room_id_str": str(o.room_id),
                 "theme_type": "1" if is_live else "0",
                 "theme_type_desc": "直播间" if is_live else "其他",
+                "post_addr": post_addr,
                 "after_sale_info": after,
+            }
+        )
+        parcel_lines.append(
+            {
+                "product_id": prod.product_id,
+                "product_id_str": str(prod.product_id),
+                "sku_order_id": line.sku_order_id,
+                "product_count": line.item_num,
+                "price": line.pay_amount_fen // line.item_num,
+                "product_name": prod.title,
+            }
+        )
+    logistics = []
+    if ship:
+        carrier = CARRIERS[o.carrier]
+        logistics.append(
+            {
+                "tracking_no": o.tracking_no,
+                "company": carrier.company,
+                "company_name": carrier.name,
+                "ship_time": ship,
+                "delivery_id": f"{carrier.company}_{o.tracking_no}",
+                "product_info": parcel_lines,
             }
         )
     return {
@@ -403,12 +467,13 @@ def shop_order(sb: Sandbox, o: Order, now: float) -> dict[str, Any]:
         "shop_name": w.shop_name,
         "order_status": status,
         "order_status_desc": STATUS_DESC[status],
+        "main_status": main_status,
         "create_time": o.create_ts,
         "pay_time": pay_ts,
-        "update_time": update_ts(o, now),
-        "finish_time": o.pay_ts + FINISH_DELAY_S
-        if pay_ts and o.pay_ts + FINISH_DELAY_S <= now
-        else 0,
+        "update_time": updated,
+        "exp_ship_time": exp_ship,
+        "ship_time": ship,
+        "finish_time": confirm,
         "order_amount": o.amount_fen,
         "pay_amount": o.amount_fen,
         "post_amount": 0,
@@ -417,9 +482,7 @@ def shop_order(sb: Sandbox, o: Order, now: float) -> dict[str, Any]:
         "b_type_desc": "抖音",
         "doudian_open_id": w.open_id(o.buyer),
         "cancel_reason": CANCEL_REASON_TIMEOUT if status == 4 and not pay_ts else "",
-        "post_addr": {
-            "province": {"name": province, "id": pid},
-            "city": {"name": city, "id": pid + "01"},
-        },
+        "post_addr": post_addr,
+        "logistics_info": logistics,
         "sku_order_list": skus,
     }

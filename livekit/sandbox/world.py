@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from livekit.sandbox import catalog
+from livekit.sandbox import catalog, delivery
 from livekit.sandbox.hostile import LONG, hostile
 
 CHINA_TZ = timezone(timedelta(hours=8), name="Asia/Shanghai")
@@ -161,6 +161,13 @@ class Order:
     cancel_ts: int = 0  # unpaid orders close after 30 minutes
     kind: str = "live"  # live | repurchase | abandoned
     visit: int = -1  # row in the session's visit arrays, for live orders
+    # delivery (livekit.sandbox.delivery; 0 = never, e.g. unpaid or refunded before shipping)
+    exp_ship_ts: int = 0  # latest promised ship time
+    ship_ts: int = 0
+    receipt_ts: int = 0  # the carrier delivered the parcel
+    confirm_ts: int = 0  # the buyer confirmed receipt; the order finished
+    carrier: int = -1  # index into delivery.CARRIERS
+    tracking_no: str = ""
 
 
 @dataclass
@@ -823,4 +830,5 @@ def _make_orders(world: World, s: Session, rng: np.random.Generator, festival: b
                 visit=i,
             )
         )
+    delivery.plan_orders(world, orders)  # its own random streams, keyed by order
     return orders
