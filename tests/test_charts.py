@@ -338,6 +338,8 @@ BUILDERS = [
     "charts:metric_chart",
     "charts:rate_chart",
     "charts:survival_chart",
+    "charts:heat_map",
+    "charts:china_map",
     "pages.funnel:funnel_chart",
     "pages.funnel:funnel_change_chart",
     "pages.ab_test:lift_chart",

@@ -20,6 +20,8 @@ Modules (by purpose):
 ``tables``    :func:`table` and its spec (:class:`TableSpec`, :class:`Column`); no altair.
 ``builders``  generic charts: :func:`bar_chart`, :func:`trend_chart`, :func:`metric_chart`,
               :func:`rate_chart`, :func:`survival_chart`.
+``heat``      :func:`heat_map`: product × minute, colour = clicks, explanation windows outlined.
+``china``     :func:`china_map`: an offline tile-grid map of China (one square per province).
 Charts made for one report live with that report's page (:mod:`livekit.pages`).
 
 Chart vocabulary: one keyword for one idea, in every builder.
@@ -39,7 +41,8 @@ Chart vocabulary: one keyword for one idea, in every builder.
 ``horizontal``       bars drawn across (the default for categories).
 
 Keywords of one builder each: ``measures`` (ROI columns and their names), ``max_minutes``
-(survival), ``top`` (product rank), ``zero``, ``sort``, ``labels``, ``grouped`` (bars).
+(survival), ``top`` (product rank), ``zero``, ``sort``, ``labels``, ``grouped`` (bars),
+``rows``, ``rows_title``, ``windows``, ``step`` (heat map), ``details``, ``midpoint`` (map).
 
 Every builder returns an altair chart (``alt.Chart``, ``alt.LayerChart`` or
 ``alt.HConcatChart``); ``product_rank_chart`` returns None when nothing is ranked.
@@ -66,6 +69,8 @@ if TYPE_CHECKING:
         survival_chart,
         trend_chart,
     )
+    from livekit.charts.china import china_map
+    from livekit.charts.heat import heat_map
     from livekit.charts.render import setup, use_theme
     from livekit.charts.style import FONTS, MAX_POINTS, THEME_NAME, theme
     from livekit.charts.tables import Column, HtmlTable, TableSpec, table, table_spec
@@ -81,6 +86,8 @@ _HOMES: dict[str, str] = {
         ["bar_chart", "metric_chart", "rate_chart", "survival_chart", "trend_chart"],
         "livekit.charts.builders",
     ),
+    "heat_map": "livekit.charts.heat",
+    "china_map": "livekit.charts.china",
 }
 
 __all__ = [
@@ -91,6 +98,8 @@ __all__ = [
     "HtmlTable",
     "TableSpec",
     "bar_chart",
+    "china_map",
+    "heat_map",
     "metric_chart",
     "rate_chart",
     "setup",
