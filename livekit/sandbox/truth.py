@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from livekit.sandbox import truth_delivery
 from livekit.sandbox import world as w
 from livekit.sandbox.aggregates import PAID_IDX
 
@@ -45,6 +46,7 @@ def truth(world: w.World) -> dict[str, Any]:
             for i in world.incidents()
         ],
         "quiet_day": (world.today - timedelta(days=w.QUIET_DAY)).isoformat(),
+        "delivery": truth_delivery.truth(world),
     }
 
 
