@@ -48,6 +48,7 @@ async def index(request: Request) -> Response:
                 "/sandbox/truth",
                 "/sandbox/export/viewers?start_date=&end_date=&aweme_id=&format=csv|parquet",
                 "/sandbox/export/session_arms?start_date=&end_date=&format=csv|parquet",
+                "/sandbox/export/explanations?start_date=&end_date=&format=csv|parquet",
                 "/sandbox/stats",
                 "/sandbox/clock",
                 "/sandbox/faults",
@@ -120,6 +121,32 @@ async def export_session_arms(request: Request) -> Response:
         return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
     return Response(
         export.arms_to_parquet(cols), media_type="application/vnd.apache.parquet", headers=headers
+    )
+
+
+async def export_explanations(request: Request) -> Response:
+    """The explanation schedule: one row per explanation window (shows started by now)."""
+    from livekit.sandbox import export
+
+    sb = _sb(request)
+    sb.stats.requests[request.url.path] += 1
+    try:
+        start, end = _dates(request, sb)
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
+    fmt = request.query_params.get("format", "csv")
+    if fmt not in ("csv", "parquet"):
+        return _json({"error": "format must be csv or parquet"}, 400)
+    cols = export.explanation_columns(sb.world, start, end, sb.now_ts())
+    name = f"explanations_{start.isoformat()}_{end.isoformat()}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        body = export.explanations_to_csv(cols)
+        return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(
+        export.explanations_to_parquet(cols),
+        media_type="application/vnd.apache.parquet",
+        headers=headers,
     )
 
 
@@ -274,6 +301,7 @@ def create_app(config: SandboxConfig | None = None, **overrides: Any) -> Starlet
         Route("/sandbox/truth", truth),
         Route("/sandbox/export/viewers", export_viewers),
         Route("/sandbox/export/session_arms", export_session_arms),
+        Route("/sandbox/export/explanations", export_explanations),
         Route("/sandbox/stats", stats, methods=["GET", "POST"]),
         Route("/sandbox/clock", clock, methods=["GET", "POST"]),
         Route("/sandbox/faults", faults, methods=["GET", "POST"]),

@@ -1,11 +1,14 @@
 """The viewer-level export (protocols.md §3): one row per viewer visit; and the switchback
-schedule (``session_arms``), which the sandbox publishes as data of its own.
+schedule (``session_arms``) and the explanation schedule (``explanations``), which the sandbox
+publishes as data of its own.
 
 This is the file format livekit accepts from users (CSV or Parquet). Columns:
 
 room_id (int64), viewer_id (hashed), enter_time and leave_time (``YYYY-MM-DD HH:MM:SS``,
-China time), province, traffic_source, clicked_product_id (int64, empty when none), paid (0/1),
-pay_amount (yuan, 0 when not paid), variant (``A``/``B``, empty outside an experiment).
+China time), province, traffic_source, clicked_product_id (int64, empty when none),
+click_time (``YYYY-MM-DD HH:MM:SS`` China time of that click, empty when none; optional in
+imports), paid (0/1), pay_amount (yuan, 0 when not paid), variant (``A``/``B``, empty outside
+an experiment).
 
 A visit still open at the moment of export has leave_time = that moment; a visit open when
 the show ended has leave_time = the room's end: both are censored observations.
@@ -30,6 +33,7 @@ COLUMNS = (
     "province",
     "traffic_source",
     "clicked_product_id",
+    "click_time",
     "paid",
     "pay_amount",
     "variant",
@@ -61,6 +65,10 @@ def _session_columns(
         "clicked_product_id": [
             int(pids[p]) if c else None
             for p, c in zip(v.product[keep].tolist(), clicked.tolist(), strict=True)
+        ],
+        "click_time": [
+            fmt_time(s.start_ts + t) if c else None
+            for t, c in zip(v.click_s[keep].tolist(), clicked.tolist(), strict=True)
         ],
         "paid": paid.astype(int).tolist(),
         "pay_amount": [
@@ -108,6 +116,7 @@ def to_parquet(columns: dict[str, list[Any]]) -> bytes:
             "province": pl.String,
             "traffic_source": pl.String,
             "clicked_product_id": pl.Int64,
+            "click_time": pl.String,
             "paid": pl.Int8,
             "pay_amount": pl.Float64,
             "variant": pl.String,
@@ -153,6 +162,76 @@ def arms_to_parquet(columns: dict[str, list[Any]]) -> bytes:
     frame = pl.DataFrame(
         columns,
         schema={"room_id": pl.Int64, "aweme_id": pl.Int64, "date": pl.String, "variant": pl.String},
+    )
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    return buf.getvalue()
+
+
+# ---- the explanation schedule ----------------------------------------------------------------
+# Where no monitor polled a show, its explanation windows (讲解) are not in any platform's data;
+# the sandbox publishes its schedule as a table, the way a merchant's run sheet would record it.
+EXPLANATION_COLUMNS = ("room_id", "aweme_id", "date", "product_id", "start_time", "end_time")
+
+
+def explanation_windows(s: Session, now_ts: float) -> list[tuple[int, float, float]]:
+    """(lineup position, start s, end s) of the show's explanation windows started by
+    ``now_ts``, in seconds of the show: a window ends where the next one starts, the last at
+    the show's end, one still open at ``now_ts`` there; consecutive segments of one product
+    are one window."""
+    sec = min(now_ts - s.start_ts, float(s.duration_s))
+    ends = np.append(s.segment_start_s[1:], float(s.duration_s)).tolist()
+    out: list[tuple[int, float, float]] = []
+    for pos, a, b in zip(s.segment_product.tolist(), s.segment_start_s.tolist(), ends, strict=True):
+        if a >= sec:  # not started yet (or starting this very second: nothing to show)
+            break
+        b = min(b, sec)
+        if out and out[-1][0] == pos and out[-1][2] == a:
+            out[-1] = (pos, out[-1][1], b)
+        else:
+            out.append((int(pos), float(a), float(b)))
+    return out
+
+
+def explanation_columns(
+    world: World, start: date, end: date, now_ts: float
+) -> dict[str, list[Any]]:
+    """One row per explanation window of every show in [start, end] started by ``now_ts``."""
+    out: dict[str, list[Any]] = {c: [] for c in EXPLANATION_COLUMNS}
+    for s in world.iter_sessions(start, end):
+        if s.start_ts > now_ts:
+            continue
+        for pos, a, b in explanation_windows(s, now_ts):
+            out["room_id"].append(s.room_id)
+            out["aweme_id"].append(s.account.aweme_id)
+            out["date"].append(s.day.isoformat())
+            out["product_id"].append(world.products[int(s.lineup[pos])].product_id)
+            out["start_time"].append(fmt_time(s.start_ts + a))
+            out["end_time"].append(fmt_time(s.start_ts + b))
+    return out
+
+
+def explanations_to_csv(columns: dict[str, list[Any]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(EXPLANATION_COLUMNS)
+    writer.writerows(zip(*(columns[c] for c in EXPLANATION_COLUMNS), strict=True))
+    return buf.getvalue().encode()
+
+
+def explanations_to_parquet(columns: dict[str, list[Any]]) -> bytes:
+    import polars as pl  # lazy: the sandbox serves JSON without it
+
+    frame = pl.DataFrame(
+        columns,
+        schema={
+            "room_id": pl.Int64,
+            "aweme_id": pl.Int64,
+            "date": pl.String,
+            "product_id": pl.Int64,
+            "start_time": pl.String,
+            "end_time": pl.String,
+        },
     )
     buf = io.BytesIO()
     frame.write_parquet(buf)

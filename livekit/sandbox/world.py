@@ -12,10 +12,15 @@ The causal model (what the published truths refer to):
 
 * arrivals per minute ~ Poisson(base x time-of-day x weekday x season x in-show shape x noise)
 * dwell ~ mixture of three log-normals (swipers, browsers, stayers) by traffic source
-* P(pay) = pi_session x RR^[dwell > 180 s] x (viewer-experiment lift if in arm B) x festival;
-  a payer always clicked; a non-payer clicks with a "browse" probability kappa (x the
-  switchback lift in arm B); a clicker always saw a product, others see one with a
-  probability that grows with dwell.
+* P(pay) = pi_session x RR^[dwell > 180 s] x (viewer-experiment lift if in arm B) x festival
+  x the province's conversion multiplier; a payer always clicked; a non-payer clicks with a
+  "browse" probability kappa (x the switchback lift in arm B); a clicker always saw a
+  product, others see one with a probability that grows with dwell.
+* the clicked product: at click time t, a payer picks lineup product j with probability
+  proportional to a_j x L_j^[j explained at t] x c_j x S_j(t), a browsing clicker without
+  the c_j (attractiveness a_j, explanation lift L_j, conversion factor c_j, surge factor
+  S_j); on a few planted evenings one product not being explained surges: visits online
+  that did not click get an extra (browse) click on it (``World.click_surges``).
 * ad spend accrues per ad-sourced visit at a per-visit price set so that ROAS centres on the
   planted level; refunds, abandoned (never paid) orders and 7-day repurchases follow.
 """
@@ -59,6 +64,44 @@ SWITCHBACK_DAYS = (24, 11)
 VIEWER_DROP_DAY = 2
 STOCKOUT_DAY = 6
 QUIET_DAY = 4
+
+# Products (published through truth_products.py): the explanation lift L_j of the click weight
+# while j is explained, lognormal around EXPLAIN_LIFT_MEDIAN, with EXPLAIN_FLAT_PRODUCTS of them
+# near 1 ("explaining it does not help"), and the conversion factor c_j of a paying click.
+EXPLAIN_LIFT_MEDIAN = 2.5
+EXPLAIN_LIFT_SIGMA = 0.35
+EXPLAIN_LIFT_RANGE = (1.1, 6.0)
+EXPLAIN_FLAT_PRODUCTS = 4
+EXPLAIN_FLAT_RANGE = (1.1, 1.3)
+CONVERSION_FACTOR_SIGMA = 0.35
+CONVERSION_FACTOR_RANGE = (0.4, 2.5)
+
+# Planted click surges that no explanation drives: one on the main account's evening show on
+# each of these days before today (never the drop, quiet or stock-out day, nor an experiment).
+CLICK_SURGE_DAYS = (1, 3, 5, 7, 8, 9)
+CLICK_SURGE_START_MINUTES = (60, 150)  # inclusive range of the start minute
+CLICK_SURGE_LENGTH_MINUTES = (8, 12)  # inclusive range of the length
+CLICK_SURGE_MARGIN_MINUTES = 5  # the product is not explained this close before or after
+CLICK_SURGE_CHOICE_FACTOR = 3.0  # S_j: the surging product's click weight during the surge
+# Extra clicks per minute on the surging product, as a multiple of the clicks per minute the
+# explained product draws in the same show (over the whole show).
+CLICK_SURGE_MULTIPLE = 4.0
+
+# Conversion multiplier by the viewer's province (planted region truth), before normalising:
+# the World scales them so that the visit-weighted mean is 1 (P(pay) overall is unchanged).
+PROVINCE_CONVERSION: dict[str, float] = {
+    "上海": 1.35,
+    "北京": 1.3,
+    "浙江": 1.2,
+    "广东": 1.15,
+    "江苏": 1.1,
+    "河南": 0.85,
+    "黑龙江": 0.8,
+    "甘肃": 0.7,
+    "青海": 0.6,
+    "新疆": 0.6,
+    "西藏": 0.5,
+}
 
 SLOT_TIMES = {  # slot -> (start hh:mm, duration range in minutes)
     "morning": (time(9, 30), (120, 170)),
@@ -137,6 +180,18 @@ class Account:
     avatar: tuple[str, ...]
     base_rate: float  # arrivals per minute at factor 1
     catalog: tuple[int, ...]  # product indices this account sells
+
+
+@dataclass(frozen=True)
+class ClickSurge:
+    """A planted click surge on a product that is not being explained (minutes of the show,
+    end exclusive)."""
+
+    day: date
+    room_id: int
+    product_id: int
+    start_minute: int
+    end_minute: int
 
 
 @dataclass
@@ -234,6 +289,13 @@ class Session:
     orders: list[Order] = field(default_factory=list)
     # Aggregates that can no longer change (see aggregates.py), computed once per session.
     memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    # The planted click surge of this show, if any: lineup position, seconds [start, end) of
+    # the show, and the hazard (per minute online) of an extra click for a visit that did not
+    # click otherwise.
+    surge_pos: int = -1
+    surge_start_s: float = 0.0
+    surge_end_s: float = 0.0
+    surge_hazard: float = 0.0
 
     @property
     def duration_s(self) -> int:
@@ -284,6 +346,8 @@ class World:
         self.products = self._make_products(root)
         self.accounts = self._make_accounts(root)
         self.population = self._make_population(root)
+        self.explain_lift, self.conversion_factor = self._make_product_model()
+        self.province_conversion = self._province_conversion()
         if extra_accounts:
             self.accounts += self._make_extra_accounts(extra_accounts)
 
@@ -354,6 +418,30 @@ class World:
                 )
             )
         return tuple(out)
+
+    def _make_product_model(self) -> tuple[np.ndarray, np.ndarray]:
+        """(L_j, c_j) by catalog index: explanation lift and conversion factor (own stream)."""
+        rng = np.random.default_rng([self.seed, 20])
+        n = len(catalog.PRODUCTS)
+        lift = np.clip(
+            EXPLAIN_LIFT_MEDIAN * np.exp(EXPLAIN_LIFT_SIGMA * rng.standard_normal(n)),
+            *EXPLAIN_LIFT_RANGE,
+        )
+        flat = rng.choice(n, EXPLAIN_FLAT_PRODUCTS, replace=False)
+        lift[flat] = rng.uniform(*EXPLAIN_FLAT_RANGE, EXPLAIN_FLAT_PRODUCTS)
+        conv = np.clip(
+            np.exp(CONVERSION_FACTOR_SIGMA * rng.standard_normal(n)), *CONVERSION_FACTOR_RANGE
+        )
+        return lift, conv
+
+    def _province_conversion(self) -> np.ndarray:
+        """m_p by province index, normalised so that sum_p pi_p m_p = 1, where pi_p is the
+        expected share of visits from province p (the population's activity weights)."""
+        raw = np.array([PROVINCE_CONVERSION.get(p, 1.0) for p, _, _ in catalog.PROVINCES])
+        weight = np.diff(self.population.cum_weight, prepend=0.0)
+        share = np.bincount(self.population.province, weights=weight, minlength=raw.size)
+        out: np.ndarray = raw / float((share / share.sum()) @ raw)
+        return out
 
     def _make_population(self, rng: np.random.Generator) -> Population:
         n = max(5000, int(260_000 * self.scale))
@@ -524,6 +612,19 @@ class World:
                     )
         return out
 
+    def click_surges(self) -> list[ClickSurge]:
+        """The planted click surges (not explanation-driven), oldest first."""
+        out = []
+        for offset in sorted(CLICK_SURGE_DAYS, reverse=True):
+            d = self.today - timedelta(days=offset)
+            for s in self.account_sessions(self.accounts[0], d):
+                if s.surge_pos < 0:
+                    continue
+                pid = self.products[int(s.lineup[s.surge_pos])].product_id
+                start, end = round(s.surge_start_s / 60), round(s.surge_end_s / 60)
+                out.append(ClickSurge(d, s.room_id, pid, start, end))
+        return out
+
 
 DROP_MINUTES = 20
 DROP_ARRIVAL_FACTOR = 0.2
@@ -540,6 +641,69 @@ def _in_show_shape(minutes: np.ndarray, duration_min: float) -> np.ndarray:
     warm = 0.75 + 0.25 * (1 - np.exp(-minutes / 20.0))
     tail = np.where(minutes > duration_min - 15, 0.75, 1.0)
     return push * warm * tail
+
+
+def _plan_surge(
+    world: World,
+    account: Account,
+    d: date,
+    slot: str,
+    duration_min: int,
+    n_lineup: int,
+    segment_start_s: np.ndarray,
+    segment_product: np.ndarray,
+) -> tuple[int, float, float]:
+    """(lineup position, start s, end s) of the show's planted click surge, or (-1, 0, 0).
+
+    On its own random stream: a start minute and a length, and a lineup product that is not
+    explained from CLICK_SURGE_MARGIN_MINUTES before the surge to as long after it."""
+    if not (account.index == 0 and slot == "evening" and world.day_offset(d) in CLICK_SURGE_DAYS):
+        return -1, 0.0, 0.0
+    rng = np.random.default_rng([world.seed, 22, account.index, d.toordinal(), len(slot)])
+    length = int(rng.integers(CLICK_SURGE_LENGTH_MINUTES[0], CLICK_SURGE_LENGTH_MINUTES[1] + 1))
+    lo, hi = CLICK_SURGE_START_MINUTES
+    hi = min(hi, duration_min - length - CLICK_SURGE_MARGIN_MINUTES)
+    seg_end = np.append(segment_start_s[1:], duration_min * 60.0)
+    margin = CLICK_SURGE_MARGIN_MINUTES * 60.0
+    for start in (lo + rng.permutation(max(hi - lo + 1, 0))).tolist():
+        a, b = start * 60.0 - margin, (start + length) * 60.0 + margin
+        busy = set(segment_product[(segment_start_s < b) & (seg_end > a)].tolist())
+        free = [p for p in range(n_lineup) if p not in busy]
+        if free:
+            pos = int(free[int(rng.integers(len(free)))])
+            return pos, start * 60.0, (start + length) * 60.0
+    return -1, 0.0, 0.0
+
+
+def choice_pieces(
+    world: World,
+    lineup: np.ndarray,
+    segment_start_s: np.ndarray,
+    segment_product: np.ndarray,
+    duration_s: float,
+    surge: tuple[int, float, float] = (-1, 0.0, 0.0),
+    cuts: tuple[float, ...] = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The pieces of a show on which the clicked product's probabilities are constant.
+
+    Returns (piece start seconds (K,), explained lineup position per piece (K,), browse
+    weights (K, n_lineup), paying weights (K, n_lineup)): a browsing click at a time in piece
+    k goes to position j with probability ``browse[k, j] / browse[k].sum()``, a paying one
+    with ``pay[k, j] / pay[k].sum()``. ``surge`` is (position, start s, end s); ``cuts`` are
+    further boundaries a caller wants (they do not change the weights)."""
+    pos, s0, s1 = surge
+    bounds = [*segment_start_s.tolist(), *cuts, *((s0, s1) if pos >= 0 else ())]
+    starts = np.unique(np.array([b for b in bounds if 0.0 <= b < duration_s] + [0.0]))
+    seg = np.clip(np.searchsorted(segment_start_s, starts, "right") - 1, 0, None)
+    explained = segment_product[seg]
+    attr = np.array([world.products[int(i)].attractiveness for i in lineup])
+    browse = np.tile(attr, (starts.size, 1))
+    rows = np.arange(starts.size)
+    browse[rows, explained] *= world.explain_lift[lineup[explained]]
+    if pos >= 0:
+        browse[(starts >= s0) & (starts < s1), pos] *= CLICK_SURGE_CHOICE_FACTOR
+    pay = browse * world.conversion_factor[lineup][None, :]
+    return starts, explained, browse, pay
 
 
 def _simulate_session(world: World, account: Account, d: date, slot: str) -> Session:
@@ -570,6 +734,9 @@ def _simulate_session(world: World, account: Account, d: date, slot: str) -> Ses
         t += float(rng.integers(6, 13)) * 60
     segment_start_s = np.array(seg_starts)
     segment_product = np.array(seg_products, dtype=np.int64)
+    surge = _plan_surge(
+        world, account, d, slot, duration_min, n_lineup, segment_start_s, segment_product
+    )
 
     # arrivals
     minutes = np.arange(duration_min, dtype=float)
@@ -625,6 +792,7 @@ def _simulate_session(world: World, account: Account, d: date, slot: str) -> Ses
     kappa = 0.055 * float(rng.lognormal(0.0, 0.1))
     p_pay = pi * np.where(observed > DWELL_THRESHOLD_S, DWELL_RISK_RATIO, 1.0)
     p_pay = p_pay * np.where(variant == 1, 1.0 + VIEWER_EXPERIMENT_LIFT, 1.0)
+    p_pay = p_pay * world.province_conversion[world.population.province[viewer]]
     p_pay = np.minimum(p_pay, 0.95)
     k_eff = kappa * (SWITCHBACK_CLICK_MULTIPLIER if switchback == 1 else 1.0)
     p_click = p_pay + (1 - p_pay) * k_eff
@@ -634,13 +802,41 @@ def _simulate_session(world: World, account: Account, d: date, slot: str) -> Ses
 
     # which product, when
     click_s = np.where(clicked, enter_s + rng.random(n) * observed * 0.9, np.nan)
-    seg_idx = np.clip(
-        np.searchsorted(segment_start_s, np.nan_to_num(click_s), "right") - 1, 0, None
+    # Inverse CDF over the lineup with the weights of the click's piece of the show. The two
+    # draws of n uniforms are the ones the earlier model made here (the second one is unused
+    # now), so every later draw of the session's stream is as it was.
+    u_choice = rng.random(n)
+    rng.random(n)
+    starts, explained_at, w_browse, w_pay = choice_pieces(
+        world, lineup, segment_start_s, segment_product, duration_min * 60.0, surge
     )
-    explained = segment_product[seg_idx]
-    other = rng.choice(n_lineup, n, p=attr / attr.sum())
-    product = np.where(rng.random(n) < 0.6, explained, other)
-    product = np.where(clicked, product, -1).astype(np.int64)
+    product = np.full(n, -1, dtype=np.int64)
+    ci = np.flatnonzero(clicked)
+    piece = np.clip(np.searchsorted(starts, click_s[ci], "right") - 1, 0, None)
+    cum = np.where(
+        paid[ci, None], np.cumsum(w_pay, axis=1)[piece], np.cumsum(w_browse, axis=1)[piece]
+    )
+    target = u_choice[ci] * cum[:, -1]
+    product[ci] = np.minimum((cum <= target[:, None]).sum(axis=1), n_lineup - 1)
+
+    # the planted click surge: extra browse clicks on a product nobody is explaining
+    surge_pos, surge_s0, surge_s1 = surge
+    surge_hazard = 0.0
+    if surge_pos >= 0:
+        in_expl = product[ci] == explained_at[piece]
+        explained_per_min = float(in_expl.sum()) / duration_min
+        overlap = np.clip(np.minimum(leave_s, surge_s1) - np.maximum(enter_s, surge_s0), 0, None)
+        eligible = ~clicked & (overlap > 0)
+        online_min = float(overlap[eligible].sum()) / 60.0
+        surge_min = (surge_s1 - surge_s0) / 60.0
+        surge_hazard = CLICK_SURGE_MULTIPLE * explained_per_min * surge_min / max(online_min, 1.0)
+        srng = np.random.default_rng([seed, 23, account.index, d.toordinal(), len(slot)])
+        u_click, u_time = srng.random(n), srng.random(n)
+        extra = eligible & (u_click < -np.expm1(-surge_hazard * overlap / 60.0))
+        click_s = np.where(extra, np.maximum(enter_s, surge_s0) + u_time * overlap, click_s)
+        clicked = clicked | extra
+        exposed = exposed | extra
+        product[extra] = surge_pos
     # Payments happen on whole seconds: 抖店 pay_time is Unix seconds, and the room counters
     # (pay_s <= seconds visible) must agree with the orders (pay_time <= now) at any moment.
     # Rounding up keeps the payment after the click and within the show.
@@ -745,6 +941,10 @@ def _simulate_session(world: World, account: Account, d: date, slot: str) -> Ses
         switchback=switchback,
         kappa=kappa,
         visits=visits,
+        surge_pos=surge_pos,
+        surge_start_s=surge_s0,
+        surge_end_s=surge_s1,
+        surge_hazard=surge_hazard,
     )
     session.orders = _make_orders(world, session, rng, festival)
     return session
