@@ -41,6 +41,10 @@ class SandboxSession:
     def session_arms_url(self) -> str:
         return self.url + "/sandbox/export/session_arms"
 
+    @property
+    def explanations_url(self) -> str:
+        return self.url + "/sandbox/export/explanations"
+
 
 @contextmanager
 def sandbox_session(
@@ -132,6 +136,7 @@ def run_sync(
             now=now,
             viewer_export_url=session.viewer_export_url if session else None,
             session_arms_url=session.session_arms_url if session else None,
+            explanations_url=session.explanations_url if session else None,
         )
 
 

@@ -448,6 +448,7 @@ def sync_store(
     now: datetime | None = None,
     viewer_export_url: str | None = None,
     session_arms_url: str | None = None,
+    explanations_url: str | None = None,
 ) -> SyncResult:
     """The ingest for [first, last] into ``settings.home``, synchronously (a running loop is fine)."""
     from livekit.api.runner import run
@@ -465,6 +466,7 @@ def sync_store(
                 progress=update,
                 viewer_export_url=viewer_export_url,
                 session_arms_url=session_arms_url,
+                explanations_url=explanations_url,
             )
         )
 

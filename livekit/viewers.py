@@ -2,7 +2,10 @@
 
 The file has the columns room_id, viewer_id, enter_time, leave_time (``YYYY-MM-DD HH:MM:SS``,
 China time), province, traffic_source, clicked_product_id (empty when none), paid (0/1),
-pay_amount (yuan) and, optionally, variant (``A``/``B``, empty outside an experiment). Extra
+pay_amount (yuan) and, optionally, click_time (when the viewer clicked the product, like the
+other times; empty when no click) and variant (``A``/``B``, empty outside an experiment). Files
+without click_time import as before (all null): no platform API returns per-viewer click times,
+so the column is a livekit convention (docs/upstream/orders-explanations-clicks.md §3). Extra
 columns are ignored. Ids are parsed as exact integers from text (19-digit room ids exceed 2**53
 and must never pass through a float); a CSV saved by Excel in GB18030 is accepted too.
 
@@ -22,7 +25,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -36,7 +39,10 @@ from livekit.vocab.tz import CHINA_TZ, CHINA_TZ_NAME
 DATASET = "viewers"
 TIME = pl.Datetime("us", CHINA_TZ_NAME)
 
-OPTIONAL_COLUMNS = frozenset({"variant"})
+OPTIONAL_COLUMNS = frozenset({"variant", "click_time"})
+# How far a click_time may lie outside its visit: the times of one visit come from different
+# event logs, each cut to the second, so a click logged a moment after the leave is tolerated.
+CLICK_SLACK = timedelta(seconds=5)
 REQUIRED_COLUMNS = tuple(c for c in VIEWERS_SCHEMA if c not in OPTIONAL_COLUMNS)
 
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S")
@@ -115,7 +121,9 @@ class _Reader:
             self.check_required(name, out)
         return out.rename(name)
 
-    def time(self, name: str) -> pl.Series:
+    def time(self, name: str, *, required: bool = True) -> pl.Series:
+        if name not in self.raw.columns:  # an optional column the file does not have
+            return pl.Series(name, [None] * self.raw.height, dtype=TIME)
         s = self.raw.get_column(name)
         if isinstance(s.dtype, pl.Datetime):
             if s.dtype.time_zone is None:
@@ -132,7 +140,8 @@ class _Reader:
                 raise self.first_bad(name, bad, _TIME_HINT, "无法识别为时间")
         else:
             raise self.fail(f"{name} 列的类型是 {s.dtype}，应为时间（{_TIME_HINT}）。")
-        self.check_required(name, out)
+        if required:
+            self.check_required(name, out)
         days = out.dt.date()
         bad = ((days < FIRST_DAY) | (days > latest_day())).fill_null(False)
         if bad.any():  # checked before any day becomes a partition (year 1 or 9999 would)
@@ -202,7 +211,7 @@ class _Reader:
         if missing:
             raise self.fail(
                 f"缺少必需的列 {'、'.join(missing)}；文件第一行应为列名："
-                f"{','.join(VIEWERS_SCHEMA)}（variant 可省略）。"
+                f"{','.join(VIEWERS_SCHEMA)}（click_time 与 variant 可省略）。"
             )
         paid = self.paid("paid")
         columns = {
@@ -213,6 +222,7 @@ class _Reader:
             "province": self.text("province"),
             "traffic_source": self.text("traffic_source"),
             "clicked_product_id": self.integer("clicked_product_id", required=False),
+            "click_time": self.time("click_time", required=False),
             "paid": paid,
             "pay_amount": self.amount("pay_amount", paid),
             "variant": self.variant("variant"),
@@ -229,7 +239,31 @@ class _Reader:
                 f"{self.row(i)}的离开时间 leave_time（{leave:%Y-%m-%d %H:%M:%S}）早于进入时间 "
                 f"enter_time（{enter:%Y-%m-%d %H:%M:%S}）；请检查这两列是否写反或时区不一致。"
             )
+        self.check_clicks(out)
         return out
+
+    def check_clicks(self, out: pl.DataFrame) -> None:
+        """A click_time needs a clicked product, and lies within its visit (± CLICK_SLACK)."""
+        click = out.get_column("click_time")
+        if click.null_count() == out.height:
+            return
+        orphan = click.is_not_null() & out.get_column("clicked_product_id").is_null()
+        if orphan.any():
+            i = int(orphan.arg_true()[0])
+            raise self.fail(
+                f"{self.row(i)}有点击时间 click_time，但 clicked_product_id 为空；"
+                "请补上点击的商品 id，或清空这一行的 click_time。"
+            )
+        enter, leave = out.get_column("enter_time"), out.get_column("leave_time")
+        outside = ((click < enter - CLICK_SLACK) | (click > leave + CLICK_SLACK)).fill_null(False)
+        if outside.any():
+            i = int(outside.arg_true()[0])
+            row = out.row(i, named=True)
+            raise self.fail(
+                f"{self.row(i)}的点击时间 click_time（{row['click_time']:%Y-%m-%d %H:%M:%S}）"
+                f"不在这次观看的进入与离开时间之间（{row['enter_time']:%Y-%m-%d %H:%M:%S} 至 "
+                f"{row['leave_time']:%Y-%m-%d %H:%M:%S}）；请检查这几列是否错位或时区不一致。"
+            )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -144,6 +144,7 @@ def visits(rows: list[tuple[float, bool]]) -> pl.DataFrame:
             "province": ["广东"] * n,
             "traffic_source": ["video"] * n,
             "clicked_product_id": [None] * n,
+            "click_time": [None] * n,
             "paid": [p for _, p in rows],
             "pay_amount": [0.0] * n,
             "variant": [None] * n,

@@ -1,7 +1,8 @@
 """Upstream JSON → typed polars frames in the store's schemas (livekit.store.datasets).
 
 One place converts units and types, once: 千川 times (``YYYY-MM-DD HH:MM:SS`` China time) and
-抖店 times (Unix seconds, 0 meaning "not yet") become ``Datetime("us", "Asia/Shanghai")``;
+抖店 times (Unix seconds, 0 meaning "not yet"; see :func:`_dd_epoch` for the other forms
+accepted) become ``Datetime("us", "Asia/Shanghai")``;
 抖店 fen become yuan; ids and counts become exact ``Int64`` (19-digit ids go from Python ints
 straight into Int64 and never through a float).
 
@@ -44,7 +45,7 @@ from livekit.store.datasets import (
     Dataset,
 )
 from livekit.vocab.errors import LivekitError
-from livekit.vocab.tz import CHINA_TZ_NAME
+from livekit.vocab.tz import CHINA_TZ, CHINA_TZ_NAME
 
 QC_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DAY = "_day"  # helper column: the partition day of each row
@@ -57,7 +58,8 @@ PLATFORM_NAMES = {"qianchuan": "巨量千川", "doudian": "抖店"}
 REQUEST_ID_LABELS = {"qianchuan": "request_id", "doudian": "log_id"}
 
 # A decimal number in text, surrounding whitespace allowed (no underscores, no hex, no nan/inf).
-_NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?\s*")
+# ASCII only: float() does not take the other characters Python's \s matches (e.g. "\x1f").
+_NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?\s*", re.ASCII)
 _QC_TIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 _MAX_NUMBER_TEXT = 64
 
@@ -201,6 +203,35 @@ def _epoch(v: Any) -> int:
     return n
 
 
+def _dd_epoch(v: Any) -> int | None:
+    """A 抖店 time as Unix seconds, in every form a source sends it; None for "not yet".
+
+    The current API (order.searchList, order.orderDetail) sends int64 seconds with 0 for an
+    event that has not happened (the 抖店 Go SDK's api/order_searchList/response/
+    order_searchList_response.go types them int64; the legacy order.list documents "未发货时为0").
+    The legacy API sent ``create_time`` as a numeric string and ``pay_time`` as
+    ``YYYY-MM-DD HH:MM:SS`` in China time (docs/upstream/orders-explanations-clicks.md §1.1).
+    So: an int or a numeric string is Unix seconds, that text form is China time, and 0, a
+    negative number, ``""`` or a missing key mean "not yet".
+    """
+    if v is None:
+        return None
+    if type(v) is str:
+        text = v.strip()
+        if text == "":
+            return None
+        if _QC_TIME.fullmatch(text):
+            try:
+                local = datetime.strptime(text, QC_TIME_FORMAT).replace(tzinfo=CHINA_TZ)
+            except ValueError:
+                raise _Unusable("不是有效的时间") from None
+            return int(local.timestamp())
+        if not _NUMBER.fullmatch(text):
+            raise _Unusable("不是 Unix 时间戳，也不是 YYYY-MM-DD HH:MM:SS 格式的时间")
+    n = _epoch(v)
+    return n if n > 0 else None
+
+
 def _wrong_type(v: Any, wanted: str) -> str:
     if isinstance(v, bool):
         return f"是布尔值，应为{wanted}"
@@ -296,7 +327,9 @@ def _epoch_column(name: str) -> _Column:
         .dt.convert_time_zone(TZ)
         .cast(TIME)
     )
-    return _Column(name, pl.Int64(), _epoch, expr, int, col > MAX_EPOCH, "不是有效的 Unix 时间戳")
+    return _Column(
+        name, pl.Int64(), _dd_epoch, expr, int, col > MAX_EPOCH, "不是有效的 Unix 时间戳"
+    )
 
 
 def _fen_column(name: str) -> _Column:
@@ -478,10 +511,28 @@ def room_analysis(rows: list[dict[str, Any]], advertiser_id: int) -> pl.DataFram
 
 # ---- 抖店 ------------------------------------------------------------------------------
 DD = "doudian"
-ORDER_TIMES = ("create_time", "pay_time", "update_time", "finish_time")
+ORDER_TIMES = (
+    "create_time",
+    "pay_time",
+    "update_time",
+    "exp_ship_time",
+    "ship_time",
+    "receipt_time",
+    "finish_time",
+)
 FEN = ("order_amount", "pay_amount", "post_amount", "promotion_amount")
-ITEM_TIMES = ("create_time", "pay_time", "update_time")
+ITEM_TIMES = (
+    "create_time",
+    "pay_time",
+    "update_time",
+    "exp_ship_time",
+    "ship_time",
+    "logistics_receipt_time",
+    "confirm_receipt_time",
+    "finish_time",
+)
 ITEM_FEN = ("origin_amount", "sum_amount", "order_amount", "pay_amount")
+FINISHED = 5  # order_status 5: 已完成（已收货）, the 抖店 SDKs' order_status comment
 
 
 def _doudian_columns(times: Iterable[str], fen: Iterable[str]) -> dict[str, _Column]:
@@ -496,25 +547,31 @@ _ITEM_COLUMNS = _doudian_columns(ITEM_TIMES, ITEM_FEN)
 
 
 def orders(shop_orders: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(orders, order_items) frames, each with the helper day column (the order's create day)."""
+    """(orders, order_items) frames, each with the helper day column (the order's create day).
+
+    The order's ``ship_time`` and ``receipt_time`` are derived so that they hold under every
+    source (docs/upstream/orders-explanations-clicks.md §1.3 and §4): see :func:`_delivery`.
+    """
     heads: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
     item_sources: list[Any] = []
     for o in shop_orders:
         addr = _object(o, "post_addr")
-        heads.append(
-            {
-                **o,
-                "post_addr_province": _object(addr, "province", o).get("name"),
-                "post_addr_city": _object(addr, "city", o).get("name"),
-            }
-        )
         skus = o.get("sku_order_list") or []
         if not isinstance(skus, list):
             raise _error(DD, o, ORDERS.source, "sku_order_list", skus, _Unusable("应为数组"))
         for sku in skus:
             if not isinstance(sku, dict):
                 raise _error(DD, o, ORDERS.source, "sku_order_list", sku, _Unusable("应为对象"))
+        heads.append(
+            {
+                **o,
+                **_delivery(o, skus),
+                "post_addr_province": _object(addr, "province", o).get("name"),
+                "post_addr_city": _object(addr, "city", o).get("name"),
+            }
+        )
+        for sku in skus:
             after = _object(sku, "after_sale_info", o)
             items.append(
                 {
@@ -536,6 +593,69 @@ def orders(shop_orders: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFram
         head_frame.with_columns(pl.col("create_time").dt.date().alias(DAY)),
         item_frame.with_columns(pl.col("create_time").dt.date().alias(DAY)),
     )
+
+
+def _delivery(o: Mapping[str, Any], skus: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The order's derived ``ship_time``, ``receipt_time`` (Unix seconds or None) and carrier.
+
+    Field names as the official 抖店 SDKs have them (the Go SDK's api/order_searchList/response/
+    order_searchList_response.go: ``ShopOrderListItem.ShipTime``, ``.LogisticsInfo``
+    (``LogisticsInfoItem.ShipTime``, ``.CompanyName``), ``SkuOrderListItem.LogisticsReceiptTime``,
+    ``.ConfirmReceiptTime``; the Java SDK's com.doudian.open.api.order_searchList.data), and the
+    legacy order.list's ``logistics_time`` and ``receipt_time`` (docs/upstream §1.3):
+
+    * shipped = shop ``ship_time``, else the earliest ``logistics_info[].ship_time``, else the
+      legacy ``logistics_time``;
+    * received = the latest sku ``logistics_receipt_time`` (the carrier's delivered time), else
+      the latest sku ``confirm_receipt_time`` (the buyer confirmed), else the shop
+      ``finish_time`` when ``order_status`` is 5 (finished = received), else the legacy
+      ``receipt_time``.
+    """
+
+    def when(value: Any, field: str) -> int | None:
+        try:
+            return _dd_epoch(value)
+        except _Unusable as bad:
+            raise _error(DD, o, ORDERS.source, field, value, bad) from None
+
+    parcels = objects(o.get("logistics_info"), "logistics_info", DD, o)
+    shipped = when(o.get("ship_time"), "ship_time")
+    if shipped is None:
+        times = [when(p.get("ship_time"), "logistics_info[].ship_time") for p in parcels]
+        shipped = min((t for t in times if t is not None), default=None)
+    if shipped is None:
+        shipped = when(o.get("logistics_time"), "logistics_time")
+
+    received: int | None = None
+    for field in ("logistics_receipt_time", "confirm_receipt_time"):
+        times = [when(sku.get(field), f"sku_order_list[].{field}") for sku in skus]
+        received = max((t for t in times if t is not None), default=None)
+        if received is not None:
+            break
+    if received is None:
+        status = o.get("order_status")
+        try:
+            finished = status is not None and _int(status) == FINISHED
+        except _Unusable as bad:
+            raise _error(DD, o, ORDERS.source, "order_status", status, bad) from None
+        if finished:
+            received = when(o.get("finish_time"), "finish_time")
+    if received is None:
+        received = when(o.get("receipt_time"), "receipt_time")
+
+    company: Any = None
+    if parcels:
+        company = parcels[0].get("company_name")
+        if company is not None and type(company) is not str:
+            raise _error(
+                DD,
+                o,
+                ORDERS.source,
+                "logistics_info[].company_name",
+                company,
+                _Unusable("应为文本"),
+            )
+    return {"ship_time": shipped, "receipt_time": received, "logistics_company": company or None}
 
 
 def _object(parent: Mapping[str, Any], key: str, source: Any = None) -> Mapping[str, Any]:

@@ -33,6 +33,7 @@ SETTLE: dict[str, timedelta] = {
     "order_items": timedelta(days=15),
     "viewers": timedelta(days=1),
     "session_arms": timedelta(days=1),  # the sandbox's schedule: complete once the day is over
+    "explanations": timedelta(days=1),  # the sandbox's explanation schedule, likewise
 }
 
 

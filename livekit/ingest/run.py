@@ -44,6 +44,7 @@ from livekit.store.datasets import (
     AD_DAILY,
     ADVERTISER_METRIC_TYPES,
     ANALYSIS_METRIC_TYPES,
+    EXPLANATIONS,
     ORDER_ITEMS,
     ORDERS,
     PRODUCT_METRIC_TYPES,
@@ -131,6 +132,7 @@ class _Sync:
         progress: Progress | None,
         viewer_export_url: str | None,
         session_arms_url: str | None = None,
+        explanations_url: str | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -142,6 +144,7 @@ class _Sync:
         self.progress = progress
         self.viewer_export_url = viewer_export_url
         self.session_arms_url = session_arms_url
+        self.explanations_url = explanations_url
         self.result = SyncResult(start, end)
         self.planned: dict[str, list[date]] = {}
         self._done: dict[str, int] = {}
@@ -154,6 +157,8 @@ class _Sync:
             names.append("viewers")
         if self.session_arms_url:
             names.append("session_arms")
+        if self.explanations_url:
+            names.append("explanations")
         for name in names:
             ds = _dataset(name)
             candidates = [d for d in span if name != "room_analysis" or d < self.today]
@@ -213,6 +218,9 @@ class _Sync:
             if self.planned.get("session_arms"):
                 arms = windows(self.planned["session_arms"], REPORT_DAYS)
                 jobs += [self._session_arms(w) for w in arms]
+            if self.planned.get("explanations"):
+                spans = windows(self.planned["explanations"], REPORT_DAYS)
+                jobs += [self._explanations(w) for w in spans]
             await _gather(jobs)
         self.result.seconds = time.perf_counter() - t0
         return self.result
@@ -427,17 +435,17 @@ class _Sync:
         if self.progress:
             self.progress("viewers", self._done["viewers"], len(self.planned["viewers"]))
 
-    # ---- switchback schedule (sandbox only) -------------------------------------------
-    async def _session_arms(self, w: Window) -> None:
+    # ---- tables the sandbox publishes as data of its own (sandbox only) -----------------
+    async def _sandbox_table(self, url: str, w: Window) -> pl.DataFrame:
+        """A table the sandbox publishes for [w.start, w.end] (Parquet), ``date`` as a Date."""
         import io
 
         import httpx
 
-        assert self.session_arms_url is not None
         # a file download like the viewer export, from the sandbox busy serving the sync
         async with httpx.AsyncClient(timeout=max(self.settings.http_timeout, 60.0)) as http:
             resp = await http.get(
-                self.session_arms_url,
+                url,
                 params={
                     "start_date": w.start.isoformat(),
                     "end_date": w.end.isoformat(),
@@ -445,10 +453,35 @@ class _Sync:
                 },
             )
             resp.raise_for_status()
-        frame = pl.read_parquet(io.BytesIO(resp.content)).with_columns(pl.col("date").str.to_date())
+        return pl.read_parquet(io.BytesIO(resp.content)).with_columns(pl.col("date").str.to_date())
+
+    async def _session_arms(self, w: Window) -> None:
+        """The switchback schedule: which session ran which arm."""
+        assert self.session_arms_url is not None
+        frame = await self._sandbox_table(self.session_arms_url, w)
         for d in w.days:
             part = frame.filter(pl.col("date") == d).drop("date")
             await self._write(SESSION_ARMS, d, part)
+
+    async def _explanations(self, w: Window) -> None:
+        """The explanation (讲解) schedule: one row per window, in its show's start day.
+
+        No platform API gives these windows (docs/upstream/orders-explanations-clicks.md §2.1);
+        the sandbox publishes its schedule, times as ``YYYY-MM-DD HH:MM:SS`` China time.
+        """
+        assert self.explanations_url is not None
+        frame = await self._sandbox_table(self.explanations_url, w)
+        times = [
+            pl.col(c)
+            .str.strptime(pl.Datetime("us"), convert.QC_TIME_FORMAT)
+            .dt.replace_time_zone(convert.TZ)
+            for c in ("start_time", "end_time")
+            if frame.schema[c] == pl.String
+        ]
+        frame = frame.with_columns(times)
+        for d in w.days:
+            part = frame.filter(pl.col("date") == d).drop("date")
+            await self._write(EXPLANATIONS, d, part.select(list(EXPLANATIONS.schema)))
 
 
 def _dataset(name: str) -> Dataset:
@@ -511,13 +544,15 @@ async def sync_async(
     progress: Progress | None = None,
     viewer_export_url: str | None = None,
     session_arms_url: str | None = None,
+    explanations_url: str | None = None,
 ) -> SyncResult:
     """Bring the store up to date for [start, end] (China-time days). See the module docstring.
 
     ``now`` is the moment the sync takes as "now" (default: the real time); tests pin it to
     the sandbox's frozen clock. ``viewer_export_url`` is set only for the sandbox, which serves
     the viewer export that real merchants import by hand (``livekit import viewers``), and
-    ``session_arms_url`` only for the sandbox too: its switchback schedule (``session_arms``).
+    ``session_arms_url`` and ``explanations_url`` only for the sandbox too: its switchback
+    schedule (``session_arms``) and its explanation schedule (``explanations``).
     """
     now = now or datetime.now(CHINA_TZ)
     validate_range(start, end, now)
@@ -540,5 +575,6 @@ async def sync_async(
         progress,
         viewer_export_url,
         session_arms_url,
+        explanations_url,
     )
     return await job.run()

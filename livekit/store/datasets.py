@@ -212,17 +212,28 @@ ROOM_ANALYSIS = Dataset(
     ("room_id",),
     "巨量千川 v3.0 report/live_room/analysis/get",
 )
+# The delivery fields of 抖店 orders (issue 12), named as the official SDKs name them
+# (docs/upstream/orders-explanations-clicks.md §1.3-§1.5): the 抖店 Go SDK's
+# api/order_searchList/response/order_searchList_response.go (``ShopOrderListItem``,
+# ``SkuOrderListItem``, ``LogisticsInfoItem``) and the Java SDK's
+# com.doudian.open.api.order_searchList.data.ShopOrderListItem. The order-level ``ship_time``
+# and ``receipt_time`` are derived so that they hold under every source (livekit.ingest.convert).
 ORDERS = Dataset(
     "orders",
-    "抖店订单：每个店铺订单一行（按下单日期分区），含状态、下单/支付/更新时间与金额；金额已由分换算为元。",
+    "抖店订单：每个店铺订单一行（按下单日期分区），含状态、下单/支付/更新时间、承诺发货/发货/收货/完成时间、"
+    "收件省市与首个包裹的快递公司；金额已由分换算为元。时间为空表示尚未发生。",
     {
         "order_id": pl.String(),
         "shop_id": ID,
         "order_status": COUNT,
         "order_status_desc": pl.String(),
+        "main_status": COUNT,  # order_status plus 21/22/39: refund completed before/after ship/receipt
         "create_time": TIME,
         "pay_time": TIME,
         "update_time": TIME,
+        "exp_ship_time": TIME,  # the latest promised ship time (发货超时时间)
+        "ship_time": TIME,  # shop ship_time, else the first parcel's, else legacy logistics_time
+        "receipt_time": TIME,  # the last sku's logistics receipt, else buyer confirm, else finish
         "finish_time": TIME,
         "order_amount": YUAN,
         "pay_amount": YUAN,
@@ -233,13 +244,15 @@ ORDERS = Dataset(
         "cancel_reason": pl.String(),
         "post_addr_province": pl.String(),
         "post_addr_city": pl.String(),
+        "logistics_company": pl.String(),  # logistics_info[0].company_name (e.g. 顺丰速运)
     },
     ("order_id",),
     "抖店 order.searchList",
 )
 ORDER_ITEMS = Dataset(
     "order_items",
-    "抖店子订单：每个 SKU 行一行（按所属订单的下单日期分区），含商品、件数、金额、直播间与达人；金额已由分换算为元。",
+    "抖店子订单：每个 SKU 行一行（按所属订单的下单日期分区），含商品、件数、金额、直播间与达人、"
+    "承诺发货/发货/物流签收/确认收货/完成时间与售后状态；金额已由分换算为元。时间为空表示尚未发生。",
     {
         "order_id": pl.String(),
         "parent_order_id": pl.String(),
@@ -255,9 +268,15 @@ ORDER_ITEMS = Dataset(
         "author_name": pl.String(),
         "theme_type": pl.String(),
         "order_status": COUNT,
+        "main_status": COUNT,
         "create_time": TIME,
         "pay_time": TIME,
         "update_time": TIME,
+        "exp_ship_time": TIME,
+        "ship_time": TIME,
+        "logistics_receipt_time": TIME,  # the carrier's delivered (signed) time
+        "confirm_receipt_time": TIME,  # the buyer confirmed receipt (or it was auto-confirmed)
+        "finish_time": TIME,
         "after_sale_status": COUNT,
         "after_sale_type": COUNT,
         "refund_status": COUNT,
@@ -354,13 +373,17 @@ VIEWERS_SCHEMA: dict[str, pl.DataType] = {
     "province": pl.String(),
     "traffic_source": pl.String(),
     "clicked_product_id": ID,  # null: no product clicked
+    # when the viewer clicked it; optional in files (a livekit convention, no platform field:
+    # docs/upstream/orders-explanations-clicks.md §3); null: no click, or no time given
+    "click_time": TIME,
     "paid": pl.Boolean(),
     "pay_amount": YUAN,  # yuan; 0 when not paid
     "variant": pl.String(),  # "A" / "B"; null outside an experiment
 }
 VIEWERS = Dataset(
     "viewers",
-    "观众明细（导入的观看记录）：每次进入直播间一行，含进入/离开时间、省份、流量来源、点击商品、是否成交与实验分组；金额单位为元。",
+    "观众明细（导入的观看记录）：每次进入直播间一行，含进入/离开时间、省份、流量来源、点击商品与点击时间、"
+    "是否成交与实验分组；金额单位为元。",
     VIEWERS_SCHEMA,
     ("room_id", "viewer_id", "enter_time"),  # not unique: a viewer may re-enter within a second
     "观众明细导出文件（livekit import viewers）",
@@ -375,7 +398,20 @@ SESSION_ARMS = Dataset(
     ("room_id",),
     "沙盒 /sandbox/export/session_arms",
 )
-SANDBOX_DATASETS = frozenset({"session_arms"})
+# No platform API gives explanation (讲解) windows: 千川's product_list has only the current
+# explain_status and a running live_product_explain_cnt (the Ocean Engine Go SDK's
+# models/model_qianchuan_today_live_room_product_list_get_v1_0_response_data_list_inner.go), so
+# live_product_snapshots rebuilds them by polling; where the monitor did not run, the sandbox
+# publishes its explanation schedule as data (docs/upstream/orders-explanations-clicks.md §2).
+EXPLANATIONS = Dataset(
+    "explanations",
+    "讲解排期（仅沙盒）：沙盒每场直播的商品讲解时段，每个讲解窗口一行，含直播间、抖音号、商品与讲解开始/结束时间；"
+    "按开播日期分区。真实店铺的讲解时段来自 livekit monitor 轮询记录的商品实时快照（讲解状态）。",
+    {"room_id": ID, "aweme_id": ID, "product_id": ID, "start_time": TIME, "end_time": TIME},
+    ("room_id", "product_id", "start_time"),
+    "沙盒 /sandbox/export/explanations",
+)
+SANDBOX_DATASETS = frozenset({"session_arms", "explanations"})
 
 CATALOG: dict[str, Dataset] = {
     d.name: d
@@ -393,6 +429,7 @@ CATALOG: dict[str, Dataset] = {
         ALERTS,
         VIEWERS,
         SESSION_ARMS,
+        EXPLANATIONS,
     )
 }
 
