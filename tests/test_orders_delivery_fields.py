@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import polars as pl
 import pytest
 
@@ -19,8 +20,10 @@ from livekit.api.payload import tag
 from livekit.ingest import convert
 from livekit.ingest.convert import ValueShapeError
 from livekit.ingest.plan import needs_fetch, partition_meta, schema_tag
+from livekit.sandbox.server import RunningSandbox
 from livekit.store import Store
 from livekit.store.datasets import ORDER_ITEMS, ORDERS, TIME, Dataset
+from tests.helpers.sandbox import NOW, Doudian
 
 CHINA = ZoneInfo("Asia/Shanghai")
 CREATE = int(datetime(2026, 11, 28, 11, 20, tzinfo=CHINA).timestamp())
@@ -311,3 +314,203 @@ def test_a_final_partition_of_the_old_schema_is_fetched_again_and_reads_with_nul
     assert back.columns == ["date", *ORDERS.schema]
     assert back.row(0, named=True)["ship_time"] is None
     assert back.row(0, named=True)["order_id"] == "o1"
+
+
+# ---- the sandbox's 抖店 over real HTTP: the protocol shape of the new fields ---------------------
+SHOP_TIMES = ("create_time", "pay_time", "update_time", "exp_ship_time", "ship_time", "finish_time")
+SKU_TIMES = (
+    "create_time",
+    "pay_time",
+    "update_time",
+    "exp_ship_time",
+    "ship_time",
+    "logistics_receipt_time",
+    "confirm_receipt_time",
+    "finish_time",
+)
+CARRIER_NAMES = {"zhongtong": "中通快递", "shunfeng": "顺丰速运", "youzhengguonei": "中国邮政"}
+PROMISE_S = 48 * 3600  # the 抖店 standard ship-by: 48 hours after payment
+REFUND_DONE = {21, 22, 39}  # main_status: refund completed before ship / after ship / after receipt
+FIRST_TS = int(datetime(2026, 11, 8, tzinfo=CHINA).timestamp())
+NOW_TS = int(NOW.timestamp())
+
+
+@pytest.fixture(scope="module")
+def served(server: RunningSandbox) -> list[dict[str, Any]]:
+    """Every shop order created 11-08 .. NOW, as order.searchList serves it at NOW."""
+    with httpx.Client(base_url=server.url, timeout=30) as h:
+        dd = Doudian(h, server.sandbox.config)
+        token = dd.login()["access_token"]
+        out: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            body = {"create_time_start": FIRST_TS, "create_time_end": NOW_TS, "page": page,
+                    "size": 100, "order_asc": True}  # fmt: skip
+            data = dd.call("order.searchList", body, token)["data"]
+            out += data["shop_order_list"]
+            page += 1
+            if page * 100 >= data["total"]:
+                return out
+
+
+def is_int(v: Any) -> bool:
+    return type(v) is int
+
+
+def test_new_fields_have_the_platform_types(served: list[dict[str, Any]]) -> None:
+    assert len(served) > 1000
+    for o in served:
+        for name in (*SHOP_TIMES, "main_status", "order_status"):
+            assert is_int(o[name]), (name, o[name])
+        for name in SHOP_TIMES:
+            assert o[name] >= 0
+            if name != "exp_ship_time":  # a promise may lie ahead; events have happened
+                assert o[name] <= NOW_TS, name
+        assert isinstance(o["logistics_info"], list)
+        for parcel in o["logistics_info"]:
+            assert set(parcel) >= {"tracking_no", "company", "company_name", "ship_time",
+                                   "delivery_id", "product_info"}  # fmt: skip
+            assert all(isinstance(parcel[k], str) and parcel[k] for k in
+                       ("tracking_no", "company", "company_name", "delivery_id"))  # fmt: skip
+            assert is_int(parcel["ship_time"])
+            for line in parcel["product_info"]:
+                assert is_int(line["product_id"])
+                assert line["product_id_str"] == str(line["product_id"])
+                assert isinstance(line["sku_order_id"], str)
+                assert is_int(line["product_count"])
+                assert is_int(line["price"])
+        province, city = o["post_addr"]["province"], o["post_addr"]["city"]
+        assert isinstance(province["name"], str)
+        assert isinstance(province["id"], str)
+        assert isinstance(city["name"], str)
+        assert isinstance(city["id"], str)
+        for s in o["sku_order_list"]:
+            for name in (*SKU_TIMES, "main_status", "order_status"):
+                assert is_int(s[name]), (name, s[name])
+            for name in SKU_TIMES:
+                assert 0 <= s[name] <= (NOW_TS if name != "exp_ship_time" else 2**62)
+            assert s["post_addr"] == o["post_addr"]
+
+
+def test_events_follow_each_other_and_zero_is_not_yet(
+    served: list[dict[str, Any]], server: RunningSandbox
+) -> None:
+    truth = {o.order_id: o for o in server.sandbox.world.orders_between(FIRST_TS, NOW_TS)}
+    for o in served:
+        t = truth[o["order_id"]]
+        seen = {k: (v if 0 < v <= NOW_TS else 0) for k, v in
+                (("ship", t.ship_ts), ("receipt", t.receipt_ts), ("confirm", t.confirm_ts))}  # fmt: skip
+        assert o["ship_time"] == seen["ship"]
+        assert o["finish_time"] == seen["confirm"]
+        if not o["pay_time"]:
+            assert (o["exp_ship_time"], o["ship_time"], o["finish_time"]) == (0, 0, 0)
+            assert o["logistics_info"] == []
+            continue
+        assert o["exp_ship_time"] == o["pay_time"] + PROMISE_S
+        events = [o["pay_time"], o["ship_time"]]
+        events += [max(s["logistics_receipt_time"] for s in o["sku_order_list"]), o["finish_time"]]
+        happened = [e for e in events if e]
+        assert happened == sorted(happened), events  # pay <= ship <= receipt <= finish
+        assert happened == events[: len(happened)], events  # nothing after a missing event
+        for s in o["sku_order_list"]:
+            assert s["ship_time"] == o["ship_time"]
+            assert s["logistics_receipt_time"] == seen["receipt"]
+            assert s["confirm_receipt_time"] == s["finish_time"] == o["finish_time"]
+            assert s["exp_ship_time"] == o["exp_ship_time"]
+        if o["ship_time"]:
+            [parcel] = o["logistics_info"]
+            assert parcel["ship_time"] == o["ship_time"]
+            assert CARRIER_NAMES[parcel["company"]] == parcel["company_name"]
+            assert parcel["delivery_id"] == f"{parcel['company']}_{parcel['tracking_no']}"
+            assert [x["sku_order_id"] for x in parcel["product_info"]] == [
+                s["order_id"] for s in o["sku_order_list"]
+            ]
+            assert [x["product_count"] for x in parcel["product_info"]] == [
+                s["item_num"] for s in o["sku_order_list"]
+            ]
+        else:
+            assert o["logistics_info"] == []
+        assert o["update_time"] >= max(o["create_time"], o["pay_time"])
+        if o["main_status"] not in REFUND_DONE:  # a completed refund closes the order
+            assert o["update_time"] == max(happened)
+
+
+def test_status_codes_agree_with_the_times(served: list[dict[str, Any]]) -> None:
+    seen_status: set[int] = set()
+    seen_main: set[int] = set()
+    for o in served:
+        status, main = o["order_status"], o["main_status"]
+        skus = o["sku_order_list"]
+        after = {
+            (s["after_sale_info"]["after_sale_type"], s["after_sale_info"]["refund_status"])
+            for s in skus
+        }
+        seen_status.add(status)
+        seen_main.add(main)
+        assert all(s["order_status"] == status and s["main_status"] == main for s in skus)
+        if not o["pay_time"]:
+            assert status in (1, 4)
+            assert main == status
+            continue
+        refunded = main in REFUND_DONE
+        assert refunded == (after != {(0, 0)}), (main, after)
+        if main == 21:  # refunded before shipping: cancelled, nothing ships
+            assert (status, o["ship_time"], after) == (4, 0, {(2, 3)})
+        elif main == 22:  # refunded after shipping, before the parcel arrived
+            assert o["ship_time"]
+            assert after == {(1, 3)}
+        elif main == 39:  # returned and refunded after receipt
+            assert o["ship_time"]
+            assert after == {(0, 3)}
+            assert all(s["logistics_receipt_time"] for s in skus)
+        else:
+            assert main == status
+        if status == 2:
+            assert o["ship_time"] == 0
+            assert o["finish_time"] == 0
+        elif status == 3:
+            assert o["ship_time"]
+            assert not o["finish_time"]
+        elif status == 5:
+            assert o["ship_time"]
+            assert o["finish_time"]
+            assert all(s["logistics_receipt_time"] for s in skus)
+        else:
+            assert status == 4
+            assert main == 21
+    assert {2, 3, 5} <= seen_status
+    assert {21, 22} <= seen_main
+
+
+def test_the_client_reads_the_served_orders_as_the_platform_means_them(
+    served: list[dict[str, Any]],
+) -> None:
+    heads, items = convert.orders(served)
+    by_id = {o["order_id"]: o for o in served}
+    rows = heads.to_dicts()
+    assert len(rows) == len(served)
+    received = 0
+    for h in rows:
+        o = by_id[h["order_id"]]
+
+        def moment(ts: int) -> datetime | None:
+            return at(ts) if ts else None
+
+        assert h["exp_ship_time"] == moment(o["exp_ship_time"])
+        assert h["ship_time"] == moment(o["ship_time"])
+        assert h["finish_time"] == moment(o["finish_time"])
+        signed = max(s["logistics_receipt_time"] for s in o["sku_order_list"])
+        assert h["receipt_time"] == moment(signed)
+        received += signed > 0
+        assert h["main_status"] == o["main_status"]
+        parcels = o["logistics_info"]
+        assert h["logistics_company"] == (parcels[0]["company_name"] if parcels else None)
+        assert (h["post_addr_province"], h["post_addr_city"]) == (
+            o["post_addr"]["province"]["name"],
+            o["post_addr"]["city"]["name"],
+        )
+    assert received > 100
+    assert items.height == sum(len(o["sku_order_list"]) for o in served)
+    assert set(items["main_status"].unique().to_list()) == set(
+        heads["main_status"].unique().to_list()
+    )
