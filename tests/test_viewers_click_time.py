@@ -12,9 +12,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import polars as pl
 import pytest
 
+from livekit.sandbox.server import RunningSandbox
 from livekit.store import Store
 from livekit.store.datasets import TIME
 from livekit.viewers import (
@@ -26,6 +28,7 @@ from livekit.viewers import (
     read_viewer_file,
 )
 from livekit.vocab.tz import CHINA_TZ
+from tests.helpers.sandbox import NOW
 
 ROOM = "7712353117074129283"
 OLD_COLUMNS = [c for c in VIEWERS_SCHEMA if c != "click_time"]
@@ -208,3 +211,80 @@ def test_a_store_written_before_the_column_reads_it_as_null(tmp_path: Path) -> N
     assert merged.height == 4
     clicks = merged.group_by("room_id").agg(pl.col("click_time").drop_nulls().len())
     assert dict(clicks.iter_rows()) == {int(ROOM): 0, 7712353117074129999: 1}
+
+
+# ---- the sandbox's export over real HTTP ----------------------------------------------------------
+FIRST, LAST = date(2026, 11, 27), date(2026, 11, 28)  # LAST: the evening show is on air at NOW
+
+
+def _export(http: httpx.Client, fmt: str) -> bytes:
+    r = http.get(
+        "/sandbox/export/viewers",
+        params={"start_date": FIRST.isoformat(), "end_date": LAST.isoformat(), "format": fmt},
+    )
+    assert r.status_code == 200, r.text
+    return r.content
+
+
+def _clicks_in_the_world(server: RunningSandbox) -> list[datetime | None]:
+    """The click time of every exported visit, in export order, from the sandbox's world."""
+    world = server.sandbox.world
+    now = NOW.timestamp()
+    out: list[datetime | None] = []
+    for s in world.iter_sessions(FIRST, LAST):
+        if s.start_ts > now:
+            continue
+        v, sec = s.visits, now - s.start_ts
+        for enter, clicked, click in zip(
+            v.enter_s.tolist(), v.clicked.tolist(), v.click_s.tolist(), strict=True
+        ):
+            if enter > sec:
+                continue
+            shown = clicked and click <= sec
+            when = datetime.fromtimestamp(s.start_ts + click, CHINA_TZ) if shown else None
+            out.append(when.replace(microsecond=0) if when else None)
+    return out
+
+
+def test_the_sandbox_export_carries_click_times_in_csv_and_parquet(
+    http: httpx.Client, server: RunningSandbox
+) -> None:
+    csv = read_viewer_bytes(_export(http, "csv"), "csv")
+    parquet = read_viewer_bytes(_export(http, "parquet"), "parquet")
+    assert csv.equals(parquet)
+    clicks = parquet.get_column("click_time")
+    assert clicks.to_list() == _clicks_in_the_world(server)
+    assert 100 < clicks.drop_nulls().len() < parquet.height
+    # a click has its product, and lies within its visit; nothing after the export moment
+    assert (clicks.is_null() == parquet.get_column("clicked_product_id").is_null()).all()
+    inside = parquet.filter(pl.col("click_time").is_not_null()).select(
+        (pl.col("click_time") >= pl.col("enter_time"))
+        & (pl.col("click_time") <= pl.col("leave_time"))
+    )
+    assert inside.to_series().all()
+    assert clicks.max() <= NOW  # type: ignore[operator]
+
+
+def test_the_sandbox_export_without_its_click_times_still_imports(
+    http: httpx.Client, tmp_path: Path
+) -> None:
+    full = read_viewer_bytes(_export(http, "parquet"), "parquet")
+    raw_csv = pl.read_csv(io.BytesIO(_export(http, "csv")), infer_schema=False)
+    raw_parquet = pl.read_parquet(io.BytesIO(_export(http, "parquet")))
+    assert "click_time" in raw_csv.columns
+    assert "click_time" in raw_parquet.columns
+    older_csv = tmp_path / "older.csv"
+    raw_csv.drop("click_time").write_csv(older_csv)
+    older_parquet = tmp_path / "older.parquet"
+    raw_parquet.drop("click_time").write_parquet(older_parquet)
+    for path in (older_csv, older_parquet):
+        frame = read_viewer_file(path)
+        assert frame.schema == pl.Schema(VIEWERS_SCHEMA)
+        assert frame.get_column("click_time").null_count() == frame.height
+        assert frame.drop("click_time").equals(full.drop("click_time"))
+    store = Store(tmp_path / "store")
+    written = import_viewers(store, older_csv, fetched_at="t")
+    assert sum(written.values()) == full.height
+    assert (
+        store.read("viewers", VIEWERS_SCHEMA).get_column("click_time").null_count() == full.height
+    )
