@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from livekit.sandbox import truth_delivery
+from livekit.sandbox import truth_delivery, truth_products
 from livekit.sandbox import world as w
 from livekit.sandbox.aggregates import PAID_IDX
 
@@ -47,6 +47,10 @@ def truth(world: w.World) -> dict[str, Any]:
         ],
         "quiet_day": (world.today - timedelta(days=w.QUIET_DAY)).isoformat(),
         "delivery": truth_delivery.truth(world),
+        # products and regions over the default window (truth_products.default_window)
+        "products": truth_products.products(world, *truth_products.default_window(world)),
+        "regions": truth_products.regions(world, *truth_products.default_window(world)),
+        "click_surges": truth_products.click_surges(world),
     }
 
 
