@@ -415,7 +415,8 @@ def refund_by_delay(
     if settled_before.tzinfo is None:
         raise LivekitError(f"settled_before 须带时区，收到 {settled_before!r}")
     settled = times.filter(
-        pl.col("received") & (pl.col("receipt_time") < pl.lit(settled_before))
+        pl.col("received")
+        & (pl.col("receipt_time").dt.epoch("us") < round(settled_before.timestamp() * 1e6))
     ).select(pl.col("receipt_days").cast(pl.Float64), pl.col("refunded").cast(pl.Boolean))
     days = settled.get_column("receipt_days").to_numpy()
     refunded = settled.get_column("refunded").to_numpy().astype(bool)
