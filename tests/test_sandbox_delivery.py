@@ -29,7 +29,7 @@ from livekit.sandbox import catalog
 from livekit.sandbox import delivery as dv
 from livekit.sandbox.server import RunningSandbox
 from livekit.sandbox.truth import truth
-from livekit.sandbox.truth_delivery import late_refund, provinces
+from livekit.sandbox.truth_delivery import late_refund, provinces, ship_late_share
 from livekit.sandbox.world import Order, SkuLine, World
 from tests.helpers.sandbox import NOW, TODAY
 from tests.helpers.shop import Shop, day_start, fen
@@ -67,6 +67,13 @@ def shop(server: RunningSandbox) -> Iterator[Shop]:
 def world(server: RunningSandbox) -> World:
     w: World = server.sandbox.world
     return w
+
+
+@pytest.fixture(scope="module")
+def published(world: World) -> dict[str, Any]:
+    """What ``livekit sandbox truth`` publishes about delivery."""
+    out: dict[str, Any] = truth(world)["delivery"]
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -243,8 +250,10 @@ def check_quantile(days: np.ndarray, published: float, q: float, tests: int) -> 
     assert p > 0.001 / tests, (q, published, k, days.size, float(np.quantile(days, q)))
 
 
-def test_realized_delivery_days_per_province_sit_at_the_published_ones(world: World) -> None:
-    published = truth(world)["delivery"]["provinces"]
+def test_realized_delivery_days_per_province_sit_at_the_published_ones(
+    world: World, published: dict[str, Any]
+) -> None:
+    published = published["provinces"]
     assert set(published) == {p for p, _, _ in catalog.PROVINCES}
     realized = ordinary_deliveries(world)
     big = {p: d for p, d in realized.items() if d.size >= 40}
@@ -328,6 +337,23 @@ def test_late_parcels_are_refunded_more_at_the_expected_rates(shop: Shop, world:
     se = math.sqrt(rates[True] * (1 - rates[True]) / n1 + rates[False] * (1 - rates[False]) / n0)
     assert (rates[True] - rates[False]) / se > 3
     assert expected["difference"] > 0.05
+
+
+def test_the_share_shipped_after_the_promise_is_the_expected_one(
+    shop: Shop, world: World, published: dict[str, Any]
+) -> None:
+    """From the wire: ship_time > exp_ship_time among the orders paid in a month that shipped,
+    against the truth's expected share (a third of the festival backlog's parcels ship late)."""
+    first, last = TODAY - timedelta(days=40), TODAY - timedelta(days=10)
+    expected = ship_late_share(world, first, last)
+    lo, hi = day_start(first), day_start(last + timedelta(days=1))
+    orders = shop.orders(lo - DAY, hi)
+    shipped = [so for so in orders if lo <= so["pay_time"] < hi and so["ship_time"]]
+    late = sum(so["ship_time"] > so["exp_ship_time"] for so in shipped)
+    n, p = len(shipped), expected["expected_share"]
+    assert n == expected["orders"]
+    assert abs(late - n * p) < 4 * math.sqrt(n * p * (1 - p)), (n, late, p)
+    assert p > published["planted"]["ship_late_probability"]["ordinary"]
 
 
 def test_refunds_reach_the_room_seven_day_refunds(shop: Shop) -> None:

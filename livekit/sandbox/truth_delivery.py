@@ -7,6 +7,10 @@
   a mixture over the carriers, computed by numerical integration (no random draws).
 * ``late_refund(world, first, last, received_by_ts)``: the expected refund rates of late and
   on-time parcels from the model's probabilities (see its docstring), and their difference.
+* ``ship_late_share(world, first, last)``: the expected share shipped after the promise.
+
+``truth(world)`` publishes the last two for orders paid today-40..today-10 (and received by
+today-7 for the refunds), and says so under ``window``.
 """
 
 from __future__ import annotations
@@ -197,6 +201,51 @@ def late_refund(world: w.World, first: date, last: date, received_by_ts: int) ->
     }
 
 
+def _ship_late_given_shipped(refund_p: float, festival: bool) -> float:
+    """P(ship > exp_ship_time | the order ships) for an order of base refund probability
+    ``refund_p``: an order ships unless its base refund comes before its handling time h, so
+    shipped orders are weighted by 1 - refund_p F(h)."""
+    h_s = _handling_nodes_days(festival) * 86400.0
+    weight = 1.0 - refund_p * _ship_before_refund_cdf(h_s)
+    late = h_s > dv.PROMISE_HOURS * 3600
+    return float((weight * late).sum() / weight.sum())
+
+
+def ship_late_share(world: w.World, first: date, last: date) -> dict[str, Any]:
+    """Expected share of orders shipped after their promised ship time (exp_ship_time), from
+    the model's probabilities, among the orders paid (China date) in [``first``, ``last``] that
+    ship (those refunded before shipping never do), overall and by province. Each order's
+    chance depends on its festival backlog and its base refund probability only."""
+    t0 = w.to_epoch(datetime.combine(first, datetime.min.time(), w.CHINA_TZ))
+    t1 = w.to_epoch(datetime.combine(last + timedelta(days=1), datetime.min.time(), w.CHINA_TZ))
+    province = world.population.province
+    sums: dict[str, list[float]] = {}
+    total = [0.0, 0.0]
+    for s in world.iter_sessions(first - timedelta(days=8), last):
+        refund_p = w.REFUND_PROB_FESTIVAL if w.season_factor(s.day)[0] >= 1.5 else w.REFUND_PROB
+        for o in s.orders:
+            if not (t0 <= o.pay_ts < t1) or not o.ship_ts:
+                continue
+            p_late = _ship_late_given_shipped(refund_p, dv.is_festival(o.pay_ts))
+            name = catalog.PROVINCES[int(province[o.buyer])][0]
+            acc = sums.setdefault(name, [0.0, 0.0])
+            acc[0] += 1
+            acc[1] += p_late
+            total[0] += 1
+            total[1] += p_late
+    return {
+        "definition": " ".join((ship_late_share.__doc__ or "").split()),
+        "first_pay_day": first.isoformat(),
+        "last_pay_day": last.isoformat(),
+        "orders": int(total[0]),
+        "expected_share": round(total[1] / total[0], 5) if total[0] else None,
+        "by_province": {
+            name: {"orders": int(n), "expected_share": round(x / n, 5)}
+            for name, (n, x) in sorted(sums.items(), key=lambda kv: -kv[1][0])
+        },
+    }
+
+
 def truth(world: w.World) -> dict[str, Any]:
     """The delivery truths; ``late_refund`` for orders paid today-40..today-10 and received
     before the start of today-7 (China time)."""
@@ -213,7 +262,9 @@ def truth(world: w.World) -> dict[str, Any]:
             "late_days; numerical integration, no random draws"
         ),
         "late_refund": late_refund(world, first, last, received_by),
+        "ship_late_share": ship_late_share(world, first, last),
         "window": {
             "late_refund": "orders paid today-40..today-10, received by today-7 00:00 (China time)",
+            "ship_late_share": "orders paid today-40..today-10",
         },
     }
