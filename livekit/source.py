@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from livekit.config import Settings
     from livekit.ingest.run import SyncResult
     from livekit.store import Store
+    from livekit.store.datasets import Dataset
 
 __all__ = ["SOURCES", "Coverage", "Kit", "open_source", "sync_store"]
 
@@ -244,9 +245,13 @@ class Kit:
                     continue
                 if name in RECORDED:
                     # no fetch state: a stored day is complete (the monitor's days may be
-                    # appended chunks only), a missing one matters only if there were shows
+                    # appended chunks only), a missing one matters only if there were shows;
+                    # a day a sync wrote (the sandbox's viewer export) under an older schema
+                    # is stale, like any synced partition
                     if d not in stored and not _no_shows(store, d):
                         lost.append(d)
+                    elif d in stored and _older_schema(ds, store.partition_meta(name, d)):
+                        old.append(d)
                     continue
                 meta = store.partition_meta(name, d)
                 if meta is None:
@@ -362,6 +367,13 @@ def _no_shows(store: Store, d: date) -> bool:
     """True when the rooms of day ``d`` are stored and there were none (nothing to record)."""
     meta = store.partition_meta("rooms", d)
     return meta is not None and meta.get("rows") == "0"
+
+
+def _older_schema(ds: Dataset, meta: dict[str, str] | None) -> bool:
+    """True when a synced partition was written under another schema (imports carry none)."""
+    from livekit.ingest.plan import schema_tag
+
+    return meta is not None and "schema" in meta and meta["schema"] != schema_tag(ds)
 
 
 def _fetched_at(meta: dict[str, str]) -> datetime | None:

@@ -25,6 +25,7 @@ from livekit.ingest.run import SyncResult, sync_async
 from livekit.jobs import SandboxSession, sandbox_session
 from livekit.sandbox.delivery import CARRIERS
 from livekit.sandbox.world import World
+from livekit.source import open_source
 from livekit.store import Store
 from livekit.store.datasets import (
     EXPLANATIONS,
@@ -292,6 +293,13 @@ def test_a_store_synced_before_the_new_columns_fetches_them(tmp_path: Path) -> N
                 assert meta["schema"] != schema_tag(get(name))
                 store.write_partition(name, d, old, ds.schema, meta)
         assert store.read("orders", ORDERS.schema, days[0], days[1])["ship_time"].null_count() > 0
+        # a sandbox kit sees them stale (and its prepare would sync them), the rooms not
+        kit = open_source(
+            "sandbox", settings=session.settings.model_copy(update={"home": tmp_path})
+        )
+        cov = kit.coverage(days[0], days[1], datasets=("rooms", *OLDER), now=later)
+        assert cov.stale == {name: tuple(days) for name in OLDER}
+        assert not cov.missing
         result = run(
             sync_async(
                 session.settings,
@@ -313,4 +321,5 @@ def test_a_store_synced_before_the_new_columns_fetches_them(tmp_path: Path) -> N
         order = list(again.columns)
         assert again.sort(order).equals(fresh[name].sort(order)), name
     assert result.datasets["rooms"].fetched_days == 0  # final rooms of the same schema: kept
+    assert kit.coverage(days[0], days[1], datasets=("rooms", *OLDER), now=later).complete
     assert result.datasets["explanations"].fetched_days == 0
