@@ -119,7 +119,11 @@ def region_coverage(world: World, first: date, last: date, now: datetime) -> dic
 
     table = region_table(viewers_frame(world, first, last, now), alpha=ALPHA)
     truth = truth_products.regions(world, first, last)
-    expected = {p: v["expected_index"] for p, v in truth["provinces"].items()}
+    expected = {
+        r["province"]: r["expected_index"]
+        for r in truth["provinces"]
+        if r["expected_index"] is not None
+    }
     out: dict[str, bool] = {}
     for row in table.iter_rows(named=True):
         if row["province"] in expected and row["ci_low"] is not None:
