@@ -351,6 +351,7 @@ def test_any_schedules_file_loads_runnable_schedules_or_one_error(
 
 # ---- viewer exports ---------------------------------------------------------------------------
 COLUMNS = list(VIEWERS_SCHEMA)  # the columns the reader knows, in its order
+PLAIN = [c for c in COLUMNS if c != "click_time"]  # a file without the optional click time
 ids = st.one_of(
     st.integers(1, 2**63 - 1).map(str),
     st.integers().map(str),
@@ -374,6 +375,7 @@ cells = {
     "province": st.text(max_size=6),
     "traffic_source": st.text(max_size=6),
     "clicked_product_id": ids,
+    "click_time": times,
     "paid": st.sampled_from(["0", "1", "", "2", "true", "是", " 1"]),
     "pay_amount": st.one_of(
         st.floats(allow_nan=True, allow_infinity=True).map(str),
@@ -415,8 +417,8 @@ def viewer_files(draw: st.DrawFn) -> bytes:
 @given(viewer_files())
 @example(b"PK\x03\x04 not a workbook")
 @example(b"PAR1 truncated")
-@example((",".join(COLUMNS) + "\n1,v,0001-01-01 00:00:00,0001-01-01 00:00:01,,,,0,0,\n").encode())
-@example((",".join(COLUMNS) + "\n1,v,9999-12-31 23:59:58,9999-12-31 23:59:59,,,,0,0,\n").encode())
+@example((",".join(PLAIN) + "\n1,v,0001-01-01 00:00:00,0001-01-01 00:00:01,,,,0,0,\n").encode())
+@example((",".join(PLAIN) + "\n1,v,9999-12-31 23:59:58,9999-12-31 23:59:59,,,,0,0,\n").encode())
 def test_any_viewer_file_is_a_frame_or_one_error(data: bytes) -> None:
     frame = outcome(lambda: read_viewer_bytes(data, source="viewers.csv"), ViewerFileError)
     if frame is not None:
@@ -430,7 +432,7 @@ def store_with_viewers(tmp_path_factory: pytest.TempPathFactory) -> Store:
     root = tmp_path_factory.mktemp("viewers")
     good = root / "good.csv"
     good.write_text(
-        ",".join(COLUMNS)
+        ",".join(PLAIN)
         + "\n7,v1,2026-11-27 20:00:00,2026-11-27 20:05:00,浙江,推荐,,0,0,\n"
         + "8,v2,2026-11-28 20:00:00,2026-11-28 20:01:00,浙江,推荐,3,1,9.9,A\n",
         encoding="utf-8",
@@ -447,7 +449,7 @@ def store_with_viewers(tmp_path_factory: pytest.TempPathFactory) -> Store:
 @given(data=viewer_files())
 @example(
     data=(
-        ",".join(COLUMNS)
+        ",".join(PLAIN)
         + "\n7,v,2026-11-27 20:00:00,2026-11-27 20:01:00,,,,0,0,"
         + "\n7,v,2026-11-28 20:00:00,2026-11-28 19:00:00,,,,0,0,\n"
     ).encode()
@@ -466,7 +468,7 @@ def test_a_failed_import_changes_nothing(
 def test_viewer_import_errors_end_to_end(tmp_path: Path) -> None:
     bad = tmp_path / "viewers.csv"
     bad.write_text(
-        ",".join(COLUMNS) + "\n7,v,2026-11-27 20:00:00,2026-11-27 20:01:00,,,,0,0,\n"
+        ",".join(PLAIN) + "\n7,v,2026-11-27 20:00:00,2026-11-27 20:01:00,,,,0,0,\n"
         "7,v,2026-11-28 20:00,2026-11-28 20:01:00,,,,0,0,\n",
         encoding="utf-8",
     )
