@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -24,10 +25,17 @@ from livekit.analysis.delivery import (
     promise_advice,
     refund_by_delay,
 )
+from livekit.api.runner import run
+from livekit.ingest.run import sync_async
+from livekit.jobs import sandbox_session
+from livekit.sandbox.delivery import CARRIERS
 from livekit.sandbox.world import World
+from livekit.store import Store
 from livekit.store.datasets import ORDERS
 from livekit.vocab import CHINA_TZ, LivekitError
 from tests.helpers import regions_truths as rt
+from tests.helpers.sandbox import make_config
+from tests.helpers.sync import make_settings
 
 NOW = datetime(2026, 11, 28, 21, 0, 0, tzinfo=CHINA_TZ)
 HOUR = timedelta(hours=1)
@@ -335,3 +343,29 @@ def test_late_refund_difference_recovered(world: World) -> None:
     result = rt.late_refund_coverage(world, first, last, rt.day_start(TODAY - 7 * DAY), NOW)
     assert result["covered"], (result["result"].difference_ci, result["truth"]["difference"])
     assert result["detected"]  # late parcels are refunded more, and the interval says so
+
+
+# ---- through the client: a real sync of the sandbox's 抖店 orders ----------------------------
+def test_delivery_through_a_real_sync(tmp_path: Path) -> None:
+    """The stored ``orders`` (loopback HTTP, the real ingest) give the same delivery times as
+    the world's own orders, and late parcels among them are refunded more."""
+    first, last = TODAY - 16 * DAY, TODAY - 10 * DAY  # includes the tail of the festival
+    with sandbox_session(make_settings(tmp_path), make_config()) as session:
+        run(sync_async(session.settings, first, last, now=NOW, datasets=["orders"]))
+        stored = Store(tmp_path / "sandbox" / "store").read("orders", ORDERS.schema, first, last)
+        world: World = session.server.sandbox.world
+    paid_day = pl.col("pay_time").dt.date()
+    ours = delivery_times(stored, NOW).filter(paid_day.is_between(first, last))
+    direct = delivery_times(rt.orders_frame(world, first, last, NOW), NOW)
+    # orders are stored by creation day: an order made before `first` and paid in it is not
+    direct = direct.filter(pl.col("order_id").is_in(stored["order_id"].implode()))
+    assert ours.height > 300
+    assert ours.sort("order_id").equals(direct.sort("order_id"))
+    assert ours["festival"].any()
+    assert not ours["festival"].all()
+    assert set(ours["carrier"].drop_nulls()) <= {c.name for c in CARRIERS}
+    result = refund_by_delay(ours, settled_before=rt.day_start(TODAY - 7 * DAY))
+    assert result.orders_late > 50
+    assert result.rate_late is not None
+    assert result.rate_on_time is not None
+    assert result.rate_late > result.rate_on_time
