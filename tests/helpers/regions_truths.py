@@ -168,3 +168,48 @@ def late_refund_coverage(
         "result": result,
         "truth": truth,
     }
+
+
+def ordinary_window(today: date, days: int = 14) -> tuple[date, date]:
+    """The ``days`` days before ``today`` (yesterday last), started after the 双11 backlog
+    (orders paid 11-01..11-13) when the window would reach into it: the planted median
+    delivery days hold on ordinary days only."""
+    last = today - timedelta(days=1)
+    first = last - timedelta(days=days - 1)
+    start, end = date(last.year, 11, 1), date(last.year, 11, 13)
+    if first <= end and last >= start:  # overlaps the backlog
+        if last > end:
+            first = end + timedelta(days=1)
+        else:  # ends inside it: the same length just before it
+            last = start - timedelta(days=1)
+            first = last - timedelta(days=days - 1)
+    return first, last
+
+
+def one_seed(world: World, now: datetime) -> dict[str, Any]:
+    """Everything bench/coverage.py counts for one world, with the truths' default windows:
+    the region index over the 30 days before today, median delivery days on the ordinary days
+    of :func:`ordinary_window`, and the late-refund difference of parcels paid
+    today-40..today-10 and received before today-7 (``truth_delivery.truth``'s window).
+
+    Returns lists of booleans (one per province with an interval), the count of provinces
+    whose median had no interval (too few deliveries), and two booleans for the refunds."""
+    today = world.today
+    regions = region_coverage(world, today - timedelta(days=30), today - timedelta(days=1), now)
+    first, last = ordinary_window(today)
+    medians = median_coverage(world, first, last, now)
+    late = late_refund_coverage(
+        world,
+        today - timedelta(days=40),
+        today - timedelta(days=10),
+        day_start(today - timedelta(days=7)),
+        now,
+    )
+    judged = [v for v in medians["covered"].values() if v is not None]
+    return {
+        "region_index": list(regions["covered"].values()),
+        "median_days": judged,
+        "median_days_undefined": len(medians["covered"]) - len(judged),
+        "late_refund_covered": bool(late["covered"]),
+        "late_refund_detected": bool(late["detected"]),
+    }
