@@ -90,7 +90,7 @@ DATASET_LABELS: dict[str, str] = {
     "order_items": "子订单",
     "viewers": "观众明细",
     "session_arms": "场次实验分组",
-    "explanations": "讲解排期（仅沙盒）",
+    "explanations": "讲解排期",
     "live_snapshots": "直播实时快照",
     "live_product_snapshots": "商品实时快照",
     "alerts": "告警记录",
