@@ -240,4 +240,8 @@ def test_a_sandbox_kit_prepares_what_is_missing_in_a_subprocess(tmp_path: Path) 
     assert rooms.height > 0
     assert arms.height > 0
     assert set(arms["room_id"]) <= set(rooms["room_id"])
+    # the explanation schedule comes with the same sync: every room of the day has its windows
+    windows = kit.load("explanations", day, day)
+    assert set(windows["room_id"]) == set(rooms["room_id"])
+    assert kit.coverage(day, day, datasets=("explanations",)).complete
     assert not (tmp_path / "home" / "store").exists()  # the live store was not touched
