@@ -476,7 +476,6 @@ class _Sync:
             .str.strptime(pl.Datetime("us"), convert.QC_TIME_FORMAT)
             .dt.replace_time_zone(convert.TZ)
             for c in ("start_time", "end_time")
-            if frame.schema[c] == pl.String
         ]
         frame = frame.with_columns(times)
         for d in w.days:
