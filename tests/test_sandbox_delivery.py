@@ -261,7 +261,6 @@ def test_realized_delivery_days_per_province_sit_at_the_published_ones(
     for p, days in big.items():
         check_quantile(days, published[p]["median_days"], 0.5, 2 * len(big))
         check_quantile(days, published[p]["p90_days"], 0.9, 2 * len(big))
-        assert abs(float(np.median(days)) - published[p]["median_days"]) < 0.5
     # pooled by tier (its provinces share one distribution), with the power of thousands
     for _, tier_provinces in dv.TIERS.values():
         pooled = np.concatenate([realized[p] for p in tier_provinces if p in realized])

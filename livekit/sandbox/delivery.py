@@ -23,18 +23,21 @@ The model (planted; published by ``truth_delivery``):
 * every event of an order lies within ``SETTLE_DAYS`` (< the client's 15 days of settling for
   order partitions) after its payment.
 
-Randomness: each order draws from its own generator keyed by the seed and the order id, so the
-sessions' streams are untouched and an order's delivery does not depend on any other order.
+Randomness: each order draws from its own counter-based generator, a keyed hash of the seed and
+the order id (``draws``), so the sessions' streams are untouched and an order's delivery does
+not depend on any other order. A hash rather than a numpy Generator per order: building one
+costs ~15 µs, which is a quarter of a whole world's simulation time over ~50 000 orders.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from statistics import NormalDist
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from livekit.sandbox import catalog
 
@@ -93,7 +96,7 @@ CARRIERS: tuple[Carrier, ...] = (
     Carrier("shunfeng", "顺丰速运", 0.25, 0.7, "SF", 13),
     Carrier("youzhengguonei", "中国邮政", 0.10, 1.3, "9", 12),
 )
-_CARRIER_CUM = np.cumsum([c.share for c in CARRIERS])
+_CARRIER_CUM = tuple(sum(c.share for c in CARRIERS[: k + 1]) for k in range(len(CARRIERS)))
 
 HANDLING_MEDIAN_HOURS = 16.0
 HANDLING_SIGMA = 0.7
@@ -110,7 +113,8 @@ LATE_DAYS = 4.0  # payment -> receipt longer than this is a late parcel
 LATE_REFUND_EXTRA = 0.10
 LATE_REFUND_DELAY_S = (6 * HOUR_S, 3 * DAY_S)
 SETTLE_DAYS = 14  # no event of an order later than this after its payment
-STREAM = 22  # generator key: default_rng([seed, STREAM, order id])
+STREAM = "delivery"  # hash key of the per-order draws
+_NORMAL = NormalDist()
 
 
 def is_festival(pay_ts: int) -> bool:
@@ -121,7 +125,16 @@ def is_festival(pay_ts: int) -> bool:
 
 
 def carrier_index(u: float) -> int:
-    return int(np.searchsorted(_CARRIER_CUM, u * _CARRIER_CUM[-1], side="right"))
+    """The carrier of a parcel whose uniform draw is ``u`` (by the planted shares)."""
+    x = u * _CARRIER_CUM[-1]
+    return next((k for k, cum in enumerate(_CARRIER_CUM) if x < cum), len(CARRIERS) - 1)
+
+
+def draws(seed: int, order_id: str) -> tuple[float, ...]:
+    """Seven independent uniforms in (0, 1) of one order: a keyed BLAKE2b hash of the seed and
+    the order id, 53 bits per uniform."""
+    digest = hashlib.blake2b(f"{STREAM}|{seed}|{order_id}".encode(), digest_size=56).digest()
+    return tuple(((x >> 11) + 0.5) * 2.0**-53 for x in struct.unpack("<7Q", digest))
 
 
 def plan(seed: int, o: Order, province: str) -> None:
@@ -129,29 +142,26 @@ def plan(seed: int, o: Order, province: str) -> None:
     and a late-delivery refund. Unpaid orders get nothing."""
     if not o.pay_ts:
         return
-    rng = np.random.default_rng([seed, STREAM, int(o.order_id)])
-    # a fixed number of draws per order, whatever happens to it
-    u_carrier, u_confirm, u_late, u_late_delay = rng.random(4)
-    z_handling, z_transit = rng.standard_normal(2)
-    serial = int(rng.integers(0, 10**12))
+    # a fixed set of draws per order, whatever happens to it
+    u_carrier, u_confirm, u_late, u_late_delay, u_handling, u_transit, u_serial = draws(
+        seed, o.order_id
+    )
+    z_handling, z_transit = _NORMAL.inv_cdf(u_handling), _NORMAL.inv_cdf(u_transit)
+    serial = int(u_serial * 10**15)
 
     pay = o.pay_ts
     festival = is_festival(pay)
-    k = carrier_index(float(u_carrier))
+    k = carrier_index(u_carrier)
     carrier = CARRIERS[k]
-    handling_h = HANDLING_MEDIAN_HOURS * math.exp(HANDLING_SIGMA * float(z_handling))
-    transit_d = (
-        TRANSIT_MEDIAN_DAYS[province] * carrier.factor * math.exp(TRANSIT_SIGMA * float(z_transit))
-    )
+    handling_h = HANDLING_MEDIAN_HOURS * math.exp(HANDLING_SIGMA * z_handling)
+    transit_d = TRANSIT_MEDIAN_DAYS[province] * carrier.factor * math.exp(TRANSIT_SIGMA * z_transit)
     if festival:
         handling_h *= FESTIVAL_HANDLING
         transit_d *= FESTIVAL_TRANSIT
     ship = pay + min(round(handling_h * HOUR_S), MAX_SHIP_DAYS * DAY_S)
     receipt = min(ship + round(transit_d * DAY_S), pay + MAX_DELIVERY_DAYS * DAY_S)
     lo, hi = CONFIRM_DAYS
-    confirm = min(
-        receipt + round((lo + (hi - lo) * float(u_confirm)) * DAY_S), pay + SETTLE_DAYS * DAY_S
-    )
+    confirm = min(receipt + round((lo + (hi - lo) * u_confirm) * DAY_S), pay + SETTLE_DAYS * DAY_S)
 
     o.exp_ship_ts = pay + PROMISE_HOURS * HOUR_S
     if o.refund_ts and o.refund_ts < ship:  # refunded before shipping: never ships
@@ -163,7 +173,7 @@ def plan(seed: int, o: Order, province: str) -> None:
     late = receipt - pay > LATE_DAYS * DAY_S
     if not o.refund_ts and late and u_late < LATE_REFUND_EXTRA:
         a, b = LATE_REFUND_DELAY_S
-        delay = round(a + (b - a) * float(u_late_delay))
+        delay = round(a + (b - a) * u_late_delay)
         o.refund_ts = min(receipt + delay, pay + SETTLE_DAYS * DAY_S)
     if not o.refund_ts or o.refund_ts > confirm:  # a completed refund closes the order
         o.confirm_ts = confirm
