@@ -286,7 +286,7 @@ def effect_text(effect: pl.DataFrame) -> str:
     unknown = effect.join(defined.select("product_id"), on="product_id", how="anti")
     if unknown.height:
         lines.append(
-            f"{_names(unknown)} 在讲解时或不讲解时没有一次点击，倍数的区间无法计算，"
+            f"{_names(unknown)}在讲解时或不讲解时没有一次点击，倍数的区间无法计算，"
             "暂不判断讲解是否有效。"
         )
     return "\n\n".join(lines)
@@ -334,7 +334,7 @@ def order_text(order: pl.DataFrame, *, min_clicks: int = MIN_CLICKS) -> str:
     if earlier.height > EARLIER_SHOWN:
         rest = earlier.slice(EARLIER_SHOWN)
         lines.append(
-            f"- 同样值得提前讲解的还有 {_names(rest)}：成交率不低于一般商品，但点击偏少或讲得晚"
+            f"- 同样值得提前讲解的还有{_names(rest)}：成交率不低于一般商品，但点击偏少或讲得晚"
             "（见下表“提前讲解”）。"
         )
     drops = ranked.filter(pl.col("role") == ROLE_DROP)
@@ -364,17 +364,17 @@ def advice_text(effect: pl.DataFrame, order: pl.DataFrame) -> str:
         advice.append(f"**开场主推「{_md(opener['title'][0])}」**，它在成交好的商品里最吸引点击。")
     earlier = ranked.filter(pl.col("role") == ROLE_EXPLAIN_EARLIER)
     if earlier.height:
-        advice.append(f"**把 {_names(earlier)} 的讲解往前排**，放在开播后人最多的时段。")
+        advice.append(f"**把{_names(earlier)}的讲解往前排**，放在开播后人最多的时段。")
     earns = effect.filter(pl.col("earns_time")).sort("lift", descending=True)
     idle = effect.filter(pl.col("lift").is_not_null() & ~pl.col("earns_time"))
     if earns.height and idle.height:
         advice.append(
-            f"**把讲解时间从 {_names(idle, 3)} 挪给 {_names(earns, 3)}**："
+            f"**把讲解时间从{_names(idle, 3)}挪给{_names(earns, 3)}**："
             "前者讲不讲点击差不多，后者一讲点击就明显上升。"
         )
     drops = ranked.filter(pl.col("role") == ROLE_DROP)
     if drops.height:
-        advice.append(f"**复查 {_names(drops, 3)}** 的价格、库存和详情页，成交仍弱就换款。")
+        advice.append(f"**复查{_names(drops, 3)}**的价格、库存和详情页，成交仍弱就换款。")
     advice.append(
         "调整顺序后，用同样的参数再跑一次本报告对比；想确认新顺序确实更好，"
         "可以做一次 A/B 实验（一半场次用新顺序），用 ab_test 报告分析。"
@@ -536,7 +536,7 @@ class ProductsPage:
     heat_show: dict[str, Any] | None  # the show drawn (by="show"): room_id, label, start_time …
     cells: pl.DataFrame = field(repr=False)  # title, product_id, minute, clicks
     step: int  # minutes per heat-map cell
-    boxes: pl.DataFrame = field(repr=False)  # title, start, end (minutes): windows drawn
+    boxes: pl.DataFrame = field(repr=False)  # title, product_id, start, end (minutes): drawn
     effect: pl.DataFrame = field(repr=False)  # explanation_effect with title
     ranking: pl.DataFrame = field(repr=False)  # recommended_order with title
     min_clicks: int = MIN_CLICKS
@@ -726,7 +726,7 @@ def build(
         )
     drawn = cells.select("product_id").unique()
     boxes = with_titles(boxes.join(drawn, on="product_id", how="semi"), titles).select(
-        "title", "start", "end"
+        "title", "product_id", "start", "end"
     )
     setup()  # the theme, and charts drawn offline as inline SVG
     return ProductsPage(

@@ -279,7 +279,7 @@ def promise_text(advice: pl.DataFrame) -> str:
     thin = advice.filter(pl.col("advice") == "too_little_data")
     if thin.height:
         lines.append(
-            f"\n{_names(thin['province'].to_list())} 的订单太少，时效估计不稳，暂按相邻省份承诺。"
+            f"\n{_names(thin['province'].to_list())}的订单太少，时效估计不稳，暂按相邻省份承诺。"
         )
     return "\n".join(lines)
 
@@ -293,18 +293,18 @@ def advice_text(table: pl.DataFrame, advice: pl.DataFrame, refunds: RefundByDela
     low = table.filter(pl.col("province").is_not_null() & (pl.col("ci_high") < 1)).sort("index")
     if high.height:
         steps.append(
-            f"**投放向 {_names(high['province'].to_list(), 3)} 倾斜**：这些省份的观众明显更愿意下单，"
+            f"**投放向{_names(high['province'].to_list(), 3)}倾斜**：这些省份的观众明显更愿意下单，"
             "千川定向可以加大这些地区的出价或预算。"
         )
     if low.height:
         steps.append(
-            f"**查一查 {_names(low['province'].to_list(), 3)} 为什么不买**：配送慢、运费、价格还是商品不对路？"
+            f"**查一查{_names(low['province'].to_list(), 3)}为什么不买**：配送慢、运费、价格还是商品不对路？"
             "配送慢的话看下面第二仓的建议。"
         )
     warehouse = advice.filter(pl.col("advice") == "second_warehouse")
     if warehouse.height:
         steps.append(
-            f"**评估在 {_names(warehouse['province'].to_list(), 3)} 附近设第二仓**，"
+            f"**评估在{_names(warehouse['province'].to_list(), 3)}附近设第二仓**，"
             "或与当地快递合作：缩短配送可以减少迟到引起的退款。"
         )
     if refunds is not None and refunds.detected:
