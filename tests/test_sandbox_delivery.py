@@ -318,7 +318,7 @@ def test_late_parcels_are_refunded_more_at_the_expected_rates(shop: Shop, world:
         receipt = sku["logistics_receipt_time"]
         if not (lo <= so["pay_time"] < hi) or not so["ship_time"] or not receipt:
             continue
-        if receipt > received_by:
+        if receipt >= received_by:
             continue
         late = receipt - so["pay_time"] > dv.LATE_DAYS * DAY
         counts[late][0] += 1

@@ -28,6 +28,7 @@ from livekit.sandbox import world as w
 
 BASE_REFUND_DELAY_S = (43200, 6 * 86400)  # world._make_orders: pay + integers(lo, hi)
 QUADRATURE_POINTS = 4000
+DELAY_BUCKETS = (2.0, 3.0, 4.0, 5.0, 6.0)  # delivery days, right-closed: (0, 2], (2, 3], ...
 
 
 def planted() -> dict[str, Any]:
@@ -149,29 +150,39 @@ def _ship_before_refund_cdf(ship_delay_s: np.ndarray) -> np.ndarray:
     return out
 
 
-def late_refund(world: w.World, first: date, last: date, received_by_ts: int) -> dict[str, Any]:
+def late_refund(
+    world: w.World,
+    first: date,
+    last: date,
+    received_by_ts: int,
+    buckets: tuple[float, ...] = DELAY_BUCKETS,
+) -> dict[str, Any]:
     """Expected refund rates of late and on-time parcels, from the model's probabilities.
 
     Orders: paid (China date) in [``first``, ``last``], any kind, that shipped and were
-    received by ``received_by_ts`` (their shipping and receipt as realized). Late: payment ->
+    received before ``received_by_ts`` (their shipping and receipt as realized). Late: payment ->
     receipt > LATE_DAYS days. An order of refund probability p (its show's) ships at delay s;
     given that it shipped (its base refund, if any, did not come before s), it is base-refunded
     with probability q = p (1 - F(s)) / (1 - p F(s)), F the refund delay's uniform CDF; a late
     one not base-refunded gets the extra refund with probability LATE_REFUND_EXTRA. Every
-    refund of these orders has happened by ``received_by_ts`` + 6 days."""
+    refund of these orders has happened by ``received_by_ts`` + 6 days. Also by delivery
+    days in right-closed ``buckets`` ((0, 2], (2, 3], ..., (6, inf) by default)."""
     t0 = w.to_epoch(datetime.combine(first, datetime.min.time(), w.CHINA_TZ))
     t1 = w.to_epoch(datetime.combine(last + timedelta(days=1), datetime.min.time(), w.CHINA_TZ))
-    p, ship, late = [], [], []
+    p: list[float] = []
+    ship: list[int] = []
+    days: list[float] = []
     # repurchases are paid up to 7 days after their show
     for s in world.iter_sessions(first - timedelta(days=8), last):
         refund_p = w.REFUND_PROB_FESTIVAL if w.season_factor(s.day)[0] >= 1.5 else w.REFUND_PROB
         for o in s.orders:
-            if not (t0 <= o.pay_ts < t1) or not o.ship_ts or not (o.receipt_ts <= received_by_ts):
+            if not (t0 <= o.pay_ts < t1) or not o.ship_ts or not (o.receipt_ts < received_by_ts):
                 continue
             p.append(refund_p)
             ship.append(o.ship_ts - o.pay_ts)
-            late.append(o.receipt_ts - o.pay_ts > dv.LATE_DAYS * 86400)
-    pa, sa, la = np.array(p), np.array(ship, dtype=float), np.array(late, dtype=bool)
+            days.append((o.receipt_ts - o.pay_ts) / 86400)
+    pa, sa, da = np.array(p), np.array(ship, dtype=float), np.array(days, dtype=float)
+    la = da > dv.LATE_DAYS
     f = _ship_before_refund_cdf(sa)
     q = pa * (1.0 - f) / (1.0 - pa * f)
     rate = np.where(la, q + (1.0 - q) * dv.LATE_REFUND_EXTRA, q)
@@ -184,6 +195,13 @@ def late_refund(world: w.World, first: date, last: date, received_by_ts: int) ->
         }
 
     late_g, on_time = group(la), group(~la)
+    edges = np.array(buckets, dtype=float)
+    idx = np.searchsorted(edges, da, side="left")  # right-closed
+    lowers, uppers = [0.0, *buckets], [*buckets, None]
+    by_days = [
+        {"lower_days": lowers[i], "upper_days": uppers[i], **group(idx == i)}
+        for i in range(len(buckets) + 1)
+    ]
     diff = (
         round(late_g["expected_refund_rate"] - on_time["expected_refund_rate"], 5)
         if late_g["orders"] and on_time["orders"]
@@ -198,6 +216,7 @@ def late_refund(world: w.World, first: date, last: date, received_by_ts: int) ->
         "late": late_g,
         "on_time": on_time,
         "difference": diff,
+        "by_delivery_days": by_days,
     }
 
 
@@ -264,7 +283,7 @@ def truth(world: w.World) -> dict[str, Any]:
         "late_refund": late_refund(world, first, last, received_by),
         "ship_late_share": ship_late_share(world, first, last),
         "window": {
-            "late_refund": "orders paid today-40..today-10, received by today-7 00:00 (China time)",
+            "late_refund": "orders paid today-40..today-10, received before today-7 00:00 (China time)",
             "ship_late_share": "orders paid today-40..today-10",
         },
     }
