@@ -145,6 +145,11 @@ def test_delivery_times_refuses_bad_input() -> None:
         delivery_times(bad, NOW.replace(tzinfo=None))
     with pytest.raises(LivekitError, match="缺少列"):
         delivery_times(bad.drop("ship_time"), NOW)
+    times = _random_times(1, 10)
+    with pytest.raises(LivekitError, match="配送时长"):
+        delivery_curves(times.with_columns(receipt_days=pl.lit(-1.0)))
+    with pytest.raises(LivekitError, match="收货"):
+        delivery_curves(times.with_columns(received=pl.lit(None, pl.Boolean)))
     with pytest.raises(LivekitError, match="what"):
         delivery_curves(delivery_times(bad.head(0), NOW), what="arrival")  # type: ignore[arg-type]
 

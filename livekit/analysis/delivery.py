@@ -245,6 +245,18 @@ def delivery_curves(
         seconds.alias("_t"),
         pl.col(observed).cast(pl.Boolean).alias("_e"),
     )
+    check = frame.select(
+        bad=(pl.col("_t").is_null() | pl.col("_t").is_nan() | (pl.col("_t") < 0)).any(),
+        flags=pl.col("_e").is_null().any(),
+    ).row(0)
+    if check[0]:
+        raise LivekitError(
+            f"配送时长（{duration}）须为非负数值，不能有空值；请用 delivery_times 计算。"
+        )
+    if check[1]:
+        raise LivekitError(
+            f"是否已{'收货' if what == 'receipt' else '发货'}的标记（{observed}）不能有空值。"
+        )
     parts = frame.partition_by("_group", as_dict=True, include_key=False) if frame.height else {}
     rows: list[dict[str, object]] = []
     curves: list[pl.DataFrame] = []
