@@ -54,6 +54,10 @@ SHOP_ORDER_KEYS = {
     "cancel_reason",
     "post_addr",
     "sku_order_list",
+    "main_status",
+    "exp_ship_time",
+    "ship_time",
+    "logistics_info",
 }
 SKU_KEYS = {
     "order_id",
@@ -78,6 +82,13 @@ SKU_KEYS = {
     "theme_type",
     "theme_type_desc",
     "after_sale_info",
+    "main_status",
+    "exp_ship_time",
+    "ship_time",
+    "logistics_receipt_time",
+    "confirm_receipt_time",
+    "finish_time",
+    "post_addr",
 }
 INT64_MAX = 2**63 - 1
 
@@ -333,10 +344,15 @@ def test_search_list_big_ids_are_exact(http: httpx.Client, dd: Doudian, token: s
     pj = param_json(body)
     q = {**signed_query(dd, "order.searchList", pj), "access_token": token}
     r = http.post("/order/searchList", params=q, content=pj.encode())
-    skus = [s for o in r.json()["data"]["shop_order_list"] for s in o["sku_order_list"]]
+    shop_orders = r.json()["data"]["shop_order_list"]
+    skus = [s for o in shop_orders for s in o["sku_order_list"]]
+    # product ids appear in the sku lines and in the parcels' product_info
+    parcels = [
+        p["product_id"] for o in shop_orders for x in o["logistics_info"] for p in x["product_info"]
+    ]
     raw_products = [int(d) for d in re.findall(r'"product_id":(\d+)', r.text)]
     raw_rooms = [int(d) for d in re.findall(r'"room_id":(\d+)', r.text)]
-    assert [s["product_id"] for s in skus] == raw_products
+    assert sorted([s["product_id"] for s in skus] + parcels) == sorted(raw_products)
     assert [s["room_id"] for s in skus] == raw_rooms
     rooms = [rid for rid in raw_rooms if rid]
     assert rooms
