@@ -232,7 +232,7 @@ ORDERS = Dataset(
         "pay_time": TIME,
         "update_time": TIME,
         "exp_ship_time": TIME,  # the latest promised ship time (发货超时时间)
-        "ship_time": TIME,  # shop ship_time, else the first parcel's, else legacy logistics_time
+        "ship_time": TIME,  # shop ship_time, else the earliest parcel's, else legacy logistics_time
         "receipt_time": TIME,  # the last sku's logistics receipt, else buyer confirm, else finish
         "finish_time": TIME,
         "order_amount": YUAN,
