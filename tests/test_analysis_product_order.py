@@ -100,29 +100,30 @@ def funnel(rows: list[tuple[int, int, int, int]]) -> pl.DataFrame:
 
 
 def test_order_by_wilson_lower_bounds_with_a_data_threshold() -> None:
-    out = recommended_order(
-        funnel(
-            [
-                (1, 5000, 400, 60),  # 15% of 400
-                (2, 5000, 40, 8),  # 20% of 40: higher rate, lower bound below product 1's
-                (3, 5000, 29, 15),  # 52% but under the 30-click threshold: not ranked
-                (4, 5000, 300, 45),  # 15% of 300: same rate as 1, wider interval
-                (5, 9000, 300, 45),  # same click-to-pay bound as 4, lower click-through
-                (6, 5000, 0, 0),  # never clicked
-            ]
-        ),
-        min_clicks=30,
-    )
-    assert out["product_id"].to_list() == [1, 4, 5, 2, 3, 6]
+    rows = [
+        (1, 5000, 400, 90),  # 22.5% of 400
+        (2, 5000, 40, 10),  # 25% of 40: a higher rate, a lower bound than product 1's
+        (3, 5000, 29, 15),  # 52% but under the 30-click threshold: not ranked
+        (4, 5000, 300, 66),  # 22% of 300
+        (5, 9000, 300, 66),  # the same click-to-pay as 4, a lower click-through
+        (6, 5000, 0, 0),  # never clicked
+    ]
+    out = recommended_order(funnel(rows), min_clicks=30)
+    assert out["product_id"].to_list() == [1, 2, 4, 5, 3, 6]
     assert out["rank"].to_list() == [1, 2, 3, 4, None, None]
     assert out["too_little_data"].to_list() == [False] * 4 + [True] * 2
     for row in out.iter_rows(named=True):
-        for (x, n), low, high in (
-            ((row["paid"], row["clicks"]), "ctp_low", "ctp_high"),
-            ((row["clicks"], row["visits"]), "ctr_low", "ctr_high"),
+        for (x, n), low, high, bound in (
+            ((row["paid"], row["clicks"]), "ctp_low", "ctp_high", "ctp_rank_bound"),
+            ((row["clicks"], row["visits"]), "ctr_low", "ctr_high", "ctr_rank_bound"),
         ):
             ref = proportion_confint(x, n, alpha=0.05, method="wilson") if n else (0.0, 1.0)
             assert (row[low], row[high]) == pytest.approx(ref, abs=1e-12)
+            rank_ref = proportion_confint(x, n, alpha=0.5, method="wilson")[0] if n else 0.0
+            assert row[bound] == pytest.approx(rank_ref, abs=1e-12)
+    # ranked by the displayed 95% bound instead, product 2's 40 clicks weigh more
+    strict = recommended_order(funnel(rows), min_clicks=30, rank_alpha=0.05)
+    assert strict["product_id"].to_list() == [1, 4, 5, 2, 3, 6]
     # a lower threshold lets the 29-click product in, and its bound ranks it first
     assert recommended_order(out, min_clicks=20)["product_id"][0] == 3
 
@@ -140,7 +141,7 @@ def test_too_little_data_is_never_ranked_above_a_ranked_product() -> None:
     assert ranked["rank"].to_list() == list(range(1, ranked.height + 1))
     assert (ranked["clicks"] >= 25).all()
     assert out.filter(pl.col("too_little_data"))["rank"].null_count() == out.height - ranked.height
-    bounds = ranked["ctp_low"].to_list()
+    bounds = ranked["ctp_rank_bound"].to_list()
     assert bounds == sorted(bounds, reverse=True)
 
 
