@@ -1,18 +1,38 @@
-"""Coverage of the A/B and dwell intervals over many sandbox worlds (seeds).
+"""Coverage of the analyses' intervals over many sandbox worlds (seeds).
 
 Run:  .venv/bin/python bench/coverage.py [--seeds 50] [--scale 0.3] [--workers N]
+      [--checks ab,products,regions]
 
-For each seed a world is built in-process (no HTTP), the viewer export of the two planted
-experiments' windows is turned into a frame of ``VIEWERS_SCHEMA``, and the same analyses as
-``tests/test_analysis_truths.py`` run on it (tests/helpers/truths.py, imported, not copied). Printed:
-how often each 95% interval covers the published truth (goal 93-97%), how often the null
-metrics are declared significant (goal near 5%), and, for contrast, the switchback's numbers
-with GrowthBook's large-sample delta method instead of the session jackknife (the default of
-``compare_sessions``) and the coverage of its click-rate lift when visits are (wrongly) pooled
-as if they were independent.
-With 50 seeds one coverage rate has a binomial standard error of about 3 points, so 90-100%
-is consistent with 95%. Nothing here asserts; the run is bounded (about 2.5 minutes for 50
-seeds at scale 0.3 on two cores; most of it is building the export's strings).
+For each seed a world is built in-process (no HTTP) and the analyses run on its data as the
+reports run them; every check is compared with the truth the sandbox publishes for the same
+window. Nothing here asserts. Printed, per group of ``--checks``:
+
+* ``ab`` — the viewer export of the two planted experiments' windows is turned into a frame of
+  ``VIEWERS_SCHEMA`` and the same analyses as ``tests/test_analysis_truths.py`` run on it
+  (tests/helpers/truths.py, imported, not copied): how often each 95% interval covers the
+  published truth (goal 93-97%), how often the null metrics are declared significant (goal
+  near 5%), and, for contrast, the switchback's numbers with GrowthBook's large-sample delta
+  method instead of the session jackknife (the default of ``compare_sessions``) and the
+  coverage of its click-rate lift when visits are (wrongly) pooled as if they were independent.
+* ``products`` (issue 12) — tests/helpers/products_truths.py on the 30 days before today (the
+  window ``truth(world)`` publishes): how often the explanation-lift interval covers the
+  expected lift (pooled over products and seeds; goal 93-97%); how often the recommended top
+  three (``recommended_order``) contain the truly best product by click-to-pay (truth
+  ``best_by_click_to_pay``) against the top three by the raw click-to-pay rate (goal: at least
+  as often); and the violations of the data threshold (a product with fewer than
+  ``min_clicks`` clicks ranked, or listed above a ranked one; goal 0).
+* ``regions`` (issue 12) — tests/helpers/regions_truths.py with the truths' default windows:
+  the region-index interval per province (30 days), the Kaplan-Meier interval of the median
+  pay->receipt days per province on ordinary days (clear of the 11-01..11-13 backlog) against
+  the planted median, and Newcombe's interval of the late (> 4 days) minus on-time refund rate
+  against the expected difference (and how often it excludes 0: the detection rate).
+
+With 50 seeds one per-seed rate has a binomial standard error of about 3 points, so 90-100%
+is consistent with 95%; the pooled rates (per product, per province) rest on more intervals,
+but those of one world are not independent. The run is bounded: on two idle cores (``--workers
+2``) about 2.5 minutes for ``ab`` and about 4 more for ``products`` and ``regions`` (about 5
+CPU seconds per seed at scale 0.3, most of it building the viewer export's strings); on a
+loaded machine it takes proportionally longer.
 """
 
 from __future__ import annotations
@@ -23,7 +43,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +58,15 @@ from livekit.sandbox.export import to_parquet, viewer_columns  # noqa: E402
 from livekit.sandbox.truth import truth as world_truth  # noqa: E402
 from livekit.sandbox.world import CHINA_TZ, World  # noqa: E402
 from livekit.viewers import read_viewer_bytes  # noqa: E402
+from tests.helpers import regions_truths  # noqa: E402
+from tests.helpers.products_truths import recover_products  # noqa: E402
 from tests.helpers.truths import covers, switchback, viewer_experiment  # noqa: E402
 
 TODAY = date(2026, 11, 28)
 NOW = datetime(2026, 11, 28, 21, 0, 0, tzinfo=CHINA_TZ)
 FIRST_SEED = 1000  # seeds FIRST_SEED .. FIRST_SEED + n - 1 (seed 7 is the tests' own)
+CHECKS = ("ab", "products", "regions")
+MIN_CLICKS = 30  # recommended_order's default data threshold
 
 
 def viewers_frame(world: World, start: date, end: date) -> pl.DataFrame:
@@ -51,8 +75,7 @@ def viewers_frame(world: World, start: date, end: date) -> pl.DataFrame:
     return read_viewer_bytes(to_parquet(columns), "parquet")
 
 
-def one_seed(seed: int, scale: float) -> dict[str, Any]:
-    world = World(seed, TODAY, scale=scale)
+def ab_seed(world: World) -> dict[str, Any]:
     tr = world_truth(world)
     vx, sb = tr["viewer_experiment"], tr["switchback_experiment"]
     vx_start, vx_end = date.fromisoformat(vx["start_date"]), date.fromisoformat(vx["end_date"])
@@ -85,7 +108,6 @@ def one_seed(seed: int, scale: float) -> dict[str, Any]:
     click, sconv = s["click_rate"], s["conversion_rate"]
     click_d, sconv_d = s_delta["click_rate"], s_delta["conversion_rate"]
     return {
-        "seed": seed,
         "visits": frame.height,
         "sessions": (click.n_a, click.n_b),
         "conversion_lift": covers(conv.lift_ci, vx["metrics"]["conversion"]["expected_lift"]),
@@ -106,6 +128,62 @@ def one_seed(seed: int, scale: float) -> dict[str, Any]:
         "dwell_rr": covers(d.risk_ratio_ci, tr["dwell_conversion"]["expected_risk_ratio"]),
         "dwell_detected": d.risk_ratio_ci[0] > 1.0,
     }
+
+
+def threshold_violations(order: pl.DataFrame, min_clicks: int = MIN_CLICKS) -> int:
+    """Products of ``recommended_order`` that break the data threshold: one with fewer than
+    ``min_clicks`` clicks that is ranked or not flagged ``too_little_data``, or a flagged one
+    listed above a ranked product."""
+    rows = order.with_row_index("_pos")
+    ranked = rows.filter(pl.col("rank").is_not_null())
+    last_ranked = int(ranked["_pos"].max()) if ranked.height else -1  # type: ignore[arg-type]
+    bad = rows.filter(
+        (
+            (pl.col("clicks") < min_clicks)
+            & (pl.col("rank").is_not_null() | ~pl.col("too_little_data"))
+        )
+        | (
+            pl.col("too_little_data")
+            & (pl.col("rank").is_not_null() | (pl.col("_pos") < last_ranked))
+        )
+    )
+    return bad.height
+
+
+def products_seed(world: World) -> dict[str, Any]:
+    """The products report's analyses on the 30 days before today (truth(world)'s window)."""
+    r = recover_products(world, TODAY - timedelta(days=30), TODAY - timedelta(days=1), NOW)
+    lifts = r.lifts.filter(pl.col("covers").is_not_null())
+    eligible = r.order.filter(~pl.col("too_little_data"))["product_id"].to_list()
+    return {
+        "lift_covers": lifts["covers"].to_list(),
+        "lift_undefined": r.lifts.height - lifts.height,
+        "lift_missed_clicks": lifts.filter(~pl.col("covers"))["clicks"].to_list(),
+        "top_has_best": r.top_has_best,
+        "raw_top_has_best": r.raw_top_has_best,
+        "raw_top_threshold_has_best": r.best in r.raw_top_threshold,
+        "best_eligible": r.best in eligible,
+        "threshold_violations": threshold_violations(r.order),
+        "products_ranked": len(eligible),
+        "products_listed": r.order.height,
+    }
+
+
+def regions_seed(world: World) -> dict[str, Any]:
+    """Region index, median delivery days and late refunds with the truths' default windows."""
+    return regions_truths.one_seed(world, NOW)
+
+
+def one_seed(seed: int, scale: float, checks: tuple[str, ...]) -> dict[str, Any]:
+    world = World(seed, TODAY, scale=scale)
+    out: dict[str, Any] = {"seed": seed}
+    if "ab" in checks:
+        out.update(ab_seed(world))
+    if "products" in checks:
+        out.update(products_seed(world))
+    if "regions" in checks:
+        out.update(regions_seed(world))
+    return out
 
 
 ROWS = [
@@ -131,22 +209,18 @@ ROWS = [
 ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=50)
-    parser.add_argument("--scale", type=float, default=0.3)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    args = parser.parse_args()
-    seeds = list(range(FIRST_SEED, FIRST_SEED + args.seeds))
-    t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        results = list(pool.map(one_seed, seeds, [args.scale] * len(seeds)))
-    elapsed = time.perf_counter() - t0
+def rate_line(label: str, k: int, n: int, goal: str = "", se_n: int | None = None) -> str:
+    note = ""
+    if se_n:
+        note = f"  (±{1.96 * math.sqrt(0.95 * 0.05 / se_n):.0%} at n={se_n})"
+    rate = k / n if n else float("nan")
+    return f"{label:62s} {rate:7.1%}  {goal:>9s}{note}  [{k}/{n}]"
 
+
+def print_ab(results: list[dict[str, Any]]) -> None:
     n = len(results)
     visits = sorted(r["visits"] for r in results)
     sessions = [min(r["sessions"]) for r in results]
-    print(f"seeds: {n} ({seeds[0]}..{seeds[-1]}), scale {args.scale}, today {TODAY}")
     print(
         f"visits per world (viewer-experiment + switchback windows): median {visits[n // 2]:,}; "
         f"switchback sessions in the smaller arm: {min(sessions)}..{max(sessions)}"
@@ -154,18 +228,106 @@ def main() -> None:
     print(f"{'':62s} {'rate':>7s}  {'goal':>9s}")
     for label, key, kind in ROWS:
         k = sum(bool(r[key]) for r in results)
-        rate = k / n
         goal = {"cover": "93-97%", "fp": "~5%", "info": ""}[kind]
-        se = math.sqrt(0.95 * 0.05 / n) if kind != "info" else float("nan")
-        note = f"  (±{1.96 * se:.0%} at n={n})" if kind != "info" else ""
-        print(f"{label:62s} {rate:7.1%}  {goal:>9s}{note}  [{k}/{n}]")
+        print(rate_line(label, k, n, goal, n if kind != "info" else None))
     misses = {
         key: [r["seed"] for r in results if not r[key]] for _, key, kind in ROWS if kind == "cover"
     }
     for key, seeds_missed in misses.items():
         if seeds_missed:
             print(f"  {key} missed at seeds {seeds_missed}")
-    print(f"elapsed: {elapsed:.1f} s with {args.workers} worker(s)")
+
+
+def pooled(results: list[dict[str, Any]], key: str) -> tuple[int, int]:
+    flags = [bool(x) for r in results for x in r[key]]
+    return sum(flags), len(flags)
+
+
+def print_products(results: list[dict[str, Any]]) -> None:
+    n = len(results)
+    ranked = sorted(r["products_ranked"] for r in results)
+    print(
+        f"\nproducts (30 days before {TODAY}): products listed per world "
+        f"{min(r['products_listed'] for r in results)}..{max(r['products_listed'] for r in results)}"
+        f", ranked (>= {MIN_CLICKS} clicks) {ranked[0]}..{ranked[-1]}"
+    )
+    k, m = pooled(results, "lift_covers")
+    print(rate_line("explanation lift CI covers expected lift (all products)", k, m, "93-97%", m))
+    undefined = sum(r["lift_undefined"] for r in results)
+    missed = sorted(c for r in results for c in r["lift_missed_clicks"])
+    print(f"  lift intervals undefined: {undefined}; clicks of the missed products: {missed}")
+    low = [r["seed"] for r in results if not all(r["lift_covers"])]
+    if low:
+        print(f"  a lift interval missed at seeds {low}")
+    for label, key in (
+        ("recommended top 3 (Wilson bounds) contain the truly best", "top_has_best"),
+        ("raw click-to-pay top 3 (every clicked product) contain it", "raw_top_has_best"),
+        (
+            f"raw click-to-pay top 3 (>= {MIN_CLICKS} clicks) contain it",
+            "raw_top_threshold_has_best",
+        ),
+        (f"the truly best has >= {MIN_CLICKS} clicks (can be ranked)", "best_eligible"),
+    ):
+        print(rate_line(label, sum(bool(r[key]) for r in results), n))
+    top = sum(bool(r["top_has_best"]) for r in results)
+    raw = sum(bool(r["raw_top_has_best"]) for r in results)
+    print(f"  recommended vs raw rate: {top} vs {raw} seeds (goal: at least as often)")
+    violations = sum(r["threshold_violations"] for r in results)
+    bad = [r["seed"] for r in results if r["threshold_violations"]]
+    print(
+        f"{'data threshold violations (goal 0)':62s} {violations:7d}"
+        + (f"  at seeds {bad}" if bad else "")
+    )
+
+
+def print_regions(results: list[dict[str, Any]]) -> None:
+    n = len(results)
+    print(f"\nregions and delivery (truths' default windows, today {TODAY})")
+    k, m = pooled(results, "region_index")
+    print(rate_line("region index CI covers expected index (all provinces)", k, m, "93-97%", m))
+    k, m = pooled(results, "median_days")
+    print(
+        rate_line("KM median delivery days CI covers planted median (provinces)", k, m, "93-97%", m)
+    )
+    undefined = sum(r["median_days_undefined"] for r in results)
+    print(f"  provinces without a median interval (too few deliveries): {undefined}")
+    k = sum(bool(r["late_refund_covered"]) for r in results)
+    print(rate_line("late-refund difference CI covers expected difference", k, n, "93-97%", n))
+    k = sum(bool(r["late_refund_detected"]) for r in results)
+    print(rate_line("late-refund difference CI excludes 0 (detection rate)", k, n))
+    missed = [r["seed"] for r in results if not r["late_refund_covered"]]
+    if missed:
+        print(f"  late_refund_covered missed at seeds {missed}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=50)
+    parser.add_argument("--scale", type=float, default=0.3)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--checks", default=",".join(CHECKS), help=f"comma-separated, of {', '.join(CHECKS)}"
+    )
+    args = parser.parse_args()
+    checks = tuple(c.strip() for c in args.checks.split(",") if c.strip())
+    unknown = sorted(set(checks) - set(CHECKS))
+    if unknown or not checks:
+        parser.error(f"--checks: unknown {unknown}; choose from {', '.join(CHECKS)}")
+    seeds = list(range(FIRST_SEED, FIRST_SEED + args.seeds))
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+        n = len(seeds)
+        results = list(pool.map(one_seed, seeds, [args.scale] * n, [checks] * n))
+    elapsed = time.perf_counter() - t0
+
+    print(f"seeds: {n} ({seeds[0]}..{seeds[-1]}), scale {args.scale}, today {TODAY}")
+    if "ab" in checks:
+        print_ab(results)
+    if "products" in checks:
+        print_products(results)
+    if "regions" in checks:
+        print_regions(results)
+    print(f"elapsed: {elapsed:.1f} s with {args.workers} worker(s), checks {','.join(checks)}")
 
 
 if __name__ == "__main__":
