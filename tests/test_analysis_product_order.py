@@ -23,6 +23,8 @@ from livekit.analysis.products import (
     recommended_order,
 )
 from livekit.vocab import CHINA_TZ, LivekitError
+from tests.helpers.products_truths import seed_recovery
+from tests.helpers.sandbox import NOW, TODAY
 
 T0 = datetime(2026, 11, 20, 19, 0, tzinfo=CHINA_TZ)
 TIME = pl.Datetime("us", "Asia/Shanghai")
@@ -184,3 +186,29 @@ def test_order_input_errors() -> None:
     # inconsistent counts are data, not a crash: more paid than clicks is never ranked
     odd = recommended_order(funnel([(1, 100, 40, 41), (2, 100, 40, 4)]))
     assert odd.filter(pl.col("product_id") == 1)["rank"][0] is None
+
+
+def test_recommended_order_on_one_world() -> None:
+    """Seed 7, the 14 days before today: the export's funnel against truth_products' expected
+    click-to-pay (the must-show over many worlds is bench/coverage.py's)."""
+    r = seed_recovery(7, TODAY, NOW, 14, 0.3)
+    truth = pl.DataFrame(
+        [
+            {"product_id": p["product_id"], "true_ctp": p["click_to_pay"]}
+            for p in r.truth["products"]
+        ]
+    )
+    order = r.order.join(truth, on="product_id", how="left", maintain_order="left")
+    ranked = order.filter(~pl.col("too_little_data"))
+    assert ranked.height >= 20
+    flags = order["too_little_data"].to_list()
+    assert flags == sorted(flags)  # thin products never above a ranked one
+    assert (ranked["clicks"] >= 30).all()
+    # the ranking follows the planted click-to-pay, and the top three are truly good ones
+    assert ranked.select(pl.corr("rank", "true_ctp", method="spearman")).item() < -0.6
+    median = ranked["true_ctp"].median()
+    assert median is not None
+    assert (ranked.head(3)["true_ctp"] > median).all()
+    assert ranked.filter(pl.col("role") == ROLE_OPEN).height == 1
+    drops = ranked.filter(pl.col("role") == ROLE_DROP)
+    assert (drops["true_ctp"] < median).all()

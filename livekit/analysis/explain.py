@@ -522,13 +522,16 @@ def explanation_effect(
     two counts are sums of independent Bernoulli draws: Poisson to a very good approximation
     (slightly under-dispersed), with the minutes as exposures. The default interval is the Wald
     interval of the log rate ratio, exp(log lift ± z·sqrt(1/x₁ + 1/x₀)) (statsmodels
-    ``confint_poisson_2indep(method="wald-log")``), undefined when a count is 0;
-    ``method="exact-cond"`` gives the exact conditional (Clopper–Pearson) interval instead,
-    defined for zeros too. Why wald-log: over the sandbox's worlds its interval covered the
-    planted expected lift in the 93–97% band (tests/helpers/products_truths.py,
-    bench/coverage.py), where the exact interval over-covers (it is conservative by
-    construction). ``earns_time``: the lower limit is above 1 (explaining the product brings
-    clicks it would not get otherwise).
+    ``confint_poisson_2indep(method="wald-log")``); where a count is 0 it is undefined and the
+    exact conditional interval takes its place. ``method="exact-cond"`` gives the exact
+    conditional (Clopper–Pearson) interval everywhere.
+
+    Why wald-log: over 100 sandbox worlds (seeds 1000–1049 and 2000–2049, 30 days at scale
+    0.3; tests/helpers/products_truths.py) its intervals covered the expected lift the sandbox
+    plants 95.4% of the time (3801 of the 3983 products × worlds with both counts positive),
+    where the exact interval, conservative by construction, covered 96.1% (of 4000) and is
+    wider. ``earns_time``: the lower limit
+    is above 1 (explaining the product brings clicks it would not get otherwise).
     """
     require_columns(viewers, ["room_id", "clicked_product_id", "paid", "pay_amount"], _VIEWERS)
     z_value(alpha)  # validates alpha
@@ -609,6 +612,18 @@ def explanation_effect(
         alpha=alpha,
         method=method,
     )
+    if method == "wald-log":  # a zero count: the log interval is undefined, the exact one not
+        exact_low, exact_high = lift_interval(
+            out["clicks_explained"].to_numpy(),
+            out["explained_minutes"].to_numpy(),
+            out["clicks_not_explained"].to_numpy(),
+            out["not_explained_minutes"].to_numpy(),
+            alpha=alpha,
+            method="exact-cond",
+        )
+        undefined = np.isnan(low)
+        low = np.where(undefined, exact_low, low)
+        high = np.where(undefined, exact_high, high)
     out = out.with_columns(
         pl.Series("lift_low", low, pl.Float64).fill_nan(None),
         pl.Series("lift_high", high, pl.Float64).fill_nan(None),
