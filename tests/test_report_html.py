@@ -100,3 +100,23 @@ def test_a_page_that_reaches_out_is_caught(browser: Any, tmp_path: Path) -> None
 def test_each_report_draws_offline(browser: Any, name: str) -> None:
     _, results = rendered_real_reports()
     assert_report_draws(browser, next(r for r in results if r.name == name))
+
+
+@pytest.mark.slow  # reads the reports the first slow test rendered
+def test_the_heat_map_and_the_china_map_are_drawn(browser: Any) -> None:
+    """The products report's heat map (cells and explanation windows) and the regions report's
+    tile map of China (every province a square) are drawn by Chromium, offline."""
+    from livekit.charts.china import NO_DATA, TILES
+
+    _, results = rendered_real_reports()
+    pages = {r.name: r.html for r in results if r.html is not None}
+    heat = [c for c in visit(browser, pages["products"]).charts if "商品点击热力图" in c["text"]]
+    assert len(heat) == 1
+    assert "开播后第几分钟" in heat[0]["text"]
+    assert heat[0]["drawn"] > 100  # a cell per product and minute with clicks, and the windows
+    tiles = [c for c in visit(browser, pages["regions"]).charts if "各省地域指数" in c["text"]]
+    assert len(tiles) == 1
+    for name in TILES:
+        assert name in tiles[0]["text"], name
+    assert NO_DATA in tiles[0]["text"]  # 台湾 香港 澳门 at least
+    assert tiles[0]["drawn"] >= 2 * len(TILES)  # a square and a name per province
