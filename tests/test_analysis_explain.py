@@ -418,3 +418,24 @@ def test_planted_explanation_lifts_recovered_on_one_world() -> None:
     strong = r.lifts.filter((pl.col("expected") >= 2.0) & (pl.col("clicks") >= 300))
     assert strong.height >= 1
     assert (strong["lift_low"] > 1.0).all()
+
+
+def test_a_show_still_on_air_ends_at_its_last_visit() -> None:
+    rooms = rooms_frame([1], length_min=6).with_columns(end_time=pl.lit(None, TIME))
+    visits = pl.DataFrame(
+        {
+            "room_id": [1, 1],
+            "clicked_product_id": [8, None],
+            "click_time": [at(1.0), None],
+            "leave_time": [at(2.0), at(4.0)],  # the latest visit so far: the show's end
+            "paid": [False, False],
+            "pay_amount": [0.0, 0.0],
+        },
+        schema_overrides={"click_time": TIME, "leave_time": TIME},
+    )
+    windows = schedule_frame([(1, 8, 0.0, 3.0)])
+    shares = {m: s for _, m, _, s, _ in click_heat(visits, rooms, windows).rows()}
+    assert shares == {0: 1.0, 1: 1.0, 2: 1.0}
+    effect = explanation_effect(visits, rooms, windows).row(0, named=True)
+    assert (effect["explained_minutes"], effect["not_explained_minutes"]) == (3.0, 1.0)
+    assert (effect["clicks_explained"], effect["clicks_not_explained"]) == (1, 0)

@@ -395,7 +395,7 @@ def click_heat(
         return heat.select(pl.col(c).cast(d) for c, d in HEAT_SCHEMA.items()).sort(
             "product_id", "minute"
         )
-    cells = _explained_cells(_clean_windows(windows, rooms), rooms, by)
+    cells = _explained_cells(_clean_windows(windows, rooms), _show_bounds(rooms, viewers), by)
     return (
         heat.join(cells, on=["product_id", "minute"], how="full", coalesce=True)
         .with_columns(
@@ -416,9 +416,9 @@ def _minute_keys(start: pl.Expr, offsets: pl.Expr, by: HeatBy) -> pl.Expr:
     return midpoint.dt.minute().cast(pl.Int64)
 
 
-def _explained_cells(windows: pl.DataFrame, rooms: pl.DataFrame, by: HeatBy) -> pl.DataFrame:
-    """Per (product, minute key): the share of listing shows' minutes explained."""
-    bounds = _show_bounds(rooms)
+def _explained_cells(windows: pl.DataFrame, bounds: pl.DataFrame, by: HeatBy) -> pl.DataFrame:
+    """Per (product, minute key): the share of listing shows' minutes explained (``bounds``:
+    :func:`_show_bounds`)."""
     listing = windows.select("room_id", "product_id").unique().join(bounds, on="room_id")
     # every minute of every listing show: ceil(length / 60) minutes (the last may be partial)
     length_s = (pl.col("end") - pl.col("start")).dt.total_seconds()
