@@ -198,6 +198,14 @@ def test_curves_match_statsmodels_survfunc() -> None:
             later = np.flatnonzero(sf.surv_times <= 4 * 86400)
             s4 = sf.surv_prob[later[-1]] if later.size else 1.0
             assert row["late_share"] == pytest.approx(s4)
+    assert not result.summary["too_little_data"].any()
+    few = delivery_curves(times.head(40)).summary  # 新疆 has fewer than 10 orders there
+    xj = few.filter(pl.col("group") == "新疆").row(0, named=True)
+    assert xj["orders"] < 10
+    assert xj["too_little_data"]
+    assert xj["median_ci_low"] is None
+    assert xj["median_days"] is not None
+    assert not few.filter(pl.col("group") == "广东")["too_little_data"][0]
     overall = delivery_curves(times, by=None).summary
     assert overall["group"].to_list() == ["all"]
     assert overall["orders"][0] == times.height
@@ -335,7 +343,7 @@ def test_median_delivery_days_recovered(world: World) -> None:
     delivery time as planted."""
     result = rt.median_coverage(world, date(2026, 11, 14), date(2026, 11, 27), NOW)
     judged = [v for v in result["covered"].values() if v is not None]
-    assert len(judged) >= 25
+    assert len(judged) >= 20
     assert sum(judged) >= len(judged) - 3  # 95% intervals: a miss or two is expected
     curves = result["curves"].filter(pl.col("orders") >= 20)
     planted = [result["planted"][p] for p in curves["group"]]

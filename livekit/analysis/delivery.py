@@ -189,7 +189,9 @@ CURVES_SCHEMA: dict[str, pl.DataType] = {
     "p90_days": pl.Float64(),
     "promise_days": pl.Int64(),  # p90 rounded up to whole days: the suggested promise
     "late_share": pl.Float64(),  # S(LATE_DAYS): share taking longer than LATE_DAYS
+    "too_little_data": pl.Boolean(),  # fewer than min_orders: no interval for the median
 }
+MIN_CURVE_ORDERS = 10  # below this many orders a group's median gets no interval (see below)
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,7 @@ def delivery_curves(
     *,
     alpha: float = ALPHA,
     late_days: float = LATE_DAYS,
+    min_orders: int = MIN_CURVE_ORDERS,
 ) -> DeliveryCurves:
     """Kaplan–Meier curves of delivery time per ``by`` group (all orders together when None).
 
@@ -231,10 +234,12 @@ def delivery_curves(
     dwell's counting path applies and a season of orders costs one pass per group.
 
     Why this interval: the log-log (Brookmeyer–Crowley) median interval keeps to (0, ∞) and
-    needs no density estimate; on the sandbox (50 worlds at scale 0.3, two weeks of ordinary
-    days each, 15–60 orders per province) it covered the planted median days for 94.0% of
-    1,461 province intervals; 39 provinces with too few deliveries had none (a row with a null
-    interval, which a page shows as too little data).
+    needs no density estimate. It rests on large-sample theory, and a group with fewer than
+    ``min_orders`` orders gets no interval (``too_little_data``; its median and p90 stay, as
+    estimates). On the sandbox (50 worlds at scale 0.3, two weeks of ordinary days each) it
+    covered the planted median days for 95.1% of the 1,229 province intervals with at least
+    10 orders (94.7% with 10–30 orders, 95.5% with more), against 83% for the 234 with fewer
+    than 10: hence the default.
     """
     if what not in ("receipt", "ship"):
         raise LivekitError(f'what 须为 "receipt"（收货）或 "ship"（发货），收到 {what!r}')
@@ -242,6 +247,8 @@ def delivery_curves(
         ("receipt_days", "received") if what == "receipt" else ("ship_hours", "shipped")
     )
     unit = DAY_S if what == "receipt" else HOUR_S
+    if min_orders < 0:
+        raise LivekitError(f"min_orders 不能为负，收到 {min_orders!r}")
     require_columns(times, [duration, observed], "配送时长数据")
     if by is not None:
         require_columns(times, [by], "配送时长数据")
@@ -276,6 +283,8 @@ def delivery_curves(
             continue
         name = key[0]
         p90 = _quantile_days(r.curve, 0.9)
+        few = r.visits < min_orders
+        ci = None if few else r.median_ci
         rows.append(
             {
                 "group": name,
@@ -283,11 +292,12 @@ def delivery_curves(
                 "events": events,
                 "censored_share": r.censored_share,
                 "median_days": None if r.median is None else r.median / DAY_S,
-                "median_ci_low": None if r.median_ci is None else r.median_ci[0] / DAY_S,
-                "median_ci_high": None if r.median_ci is None else r.median_ci[1] / DAY_S,
+                "median_ci_low": None if ci is None else ci[0] / DAY_S,
+                "median_ci_high": None if ci is None else ci[1] / DAY_S,
                 "p90_days": p90,
                 "promise_days": None if p90 is None else math.ceil(p90 - 1e-9),
                 "late_share": r.still_watching(late_days * DAY_S),
+                "too_little_data": few,
             }
         )
         curves.append(

@@ -158,8 +158,8 @@ def late_refund_coverage(
     from livekit.sandbox import truth_delivery
 
     times = delivery_times(orders_frame(world, first, last, now), now)
-    # the truth counts receipts at or before received_by; refund_by_delay those strictly before
-    result = refund_by_delay(times, settled_before=received_by + timedelta(seconds=1), alpha=ALPHA)
+    # both count the parcels received strictly before received_by
+    result = refund_by_delay(times, settled_before=received_by, alpha=ALPHA)
     truth = truth_delivery.late_refund(world, first, last, int(received_by.timestamp()))
     expected = float(truth["difference"])
     return {
@@ -193,7 +193,7 @@ def one_seed(world: World, now: datetime) -> dict[str, Any]:
     today-40..today-10 and received before today-7 (``truth_delivery.truth``'s window).
 
     Returns lists of booleans (one per province with an interval), the count of provinces
-    whose median had no interval (too few deliveries), and two booleans for the refunds."""
+    whose median had no interval (fewer than 10 orders, or too few deliveries), and two booleans for the refunds."""
     today = world.today
     regions = region_coverage(world, today - timedelta(days=30), today - timedelta(days=1), now)
     first, last = ordinary_window(today)
