@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -21,7 +22,7 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.rates import confint_poisson_2indep
 
 import livekit
-from livekit.analysis.products import ROLE_DROP, ROLE_EXPLAIN_EARLIER, ROLE_OPEN
+from livekit.analysis.products import RANK_ALPHA, ROLE_DROP, ROLE_EXPLAIN_EARLIER, ROLE_OPEN
 from livekit.pages import Section
 from livekit.pages import products as pp
 from livekit.sandbox.hostile import LONG, PAYLOADS
@@ -176,13 +177,22 @@ def test_the_order_ranks_by_the_wilson_lower_bound_and_never_ranks_thin_products
         .agg(pl.len().alias("clicks"), pl.col("paid").sum().alias("paid"))
     )
     eligible = counts.filter(pl.col("clicks") >= pp.MIN_CLICKS)
+    # the ranking's bound: Wilson at level 1 - RANK_ALPHA (one-sided 75%); the table's: 95%
+    bounds = {
+        r["product_id"]: proportion_confint(
+            r["paid"], r["clicks"], alpha=RANK_ALPHA, method="wilson"
+        )[0]
+        for r in eligible.iter_rows(named=True)
+    }
     lows = {
         r["product_id"]: proportion_confint(r["paid"], r["clicks"], method="wilson")[0]
         for r in eligible.iter_rows(named=True)
     }
     ranked = page.ranking.filter(pl.col("rank").is_not_null()).sort("rank")
-    assert ranked["product_id"].to_list() == sorted(lows, key=lambda p: -lows[p])
-    assert ranked["ctp_low"].to_list() == pytest.approx([lows[p] for p in ranked["product_id"]])
+    assert ranked["product_id"].to_list() == sorted(bounds, key=lambda p: -bounds[p])
+    ids = ranked["product_id"].to_list()
+    assert ranked["ctp_rank_bound"].to_list() == pytest.approx([bounds[p] for p in ids])
+    assert ranked["ctp_low"].to_list() == pytest.approx([lows[p] for p in ids])
     text = _shown(page.order().markdown)
     sequence = " → ".join(
         f"{r['rank']}. {r['title']}" for r in ranked.head(8).iter_rows(named=True)
@@ -195,6 +205,12 @@ def test_the_order_ranks_by_the_wilson_lower_bound_and_never_ranks_thin_products
         last_ranked = page.ranking.with_row_index().filter(pl.col("rank").is_not_null())
         first_thin = page.ranking.with_row_index().filter(pl.col("too_little_data"))
         assert last_ranked["index"].max() < first_thin["index"].min()  # type: ignore[operator]
+
+
+def test_without_click_times_the_explanation_section_says_so(page: pp.ProductsPage) -> None:
+    blind = replace(page, missing_times=page.clicks)
+    assert blind.explanation().markdown == pp.NO_CLICK_TIMES
+    assert blind.explanation().charts == []
 
 
 def test_hour_heat_map_pools_the_shows_by_minute_of_the_hour(kit: Kit) -> None:
@@ -260,7 +276,7 @@ def test_effect_text_sorts_products_by_what_the_analysis_decided() -> None:
     assert "是 **6.00 倍**（95% 区间 4.40 倍–8.20 倍）" in text
     assert "每分钟成交 ¥120.00 对 ¥15.00" in text
     assert "**1 个商品讲解与不讲解时的点击看不出明显差别**：「围巾」" in text
-    assert "区间 0.70 倍–1.76 倍，含 1 倍" in text
+    assert "（例如「围巾」：1.11 倍，区间 0.70 倍–1.76 倍，含 1 倍）" in text
     assert "「样品」在讲解时或不讲解时没有一次点击，倍数的区间无法计算" in text
     none = pp.effect_text(_effect(["围巾"]).with_columns(pl.lit(False).alias("earns_time")))
     assert "没有哪个商品的讲解明显带来更多点击" in none
@@ -284,6 +300,7 @@ def _order(titles: list[str]) -> pl.DataFrame:
             "ctr_high": [0.088, 0.067, 0.046, 0.035, 0.004],
             "click_to_pay": [0.25, 0.2, 0.25, 0.0667, 0.5],
             "ctp_low": [0.21, 0.16, 0.195, 0.037, 0.25],
+            "ctp_rank_bound": [0.235, 0.185, 0.225, 0.05, 0.38],
             "ctp_high": [0.29, 0.25, 0.31, 0.12, 0.75],
             "rank": [1, 3, 2, 4, None],
             "too_little_data": [False, False, False, False, True],
@@ -359,6 +376,9 @@ def test_upstream_titles_are_quoted_as_text() -> None:
         assert all(not attrs for _, attrs in parsed.tags)
         text = "".join(parsed.text)
         assert any(p in text for p in PAYLOADS[:3]), text[:300]
-    table = str(pp.EFFECT_TABLE.render(_effect(titles[:3])))
-    assert "<script>" not in table
-    assert "&lt;script&gt;" in table
+    for table in (
+        str(pp.EFFECT_TABLE.render(_effect(titles[:3]))),
+        str(pp.ORDER_TABLE.render(pp._order_rows(_order(titles)))),
+    ):
+        assert "<script>" not in table
+        assert "&lt;script&gt;" in table

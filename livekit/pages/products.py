@@ -41,6 +41,7 @@ from livekit.analysis.explain import (
     windows_for,
 )
 from livekit.analysis.products import (
+    RANK_ALPHA,
     ROLE_DROP,
     ROLE_EXPLAIN_EARLIER,
     ROLE_OPEN,
@@ -65,6 +66,7 @@ __all__ = [
     "DATASETS",
     "EFFECT_TABLE",
     "MIN_CLICKS",
+    "NO_CLICK_TIMES",
     "ORDER_TABLE",
     "ROLE_LABELS",
     "ProductsPage",
@@ -94,6 +96,10 @@ ROLE_LABELS: dict[str, str] = {
     ROLE_DROP: "考虑撤下",
 }
 TOO_LITTLE = "数据不足，暂不排名"
+NO_CLICK_TIMES = (
+    "观众明细没有点击时间（click_time 列），无法区分讲解时与不讲解时的点击："
+    "请导入带点击时间的观众明细。"
+)
 WINDOW_SOURCE_LABELS = {"monitor": "实时监控记录", "schedule": "沙盒讲解排期"}
 
 
@@ -259,7 +265,10 @@ def effect_text(effect: pl.DataFrame) -> str:
         return "没有讲解时段或点击时间，无法比较讲解与不讲解时的点击。"
     defined = effect.filter(pl.col("lift_low").is_not_null() & pl.col("lift_high").is_not_null())
     earns = defined.filter(pl.col("earns_time")).sort("lift", descending=True)
-    others = defined.filter(~pl.col("earns_time")).sort("lift")
+    # the most clicked first: where "no clear difference" rests on the most data
+    others = defined.filter(~pl.col("earns_time")).sort(
+        pl.col("clicks_explained") + pl.col("clicks_not_explained"), descending=True
+    )
     lines: list[str] = []
     if earns.height:
         best = earns.row(0, named=True)
@@ -279,7 +288,7 @@ def effect_text(effect: pl.DataFrame) -> str:
         weakest = others.row(0, named=True)
         lines.append(
             f"**{others.height} 个商品讲解与不讲解时的点击看不出明显差别**：{_names(others)}"
-            f"（例如「{_md(weakest['title'])}」只有 {_times(weakest['lift'])}，"
+            f"（例如「{_md(weakest['title'])}」：{_times(weakest['lift'])}，"
             f"区间 {_times(weakest['lift_low'])}–{_times(weakest['lift_high'])}，含 1 倍）。"
             "它们的讲解时间可以缩短，让给上面讲解有效的商品。"
         )
@@ -310,9 +319,10 @@ def order_text(order: pl.DataFrame, *, min_clicks: int = MIN_CLICKS) -> str:
         f"{r['rank']}. {_md(r['title'])}" for r in ranked.head(8).iter_rows(named=True)
     )
     lines = [
-        "按点击后成交率的 95% 置信区间**下限**（Wilson 下限）排序，下限相同再看点击率下限："
-        f"数据少的商品下限更保守，不会因为偶然的几单排到前面。\n\n**建议顺序**：{sequence}"
-        + ("……" if ranked.height > 8 else "")
+        "按点击后成交率的**保守估计**排序：Wilson 区间的下限（排序用单侧 "
+        f"{format_percent(1 - RANK_ALPHA / 2, 0)} 的下限，表中列出的是 95% 区间），"
+        "下限相同再看点击率的下限。数据少的商品下限更保守，不会因为偶然的几单排到前面。"
+        f"\n\n**建议顺序**：{sequence}" + ("……" if ranked.height > 8 else "")
     ]
     opener = ranked.filter(pl.col("role") == ROLE_OPEN)
     if opener.height:
@@ -411,6 +421,7 @@ ORDER_TABLE = TableSpec(
         Column("paid", "成交单数", "count"),
         Column("click_to_pay", "点击后成交率", "percent"),
         Column("ctp_low", "成交率下限", "percent"),
+        Column("ctp_rank_bound", "排序依据（下限）", "percent"),
         Column("gmv", "成交金额", "money"),
     ),
     max_rows=40,
@@ -515,7 +526,7 @@ def order_chart(order: pl.DataFrame, *, top: int = 15) -> alt.LayerChart | None:
         "ctp_low",
         "ctp_high",
         title="建议顺序与点击后成交率",
-        subtitle="按成交率区间下限排序；点为成交率，横线为 95% 置信区间",
+        subtitle="按建议顺序排列；点为点击后成交率，横线为 95% 置信区间",
         y_title="点击后成交率（95% 置信区间）",
     )
 
@@ -584,6 +595,8 @@ class ProductsPage:
 
     def explanation(self) -> Section:
         """二、讲解值不值: which products earn their explanation time, the chart, the table."""
+        if self.clicks and self.missing_times == self.clicks:
+            return section(NO_CLICK_TIMES)
         if self.effect.height == 0:
             return section(effect_text(self.effect))
         return section(
