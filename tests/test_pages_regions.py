@@ -318,3 +318,20 @@ def test_upstream_province_names_are_quoted_as_text() -> None:
     table = str(rp.REGION_TABLE.render(_table(names)))
     assert "<script>" not in table
     assert "&lt;script&gt;" in table
+
+
+@pytest.mark.slow  # reads the module's synced sandbox
+def test_rooms_keep_their_viewers_and_the_orders_sold_in_them(
+    kit: Kit, page: rp.RegionsPage
+) -> None:
+    first, last = page.period.first, page.period.last
+    room = int(kit.load("rooms", first, last).sort("start_time")["room_id"][0])
+    mine = rp.build(kit, start=START, end=END, rooms=[room])
+    assert mine.rooms == (room,)
+    viewers = kit.load("viewers", first, last).filter(pl.col("room_id") == room)
+    assert int(mine.table["viewers"].sum() or 0) == viewers["viewer_id"].n_unique()
+    items = kit.load("order_items", first, last).filter(pl.col("room_id") == room)
+    sold = set(items["parent_order_id"].to_list())
+    assert sold
+    assert set(mine.times["order_id"].to_list()) <= sold
+    assert mine.times.height < page.times.height
