@@ -27,6 +27,9 @@ from livekit.analysis.explain import (
     window_sources,
     windows_for,
 )
+from livekit.sandbox.aggregates import product_rows
+from livekit.sandbox.export import explanation_windows as schedule_of
+from livekit.sandbox.world import World
 from livekit.store.datasets import LIVE_PRODUCT_SNAPSHOTS
 from livekit.vocab import CHINA_TZ, LivekitError
 from tests.helpers.products_truths import seed_recovery
@@ -439,3 +442,39 @@ def test_a_show_still_on_air_ends_at_its_last_visit() -> None:
     effect = explanation_effect(visits, rooms, windows).row(0, named=True)
     assert (effect["explained_minutes"], effect["not_explained_minutes"]) == (3.0, 1.0)
     assert (effect["clicks_explained"], effect["clicks_not_explained"]) == (1, 0)
+
+
+def test_windows_from_the_sandboxs_product_polls_match_its_schedule() -> None:
+    """The monitor's view of a sandbox show: product_list polled once a minute (30 s after each
+    whole minute of the show, as aggregates serve it), rebuilt into windows; each scheduled
+    window [a, b) is seen from the first poll at or after a to the first poll at or after b."""
+    world = World(7, TODAY, scale=0.3)
+    show = world.account_sessions(world.accounts[0], TODAY - timedelta(days=3))[-1]
+    polls = list(range(show.start_ts + 30, show.end_ts + 31, 60))  # one poll after the end
+    rows = [
+        {
+            "snapshot_time": datetime.fromtimestamp(t, CHINA_TZ),
+            "room_id": show.room_id,
+            "productId": r["productId"],
+            "explain_status": r["explain_status"],
+            "live_product_explain_cnt": r["live_product_explain_cnt"],
+        }
+        for t in polls
+        for r in product_rows(world, show, t)
+    ]
+    snaps = pl.DataFrame(rows, schema_overrides={"snapshot_time": TIME})
+    rooms = pl.DataFrame({"room_id": [show.room_id]})  # no show times: nothing clipped
+    got = windows_for(rooms, snaps, None)
+
+    def seen(offset: float) -> datetime:
+        return datetime.fromtimestamp(
+            next(t for t in polls if t >= show.start_ts + offset), CHINA_TZ
+        )
+
+    expected = [
+        (world.products[int(show.lineup[pos])].product_id, seen(a), seen(b))
+        for pos, a, b in schedule_of(show, show.end_ts)
+    ]
+    assert len(expected) >= 10
+    assert sorted(got.select("product_id", "start_time", "end_time").rows()) == sorted(expected)
+    assert set(got["source"]) == {"monitor"}
