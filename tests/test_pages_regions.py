@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -335,3 +336,32 @@ def test_rooms_keep_their_viewers_and_the_orders_sold_in_them(
     assert sold
     assert set(mine.times["order_id"].to_list()) <= sold
     assert mine.times.height < page.times.height
+
+
+@pytest.mark.slow  # reads the module's synced sandbox
+@pytest.mark.parametrize("empty", ["orders", "viewers"])
+def test_a_shop_without_orders_or_without_viewers_still_gets_its_report(
+    kit: Kit, monkeypatch: pytest.MonkeyPatch, empty: str
+) -> None:
+    """Live shops may have synced 抖店 orders but imported no viewer export, or the reverse:
+    the sections that need the missing data say so, the others stand."""
+    load = kit.load
+
+    def without(name: str, *args: Any, **kwargs: Any) -> pl.DataFrame:
+        frame = load(name, *args, **kwargs)
+        return frame.head(0) if name == empty else frame
+
+    monkeypatch.setattr(kit, "load", without)
+    page = rp.build(kit, start=START, end=END)
+    regions, delivery, promise = page.regions(), page.delivery(), page.promise()
+    if empty == "orders":
+        assert regions.charts  # the map, from the viewers
+        assert delivery.markdown == "所选时段没有已付款、需要配送的订单，无法统计配送时长。"
+        assert promise.markdown == "没有足够的签收记录，暂时给不出各省的承诺时效。"
+        assert "无法比较退款率" in page.refunds().markdown
+    else:
+        assert regions.charts == []
+        assert "没有带省份的观众明细，无法按地区比较" in regions.markdown
+        assert delivery.charts
+        assert "建议承诺时效" in promise.markdown
+    assert page.advice().markdown.startswith("1. ")
