@@ -479,3 +479,55 @@ def test_shipped_rules_on_a_product_surge_and_a_stockout(tmp_path: Path, src: Fa
     assert fired == ["商品点击激增", "商品售罄"]
     assert "建议延长讲解" in texts[0]
     assert "爆款面膜 已售罄" in texts[1]
+
+
+def test_explaining_skip_leaves_explained_windows_out(tmp_path: Path) -> None:
+    """With ``explaining: skip`` a window in which the product was explained is no data: the
+    detector neither learns its baseline from it nor charts it; the same clicks without an
+    explanation fire."""
+    text = """
+    - name: 点击激增
+      metric: clicks_per_min
+      scope: product
+      condition: {type: anomaly, method: cusum, direction: up, k: 1, h: 4, warmup: 3, min_sigma: 1}
+      window: 1
+      explaining: {mode}
+    """
+    ident = f"room={ROOM},product={PRODUCT}"
+    # 3 quiet minutes, an explanation at 12 clicks/min for 5 minutes, quiet again, a surge of
+    # 12 clicks/min without an explanation
+    script = [(1.0, False)] * 4 + [(12.0, True)] * 5 + [(1.0, False)] * 3 + [(12.0, False)] * 2
+    fired: dict[str, list[int]] = {}
+    for mode in ("skip", "include"):
+        s = FakeSource()
+        s.add_room()
+        s.add_product()
+        engine = Engine(rules(text.replace("{mode}", mode)), tmp_path / f"{mode}.json")
+        fired[mode] = []
+        for minute, (clicks, explained) in enumerate(script):
+            s.set("clicks_per_min", clicks, ident=ident, explained=explained)
+            if "firing" in kinds(tick(engine, s)):
+                fired[mode].append(minute)
+        detector = json.loads((tmp_path / f"{mode}.json").read_text())["alerts"][
+            f"点击激增|{ident}"
+        ]["detector"]
+        if mode == "skip":  # charted: every minute but the first, the explanation, the warm-up
+            assert detector["t"] == len(script) - 1 - 5 - 3
+    assert fired["skip"] == [12]  # the surge, at its first minute
+    assert fired["include"] == [4]  # the explanation itself
+
+
+def test_skipping_explained_windows_is_part_of_the_detectors_fingerprint() -> None:
+    from livekit.monitor.engine.machine import fingerprint
+
+    text = """
+    - name: 点击激增
+      metric: clicks_per_min
+      scope: product
+      condition: {type: anomaly, method: cusum, direction: up}
+    """
+    plain = rules(text).rules[0]
+    include = rules(text + "  explaining: include\n").rules[0]
+    skip = rules(text + "  explaining: skip\n").rules[0]
+    assert fingerprint(plain) == fingerprint(include)  # detectors kept over an upgrade
+    assert fingerprint(skip) != fingerprint(plain)  # a new baseline when the choice changes

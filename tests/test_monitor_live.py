@@ -198,3 +198,35 @@ def test_terminal_view_shows_rates_as_percent() -> None:
     console = Console(record=True, width=250)
     console.print(render(s, [], TickInfo(s.now(), 2, 3, 60.0)))
     assert "8.0%" in console.export_text()  # 12 clicks of 150 new viewers
+
+
+def test_a_product_value_says_whether_it_was_explained_in_the_window() -> None:
+    """BEINGEXPLAIN at either end of the window, or a rise of the explanation count between
+    them (an explanation that began and ended between two polls), is an explained window."""
+    s = LiveState()
+
+    def poll(minute: int, status: str, count: int, orders: int) -> None:
+        at = START + timedelta(minutes=minute)
+        rows = product_rows(at, orders, 10.0, 100).with_columns(
+            pl.lit(status).alias("explain_status"),
+            pl.lit(count).cast(pl.Int64).alias("live_product_explain_cnt"),
+        )
+        feed(s, minute, prod=rows)
+
+    poll(1, "UNEXPLAIN", 0, 1)
+    poll(2, "UNEXPLAIN", 0, 1)
+    (key,) = s.series("product")
+    assert s.value("clicks_per_min", key, 1).explained is False
+    poll(3, "BEINGEXPLAIN", 1, 2)
+    explained = s.value("clicks_per_min", key, 1)
+    assert (explained.value, explained.explained) == (pytest.approx(10.0), True)
+    poll(4, "HASEXPLAIN", 1, 2)
+    assert s.value("clicks_per_min", key, 1).explained is True  # explained at the window's start
+    poll(5, "HASEXPLAIN", 1, 2)
+    assert s.value("clicks_per_min", key, 1).explained is False
+    poll(6, "HASEXPLAIN", 2, 2)  # explained again, between two polls
+    assert s.value("clicks_per_min", key, 1).explained is True
+    assert s.value("clicks_per_min", key, 5).explained is True  # any poll inside the window
+    assert s.value("inventory", key, 1).explained is False  # a level: at the poll read
+    (room,) = s.series("room")
+    assert s.value("new_viewers_per_min", room, 1).explained is None  # rooms are not explained

@@ -450,3 +450,39 @@ def test_shipped_rate_thresholds_are_fractions() -> None:
     conv = by_name["转化率异常下降"].condition
     assert isinstance(conv, AnomalyCondition)
     assert conv.min_sigma == pytest.approx(0.05)  # five percentage points
+
+
+# ---- explaining: skip ---------------------------------------------------------------------------
+PRODUCT_RULE = """
+version: 1
+rules:
+  - name: 商品点击激增
+    metric: clicks_per_min
+    scope: product
+    condition: {type: anomaly, method: cusum, direction: up}
+    explaining: skip
+"""
+
+
+def test_a_product_rule_may_skip_explained_windows(tmp_path: Path) -> None:
+    (rule,) = load_rules(write(tmp_path, PRODUCT_RULE)).rules
+    assert rule.explaining == "skip"
+    (plain,) = load_rules(write(tmp_path, PRODUCT_RULE.replace("    explaining: skip\n", ""))).rules
+    assert plain.explaining == "include"
+
+
+def test_explaining_is_for_product_rules_only(tmp_path: Path) -> None:
+    message = error_of(tmp_path, GOOD_RULE + "    explaining: skip\n")
+    assert "第 8 行" in message
+    assert "explaining" in message
+    assert "scope: product" in message
+    # include says what not writing it says: fine on a room rule
+    (rule,) = load_rules(write(tmp_path, GOOD_RULE + "    explaining: include\n")).rules
+    assert rule.explaining == "include"
+
+
+def test_explaining_takes_include_or_skip(tmp_path: Path) -> None:
+    message = error_of(tmp_path, PRODUCT_RULE.replace("explaining: skip", "explaining: yes"))
+    assert "第 7 行" in message
+    assert "explaining" in message
+    assert "include、skip" in message

@@ -19,6 +19,10 @@ minutes, and over how many clicks". Definitions follow ``metrics.md`` and the me
   as ``orders ÷ click-to-pay ratio`` (``product_click_pay_ucnt_ratio``, a percentage of users),
   which is defined once a product has sold; before its first sale the estimate is unknown and
   product click and conversion metrics are "no data". Orders stand in for paying users.
+* **Explanation.** Each product point keeps whether the product was being explained (讲解中,
+  ``explain_status`` BEINGEXPLAIN) and how many explanations it has had; a product's value says
+  whether the product was explained during its window (:attr:`MetricValue.explained`), so a rule
+  can leave those windows out (``explaining: skip``).
 * ``minutes_since_order`` is the time since the last snapshot in which the order count grew (or
   since the room went on air / the product's first snapshot when nothing has sold yet).
 """
@@ -52,6 +56,7 @@ PRODUCT_COUNTERS = {
     "gmv": "live_pay_order_gmv_alias",
     "inventory": "live_product_Inventory",
 }
+EXPLAINING = "BEINGEXPLAIN"  # explain_status of the product being explained (讲解中)
 FLOWS = {
     "new_viewers_per_min": "watch",
     "comments_per_min": "comments",
@@ -108,16 +113,15 @@ def _delta(a: Point, b: Point, name: str) -> float | None:
 
 def metric_value(metric: str, series: Series, end_ts: float, window_min: float) -> MetricValue:
     """``metric`` of ``series`` over the ``window_min`` minutes ending at ``end_ts``."""
-    if metric == "minutes_since_order":
+    if metric in ("minutes_since_order", "inventory"):
         i1 = bisect.bisect_right(series.ts, end_ts) - 1
         if i1 < 0:
             return MetricValue(None)
+        explained = _explained(series, i1, i1)
+        if metric == "inventory":
+            return MetricValue(series.points[i1].get("inventory"), explained=explained)
         since = series.last_order_ts if series.last_order_ts is not None else series.ts[0]
-        return MetricValue(max(series.ts[i1] - since, 0.0) / 60.0)
-    if metric == "inventory":
-        i1 = bisect.bisect_right(series.ts, end_ts) - 1
-        value = series.points[i1].get("inventory") if i1 >= 0 else None
-        return MetricValue(value)
+        return MetricValue(max(series.ts[i1] - since, 0.0) / 60.0, explained=explained)
     bounds = series.window(end_ts, window_min)
     if bounds is None:
         return MetricValue(None)
@@ -125,17 +129,34 @@ def metric_value(metric: str, series: Series, end_ts: float, window_min: float) 
     minutes = (series.ts[bounds[1]] - series.ts[bounds[0]]) / 60.0
     if minutes <= 0:
         return MetricValue(None)
+    explained = _explained(series, *bounds)
     if metric in FLOWS:
         d = _delta(a, b, FLOWS[metric])
-        return MetricValue(None if d is None else d / minutes)
+        return MetricValue(None if d is None else d / minutes, explained=explained)
     if metric == "click_rate":
-        return _rate(_delta(a, b, "clicks"), _delta(a, b, "watch"))
-    if metric == "conversion_rate":
-        return _rate(_delta(a, b, "orders"), _delta(a, b, "clicks"))
-    if metric == "interaction_rate":
+        out = _rate(_delta(a, b, "clicks"), _delta(a, b, "watch"))
+    elif metric == "conversion_rate":
+        out = _rate(_delta(a, b, "orders"), _delta(a, b, "clicks"))
+    elif metric == "interaction_rate":
         c, s = _delta(a, b, "comments"), _delta(a, b, "shares")
-        return _rate(None if c is None or s is None else c + s, _delta(a, b, "watch"))
-    raise KeyError(metric)
+        out = _rate(None if c is None or s is None else c + s, _delta(a, b, "watch"))
+    else:
+        raise KeyError(metric)
+    return MetricValue(out.value, out.denominator, explained)
+
+
+def _explained(series: Series, i0: int, i1: int) -> bool | None:
+    """Whether the product was being explained from snapshot ``i0`` to ``i1``: shown as
+    BEINGEXPLAIN at one of them, or its explanation count rose in between (an explanation
+    that began and ended between two polls). None when the snapshots say nothing (rooms)."""
+    points = series.points[i0 : i1 + 1]
+    flags = [p.get("explaining") for p in points]
+    if all(f is None for f in flags):
+        return None
+    if any(flags):
+        return True
+    c0, c1 = points[0].get("explain_cnt"), points[-1].get("explain_cnt")
+    return c0 is not None and c1 is not None and c1 > c0
 
 
 def _rate(num: float | None, den: float | None) -> MetricValue:
@@ -156,6 +177,9 @@ def room_point(row: Mapping[str, object]) -> Point:
 
 def product_point(row: Mapping[str, object]) -> Point:
     point = {k: _num(row.get(col)) for k, col in PRODUCT_COUNTERS.items()}
+    status = row.get("explain_status")
+    point["explaining"] = None if not status else float(status == EXPLAINING)
+    point["explain_cnt"] = _num(row.get("live_product_explain_cnt"))
     orders, ratio = point["orders"], _num(row.get("product_click_pay_ucnt_ratio"))
     if orders is not None and ratio is not None and orders > 0 and ratio > 0:
         point["clicks"] = orders / (ratio / 100.0)
@@ -278,7 +302,14 @@ class LiveState:
             if series is None:
                 series = Series(key, room.start_ts)
                 if room.start_ts < t:
-                    zero: Point = {"orders": 0.0, "gmv": 0.0, "clicks": 0.0, "inventory": None}
+                    zero: Point = {
+                        "orders": 0.0,
+                        "gmv": 0.0,
+                        "clicks": 0.0,
+                        "inventory": None,
+                        "explaining": None,  # unknown at the start; the count is 0 there
+                        "explain_cnt": 0.0,
+                    }
                     series.add(room.start_ts, zero)
                 self.products[(room_id, product_id)] = series
             series.key = key

@@ -38,9 +38,14 @@ rates charted there in percentage points). Other rule fields: ``window``,
 ``for``, ``min_denominator`` (rates only: a smaller denominator counts as no data), ``repeat``
 (minutes between reminders of a still-firing alert; 0 = never), ``no_data: keep|ok|alert``,
 ``severity: critical|warning|info``, ``labels``, ``channels``, ``match`` (only series whose
-labels match, e.g. ``{aweme_name: 某某旗舰店}``), ``message`` and ``resolved_message`` (Jinja2,
-sandboxed, undefined variables are errors; see :data:`TEMPLATE_VARIABLES`; every value is
-filled in as inert text, see :mod:`livekit.monitor.markup`), ``enabled``.
+labels match, e.g. ``{aweme_name: 某某旗舰店}``), ``explaining: include|skip`` (product rules
+only: ``skip`` takes a window in which the product was being explained — 讲解中 at a poll in
+or bounding the window, or its explanation count rose — as no data, so an anomaly rule learns
+its baseline from, and charts, only the minutes without an explanation: clicks that rise
+because of an explanation are expected, clicks that rise without one are news), ``message``
+and ``resolved_message`` (Jinja2, sandboxed, undefined variables are errors; see
+:data:`TEMPLATE_VARIABLES`; every value is filled in as inert text, see
+:mod:`livekit.monitor.markup`), ``enabled``.
 
 Every mistake raises :class:`~livekit.config.ConfigError` with one Chinese line naming the file,
 the line and the field, before any polling starts.
@@ -223,6 +228,7 @@ class Rule(_Model):
     labels: dict[str, str] = Field(default_factory=dict)
     channels: tuple[str, ...] = ("console",)
     match: dict[str, MatchValue] = Field(default_factory=dict)
+    explaining: Literal["include", "skip"] = "include"
     message: str = DEFAULT_MESSAGE
     resolved_message: str = DEFAULT_RESOLVED_MESSAGE
     enabled: bool = True
@@ -677,6 +683,12 @@ def _check_rule(
         raise fail(
             ("min_denominator",),
             f"只有比率指标需要最小分母；{rule.metric}（{spec.label}）不是比率，请删去这一项",
+        )
+    if rule.explaining == "skip" and rule.scope != "product":
+        raise fail(
+            ("explaining",),
+            "只有商品范围（scope: product）的规则能跳过讲解中的窗口，直播间没有讲解状态；"
+            "请删去这一项",
         )
     _check_condition(rule, spec, raw, fail)
     for j, channel in enumerate(rule.channels):

@@ -21,11 +21,15 @@ class MetricValue:
 
     ``value`` is None when the metric is not defined (no data yet, or a zero denominator).
     ``denominator`` is what a rate was computed over (e.g. clicks for click-to-pay), so that a
-    rule's minimum denominator can be checked; None for flows and levels.
+    rule's minimum denominator can be checked; None for flows and levels. ``explained`` says,
+    for a product, whether it was being explained (讲解中) during the window: at a snapshot
+    bounding or inside it, or its explanation count rose over it (for a level: at the snapshot
+    read); None when not known (rooms), so that a rule skipping explained windows can.
     """
 
     value: float | None
     denominator: float | None = None
+    explained: bool | None = None
 
 
 @dataclass(frozen=True)

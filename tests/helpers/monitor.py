@@ -41,8 +41,9 @@ class FakeSource:
         value: float | None,
         ident: str = f"room={ROOM}",
         den: float | None = None,
+        explained: bool | None = None,
     ) -> None:
-        self.values[(metric, ident)] = MetricValue(value, den)
+        self.values[(metric, ident)] = MetricValue(value, den, explained)
 
     def advance(self, minutes: float) -> None:
         self.t += timedelta(minutes=minutes)

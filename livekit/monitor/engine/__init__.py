@@ -12,7 +12,8 @@ by ``alert_id = "<rule>|<series ident>"`` (deduplication by rule and series). It
   goes off air (note 直播已结束), or when the rule no longer applies. A still-firing alert is
   re-notified every ``repeat`` minutes (0: never), never more often.
 
-No data (no value, or a rate whose denominator is below ``min_denominator``) follows the rule's
+No data (no value, a rate whose denominator is below ``min_denominator``, or a window in which
+the product was being explained, for a rule with ``explaining: skip``) follows the rule's
 ``no_data``: ``keep`` (nothing changes), ``ok`` (as if false) or ``alert`` (as if true).
 Anomaly rules chart one point per ``window`` minutes (non-overlapping windows, so the points
 are close to independent, as the control-chart limits assume) and keep their last verdict in

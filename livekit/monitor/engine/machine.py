@@ -26,7 +26,7 @@ from livekit.monitor.rules import (
     Rule,
     ThresholdCondition,
 )
-from livekit.monitor.types import MetricSource, Scope, SeriesKey
+from livekit.monitor.types import MetricSource, MetricValue, Scope, SeriesKey
 
 log = logging.getLogger("livekit.monitor.engine")
 
@@ -105,7 +105,12 @@ def stable_hash(*parts: Any) -> str:
 
 def fingerprint(rule: Rule) -> str:
     """Changes when what the detector depends on changes (then it starts afresh)."""
-    return stable_hash(rule.metric, rule.scope, rule.window_min, rule.condition.model_dump())[:16]
+    # which windows it sees: named only when explained ones are skipped, so that the
+    # detectors of every rule written before the field existed keep their fingerprints
+    seen = ("explaining", "skip") if rule.explaining == "skip" else ()
+    return stable_hash(
+        rule.metric, rule.scope, rule.window_min, rule.condition.model_dump(), *seen
+    )[:16]
 
 
 def _finite(value: float | None) -> float | None:
@@ -141,10 +146,12 @@ def _backward(rule: Rule, cond: AnomalyCondition, value: float) -> float:
     return value
 
 
-def _usable(rule: Rule, value: float | None, denominator: float | None) -> float | None:
+def _usable(rule: Rule, mv: MetricValue) -> float | None:
     """The value, or None when it counts as no data."""
-    value = _finite(value)
+    value, denominator = _finite(mv.value), mv.denominator
     if value is None:
+        return None
+    if rule.explaining == "skip" and mv.explained:
         return None
     if (
         rule.min_denominator is not None
@@ -167,15 +174,22 @@ def _safe_minute(source: MetricSource, key: SeriesKey) -> int | None:
 
 
 def check(
-    rule: Rule, key: SeriesKey, alert: AlertState, source: MetricSource, now: datetime
+    rule: Rule,
+    key: SeriesKey,
+    alert: AlertState,
+    source: MetricSource,
+    now: datetime,
+    stamp: str | None = None,
 ) -> tuple[Outcome, AlertState]:
-    """The rule's condition on the series now, and the alert with its detector moved on."""
+    """The rule's condition on the series now, and the alert with its detector moved on
+    (``stamp``: the rule's :func:`fingerprint`, when the caller has it already)."""
     cond = rule.condition
     window = rule.window_min
     if isinstance(cond, AnomalyCondition):
-        return _check_anomaly(rule, cond, key, alert, source, now)
+        stamp = fingerprint(rule) if stamp is None else stamp
+        return _check_anomaly(rule, cond, key, alert, source, now, stamp)
     mv = source.value(rule.metric, key, window)
-    value = _usable(rule, mv.value, mv.denominator)
+    value = _usable(rule, mv)
     if value is None:
         return Outcome(None, value=_finite(mv.value)), alert
     benchmark: float | None = None
@@ -205,8 +219,8 @@ def _check_anomaly(
     alert: AlertState,
     source: MetricSource,
     now: datetime,
+    stamp: str,
 ) -> tuple[Outcome, AlertState]:
-    stamp = fingerprint(rule)
     if alert.fingerprint != stamp or alert.detector is None:
         alert = replace(
             alert,
@@ -223,7 +237,7 @@ def _check_anomaly(
         # Between points (or before the first full window) the last verdict stands.
         return Outcome(alert.verdict, value=alert.value, baseline=alert.baseline), alert
     mv = source.value(rule.metric, key, window)
-    value = _usable(rule, mv.value, mv.denominator)
+    value = _usable(rule, mv)
     if value is None:
         return Outcome(None, value=_finite(mv.value)), alert
     offset = 0.0  # the history baseline, on the chart's scale
@@ -261,6 +275,8 @@ def _remember(alert: AlertState, outcome: Outcome) -> AlertState:
         got = getattr(outcome, name)
         if got is not None:
             changes[name] = got
+    # a new state only when something changed: most series at most ticks change nothing
+    changes = {k: v for k, v in changes.items() if getattr(alert, k) != v}
     return replace(alert, **changes) if changes else alert
 
 
@@ -332,12 +348,17 @@ def close(alert: AlertState, rule: Rule | None, note: str) -> tuple[Transition, 
 
 def _refresh(alert: AlertState, rule: Rule, key: SeriesKey) -> AlertState:
     """Display data that may change between ticks (titles) or with the rules file."""
+    labels = {str(k): str(v) for k, v in key.labels.items()}
+    channels = tuple(rule.channels)
+    if (
+        alert.labels == labels
+        and alert.severity == rule.severity
+        and alert.channels == channels
+        and alert.metric == rule.metric
+    ):
+        return alert
     return replace(
-        alert,
-        labels={str(k): str(v) for k, v in key.labels.items()},
-        severity=rule.severity,
-        channels=tuple(rule.channels),
-        metric=rule.metric,
+        alert, labels=labels, severity=rule.severity, channels=channels, metric=rule.metric
     )
 
 
@@ -366,6 +387,7 @@ def evaluate(rules: Sequence[Rule], state: EngineState, source: MetricSource) ->
 
     seen: set[str] = set()
     for rule in rules:
+        stamp = fingerprint(rule)  # once per rule, not per series
         for key in series[rule.scope]:
             if not rule.matches(key.labels):
                 continue
@@ -376,12 +398,14 @@ def evaluate(rules: Sequence[Rule], state: EngineState, source: MetricSource) ->
             alert = alerts.get(aid) or new_alert(aid, rule.name, rule.metric, key)
             alert = _refresh(alert, rule, key)
             try:
-                outcome, alert = check(rule, key, alert, source, now)
+                outcome, alert = check(rule, key, alert, source, now, stamp)
             except Exception as exc:  # one failing series must not stop the others
                 log.exception("rule %s on %s failed", rule.name, key.ident)
                 problems.append(f"规则 “{rule.name}” 在 {key.ident} 上计算失败：{exc}")
                 outcome = Outcome(None)
-            alert = replace(alert, minute=_safe_minute(source, key))
+            minute = _safe_minute(source, key)
+            if alert.minute != minute:
+                alert = replace(alert, minute=minute)
             alert, changes = step(rule, alert, outcome, now)
             transitions.extend(changes)
             if alert.kept:
