@@ -382,3 +382,20 @@ def test_delivery_through_a_real_sync(tmp_path: Path) -> None:
     assert result.rate_late is not None
     assert result.rate_on_time is not None
     assert result.rate_late > result.rate_on_time
+
+
+def test_festival_is_paid_1101_to_1113_china_time_any_year() -> None:
+    def at(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+        return datetime(year, month, day, hour, minute, tzinfo=CHINA_TZ)
+
+    pays = {
+        "y1": at(2025, 11, 5, 12, 0),
+        "first": at(2026, 11, 1, 0, 0),
+        "last": at(2026, 11, 13, 23, 59),
+        "after": at(2026, 11, 14, 0, 0),
+        "before": at(2026, 10, 31, 23, 59),
+    }
+    orders = _orders([{"order_id": k, "pay_time": v} for k, v in pays.items()])
+    times = delivery_times(orders, NOW)
+    festival = dict(zip(times["order_id"], times["festival"], strict=True))
+    assert festival == {"y1": True, "first": True, "last": True, "after": False, "before": False}

@@ -16,6 +16,7 @@ from livekit.analysis.regions import (
     REGION_TABLE_SCHEMA,
     normalize_province,
     province_expr,
+    province_series,
     region_index,
     region_table,
 )
@@ -46,6 +47,13 @@ def test_province_names_normalised(raw: str | None, short: str | None) -> None:
     assert normalize_province(raw) == short
     frame = pl.DataFrame({"p": [raw]}, schema={"p": pl.String})
     assert frame.select(province_expr("p")).item() == short
+
+
+def test_province_series_normalises_once_per_name() -> None:
+    raw = pl.Series("p", ["广东省", None, "广东", "内蒙古自治区", "", "广东省"])
+    assert province_series(raw).to_list() == ["广东", None, "广东", "内蒙古", None, "广东"]
+    short = pl.Series("p", ["广东", "江苏"])
+    assert province_series(short).to_list() == ["广东", "江苏"]
 
 
 def test_every_catalog_province_has_an_official_long_name_that_normalises_back() -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Literal
 
@@ -33,8 +33,9 @@ import polars as pl
 
 from livekit.analysis import dwell
 from livekit.analysis._stats import ALPHA, require_columns, safe_ratio, wilson_bounds, wilson_exprs
-from livekit.analysis.regions import province_expr
+from livekit.analysis.regions import province_series
 from livekit.vocab.errors import LivekitError
+from livekit.vocab.tz import CHINA_TZ
 
 __all__ = [
     "ADVICE_CODES",
@@ -76,10 +77,24 @@ TIMES_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _festival(pay: pl.Expr) -> pl.Expr:
+def _festival(pay: pl.Series) -> pl.Expr:
+    """Paid in the 双11 backlog (11-01..11-13, China dates, any year): a test on the instants
+    [Y-11-01 00:00, Y-11-14 00:00) China time of each year present, not a calendar
+    conversion of every row (a season of orders is millions of rows)."""
     (m0, d0), (m1, d1) = FESTIVAL
-    md = pay.dt.month().cast(pl.Int32) * 100 + pay.dt.day().cast(pl.Int32)
-    return md.is_between(m0 * 100 + d0, m1 * 100 + d1)
+    stamps = pay.drop_nulls()
+    if stamps.is_empty():
+        return pl.lit(False)
+    low, high = stamps.min(), stamps.max()
+    assert isinstance(low, datetime)
+    assert isinstance(high, datetime)
+    us = pl.col(pay.name).dt.epoch("us")
+    hit = pl.lit(False)
+    for year in range(low.astimezone(CHINA_TZ).year, high.astimezone(CHINA_TZ).year + 1):
+        start = datetime(year, m0, d0, tzinfo=CHINA_TZ)
+        end = datetime(year, m1, d1, tzinfo=CHINA_TZ) + timedelta(days=1)
+        hit = hit | ((us >= round(start.timestamp() * 1e6)) & (us < round(end.timestamp() * 1e6)))
+    return hit
 
 
 def delivery_times(orders: pl.DataFrame, now: datetime) -> pl.DataFrame:
@@ -129,7 +144,7 @@ def delivery_times(orders: pl.DataFrame, now: datetime) -> pl.DataFrame:
     receipt = pl.when(pl.col("receipt_time") <= at).then(pl.col("receipt_time"))
     frame = paid.select(
         pl.col("order_id").cast(pl.String),
-        province_expr("post_addr_province").alias("province"),
+        province_series(paid.get_column("post_addr_province")).alias("province"),
         carrier.alias("carrier"),
         pl.col("pay_time"),
         pl.col("exp_ship_time"),
@@ -166,7 +181,7 @@ def delivery_times(orders: pl.DataFrame, now: datetime) -> pl.DataFrame:
         "province",
         "carrier",
         "pay_time",
-        _festival(pl.col("pay_time")).alias("festival"),
+        _festival(frame.get_column("pay_time")).alias("festival"),
         pl.col("_ship").is_not_null().alias("shipped"),
         span(pl.col("_ship"), HOUR_S).alias("ship_hours"),
         pl.col("_receipt").is_not_null().alias("received"),

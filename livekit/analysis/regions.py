@@ -27,6 +27,7 @@ __all__ = [
     "REGION_TABLE_SCHEMA",
     "normalize_province",
     "province_expr",
+    "province_series",
     "region_index",
     "region_table",
 ]
@@ -46,6 +47,23 @@ def province_expr(column: str | pl.Expr) -> pl.Expr:
     expr = pl.col(column) if isinstance(column, str) else column
     short = expr.cast(pl.String).str.strip_chars().str.replace(_PROVINCE_SUFFIX, "")
     return pl.when(short.str.len_chars() > 0).then(short).otherwise(pl.lit(None, pl.String))
+
+
+def province_series(values: pl.Series) -> pl.Series:
+    """:func:`province_expr` applied to a column, computed once per distinct name (a season's
+    orders hold millions of rows but a few dozen spellings; the regular expression on every
+    row would cost seconds)."""
+    names = values.cast(pl.String)
+    distinct = names.unique()
+    short = distinct.to_frame("raw").select(province_expr("raw")).to_series()
+    mapping = {
+        raw: new
+        for raw, new in zip(distinct.to_list(), short.to_list(), strict=True)
+        if raw is not None and raw != new
+    }
+    if not mapping:
+        return names
+    return names.replace(mapping)
 
 
 def normalize_province(name: str | None) -> str | None:
@@ -264,13 +282,16 @@ def region_table(
     table = _with_index(counts, alpha).rename({"region": "province"})
     if orders is not None:
         require_columns(orders, ["pay_time", "pay_amount", "post_addr_province"], "订单（orders）")
+        # counts and sums add up: group by the name as written, then by the short name
         by_province = (
             orders.filter(pl.col("pay_time").is_not_null())
-            .group_by(province_expr("post_addr_province").alias("province"))
+            .group_by("post_addr_province")
             .agg(
                 pl.len().cast(pl.Int64).alias("orders"),
                 pl.col("pay_amount").sum().cast(pl.Float64).alias("order_gmv"),
             )
+            .group_by(province_expr("post_addr_province").alias("province"))
+            .agg(pl.col("orders").sum(), pl.col("order_gmv").sum())
         )
         table = table.join(by_province, on="province", how="full", coalesce=True, nulls_equal=True)
     return table.select(
