@@ -347,6 +347,7 @@ DELIVERY_TABLE = TableSpec(
         Column("late_share", f"超过 {LATE_DAYS:.0f} 天", "percent"),
         Column("late_ship", "发货超时", "percent"),
     ),
+    caption="各省配送时效（平时：不含双十一备货期付款的订单）",
     max_rows=40,
 )
 
@@ -541,8 +542,8 @@ class RegionsPage:
     receipt: DeliveryCurves = field(repr=False)  # ordinary days, by province and overall ("all")
     ship: DeliveryCurves = field(repr=False)
     festival: DeliveryCurves | None = field(repr=False)  # 双十一 backlog days, overall
-    late: pl.DataFrame = field(repr=False)  # late_ship_share by province
-    late_overall: pl.DataFrame = field(repr=False)
+    late: pl.DataFrame = field(repr=False)  # late_ship_share by province, ordinary days
+    late_overall: pl.DataFrame = field(repr=False)  # every order of the period
     refund_delay: RefundByDelay = field(repr=False)
     advice_frame: pl.DataFrame = field(repr=False)  # promise_advice
 
@@ -664,7 +665,7 @@ def build(
         ship = _curves(ordinary, "ship")
         busy = times.filter(pl.col("festival"))
         festival = delivery_curves(busy, by=None) if busy.height else None
-        late = late_ship_share(times)
+        late = late_ship_share(ordinary)  # per province, beside the ordinary days' curves
         late_overall = late_ship_share(times, by=None)
         refunds = refund_by_delay(times, settled_before=now - timedelta(days=SETTLE_DAYS))
         advice = promise_advice(
