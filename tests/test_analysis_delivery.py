@@ -31,7 +31,7 @@ from livekit.jobs import sandbox_session
 from livekit.sandbox.delivery import CARRIERS
 from livekit.sandbox.world import World
 from livekit.store import Store
-from livekit.store.datasets import ORDERS
+from livekit.store.datasets import ORDER_ITEMS, ORDERS
 from livekit.vocab import CHINA_TZ, LivekitError
 from tests.helpers import regions_truths as rt
 from tests.helpers.sandbox import make_config
@@ -133,6 +133,31 @@ def test_delivery_times_excludes_refunded_before_ship_and_censors_at_now() -> No
     assert g["receipt_days"] == pytest.approx(4.5)
     assert rows["h"]["shipped"] is False
     assert rows["h"]["ship_hours"] == pytest.approx(24.0)
+
+
+def test_sku_refunds_count_where_the_shop_order_does_not_show_them() -> None:
+    orders = _orders(
+        [
+            {"order_id": "r", "pay_time": PAY, "ship_time": PAY + HOUR, "receipt_time": PAY + DAY},
+            {"order_id": "u", "pay_time": PAY, "order_status": 2, "main_status": 2},
+            {"order_id": "k", "pay_time": PAY, "ship_time": PAY + HOUR, "receipt_time": PAY + DAY},
+        ]
+    )
+    items = pl.DataFrame(
+        {
+            "parent_order_id": ["r", "r", "u", "k"],
+            "refund_status": [0, 3, 3, 1],  # k: a refund still pending
+            "after_sale_type": [0, 0, 2, 0],
+        }
+    )
+    plain = delivery_times(orders, NOW)
+    assert not plain["refunded"].any()
+    assert plain.height == 3
+    with_items = delivery_times(orders, NOW, items)
+    refunded = dict(zip(with_items["order_id"], with_items["refunded"], strict=True))
+    assert refunded == {"r": True, "k": False}  # u: refunded before shipping, excluded
+    with pytest.raises(LivekitError, match="子订单"):
+        delivery_times(orders, NOW, items.drop("after_sale_type"))
 
 
 def test_delivery_times_refuses_bad_input() -> None:
@@ -364,8 +389,10 @@ def test_delivery_through_a_real_sync(tmp_path: Path) -> None:
     the world's own orders, and late parcels among them are refunded more."""
     first, last = TODAY - 16 * DAY, TODAY - 10 * DAY  # includes the tail of the festival
     with sandbox_session(make_settings(tmp_path), make_config()) as session:
-        run(sync_async(session.settings, first, last, now=NOW, datasets=["orders"]))
-        stored = Store(tmp_path / "sandbox" / "store").read("orders", ORDERS.schema, first, last)
+        run(sync_async(session.settings, first, last, now=NOW, datasets=["orders", "order_items"]))
+        store = Store(tmp_path / "sandbox" / "store")
+        stored = store.read("orders", ORDERS.schema, first, last)
+        items = store.read("order_items", ORDER_ITEMS.schema, first, last)
         world: World = session.server.sandbox.world
     paid_day = pl.col("pay_time").dt.date()
     ours = delivery_times(stored, NOW).filter(paid_day.is_between(first, last))
@@ -374,6 +401,9 @@ def test_delivery_through_a_real_sync(tmp_path: Path) -> None:
     direct = direct.filter(pl.col("order_id").is_in(stored["order_id"].implode()))
     assert ours.height > 300
     assert ours.sort("order_id").equals(direct.sort("order_id"))
+    # the skus' after-sale info agrees with the shop orders' main_status
+    both = delivery_times(stored, NOW, items).filter(paid_day.is_between(first, last))
+    assert both.sort("order_id").equals(ours.sort("order_id"))
     assert ours["festival"].any()
     assert not ours["festival"].all()
     assert set(ours["carrier"].drop_nulls()) <= {c.name for c in CARRIERS}

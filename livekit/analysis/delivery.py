@@ -59,6 +59,8 @@ FESTIVAL = ((11, 1), (11, 13))  # 双十一 backlog: orders paid 11-01..11-13 (a
 REFUNDED_MAIN_STATUS = (21, 22, 39)  # refund completed before ship / after ship / after receipt
 REFUNDED_BEFORE_SHIP = 21
 CANCELLED = 4
+REFUND_SUCCEEDED = 3  # order_items.refund_status: 退款成功
+UNSHIPPED_REFUND = 2  # order_items.after_sale_type: 未发货仅退款
 ALL = "all"  # the group of every order, when ``by`` is None
 
 TIMES_SCHEMA: dict[str, pl.DataType] = {
@@ -97,7 +99,9 @@ def _festival(pay: pl.Series) -> pl.Expr:
     return hit
 
 
-def delivery_times(orders: pl.DataFrame, now: datetime) -> pl.DataFrame:
+def delivery_times(
+    orders: pl.DataFrame, now: datetime, items: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """One row per paid order that had a delivery, with its times as seen at ``now``.
 
     ``orders`` is the ``orders`` dataset (``order_id``, ``pay_time``, ``exp_ship_time``,
@@ -114,6 +118,13 @@ def delivery_times(orders: pl.DataFrame, now: datetime) -> pl.DataFrame:
     it is still open), ``refunded`` (``main_status`` 22 or 39: a completed refund after
     shipping). A ship or receipt time before the payment, or a receipt before the ship time,
     is an error naming the order.
+
+    ``items`` (optional) is the ``order_items`` dataset (``parent_order_id``,
+    ``refund_status``, ``after_sale_type``): where the shop order's ``main_status`` does not
+    show a refund, a sku refunded successfully (``refund_status`` 3) marks the order refunded,
+    and excluded when it was an unshipped refund (``after_sale_type`` 2) and nothing shipped
+    (docs/upstream/orders-explanations-clicks.md §1.5: a refund counts when ``refund_status``
+    is 3 or ``main_status`` is 21, 22 or 39).
     """
     require_columns(
         orders,
@@ -127,8 +138,29 @@ def delivery_times(orders: pl.DataFrame, now: datetime) -> pl.DataFrame:
     if not isinstance(tz, pl.Datetime):
         raise LivekitError("订单的 pay_time 须为时间类型。")
     at = pl.lit(now).dt.convert_time_zone(tz.time_zone or "UTC").cast(tz)
-    before_ship = (pl.col("main_status") == REFUNDED_BEFORE_SHIP) | (
-        (pl.col("order_status") == CANCELLED) & pl.col("ship_time").is_null()
+    sku_refund = pl.lit(False)
+    sku_unshipped = pl.lit(False)
+    if items is not None:
+        require_columns(
+            items, ["parent_order_id", "refund_status", "after_sale_type"], "子订单（order_items）"
+        )
+        refunds = (
+            items.filter(pl.col("refund_status") == REFUND_SUCCEEDED)
+            .group_by(pl.col("parent_order_id").cast(pl.String).alias("order_id"))
+            .agg(
+                pl.lit(True).alias("_sku_refund"),
+                (pl.col("after_sale_type") == UNSHIPPED_REFUND).any().alias("_sku_unshipped"),
+            )
+        )
+        orders = orders.with_columns(pl.col("order_id").cast(pl.String)).join(
+            refunds, on="order_id", how="left"
+        )
+        sku_refund = pl.col("_sku_refund").fill_null(False)
+        sku_unshipped = pl.col("_sku_unshipped").fill_null(False)
+    before_ship = (
+        (pl.col("main_status") == REFUNDED_BEFORE_SHIP)
+        | ((pl.col("order_status") == CANCELLED) & pl.col("ship_time").is_null())
+        | (sku_unshipped & pl.col("ship_time").is_null())
     )
     paid = orders.filter(
         pl.col("pay_time").is_not_null()
@@ -150,7 +182,9 @@ def delivery_times(orders: pl.DataFrame, now: datetime) -> pl.DataFrame:
         pl.col("exp_ship_time"),
         ship.alias("_ship"),
         receipt.alias("_receipt"),
-        pl.col("main_status").is_in(REFUNDED_MAIN_STATUS).fill_null(False).alias("refunded"),
+        (pl.col("main_status").is_in(REFUNDED_MAIN_STATUS).fill_null(False) | sku_refund).alias(
+            "refunded"
+        ),
     )
     bad = frame.filter(
         (pl.col("_ship") < pl.col("pay_time"))
