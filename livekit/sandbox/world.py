@@ -84,8 +84,12 @@ CLICK_SURGE_LENGTH_MINUTES = (8, 12)  # inclusive range of the length
 CLICK_SURGE_MARGIN_MINUTES = 5  # the product is not explained this close before or after
 CLICK_SURGE_CHOICE_FACTOR = 3.0  # S_j: the surging product's click weight during the surge
 # Extra clicks per minute on the surging product, as a multiple of the clicks per minute the
-# explained product draws in the same show (over the whole show).
-CLICK_SURGE_MULTIPLE = 4.0
+# explained product draws in the same show (over the whole show). That product draws about
+# 0.5 clicks a minute on an evening show, and a product not being explained up to 7 in a
+# minute on a busy one, so a few times 0.5 is lost in the noise of one-minute polls; at 50x a
+# surge brings 12-25 clicks a minute, which the monitor's 商品点击激增 rule (params/alerts.yaml)
+# must report within two polls.
+CLICK_SURGE_MULTIPLE = 50.0
 
 # Conversion multiplier by the viewer's province (planted region truth), before normalising:
 # the World scales them so that the visit-weighted mean is 1 (P(pay) overall is unchanged).
