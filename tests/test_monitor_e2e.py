@@ -182,6 +182,33 @@ def test_stockout_fires_for_the_product_within_two_polls(stockout: Replay, world
     assert others == []
 
 
+# ---- a click surge that no explanation drives ----------------------------------------------------
+@pytest.fixture(scope="module")
+def surge(tmp_path_factory: pytest.TempPathFactory, receivers: Receivers, world: World) -> Replay:
+    first = min(world.click_surges(), key=lambda x: x.start_minute)  # the shortest replay
+    s = session_of(world, first.room_id)
+    start = at(s.start_ts) + timedelta(seconds=30)
+    end = at(s.start_ts) + timedelta(minutes=first.end_minute + 5)
+    return replay(tmp_path_factory.mktemp("surge"), receivers, [(start, end)])
+
+
+def test_click_surge_fires_for_the_product_within_two_polls(surge: Replay, world: World) -> None:
+    planted = min(world.click_surges(), key=lambda x: x.start_minute)
+    show = session_of(world, planted.room_id)
+    fired = firings(surge.records)
+    # the surge, and nothing else: no other product, no room rule (the surge's browse clicks
+    # also lower the room's click-to-pay rate for a while)
+    assert [(r["rule"], r["product_id"]) for r in fired] == [("商品点击激增", planted.product_id)]
+    began = at(show.start_ts + 60 * planted.start_minute)
+    delay = (fired[0]["changed_at"] - began).total_seconds()
+    assert 0 <= delay <= 2 * STEP_S, (fired[0]["changed_at"], began)
+    title = next(p.title for p in world.products if p.product_id == planted.product_id)
+    sent = [t for t in surge.texts if "触发" in t and "商品点击激增" in t]
+    assert len(sent) == 1
+    assert title in sent[0]
+    assert "没在讲解" in sent[0]
+
+
 # ---- a quiet day --------------------------------------------------------------------------------
 def show_windows(world: World, day: date) -> list[tuple[datetime, datetime]]:
     spans = sorted((s.start_ts, s.end_ts + 120) for s in world.sessions_on(day))

@@ -468,7 +468,9 @@ def test_shipped_rules_on_a_product_surge_and_a_stockout(tmp_path: Path, src: Fa
     texts: list[str] = []
     for minute in range(120):
         clicks = 13.0 if 60 <= minute < 75 else (0.3 if minute % 2 else 0.5)
-        src.set("clicks_per_min", clicks, ident=ident)
+        # explained from minute 20 to 30 at the same 13 clicks a minute: expected, not news
+        explained = 20 <= minute < 30
+        src.set("clicks_per_min", 13.0 if explained else clicks, ident=ident, explained=explained)
         src.set("inventory", 0.0 if minute >= 90 else 200.0, ident=ident)
         r = tick(engine, src)
         for o in r.outgoing:
@@ -477,7 +479,8 @@ def test_shipped_rules_on_a_product_surge_and_a_stockout(tmp_path: Path, src: Fa
                     fired.append(n.rule)
                     texts.append(n.text)
     assert fired == ["商品点击激增", "商品售罄"]
-    assert "建议延长讲解" in texts[0]
+    assert "没在讲解，点击却激增到 13.0 次/分钟" in texts[0]
+    assert "延长讲解" in texts[0]
     assert "爆款面膜 已售罄" in texts[1]
 
 
