@@ -252,11 +252,12 @@ def _check_anomaly(
     signal = detector.update(_forward(rule, cond, value) - offset)
     verdict = bool(signal is not None and signal.alarm)
     baseline = None if signal is None else _backward(rule, cond, signal.mu0 + offset)
-    alert = replace(
+    alert = replace(  # the value too: one new state per point (see _remember)
         alert,
         detector=detector.to_state(),
         point_at=now,
         verdict=verdict,
+        value=value,
         baseline=baseline,
     )
     return Outcome(verdict, value=value, baseline=baseline), alert
