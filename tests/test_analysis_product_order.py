@@ -164,14 +164,23 @@ def test_role_codes() -> None:
     assert roles[6] is None
     assert sum(r == ROLE_OPEN for r in roles.values()) == 1
     assert roles[1] is None  # converts best and draws clicks: nothing to change
-    # with first_explained_minute, a good converter explained later than most is flagged too
+    # with first_explained_minute, a good converter short of clicks is flagged only when it is
+    # also explained later than most; one explained late that draws clicks anyway is not
     timed = funnel(rows).with_columns(
-        first_explained_minute=pl.Series([35.0, 5.0, 20.0, 10.0, 40.0, None])
+        first_explained_minute=pl.Series([35.0, 5.0, 38.0, 10.0, 40.0, None])
     )
     late = recommended_order(timed, min_clicks=30)
     late_roles = dict(zip(late["product_id"], late["role"], strict=True))
-    assert late_roles[1] == ROLE_EXPLAIN_EARLIER
+    assert late_roles[3] == ROLE_EXPLAIN_EARLIER
+    assert late_roles[1] is None
     assert late_roles[5] == ROLE_DROP  # explained last, but it converts badly: drop wins
+    early = recommended_order(
+        funnel(rows).with_columns(
+            first_explained_minute=pl.Series([35.0, 5.0, 8.0, 10.0, 40.0, None])
+        ),
+        min_clicks=30,
+    )
+    assert dict(zip(early["product_id"], early["role"], strict=True))[3] is None
 
 
 def test_order_input_errors() -> None:

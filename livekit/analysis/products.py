@@ -238,10 +238,12 @@ def recommended_order(
       most clicks of the products that sell best: open the show with it);
     * :data:`ROLE_DROP` — ``ctp_high`` below the median ``ctp_low`` of the ranked products
       (converts clearly worse than the typical one);
-    * :data:`ROLE_EXPLAIN_EARLIER` — not open, ``ctp_low`` at least that median, and either
-      explained later than the median ranked product (``first_explained_minute``, when the
-      funnel has it) or a ``ctr_low`` below the ranked products' median (few clicks for how
-      well it converts).
+    * :data:`ROLE_EXPLAIN_EARLIER` — not open, ``ctp_low`` at least that median, a ``ctr_low``
+      below the ranked products' median (few clicks for how well it converts) and, when the
+      funnel has ``first_explained_minute``, explained later than the median ranked product
+      (late *and* short of clicks: moving it up is what would bring them). Either condition
+      alone flagged a third of the ranked products of a week of sandbox shows, which is no
+      advice.
     """
     require_columns(funnel, ["product_id", "visits", "clicks", "paid"], "商品漏斗数据")
     if min_clicks < 1:
@@ -290,7 +292,7 @@ def recommended_order(
         )
         mid_ctp = ranked.get_column("ctp_low").median()
         mid_ctr = ranked.get_column("ctr_low").median()
-        late = pl.lit(False)
+        late = pl.lit(True)
         if "first_explained_minute" in ranked.columns:
             mid_first = ranked.get_column("first_explained_minute").median()
             if mid_first is not None:
@@ -301,9 +303,7 @@ def recommended_order(
             .then(pl.lit(ROLE_OPEN))
             .when(is_ranked & (pl.col("ctp_high") < mid_ctp))
             .then(pl.lit(ROLE_DROP))
-            .when(
-                is_ranked & (pl.col("ctp_low") >= mid_ctp) & (late | (pl.col("ctr_low") < mid_ctr))
-            )
+            .when(is_ranked & (pl.col("ctp_low") >= mid_ctp) & (pl.col("ctr_low") < mid_ctr) & late)
             .then(pl.lit(ROLE_EXPLAIN_EARLIER))
             .otherwise(pl.lit(None, pl.String))
         )
