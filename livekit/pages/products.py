@@ -264,7 +264,7 @@ def effect_text(effect: pl.DataFrame) -> str:
     if effect.height == 0:
         return "没有讲解时段或点击时间，无法比较讲解与不讲解时的点击。"
     defined = effect.filter(pl.col("lift_low").is_not_null() & pl.col("lift_high").is_not_null())
-    earns = defined.filter(pl.col("earns_time")).sort("lift", descending=True)
+    earns = defined.filter(pl.col("earns_time")).sort("lift", descending=True, nulls_last=True)
     # the most clicked first: where "no clear difference" rests on the most data
     others = defined.filter(~pl.col("earns_time")).sort(
         pl.col("clicks_explained") + pl.col("clicks_not_explained"), descending=True
@@ -375,7 +375,7 @@ def advice_text(effect: pl.DataFrame, order: pl.DataFrame) -> str:
     earlier = ranked.filter(pl.col("role") == ROLE_EXPLAIN_EARLIER)
     if earlier.height:
         advice.append(f"**把{_names(earlier)}的讲解往前排**，放在开播后人最多的时段。")
-    earns = effect.filter(pl.col("earns_time")).sort("lift", descending=True)
+    earns = effect.filter(pl.col("earns_time")).sort("lift", descending=True, nulls_last=True)
     idle = effect.filter(pl.col("lift").is_not_null() & ~pl.col("earns_time"))
     if earns.height and idle.height:
         advice.append(
@@ -460,7 +460,7 @@ def lift_chart(
         & pl.col("lift_low").is_not_null()
         & (pl.col("lift_low") > 0)
         & pl.col("lift_high").is_finite()
-    ).sort("lift", descending=True)
+    ).sort("lift", descending=True, nulls_last=True)
     if rows.height == 0:
         return None
     earns, other = "讲解明显带来点击", "看不出明显差别"
