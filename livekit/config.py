@@ -94,6 +94,15 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=8, ge=1)
     rate_limit_deadline: float = Field(default=600.0, gt=0, allow_inf_nan=False)
 
+    @field_validator("home", mode="before")
+    @classmethod
+    def _default_when_empty(cls, value: object) -> object:
+        # ``LIVEKIT_HOME=`` (set but empty, e.g. from a script's unset variable) means the
+        # default, as credentials.py reads it, not the working directory that Path("") is.
+        if isinstance(value, str) and not value.strip():
+            return "~/.livekit"
+        return value
+
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:

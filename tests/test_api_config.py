@@ -71,6 +71,17 @@ def test_defaults_and_home_expanded(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert s.doudian_app_secret is None
 
 
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_home_means_the_default_not_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("LIVEKIT_HOME", value)
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().home == tmp_path / ".livekit"
+    assert not (tmp_path / "store").exists()
+
+
 def test_dotenv_found_upwards_and_environment_wins(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
