@@ -180,6 +180,10 @@ def test_import_livekit_and_load_import_no_upper_floor(tmp_path: Path) -> None:
     )
     assert "livekit.source" in loaded
     assert [m for m in loaded if m.startswith(FORBIDDEN)] == []
+    # a live kit's prepare reads what is stored and fresh: no HTTP client (only a sync needs it)
+    assert "livekit.ingest.plan" in loaded
+    assert [m for m in loaded if m.split(".")[0] in ("httpx", "stamina", "rich")] == []
+    assert [m for m in loaded if m.startswith(("livekit.api", "livekit.ingest.run"))] == []
 
 
 def _modules_under(*folders: str) -> list[str]:
