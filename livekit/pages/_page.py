@@ -47,7 +47,31 @@ class Section:
         show: Any = ipd.display
         markdown: Any = ipd.Markdown
         for part in self:
-            show(markdown(part) if isinstance(part, str) else part)
+            if isinstance(part, str):
+                show(markdown(part))
+            elif _is_chart(part):
+                show(_chart_bundle(part), raw=True)
+            else:
+                show(part)
+
+
+def _is_chart(part: Any) -> bool:
+    import sys
+
+    alt = sys.modules.get("altair")  # no chart can exist before altair was imported
+    return alt is not None and isinstance(part, alt.TopLevelMixin)
+
+
+def _chart_bundle(chart: Any) -> Any:
+    """What altair's own display gives (the active renderer: inline SVG in reports), without
+    validating the spec against the Vega-Lite JSON schema again on every show: a page's charts
+    are built by livekit.charts, whose specs the tests validate, and the schema walk is a fifth
+    of what drawing a report's charts costs."""
+    import altair as alt
+
+    spec = chart.to_dict(validate=False, context={"pre_transform": False})
+    renderer = alt.renderers.get()
+    return renderer(spec) if renderer is not None else chart
 
 
 def section(*parts: Any) -> Section:
