@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from livekit.reports import ReportError
 from livekit.reports.html import CELLS_END, export_html, offline_violations, sanitize
@@ -289,3 +291,19 @@ def test_the_index_shows_hostile_titles_and_errors_as_text(tmp_path: Path) -> No
     assert OUTSIDE_HOST not in markup(page)
     assert 'href="r/2026-12-05/r.html"' in page
     assert "&lt;script&gt;window.__pwned=1" in page
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("urlimagesrcport:;'\"\\/ #.-_7564abcdef{}[]!%,\t\n\x00")),
+        max_size=60,
+    )
+)
+def test_css_without_a_paren_or_an_at_refers_to_nothing(css: str) -> None:
+    """The offline check skips tokenizing CSS with neither "(" nor "@": tinycss2 agrees that such
+    text refers to no URL (escapes such as ``u\\72 l`` included)."""
+    from livekit.reports.html import _css_references, _css_references_parsed
+
+    assert _css_references(css) == ()
+    assert _css_references_parsed(css) == ()

@@ -378,9 +378,21 @@ def _inside(url: str) -> bool:
     return url.startswith(("#", "data:")) or (url != "" and _relative_path(url))
 
 
-def _css_references(css: str) -> list[str]:
+def _css_references(css: str) -> tuple[str, ...]:
     """Every URL the CSS ``css`` refers to: ``url()`` (escapes decoded), the strings of
-    ``image-set()``, and ``@import`` (reported as ``@import …``, always outside)."""
+    ``image-set()``, and ``@import`` (reported as ``@import …``, always outside).
+
+    CSS can only refer to anything through a function or url token (both need a literal "(":
+    an escaped one is part of a name) or an at-rule (a literal "@"), so text with neither is
+    answered without tokenizing: a chart's thousands of style attributes are such text, and
+    tokenizing them was most of the offline check's time."""
+    if "(" not in css and "@" not in css:
+        return ()
+    return _css_references_parsed(css)
+
+
+@functools.lru_cache(maxsize=4096)
+def _css_references_parsed(css: str) -> tuple[str, ...]:
     import tinycss2  # type: ignore[import-untyped]  # nbconvert's (bleach[css])
 
     found: list[str] = []
@@ -407,7 +419,7 @@ def _css_references(css: str) -> list[str]:
                 importing = False
 
     walk(tinycss2.parse_component_value_list(css))
-    return found
+    return tuple(found)
 
 
 class _OfflineCheck(HTMLParser):
