@@ -383,6 +383,37 @@ def test_counts_per_time_equal_statsmodels_on_edge_cases() -> None:
     _assert_matches_statsmodels(t, e)
 
 
+def test_sparse_whole_seconds_match_statsmodels() -> None:
+    # a few hundred parcels over 13 days of seconds: counted by sorting, not a slot per second
+    rng = np.random.default_rng(5)
+    t = np.round(rng.uniform(3600, 13 * 86400, 300))
+    e = rng.random(300) < 0.8
+    _assert_matches_statsmodels(t, e)
+
+
+def test_the_three_ways_of_counting_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slots per second (dense whole seconds), sorting (small input) and a polars group-by (large
+    input) give the same counts per distinct time."""
+    from livekit.analysis import dwell as module
+
+    rng = np.random.default_rng(11)
+    t = np.concatenate([np.round(rng.lognormal(4.0, 1.0, 4000)), [0.0, -0.0, 0.0]])
+    e = (rng.random(t.size) < 0.7).astype(np.float64)
+
+    def counts() -> tuple[list[float], list[int], list[float]]:
+        c = module._counts(t, e)
+        return c.time.tolist(), c.visits.tolist(), c.events.tolist()
+
+    by_slot = counts()
+    monkeypatch.setattr(module, "_BINCOUNT_MAX", -1)
+    by_sort = counts()
+    monkeypatch.setattr(module, "_SORT_MAX", 0)
+    by_query = counts()
+    assert by_slot == by_sort == by_query
+    assert by_slot[0][0] == 0.0
+    assert by_slot[1][0] == 3
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
@@ -395,7 +426,7 @@ def test_counts_per_time_equal_statsmodels_property(rows: list[tuple[int, bool, 
     t = np.array([float(r[0]) for r in rows])
     e = np.array([r[1] for r in rows], dtype=np.float64)
     _assert_matches_statsmodels(t, e)  # whole seconds: counted by bincount
-    _assert_matches_statsmodels(t / 4.0, e)  # fractional: counted by a polars group-by
+    _assert_matches_statsmodels(t / 4.0, e)  # fractional: counted by sorting
     groups = [r[2] for r in rows]
     if len(set(groups)) < 2:
         return
