@@ -344,7 +344,7 @@ def order_text(order: pl.DataFrame, *, min_clicks: int = MIN_CLICKS) -> str:
     if earlier.height > EARLIER_SHOWN:
         rest = earlier.slice(EARLIER_SHOWN)
         lines.append(
-            f"- 同样值得提前讲解的还有{_names(rest)}：成交率不低于一般商品，但点击偏少或讲得晚"
+            f"- 同样值得提前讲解的还有{_names(rest)}：成交率不低于一般商品，但点击偏少、讲得也晚"
             "（见下表“提前讲解”）。"
         )
     drops = ranked.filter(pl.col("role") == ROLE_DROP)
