@@ -13,6 +13,7 @@ from livekit.analysis.abtest import (
     sample_size,
     srm,
 )
+from livekit.analysis.bayes import Prior, bayesian_means, bayesian_proportions
 from livekit.analysis.custom import custom_report, dimensions_of
 from livekit.analysis.dwell import dwell_conversion, logrank, median_survival, survival
 from livekit.analysis.funnel import DEFAULT_STAGES, funnel, funnel_change, funnel_counts
@@ -29,8 +30,11 @@ __all__ = [
     "DEFAULT_STAGES",
     "METRICS",
     "Metric",
+    "Prior",
     "RoiResult",
     "adjust_pvalues",
+    "bayesian_means",
+    "bayesian_proportions",
     "compare_means",
     "compare_proportions",
     "compare_sessions",
