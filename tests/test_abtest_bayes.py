@@ -258,3 +258,12 @@ def test_result_is_frozen_and_exported() -> None:
     with pytest.raises(FrozenInstanceError):
         r.lift = 0.0  # type: ignore[misc]
     assert la.bayesian_means is bayesian_means
+
+
+def test_numpy_scalars_are_counts() -> None:
+    counts = np.array([49, 100, 51, 100], dtype=np.int64)
+    r = bayesian_proportions(*(int(c) for c in counts))
+    assert bayesian_proportions(*counts) == r
+    assert Prior(np.float64(0.1), np.int64(1)).variance == 1
+    with pytest.raises(LivekitError, match="计数无效"):
+        bayesian_proportions(True, 10, 1, 10)

@@ -33,8 +33,10 @@ counts, more successes than units, an empty arm, a bad prior) raises
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import numbers
+from dataclasses import dataclass, replace
 
+import numpy as np
 from scipy import stats
 
 from livekit.analysis.abtest import (
@@ -59,6 +61,11 @@ __all__ = [
 NAN = float("nan")
 
 
+def _is_real(x: object) -> bool:
+    """A real number (numpy scalars included), but not a bool."""
+    return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
+
+
 @dataclass(frozen=True)
 class Prior:
     """A proper normal prior on the relative lift B / A - 1: mean and variance (not sd).
@@ -70,10 +77,9 @@ class Prior:
     variance: float
 
     def __post_init__(self) -> None:
-        ok = isinstance(self.mean, (int, float)) and isinstance(self.variance, (int, float))
-        if not ok or not math.isfinite(self.mean):
+        if not _is_real(self.mean) or not math.isfinite(self.mean):
             raise LivekitError(f"先验均值须为有限的数值，收到 {self.mean!r}")
-        if not math.isfinite(self.variance) or not self.variance > 0:
+        if not _is_real(self.variance) or not math.isfinite(self.variance) or self.variance <= 0:
             raise LivekitError(f"先验方差须为有限的正数，收到 {self.variance!r}")
 
 
@@ -144,13 +150,13 @@ def _posterior(
         alpha=alpha,
     )
     if a_mean == 0:
-        return _with_error(base, "zero_baseline")
+        return replace(base, error="zero_baseline")
     if n_a < 2 or n_b < 2:
-        return _with_error(base, "too_few_units")
+        return replace(base, error="too_few_units")
     lift_hat = b_mean / a_mean - 1.0
     data_var = b_var / (a_mean**2 * n_b) + b_mean**2 * a_var / (a_mean**4 * n_a)
     if not data_var > 0:
-        return _with_error(base, "zero_variance")
+        return replace(base, error="zero_variance")
     if prior is None:
         mu, var = lift_hat, data_var
     else:
@@ -176,10 +182,6 @@ def _posterior(
         prior=prior,
         alpha=alpha,
     )
-
-
-def _with_error(base: BayesianComparison, error: ErrorCode) -> BayesianComparison:
-    return BayesianComparison(**{**base.__dict__, "error": error})
 
 
 def _method(kind: str, prior: Prior | None) -> str:
@@ -210,10 +212,8 @@ def bayesian_proportions(
     prior = _check_prior(prior)
     for x, n, arm in ((x_a, n_a, "A"), (x_b, n_b, "B")):
         if (
-            isinstance(x, bool)
-            or isinstance(n, bool)
-            or not isinstance(x, (int, float))
-            or not isinstance(n, (int, float))
+            not _is_real(x)
+            or not _is_real(n)
             or x < 0
             or n <= 0
             or x > n
