@@ -38,6 +38,7 @@ switchback has a dozen sessions per arm; there the delta variance comes out too 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, TypeAlias
@@ -58,6 +59,7 @@ from livekit.vocab.errors import LivekitError
 
 __all__ = [
     "DEFAULT_ALPHA",
+    "DEFAULT_SEQUENTIAL_TUNING",
     "ERROR_MESSAGES",
     "MIN_UNITS_PER_ARM",
     "SRM_P_THRESHOLD",
@@ -82,6 +84,9 @@ DEFAULT_ALPHA = 0.05  # two-sided; 95% intervals
 DEFAULT_POWER = 0.8
 SRM_P_THRESHOLD = 0.001  # metrics.md: warn on sample-ratio mismatch at p < 0.001
 MIN_UNITS_PER_ARM = 10  # metrics.md: warn when few randomized units exist
+# Sequential testing: the total sample size N* (both arms) at which the confidence sequence is
+# tightest; GrowthBook's default (GrowthBook docs, "Sequential Testing").
+DEFAULT_SEQUENTIAL_TUNING = 5000.0
 
 ProportionMethod: TypeAlias = Literal["pooled-z", "wald", "score", "agresti-caffo"]
 # Variance of a ratio metric over randomized units: "delta" (GrowthBook's large-sample delta
@@ -229,7 +234,8 @@ class Comparison:
     ``p_value`` tests "no difference". ``n_a``/``n_b`` count the units analysed (viewers,
     sessions, ...). ``method`` names the analysis that ran (``"session-jackknife: ..."`` for
     :func:`compare_sessions`' default). ``df`` is the degrees of freedom of the t quantiles:
-    Welch-Satterthwaite, or min(n_A, n_B) - 1 for the jackknife. When something cannot be
+    Welch-Satterthwaite, or min(n_A, n_B) - 1 for the jackknife; NaN for a sequential
+    comparison (normal confidence sequence, no t quantile). When something cannot be
     computed, ``error`` holds a code (see :data:`ERROR_MESSAGES`) and the affected numbers are NaN; ``warnings`` holds Chinese notes
     that do not invalidate the numbers (e.g. few randomized units).
     """
@@ -310,6 +316,13 @@ def _two_sided_t_p(t_stat: float, df: float) -> float:
     return float(2.0 * stats.t.sf(abs(t_stat), df))
 
 
+def _lift_variance(
+    mean_a: float, var_a: float, n_a: int, mean_b: float, var_b: float, n_b: int
+) -> float:
+    """Delta-method variance of m_B / m_A - 1 (see the module docstring)."""
+    return var_b / (mean_a**2 * n_b) + mean_b**2 * var_a / (mean_a**4 * n_a)
+
+
 def _relative_lift(
     mean_a: float, var_a: float, n_a: int, mean_b: float, var_b: float, n_b: int, alpha: float
 ) -> tuple[float, tuple[float, float]]:
@@ -317,12 +330,108 @@ def _relative_lift(
     if mean_a == 0 or not math.isfinite(mean_a):
         return NAN, NAN_PAIR
     lift = mean_b / mean_a - 1.0
-    var = var_b / (mean_a**2 * n_b) + mean_b**2 * var_a / (mean_a**4 * n_a)
+    var = _lift_variance(mean_a, var_a, n_a, mean_b, var_b, n_b)
     df = welch_df(var_a, n_a, var_b, n_b)
     if not (var > 0 and math.isfinite(df)):
         return lift, NAN_PAIR
     half = _t_quantile(alpha, df) * math.sqrt(var)
     return lift, (lift - half, lift + half)
+
+
+# ---- sequential testing (always-valid intervals and p-values) -----------------------------------
+# GrowthBook's frequentist "sequential testing" (GrowthBook docs, "Sequential Testing";
+# gbstats ``frequentist/tests.py``, ``SequentialTwoSidedTTest``): the asymptotic confidence
+# sequence of Waudby-Smith, Arnold, Wu, Wang & Ramdas (2023), "Time-uniform central limit
+# theory and asymptotic confidence sequences", arXiv:2103.06476v7, re-derived here from the
+# paper's formulas (not copied). With n the units in both arms, σ̂² = n·Var(estimate) the
+# per-unit variance of the estimate, and a normal mixture of width ρ over the drift,
+#
+#   half-width(n) = σ̂ · sqrt( 2 (nρ² + 1) / (nρ)² · log( sqrt(nρ² + 1) / α ) )   (eq. 9)
+#   ρ = sqrt( (-2 log α + log(1 - 2 log α)) / N* )                                (eq. 161)
+#
+# where ρ makes the sequence tightest at n = N* (the tuning parameter). The always-valid
+# p-value is 1 / e-value of the same mixture (eq. 155, reparametrised as GrowthBook does):
+#
+#   e(n) = exp( ρ² · (n·estimate)² / σ̂² / (2 (nρ² + 1)) ) / sqrt(nρ² + 1),   p = min(1, 1/e),
+#
+# so that p < α exactly when the interval excludes 0. Hand-written because no kept library
+# offers GrowthBook's parametrisation (the formulas are a few lines).
+def _check_sequential(sequential: object, tuning: object) -> float:
+    if not isinstance(sequential, (bool, np.bool_)):
+        raise LivekitError(f"sequential 须为 True 或 False，收到 {sequential!r}")
+    if (
+        isinstance(tuning, bool)
+        or not isinstance(tuning, numbers.Real)
+        or not math.isfinite(float(tuning))
+        or tuning <= 0
+    ):
+        raise LivekitError(
+            f"序贯检验的调节参数 sequential_tuning（N*，两组合计样本量，区间在此处最窄）"
+            f"须为正数，收到 {tuning!r}（默认 5000）"
+        )
+    return float(tuning)
+
+
+def _sequential_rho(alpha: float, tuning: float) -> float:
+    log_alpha = math.log(alpha)
+    return math.sqrt((-2.0 * log_alpha + math.log(1.0 - 2.0 * log_alpha)) / tuning)
+
+
+def _sequential_halfwidth(var_estimate: float, n: int, alpha: float, tuning: float) -> float:
+    """Half-width of the two-sided confidence sequence for an estimate with this variance."""
+    if not (var_estimate > 0 and math.isfinite(var_estimate) and n > 0):
+        return NAN
+    rho = _sequential_rho(alpha, tuning)
+    nr2p1 = n * rho**2 + 1.0
+    scale = 2.0 * nr2p1 / (n * rho) ** 2 * math.log(math.sqrt(nr2p1) / alpha)
+    return math.sqrt(var_estimate * n * scale)
+
+
+def _sequential_p_value(
+    estimate: float, var_estimate: float, n: int, alpha: float, tuning: float
+) -> float:
+    """Always-valid two-sided p-value of "estimate = 0" (1 / the mixture e-value)."""
+    if not (var_estimate > 0 and math.isfinite(var_estimate) and math.isfinite(estimate)):
+        return NAN
+    rho = _sequential_rho(alpha, tuning)
+    nr2p1 = n * rho**2 + 1.0
+    log_e = rho**2 * n * estimate**2 / var_estimate / (2.0 * nr2p1) - 0.5 * math.log(nr2p1)
+    return math.exp(-log_e) if log_e > 0 else 1.0
+
+
+def _sequentialize(result: Comparison, var_a: float, var_b: float, tuning: float) -> Comparison:
+    """Replace the fixed-horizon intervals and p-value of ``result`` by always-valid ones.
+
+    ``var_a``/``var_b`` are the per-unit variances of the arms (as for the fixed test). The
+    lift interval and the p-value are GrowthBook's (relative scale); the difference interval
+    is the same confidence sequence on the absolute scale (GrowthBook's "absolute" option).
+    The p-value falls back to the difference when the lift is undefined (zero baseline).
+    """
+    if result.error in ("empty_arm", "too_few_units"):
+        return result
+    n_a, n_b, alpha = result.n_a, result.n_b, result.alpha
+    n = n_a + n_b
+    var_diff = var_a / n_a + var_b / n_b
+    half = _sequential_halfwidth(var_diff, n, alpha, tuning)
+    diff_ci = (result.diff - half, result.diff + half) if math.isfinite(half) else NAN_PAIR
+    lift_ci = NAN_PAIR
+    p_value = _sequential_p_value(result.diff, var_diff, n, alpha, tuning)
+    if result.mean_a != 0 and math.isfinite(result.lift):
+        var_lift = _lift_variance(result.mean_a, var_a, n_a, result.mean_b, var_b, n_b)
+        half = _sequential_halfwidth(var_lift, n, alpha, tuning)
+        if math.isfinite(half):
+            lift_ci = (result.lift - half, result.lift + half)
+            p_value = _sequential_p_value(result.lift, var_lift, n, alpha, tuning)
+    if math.isnan(result.p_value):  # no test possible (zero variance): stays undefined
+        p_value = NAN
+    return replace(
+        result,
+        method=f"{result.method}; sequential: asymptotic confidence sequence, N*={tuning:g}",
+        diff_ci=diff_ci,
+        lift_ci=lift_ci,
+        p_value=p_value,
+        df=NAN,
+    )
 
 
 def _empty(method: str, n_a: int, n_b: int, alpha: float, error: ErrorCode) -> Comparison:
@@ -351,6 +460,8 @@ def compare_proportions(
     *,
     alpha: float = DEFAULT_ALPHA,
     method: ProportionMethod = "pooled-z",
+    sequential: bool = False,
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
 ) -> Comparison:
     """Compare two proportions x_A/n_A (control) and x_B/n_B (treatment).
 
@@ -366,8 +477,15 @@ def compare_proportions(
     Degenerate input is returned as data: an empty arm gives ``error="empty_arm"`` and NaN;
     no conversions in A gives ``"zero_baseline"`` (lift NaN, difference still valid); all
     units alike in both arms (0% or 100% everywhere) gives ``"zero_variance"`` (p-value NaN).
+
+    ``sequential=True`` makes the intervals and the p-value always valid, however often one
+    looks (GrowthBook's sequential testing, see ``_sequentialize``): both intervals become
+    asymptotic confidence sequences (normal, per-unit variance p(1 - p)) tightest at
+    ``sequential_tuning`` = N* units in both arms, and the p-value is the mixture's (p < alpha
+    exactly when the lift interval excludes 0). The default keeps the fixed-horizon test.
     """
     _check_alpha(alpha)
+    tuning = _check_sequential(sequential, sequential_tuning)
     if method not in _DIFF_CI:
         raise LivekitError(
             f"未知的比例比较方法 {method!r}；可选：{'、'.join(_DIFF_CI)}（默认 pooled-z）"
@@ -412,7 +530,7 @@ def compare_proportions(
         error = "zero_baseline"
     lift, lift_ci = _relative_lift(a.mean, a.variance, a.n, b.mean, b.variance, b.n, alpha)
     df = welch_df(a.variance, a.n, b.variance, b.n) if a.n > 1 and b.n > 1 else NAN
-    return Comparison(
+    result = Comparison(
         method=name,
         n_a=a.n,
         n_b=b.n,
@@ -427,6 +545,9 @@ def compare_proportions(
         df=df,
         error=error,
     )
+    if sequential:
+        return _sequentialize(result, a.variance, b.variance, tuning)
+    return result
 
 
 # ---- means ------------------------------------------------------------------------------------------
@@ -481,7 +602,14 @@ def _compare_mean_stats(
     )
 
 
-def compare_means(a: Values, b: Values, *, alpha: float = DEFAULT_ALPHA) -> Comparison:
+def compare_means(
+    a: Values,
+    b: Values,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    sequential: bool = False,
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+) -> Comparison:
     """Compare the means of per-unit values (e.g. watch seconds per viewer), B against A.
 
     Welch's t-test (unequal variances) with Welch-Satterthwaite df for the p-value and the
@@ -490,12 +618,18 @@ def compare_means(a: Values, b: Values, *, alpha: float = DEFAULT_ALPHA) -> Comp
     polars Series or lists; nulls/NaN are a misuse (drop or fill them first). Degenerate input
     is returned as data (``empty_arm``, ``too_few_units``, ``zero_variance``,
     ``zero_baseline``).
+
+    ``sequential=True``: always-valid intervals and p-value (GrowthBook's sequential testing,
+    as in :func:`compare_proportions`), with the n - 1 sample variances of the arms.
     """
     _check_alpha(alpha)
+    tuning = _check_sequential(sequential, sequential_tuning)
     va, vb = _as_array(a, "A 组的数值"), _as_array(b, "B 组的数值")
-    return _compare_mean_stats(
-        MeanStatistic.of(va), MeanStatistic.of(vb), alpha, "Welch t-test, delta-method lift"
-    )
+    sa, sb = MeanStatistic.of(va), MeanStatistic.of(vb)
+    result = _compare_mean_stats(sa, sb, alpha, "Welch t-test, delta-method lift")
+    if sequential:
+        return _sequentialize(result, sa.variance, sb.variance, tuning)
+    return result
 
 
 # ---- ratio metrics ------------------------------------------------------------------------------------
