@@ -8,6 +8,10 @@ the A/B report's page (:mod:`livekit.pages.ab_test`) uses:
   randomized by session (switchback);
 * the randomized units: :func:`viewer_units` (one row per viewer) and :func:`session_units`
   (one row per live session, with its arm);
+* switchback refinements: :func:`switches` (each show's previous arm on the same account),
+  :func:`session_visits` (a switchback's visits with a ``washout_minutes`` washout after each
+  switch, for :func:`~livekit.analysis.abtest.compare_sessions`) and :func:`carryover` (does
+  the previous show's arm predict this show's outcome?);
 * :func:`analyse_experiment`: the SRM check, one :class:`~livekit.analysis.abtest.Comparison`
   per metric, multiplicity-adjusted p-values, a verdict per metric, a summary and a
   sample-size plan, as a frozen :class:`ExperimentReport`; :func:`results_frame` lays its
@@ -44,12 +48,14 @@ from livekit.vocab.metrics import SESSION_COUNTERPARTS, Metric, metric, metrics_
 
 __all__ = [
     "ARMS",
+    "CARRYOVER_ALPHA",
     "EXPERIMENT_METRICS",
     "PLAN_LIFTS",
     "PLAN_SCHEMA",
     "SESSION_ALIASES",
     "VIEWER_METRICS",
     "AdjustMethod",
+    "Carryover",
     "ExperimentMetric",
     "ExperimentReport",
     "Unit",
@@ -57,13 +63,17 @@ __all__ = [
     "ViewerUnits",
     "analyse_experiment",
     "arms_frame",
+    "carryover",
     "check_correction",
     "check_unit",
+    "check_washout",
     "experiment_metric",
     "experiment_metric_names",
     "resolve_metrics",
     "results_frame",
     "session_units",
+    "session_visits",
+    "switches",
     "verdict",
     "viewer_units",
 ]
@@ -272,6 +282,140 @@ def session_units(
             how="left",
         )
     return units.rename({"variant": "arm"})
+
+
+# ---- switchback refinements ---------------------------------------------------------------------
+CARRYOVER_ALPHA = 0.05  # the carryover check warns when the previous arm's p-value is below it
+
+
+def check_washout(washout_minutes: object) -> int:
+    """``washout_minutes`` as an int >= 0; a Chinese error otherwise (bools are not minutes)."""
+    if isinstance(washout_minutes, bool) or not isinstance(washout_minutes, int):
+        raise LivekitError(f"washout_minutes 必须是非负整数（分钟），收到 {washout_minutes!r}")
+    if washout_minutes < 0:
+        raise LivekitError(f"washout_minutes 不能为负数，收到 {washout_minutes}")
+    return washout_minutes
+
+
+def switches(rooms: pl.DataFrame, arms: pl.DataFrame) -> pl.DataFrame:
+    """One row per show in the test, per account in start order: ``room_id, aweme_id,
+    start_time, arm, prev_arm, switched``.
+
+    ``prev_arm`` is the arm of the account's previous show in the test (null for its first);
+    ``switched`` is true when the arm differs from it (false for the first show: nothing to
+    carry over from).
+    """
+    missing = [c for c in ("room_id", "aweme_id", "start_time") if c not in rooms.columns]
+    if missing:
+        raise LivekitError(f"直播场次数据缺少列：{'、'.join(missing)}")
+    shows = (
+        rooms.select("room_id", "aweme_id", "start_time")
+        .unique("room_id", keep="first", maintain_order=True)
+        .join(arms.select("room_id", pl.col("variant").alias("arm")), on="room_id", how="inner")
+        .sort("aweme_id", "start_time", "room_id")
+    )
+    return shows.with_columns(
+        prev_arm=pl.col("arm").shift(1).over("aweme_id", order_by=["start_time", "room_id"])
+    ).with_columns(switched=(pl.col("arm") != pl.col("prev_arm")).fill_null(False))
+
+
+def session_visits(
+    viewers: pl.DataFrame,
+    rooms: pl.DataFrame,
+    arms: pl.DataFrame,
+    *,
+    washout_minutes: int = 0,
+) -> pl.DataFrame:
+    """The viewer visits of a switchback's shows, with the show's ``arm``, ``prev_arm`` and
+    ``switched`` (see :func:`switches`), ready for
+    :func:`~livekit.analysis.abtest.compare_sessions` (``unit="room_id", variant="arm"``).
+
+    Washout: with ``washout_minutes`` = k > 0, a show that follows a show of the other arm on
+    the same account loses the visits that started within its first k minutes (entered
+    before ``start_time`` + k). Right after a switch the room still holds the previous arm's
+    audience (viewers who came back from the last show, followers notified by it, traffic the
+    platform learned from it), so those first minutes measure a mix of both arms and pull the
+    difference towards zero. Shows without a switch keep every visit; k = 0 keeps them all.
+    """
+    k = check_washout(washout_minutes)
+    missing = [c for c in ("room_id", "enter_time") if c not in viewers.columns]
+    if missing:
+        raise LivekitError(f"观众明细缺少列：{'、'.join(missing)}")
+    shows = switches(rooms, arms)
+    out = viewers.drop("arm", "prev_arm", "switched", strict=False).join(
+        shows.select("room_id", "start_time", "arm", "prev_arm", "switched"),
+        on="room_id",
+        how="inner",
+    )
+    if k:
+        early = pl.col("enter_time") < pl.col("start_time") + pl.duration(minutes=k)
+        out = out.filter(~(pl.col("switched") & early))
+    return out.drop("start_time")
+
+
+@dataclass(frozen=True)
+class Carryover:
+    """The carryover check of a switchback: ``coef`` of the previous show's arm (B = 1) in an
+    OLS of the show's outcome on its own arm and the previous arm, with its ``ci`` at
+    ``1 - alpha``, ``p_value`` (HC3-robust, t with the residual df), ``n`` shows used (those
+    with a previous show) and ``warning`` = p < ``alpha``."""
+
+    coef: float
+    ci: tuple[float, float]
+    p_value: float
+    n: int
+    alpha: float
+    warning: bool
+
+
+def carryover(
+    units: pl.DataFrame, outcome: str | pl.Expr, *, alpha: float = CARRYOVER_ALPHA
+) -> Carryover:
+    """Does the arm of the previous show predict this show's outcome?
+
+    ``units`` has one row per show with ``arm`` and ``prev_arm`` (from :func:`switches`; with
+    ``aweme_id`` and ``start_time`` instead, e.g. :func:`session_units`' rows, they are
+    derived here); ``outcome`` is a column or expression evaluated per show. Shows without a
+    previous show are left out. Regresses ``outcome ~ 1 + [arm = B] + [prev_arm = B]`` by OLS
+    with HC3 errors (heteroskedasticity-robust and the least liberal of the HC family with a
+    dozen or so shows). A warning (p < ``alpha``) means the previous arm's effect lingers:
+    a washout (:func:`session_visits`) or longer shows are in order.
+    """
+    import numpy as np
+    import statsmodels.api as sm
+
+    if not 0 < alpha < 1:
+        raise LivekitError(f"alpha 必须在 0 和 1 之间，收到 {alpha!r}")
+    if "prev_arm" not in units.columns:
+        if "arm" not in units.columns:
+            raise LivekitError("实验数据缺少分组列 arm。")
+        prev = switches(units, units.select("room_id", variant="arm")).select("room_id", "prev_arm")
+        units = units.join(prev, on="room_id", how="left")
+    y_expr = pl.col(outcome) if isinstance(outcome, str) else outcome
+    rows = units.filter(pl.col("prev_arm").is_not_null()).select(
+        y=y_expr.cast(pl.Float64),
+        arm=(pl.col("arm") == ARMS[1]).cast(pl.Float64),
+        prev=(pl.col("prev_arm") == ARMS[1]).cast(pl.Float64),
+    )
+    rows = rows.drop_nulls().filter(pl.col("y").is_finite())
+    n = rows.height
+    if n < 5 or rows["prev"].n_unique() < 2 or rows["arm"].n_unique() < 2:
+        raise LivekitError(
+            f"检查残留效应（carryover）需要至少 5 场有上一场的直播，且本场与上一场都有 A 和 B 两组；"
+            f"现在只有 {n} 场可用。"
+        )
+    x = np.column_stack([np.ones(n), rows["arm"].to_numpy(), rows["prev"].to_numpy()])
+    fit = sm.OLS(rows["y"].to_numpy(), x).fit(cov_type="HC3", use_t=True)
+    low, high = fit.conf_int(alpha=alpha)[2]
+    p = float(fit.pvalues[2])
+    return Carryover(
+        coef=float(fit.params[2]),
+        ci=(float(low), float(high)),
+        p_value=p,
+        n=n,
+        alpha=alpha,
+        warning=bool(p < alpha),
+    )
 
 
 # ---- the analysis --------------------------------------------------------------------------------
