@@ -237,7 +237,8 @@ class Comparison:
     Welch-Satterthwaite, or min(n_A, n_B) - 1 for the jackknife; NaN for a sequential
     comparison (normal confidence sequence, no t quantile). When something cannot be
     computed, ``error`` holds a code (see :data:`ERROR_MESSAGES`) and the affected numbers are NaN; ``warnings`` holds Chinese notes
-    that do not invalidate the numbers (e.g. few randomized units).
+    that do not invalidate the numbers (e.g. few randomized units). ``theta`` and
+    ``variance_reduction`` are set by a CUPED comparison only (see :func:`compare_means`).
     """
 
     method: str
@@ -254,6 +255,10 @@ class Comparison:
     df: float = NAN
     error: ErrorCode | None = None
     warnings: tuple[str, ...] = ()
+    # CUPED only (compare_means with covariates): the pooled regression coefficient and the
+    # share of the lift's variance removed by the adjustment; NaN for every other analysis.
+    theta: float = NAN
+    variance_reduction: float = NAN
 
     @property
     def significant(self) -> bool:
@@ -409,15 +414,28 @@ def _sequentialize(result: Comparison, var_a: float, var_b: float, tuning: float
     """
     if result.error in ("empty_arm", "too_few_units"):
         return result
-    n_a, n_b, alpha = result.n_a, result.n_b, result.alpha
-    n = n_a + n_b
+    n_a, n_b = result.n_a, result.n_b
     var_diff = var_a / n_a + var_b / n_b
+    var_lift = NAN
+    if result.mean_a != 0 and math.isfinite(result.lift):
+        var_lift = _lift_variance(result.mean_a, var_a, n_a, result.mean_b, var_b, n_b)
+    return _sequential_from_variances(result, var_diff, var_lift, tuning)
+
+
+def _sequential_from_variances(
+    result: Comparison, var_diff: float, var_lift: float, tuning: float
+) -> Comparison:
+    """``_sequentialize`` given the variances of the difference and of the relative lift
+    estimates (NaN ``var_lift`` when the lift is undefined); shared with CUPED."""
+    if result.error in ("empty_arm", "too_few_units"):
+        return result
+    alpha = result.alpha
+    n = result.n_a + result.n_b
     half = _sequential_halfwidth(var_diff, n, alpha, tuning)
     diff_ci = (result.diff - half, result.diff + half) if math.isfinite(half) else NAN_PAIR
     lift_ci = NAN_PAIR
     p_value = _sequential_p_value(result.diff, var_diff, n, alpha, tuning)
     if result.mean_a != 0 and math.isfinite(result.lift):
-        var_lift = _lift_variance(result.mean_a, var_a, n_a, result.mean_b, var_b, n_b)
         half = _sequential_halfwidth(var_lift, n, alpha, tuning)
         if math.isfinite(half):
             lift_ci = (result.lift - half, result.lift + half)
@@ -602,6 +620,143 @@ def _compare_mean_stats(
     )
 
 
+# ---- CUPED / regression adjustment ---------------------------------------------------------------
+# GrowthBook's CUPED for a mean metric (GrowthBook docs, "Technical CUPED details",
+# docs.growthbook.io/statistics/cuped-technical; gbstats ``models/statistics.py``
+# ``compute_theta`` / ``RegressionAdjustedStatistic`` and ``models/tests.py``
+# ``frequentist_variance_relative_cuped``), after Deng, Xu, Kohavi & Walker (2013), "Improving
+# the Sensitivity of Online Controlled Experiments by Utilizing Pre-Experiment Data", WSDM.
+# Re-derived here (not copied). With y the outcome and x the pre-period covariate of a unit:
+#
+# * one θ for both arms: θ = Cov(y, x) / Var(x), both over the pooled units of A and B
+#   (n - 1 denominators, deviations from the pooled means);
+# * adjusted arm means m_k = ȳ_k - θ x̄_k and per-unit adjusted variances
+#   V_k = s²_y,k + θ² s²_x,k - 2θ c_k (s², c the within-arm n - 1 (co)variances);
+# * difference m_B - m_A with variance V_A/n_A + V_B/n_B, Welch-Satterthwaite df on V_A, V_B;
+# * relative lift (m_B - m_A) / ȳ_A (divided by the *unadjusted* control mean). Its delta-method
+#   variance, taking x̄_A ≈ x̄_B (randomization) in the gradient -ȳ_B/ȳ_A² of ȳ_A and θ/ȳ_A
+#   of x̄_A:
+#       V_B / (n_B ȳ_A²) + (s²_y,A ȳ_B²/ȳ_A² - 2θ c_A ȳ_B/ȳ_A + θ² s²_x,A) / (n_A ȳ_A²);
+# * p-value from the lift's t statistic on the same df (GrowthBook's), so p < alpha exactly
+#   when the lift interval excludes 0.
+#
+# Without variation in x or in y over the pooled units θ is undefined: GrowthBook then sets θ
+# to 0 and analyses the unadjusted metric; so does this module (with a Chinese warning).
+# Hand-written because no kept library offers GrowthBook's pooled θ and lift variance.
+_CUPED_METHOD = "CUPED (pooled theta, GrowthBook): Welch t on adjusted means, delta-method lift"
+_CUPED_FALLBACK = (
+    "协变量（实验前数据）或实验指标在两组合计中没有波动，无法做 CUPED 调整："
+    "已按 GrowthBook 的做法退回未调整的比较（theta = 0）。"
+)
+
+
+def _covariate_arrays(
+    covariate_a: Values | None,
+    covariate_b: Values | None,
+    va: npt.NDArray[np.float64],
+    vb: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+    if covariate_a is None and covariate_b is None:
+        return None
+    if covariate_a is None or covariate_b is None:
+        raise LivekitError(
+            "CUPED 需要两组都提供实验前的协变量：covariate_a 与 covariate_b 须同时给出（或都不给）。"
+        )
+    xa = _as_array(covariate_a, "A 组的协变量（实验前数据）")
+    xb = _as_array(covariate_b, "B 组的协变量（实验前数据）")
+    if xa.size != va.size or xb.size != vb.size:
+        raise LivekitError(
+            f"协变量须与实验数据逐个单元对应（长度相同）：A 组数值 {va.size} 个、协变量 {xa.size} 个；"
+            f"B 组数值 {vb.size} 个、协变量 {xb.size} 个。"
+        )
+    return xa, xb
+
+
+def _compare_means_cuped(
+    ya: npt.NDArray[np.float64],
+    xa: npt.NDArray[np.float64],
+    yb: npt.NDArray[np.float64],
+    xb: npt.NDArray[np.float64],
+    alpha: float,
+) -> tuple[Comparison, float, float]:
+    """CUPED comparison (see the block comment above), with the variances of its difference
+    and lift estimates for the sequential option (NaN when undefined)."""
+    sa, sb = MeanStatistic.of(ya), MeanStatistic.of(yb)
+    plain = _compare_mean_stats(sa, sb, alpha, "Welch t-test, delta-method lift")
+    if plain.error in ("empty_arm", "too_few_units"):
+        return replace(plain, method=_CUPED_METHOD), NAN, NAN
+    y, x = np.concatenate([ya, yb]), np.concatenate([xa, xb])
+    var_x, var_y = float(np.var(x, ddof=1)), float(np.var(y, ddof=1))
+    plain_var_diff = sa.variance / sa.n + sb.variance / sb.n
+    plain_var_lift = (
+        _lift_variance(sa.mean, sa.variance, sa.n, sb.mean, sb.variance, sb.n)
+        if sa.mean != 0
+        else NAN
+    )
+    if not (var_x > 0 and var_y > 0):
+        fallback = replace(
+            plain, theta=0.0, variance_reduction=0.0, warnings=(*plain.warnings, _CUPED_FALLBACK)
+        )
+        return fallback, plain_var_diff, plain_var_lift
+    theta = float(np.sum((x - x.mean()) * (y - y.mean())) / (x.size - 1)) / var_x
+
+    def arm(yk: npt.NDArray[np.float64], xk: npt.NDArray[np.float64]) -> tuple[float, ...]:
+        s2y, s2x = float(np.var(yk, ddof=1)), float(np.var(xk, ddof=1))
+        c = float(np.sum((yk - yk.mean()) * (xk - xk.mean())) / (yk.size - 1))
+        adj_var = max(0.0, s2y + theta**2 * s2x - 2.0 * theta * c)
+        return float(yk.mean()), float(xk.mean()), s2y, s2x, c, adj_var
+
+    ya_m, xa_m, s2ya, s2xa, ca, va_adj = arm(ya, xa)
+    yb_m, xb_m, _, _, _, vb_adj = arm(yb, xb)
+    na, nb = ya.size, yb.size
+    diff = (yb_m - theta * xb_m) - (ya_m - theta * xa_m)
+    var_diff = va_adj / na + vb_adj / nb
+    base = replace(
+        plain,
+        method=_CUPED_METHOD,
+        diff=diff,
+        diff_ci=NAN_PAIR,
+        lift=diff / ya_m if ya_m else NAN,
+        lift_ci=NAN_PAIR,
+        p_value=NAN,
+        df=NAN,
+        error=None,
+        theta=theta,
+    )
+    if not var_diff > 0:
+        return replace(base, error="zero_variance"), NAN, NAN
+    df = welch_df(va_adj, na, vb_adj, nb)
+    q = _t_quantile(alpha, df)
+    se_diff = math.sqrt(var_diff)
+    result = replace(
+        base,
+        diff_ci=(diff - q * se_diff, diff + q * se_diff),
+        p_value=_two_sided_t_p(diff / se_diff, df),
+        df=df,
+        variance_reduction=1.0 - var_diff / plain_var_diff if plain_var_diff > 0 else NAN,
+    )
+    if ya_m == 0:
+        return replace(result, error="zero_baseline"), var_diff, NAN
+    var_lift = vb_adj / (nb * ya_m**2) + (
+        s2ya * yb_m**2 / ya_m**2 - 2.0 * theta * ca * yb_m / ya_m + theta**2 * s2xa
+    ) / (na * ya_m**2)
+    if not var_lift > 0:
+        return result, var_diff, NAN
+    se_lift = math.sqrt(var_lift)
+    lift = diff / ya_m
+    return (
+        replace(
+            result,
+            lift=lift,
+            lift_ci=(lift - q * se_lift, lift + q * se_lift),
+            p_value=_two_sided_t_p(lift / se_lift, df),
+            variance_reduction=(1.0 - var_lift / plain_var_lift if plain_var_lift > 0 else NAN),
+        ),
+        var_diff,
+        var_lift,
+    )
+
+
 def compare_means(
     a: Values,
     b: Values,
@@ -609,6 +764,8 @@ def compare_means(
     alpha: float = DEFAULT_ALPHA,
     sequential: bool = False,
     sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+    covariate_a: Values | None = None,
+    covariate_b: Values | None = None,
 ) -> Comparison:
     """Compare the means of per-unit values (e.g. watch seconds per viewer), B against A.
 
@@ -621,10 +778,31 @@ def compare_means(
 
     ``sequential=True``: always-valid intervals and p-value (GrowthBook's sequential testing,
     as in :func:`compare_proportions`), with the n - 1 sample variances of the arms.
+
+    ``covariate_a``/``covariate_b`` (both or neither; one value per unit, aligned with ``a``
+    and ``b``, e.g. each viewer's watch seconds before the experiment) turn on CUPED,
+    GrowthBook's regression adjustment with one theta pooled over both arms (formulas and
+    sources in the block comment above ``_compare_means_cuped``). ``mean_a``/``mean_b`` stay
+    the observed (unadjusted) means; ``diff`` is the difference of the adjusted means,
+    ``lift`` = diff / mean_a, both with intervals on Welch-Satterthwaite df of the adjusted
+    variances; the p-value is the lift's t-test (GrowthBook's). ``theta`` is the coefficient
+    and ``variance_reduction`` = 1 - Var(CUPED lift) / Var(plain lift), about ρ² for a
+    covariate with correlation ρ; the interval narrows by about sqrt(1 - ρ²). Without any
+    variation in the covariate (or the outcome) CUPED falls back to the plain comparison
+    with theta = 0 and a Chinese warning, as GrowthBook does. Works with ``sequential=True``
+    (GrowthBook's sequential intervals on the CUPED variances).
     """
     _check_alpha(alpha)
     tuning = _check_sequential(sequential, sequential_tuning)
     va, vb = _as_array(a, "A 组的数值"), _as_array(b, "B 组的数值")
+    covariates = _covariate_arrays(covariate_a, covariate_b, va, vb)
+    if covariates is not None:
+        cuped, var_diff, var_lift = _compare_means_cuped(
+            va, covariates[0], vb, covariates[1], alpha
+        )
+        if sequential:
+            return _sequential_from_variances(cuped, var_diff, var_lift, tuning)
+        return cuped
     sa, sb = MeanStatistic.of(va), MeanStatistic.of(vb)
     result = _compare_mean_stats(sa, sb, alpha, "Welch t-test, delta-method lift")
     if sequential:
