@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from livekit.sandbox import aggregates as agg
 from livekit.sandbox import doudian, qianchuan
 from livekit.sandbox.config import Faults, SandboxConfig
 from livekit.sandbox.core import Sandbox, dumps
-from livekit.sandbox.world import CHINA_TZ
+from livekit.sandbox.world import CHINA_TZ, World
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -100,8 +101,14 @@ async def export_viewers(request: Request) -> Response:
     )
 
 
-async def export_session_arms(request: Request) -> Response:
-    """The switchback schedule: which session ran which arm (sessions started by now)."""
+def _schedule_export(
+    request: Request,
+    name: str,
+    columns: Callable[[World, date, date, float], dict[str, list[Any]]],
+    types: dict[str, str],
+) -> Response:
+    """A schedule the sandbox publishes as a table (CSV or Parquet) over ``start_date`` ..
+    ``end_date``, for the shows started by now."""
     from livekit.sandbox import export
 
     sb = _sb(request)
@@ -113,40 +120,29 @@ async def export_session_arms(request: Request) -> Response:
     fmt = request.query_params.get("format", "csv")
     if fmt not in ("csv", "parquet"):
         return _json({"error": "format must be csv or parquet"}, 400)
-    cols = export.session_arm_columns(sb.world, start, end, sb.now_ts())
-    name = f"session_arms_{start.isoformat()}_{end.isoformat()}.{fmt}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    cols = columns(sb.world, start, end, sb.now_ts())
+    filename = f"{name}_{start.isoformat()}_{end.isoformat()}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if fmt == "csv":
-        body = export.arms_to_csv(cols)
+        body = export.table_csv(cols, tuple(types))
         return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
-    return Response(
-        export.arms_to_parquet(cols), media_type="application/vnd.apache.parquet", headers=headers
-    )
+    body = export.table_parquet(cols, types)
+    return Response(body, media_type="application/vnd.apache.parquet", headers=headers)
+
+
+async def export_session_arms(request: Request) -> Response:
+    """The switchback schedule: which session ran which arm (sessions started by now)."""
+    from livekit.sandbox import export
+
+    return _schedule_export(request, "session_arms", export.session_arm_columns, export.ARM_TYPES)
 
 
 async def export_explanations(request: Request) -> Response:
     """The explanation schedule: one row per explanation window (shows started by now)."""
     from livekit.sandbox import export
 
-    sb = _sb(request)
-    sb.stats.requests[request.url.path] += 1
-    try:
-        start, end = _dates(request, sb)
-    except ValueError as exc:
-        return _json({"error": str(exc)}, 400)
-    fmt = request.query_params.get("format", "csv")
-    if fmt not in ("csv", "parquet"):
-        return _json({"error": "format must be csv or parquet"}, 400)
-    cols = export.explanation_columns(sb.world, start, end, sb.now_ts())
-    name = f"explanations_{start.isoformat()}_{end.isoformat()}.{fmt}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    if fmt == "csv":
-        body = export.explanations_to_csv(cols)
-        return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
-    return Response(
-        export.explanations_to_parquet(cols),
-        media_type="application/vnd.apache.parquet",
-        headers=headers,
+    return _schedule_export(
+        request, "explanations", export.explanation_columns, export.EXPLANATION_TYPES
     )
 
 

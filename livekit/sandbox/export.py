@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -25,19 +26,24 @@ import numpy as np
 
 from livekit.sandbox.world import Session, World, fmt_time
 
-COLUMNS = (
-    "room_id",
-    "viewer_id",
-    "enter_time",
-    "leave_time",
-    "province",
-    "traffic_source",
-    "clicked_product_id",
-    "click_time",
-    "paid",
-    "pay_amount",
-    "variant",
-)
+# Column types of the Parquet files (polars type names, resolved lazily: the sandbox serves JSON
+# without polars). CSV writes every value as text and None as an empty cell.
+VIEWER_TYPES = {
+    "room_id": "Int64",
+    "viewer_id": "String",
+    "enter_time": "String",
+    "leave_time": "String",
+    "province": "String",
+    "traffic_source": "String",
+    "clicked_product_id": "Int64",
+    "click_time": "String",
+    "paid": "Int8",
+    "pay_amount": "Float64",
+    "variant": "String",
+}
+
+
+COLUMNS = tuple(VIEWER_TYPES)
 
 
 def _session_columns(
@@ -93,44 +99,42 @@ def viewer_columns(
     return out
 
 
-def to_csv(columns: dict[str, list[Any]]) -> bytes:
+def table_csv(columns: dict[str, list[Any]], names: Sequence[str]) -> bytes:
+    """``columns`` as CSV with the header ``names`` (None as an empty cell)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(names)
     writer.writerows(
-        zip(*(["" if x is None else x for x in columns[c]] for c in COLUMNS), strict=True)
+        zip(*(["" if x is None else x for x in columns[c]] for c in names), strict=True)
     )
     return buf.getvalue().encode()
 
 
-def to_parquet(columns: dict[str, list[Any]]) -> bytes:
+def table_parquet(columns: dict[str, list[Any]], types: dict[str, str]) -> bytes:
+    """``columns`` as Parquet, typed by ``types`` (polars type names, in column order)."""
     import polars as pl  # lazy: the sandbox serves JSON without it
 
-    frame = pl.DataFrame(
-        columns,
-        schema={
-            "room_id": pl.Int64,
-            "viewer_id": pl.String,
-            "enter_time": pl.String,
-            "leave_time": pl.String,
-            "province": pl.String,
-            "traffic_source": pl.String,
-            "clicked_product_id": pl.Int64,
-            "click_time": pl.String,
-            "paid": pl.Int8,
-            "pay_amount": pl.Float64,
-            "variant": pl.String,
-        },
-    )
+    frame = pl.DataFrame(columns, schema={c: getattr(pl, t) for c, t in types.items()})
     buf = io.BytesIO()
     frame.write_parquet(buf)
     return buf.getvalue()
 
 
+def to_csv(columns: dict[str, list[Any]]) -> bytes:
+    """The viewer export as CSV."""
+    return table_csv(columns, COLUMNS)
+
+
+def to_parquet(columns: dict[str, list[Any]]) -> bytes:
+    """The viewer export as Parquet."""
+    return table_parquet(columns, VIEWER_TYPES)
+
+
 # ---- the switchback schedule -----------------------------------------------------------------
 # A real merchant keeps the record of which show ran which version outside the platforms; the
 # sandbox plays that part by publishing its schedule as a small table (sessions started by now).
-ARM_COLUMNS = ("room_id", "aweme_id", "date", "variant")
+ARM_TYPES = {"room_id": "Int64", "aweme_id": "Int64", "date": "String", "variant": "String"}
+ARM_COLUMNS = tuple(ARM_TYPES)
 
 
 def session_arm_columns(
@@ -148,30 +152,18 @@ def session_arm_columns(
     return out
 
 
-def arms_to_csv(columns: dict[str, list[Any]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(ARM_COLUMNS)
-    writer.writerows(zip(*(columns[c] for c in ARM_COLUMNS), strict=True))
-    return buf.getvalue().encode()
-
-
-def arms_to_parquet(columns: dict[str, list[Any]]) -> bytes:
-    import polars as pl  # lazy: the sandbox serves JSON without it
-
-    frame = pl.DataFrame(
-        columns,
-        schema={"room_id": pl.Int64, "aweme_id": pl.Int64, "date": pl.String, "variant": pl.String},
-    )
-    buf = io.BytesIO()
-    frame.write_parquet(buf)
-    return buf.getvalue()
-
-
 # ---- the explanation schedule ----------------------------------------------------------------
 # Where no monitor polled a show, its explanation windows (讲解) are not in any platform's data;
 # the sandbox publishes its schedule as a table, the way a merchant's run sheet would record it.
-EXPLANATION_COLUMNS = ("room_id", "aweme_id", "date", "product_id", "start_time", "end_time")
+EXPLANATION_TYPES = {
+    "room_id": "Int64",
+    "aweme_id": "Int64",
+    "date": "String",
+    "product_id": "Int64",
+    "start_time": "String",
+    "end_time": "String",
+}
+EXPLANATION_COLUMNS = tuple(EXPLANATION_TYPES)
 
 
 def explanation_windows(s: Session, now_ts: float) -> list[tuple[int, float, float]]:
@@ -209,30 +201,3 @@ def explanation_columns(
             out["start_time"].append(fmt_time(s.start_ts + a))
             out["end_time"].append(fmt_time(s.start_ts + b))
     return out
-
-
-def explanations_to_csv(columns: dict[str, list[Any]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(EXPLANATION_COLUMNS)
-    writer.writerows(zip(*(columns[c] for c in EXPLANATION_COLUMNS), strict=True))
-    return buf.getvalue().encode()
-
-
-def explanations_to_parquet(columns: dict[str, list[Any]]) -> bytes:
-    import polars as pl  # lazy: the sandbox serves JSON without it
-
-    frame = pl.DataFrame(
-        columns,
-        schema={
-            "room_id": pl.Int64,
-            "aweme_id": pl.Int64,
-            "date": pl.String,
-            "product_id": pl.Int64,
-            "start_time": pl.String,
-            "end_time": pl.String,
-        },
-    )
-    buf = io.BytesIO()
-    frame.write_parquet(buf)
-    return buf.getvalue()
