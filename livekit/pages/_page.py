@@ -8,9 +8,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from livekit.source import Coverage, Kit
 
-__all__ = ["Period", "Section", "period", "section"]
+__all__ = ["Period", "Section", "period", "section", "viewers_of"]
 
 
 @dataclass(frozen=True)
@@ -111,3 +113,22 @@ def period(
 
     first, last = resolve_range(start, end)
     return Period(first, last, kit.prepare(first, last, datasets=tuple(datasets)))
+
+
+def viewers_of(kit: Kit, span: Period, ids: Sequence[int]) -> pl.DataFrame:
+    """The viewer export of ``span``, only the shows ``ids`` (every show when empty); a
+    :class:`~livekit.vocab.errors.LivekitError` naming what to do when nothing is left (the
+    ``rooms`` parameter, or importing an export at all)."""
+    from livekit.analysis.rooms import only_rooms
+    from livekit.vocab.errors import LivekitError
+
+    every = kit.load("viewers", span.first, span.last)
+    viewers = only_rooms(every, ids)
+    if viewers.height == 0:
+        raise LivekitError(
+            f"{span.first} 至 {span.last} 所选直播间没有观众明细：请检查 rooms 参数。"
+            if ids and every.height
+            else f"{span.first} 至 {span.last} 没有观众明细："
+            "请先用 livekit import viewers 导入观众明细导出文件。"
+        )
+    return viewers

@@ -48,9 +48,9 @@ from livekit.analysis.dwell import (
     visit_durations,
 )
 from livekit.analysis.products import product_conversions, rank_products, with_titles
-from livekit.analysis.rooms import room_ids
+from livekit.analysis.rooms import only_rooms, room_ids
 from livekit.charts.tables import Column, TableSpec
-from livekit.pages._page import Period, Section, period, section
+from livekit.pages._page import Period, Section, period, section, viewers_of
 from livekit.text import escape_markdown as _md
 from livekit.vocab.errors import LivekitError
 from livekit.vocab.labels import TRAFFIC_SOURCE_LABELS
@@ -455,19 +455,10 @@ def build(
     threshold = _threshold(threshold_seconds)
     ids = room_ids(rooms)
     span = period(kit, start, end, datasets=DATASETS)
-    viewers = kit.load("viewers", span.first, span.last)
+    viewers = viewers_of(kit, span, ids)
     shows = kit.load("rooms", span.first, span.last)
     products = kit.load("room_products", span.first, span.last)
-    if ids:
-        viewers = viewers.filter(pl.col("room_id").is_in(ids))
-        shows = shows.filter(pl.col("room_id").is_in(ids))
-    if viewers.height == 0:
-        raise LivekitError(
-            f"{span.first} 至 {span.last} 所选直播间没有观众明细：请检查 rooms 参数。"
-            if ids and kit.load("viewers", span.first, span.last).height
-            else f"{span.first} 至 {span.last} 没有观众明细："
-            "请先用 livekit import viewers 导入观众明细导出文件。"
-        )
+    shows = only_rooms(shows, ids)
     with warnings.catch_warnings():
         # statsmodels warns about log(0) and 0/0 at the end of a survival curve (S = 0), where
         # the analysis already gives no interval: nothing the reader can act on.

@@ -49,9 +49,9 @@ from livekit.analysis.products import (
     recommended_order,
     with_titles,
 )
-from livekit.analysis.rooms import room_ids
+from livekit.analysis.rooms import only_rooms, room_ids
 from livekit.charts.tables import Column, TableSpec
-from livekit.pages._page import Period, Section, period, section
+from livekit.pages._page import Period, Section, period, section, viewers_of
 from livekit.text import escape_markdown as _md
 from livekit.vocab.errors import LivekitError
 from livekit.vocab.tz import CHINA_TZ
@@ -689,21 +689,12 @@ def build(
     wanted = room_ids(heat_room)[0] if heat_room not in (None, "") else None
     datasets = DATASETS + (SANDBOX_DATASETS if kit.source == "sandbox" else ())
     span = period(kit, start, end, datasets=datasets)
-    viewers = kit.load("viewers", span.first, span.last)
+    viewers = viewers_of(kit, span, ids)
     shows = kit.load("rooms", span.first, span.last)
     titles = kit.load("room_products", span.first, span.last)
     schedule = kit.load("explanations", span.first, span.last) if kit.source == "sandbox" else None
     snapshots = kit.load("live_product_snapshots", span.first, span.last)  # the monitor's polls
-    if ids:
-        viewers = viewers.filter(pl.col("room_id").is_in(ids))
-        shows = shows.filter(pl.col("room_id").is_in(ids))
-    if viewers.height == 0:
-        raise LivekitError(
-            f"{span.first} 至 {span.last} 所选直播间没有观众明细：请检查 rooms 参数。"
-            if ids and kit.load("viewers", span.first, span.last).height
-            else f"{span.first} 至 {span.last} 没有观众明细："
-            "请先用 livekit import viewers 导入观众明细导出文件。"
-        )
+    shows = only_rooms(shows, ids)
     shows = shows.join(viewers.select("room_id").unique(), on="room_id", how="semi")
     windows = windows_for(shows, snapshots, schedule)
     sources = window_sources(shows, snapshots, schedule)
