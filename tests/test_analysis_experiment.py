@@ -375,3 +375,35 @@ def test_an_empty_arm_is_an_error_not_a_fine_split() -> None:
     units = proportion_units(10, 200, 40, 200).filter(pl.col("arm") == "A")
     with pytest.raises(LivekitError, match="A 组 200 个、B 组 0 个观众：两组都要有数据"):
         ex.analyse_experiment(units, ["conversion"], unit="viewer")
+
+
+def test_per_viewer_and_pre_period_covariates_hand_computed() -> None:
+    pre = visits(
+        [
+            ("v1", None, True, 11, 40, 12.0),
+            ("v1", None, False, None, 20, 0.0),
+            ("v9", None, False, 11, 300, 0.0),  # not in the experiment: ignored by the join
+        ]
+    )
+    history = ex.per_viewer(pre)
+    assert history.columns == ["viewer_id", *ex.VIEWER_COLUMNS]
+    assert history.row(0, named=True) == {
+        "viewer_id": "v1",
+        "converted": True,
+        "clicked": True,
+        "watch_seconds": 60.0,
+        "gmv": 12.0,
+        "visits": 2,
+    }
+    units = ex.viewer_units(
+        visits([("v1", "A", False, None, 30, 0.0), ("v2", "B", True, 12, 50, 9.9)])
+    ).units
+    adjusted = ex.with_pre_period(units, pre)
+    assert adjusted.height == 2
+    assert adjusted.select(
+        "viewer_id", "pre_converted", "pre_watch_seconds", "pre_visits"
+    ).rows() == [
+        ("v1", 1.0, 60.0, 2.0),
+        ("v2", 0.0, 0.0, 0.0),  # not seen before the experiment: 0
+    ]
+    assert all(adjusted.schema[f"pre_{c}"] == pl.Float64 for c in ex.VIEWER_COLUMNS)

@@ -53,6 +53,7 @@ __all__ = [
     "PLAN_LIFTS",
     "PLAN_SCHEMA",
     "SESSION_ALIASES",
+    "VIEWER_COLUMNS",
     "VIEWER_METRICS",
     "AdjustMethod",
     "Carryover",
@@ -69,6 +70,7 @@ __all__ = [
     "check_washout",
     "experiment_metric",
     "experiment_metric_names",
+    "per_viewer",
     "resolve_metrics",
     "results_frame",
     "session_units",
@@ -76,6 +78,7 @@ __all__ = [
     "switches",
     "verdict",
     "viewer_units",
+    "with_pre_period",
 ]
 
 Unit: TypeAlias = Literal["viewer", "session"]
@@ -213,6 +216,38 @@ _VIEWER_COLUMNS = (
 )
 
 
+def _check_visit_columns(viewers: pl.DataFrame, needed: Sequence[str]) -> None:
+    missing = [c for c in needed if c not in viewers.columns]
+    if missing:
+        raise LivekitError(f"观众明细缺少列：{'、'.join(missing)}")
+
+
+def _per_viewer_aggs() -> list[pl.Expr]:
+    return [
+        pl.col("paid").fill_null(False).any().alias("converted"),
+        pl.col("clicked_product_id").is_not_null().any().alias("clicked"),
+        (pl.col("leave_time") - pl.col("enter_time"))
+        .dt.total_seconds()
+        .sum()
+        .cast(pl.Float64)
+        .alias("watch_seconds"),
+        pl.col("pay_amount").sum().cast(pl.Float64).alias("gmv"),
+        pl.len().cast(pl.Int64).alias("visits"),
+    ]
+
+
+VIEWER_COLUMNS = ("converted", "clicked", "watch_seconds", "gmv", "visits")
+
+
+def per_viewer(visits: pl.DataFrame) -> pl.DataFrame:
+    """One row per viewer over all of ``visits`` (variant ignored): ``viewer_id`` and the
+    per-viewer metric columns of :data:`VIEWER_COLUMNS` (``converted``, ``clicked``,
+    ``watch_seconds``, ``gmv``, ``visits``), sorted by viewer. The same aggregation as
+    :func:`viewer_units`, for a pre-period (CUPED covariates) or history (planning)."""
+    _check_visit_columns(visits, [c for c in _VIEWER_COLUMNS if c != "variant"])
+    return visits.group_by("viewer_id").agg(_per_viewer_aggs()).sort("viewer_id")
+
+
 def viewer_units(viewers: pl.DataFrame) -> ViewerUnits:
     """Aggregate the viewer export (one row per visit) to one row per viewer in the test.
 
@@ -220,26 +255,34 @@ def viewer_units(viewers: pl.DataFrame) -> ViewerUnits:
     of their visits: ``converted`` (paid at least once), ``clicked`` (clicked a product at
     least once), ``watch_seconds`` (total), ``gmv`` (total paid, yuan), ``visits``.
     """
-    missing = [c for c in _VIEWER_COLUMNS if c not in viewers.columns]
-    if missing:
-        raise LivekitError(f"观众明细缺少列：{'、'.join(missing)}")
+    _check_visit_columns(viewers, _VIEWER_COLUMNS)
     in_test = viewers.filter(pl.col("variant").is_not_null())
     per_viewer = (
         in_test.group_by("viewer_id")
         .agg(
-            arm=pl.col("variant").first(),
-            arms=pl.col("variant").n_unique(),
-            converted=pl.col("paid").fill_null(False).any(),
-            clicked=pl.col("clicked_product_id").is_not_null().any(),
-            watch_seconds=(pl.col("leave_time") - pl.col("enter_time")).dt.total_seconds().sum(),
-            gmv=pl.col("pay_amount").sum().cast(pl.Float64),
-            visits=pl.len().cast(pl.Int64),
+            pl.col("variant").first().alias("arm"),
+            pl.col("variant").n_unique().alias("arms"),
+            *_per_viewer_aggs(),
         )
         .sort("viewer_id")
     )
     crossed = per_viewer.filter(pl.col("arms") > 1).height
     units = per_viewer.filter(pl.col("arms") == 1).drop("arms")
     return ViewerUnits(units, in_test.height, per_viewer.height, crossed)
+
+
+def with_pre_period(units: pl.DataFrame, pre_visits: pl.DataFrame) -> pl.DataFrame:
+    """``units`` (one row per viewer, from :func:`viewer_units`) with a ``pre_<column>`` for
+    every per-viewer metric column: the same metric over the viewer's own visits in
+    ``pre_visits`` (the visits before the experiment; hashed viewer ids recur across days),
+    0 for a viewer not seen then. These are the CUPED covariates (GrowthBook adjusts each
+    metric by its own pre-exposure value)."""
+    pre = per_viewer(pre_visits).with_columns(pl.col("converted", "clicked").cast(pl.Float64))
+    pre = pre.rename({c: f"pre_{c}" for c in VIEWER_COLUMNS})
+    out = units.join(pre, on="viewer_id", how="left")
+    return out.with_columns(
+        pl.col([f"pre_{c}" for c in VIEWER_COLUMNS]).fill_null(0).cast(pl.Float64)
+    )
 
 
 def arms_frame(session_arms: Mapping[str | int, str]) -> pl.DataFrame:
