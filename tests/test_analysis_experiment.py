@@ -318,7 +318,15 @@ def test_results_frame_lays_out_the_comparisons() -> None:
         "adjusted_p",
         "verdict",
         "error",
+        "chance_to_win",
+        "risk_a",
+        "risk_b",
+        "theta",
+        "variance_reduction",
     ]
+    assert frame.columns == list(ex.RESULTS_SCHEMA)
+    for column in ("chance_to_win", "risk_a", "risk_b", "theta", "variance_reduction"):
+        assert frame[column].is_nan().all()  # frequentist, no CUPED
     assert frame["metric"].to_list() == ["conversion", "watch_seconds"]
     assert frame["label"].to_list() == [m.label for m in report.metrics.values()]
     for row, (name, c) in zip(frame.iter_rows(named=True), report.comparisons.items(), strict=True):

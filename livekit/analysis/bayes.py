@@ -24,6 +24,12 @@ Because the lift is relative to arm A, the model is not exactly symmetric in the
 them moves the baseline, so chance to win becomes about (not exactly) ``1 - chance_to_win`` and
 the risks about trade places; with equal data in both arms it is 0.5 and equal risks exactly.
 
+CUPED: :func:`bayesian_means` with ``covariate_a``/``covariate_b`` feeds the same posterior the
+regression-adjusted lift and its variance, exactly those of
+:func:`~livekit.analysis.abtest.compare_means` with the same covariates (one theta pooled over both
+arms). That is what GrowthBook's Bayesian engine does: its effect model takes the estimate and
+variance of the frequentist engine's statistic, the regression-adjusted one when CUPED is on.
+
 Degenerate data are returned as data, as in :mod:`livekit.analysis.abtest` (``error`` code and
 NaN): a zero baseline, an arm with a single unit, no variance in either arm. Misuse (negative
 counts, more successes than units, an empty arm, a bad prior) raises
@@ -37,6 +43,7 @@ import numbers
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
 from livekit.analysis.abtest import (
@@ -48,6 +55,8 @@ from livekit.analysis.abtest import (
     Values,
     _as_array,
     _check_alpha,
+    _compare_means_cuped,
+    _covariate_arrays,
 )
 from livekit.vocab.errors import LivekitError
 
@@ -92,7 +101,9 @@ class BayesianComparison:
     ``risk_b`` are the expected relative loss of choosing A and of choosing B. ``prior`` is the
     proper prior used, or None for GrowthBook's default improper flat prior. When something
     cannot be computed, ``error`` holds a code (see ``ERROR_MESSAGES`` in
-    :mod:`livekit.analysis.abtest`) and the posterior numbers are NaN.
+    :mod:`livekit.analysis.abtest`) and the posterior numbers are NaN. ``theta`` and
+    ``variance_reduction`` are set by a CUPED comparison only (as in
+    :class:`~livekit.analysis.abtest.Comparison`), with its Chinese ``warnings``.
     """
 
     method: str
@@ -109,6 +120,9 @@ class BayesianComparison:
     prior: Prior | None
     alpha: float
     error: ErrorCode | None = None
+    theta: float = NAN
+    variance_reduction: float = NAN
+    warnings: tuple[str, ...] = ()
 
     @property
     def error_message(self) -> str | None:
@@ -155,8 +169,15 @@ def _posterior(
         return replace(base, error="too_few_units")
     lift_hat = b_mean / a_mean - 1.0
     data_var = b_var / (a_mean**2 * n_b) + b_mean**2 * a_var / (a_mean**4 * n_a)
+    return _update(base, lift_hat, data_var)
+
+
+def _update(base: BayesianComparison, lift_hat: float, data_var: float) -> BayesianComparison:
+    """``base`` with the posterior of the lift given its estimate and the estimate's variance
+    (the normal likelihood of the module docstring); ``"zero_variance"`` without variance."""
     if not data_var > 0:
         return replace(base, error="zero_variance")
+    prior, alpha = base.prior, base.alpha
     if prior is None:
         mu, var = lift_hat, data_var
     else:
@@ -167,20 +188,14 @@ def _posterior(
     z = mu / sd
     pdf = float(stats.norm.pdf(z))
     q = float(stats.norm.ppf(1.0 - alpha / 2.0))
-    return BayesianComparison(
-        method=method,
-        n_a=n_a,
-        n_b=n_b,
-        mean_a=a_mean,
-        mean_b=b_mean,
+    return replace(
+        base,
         lift=mu,
         lift_sd=sd,
         lift_ci=(mu - q * sd, mu + q * sd),
         chance_to_win=float(stats.norm.sf(-z)),
         risk_a=mu * float(stats.norm.cdf(z)) + sd * pdf,
         risk_b=-mu * float(stats.norm.cdf(-z)) + sd * pdf,
-        prior=prior,
-        alpha=alpha,
     )
 
 
@@ -240,7 +255,13 @@ def bayesian_proportions(
 
 
 def bayesian_means(
-    a: Values, b: Values, *, prior: Prior | None = None, alpha: float = DEFAULT_ALPHA
+    a: Values,
+    b: Values,
+    *,
+    prior: Prior | None = None,
+    alpha: float = DEFAULT_ALPHA,
+    covariate_a: Values | None = None,
+    covariate_b: Values | None = None,
 ) -> BayesianComparison:
     """Bayesian comparison of the means of per-unit values (lists, numpy arrays, polars Series).
 
@@ -248,6 +269,13 @@ def bayesian_means(
     each arm. Nulls/NaN and empty arms are a misuse; a zero mean in A gives
     ``error="zero_baseline"``, one unit in an arm ``"too_few_units"``, no variance in either
     arm ``"zero_variance"``.
+
+    ``covariate_a``/``covariate_b`` (both or neither, one value per unit, e.g. each viewer's
+    metric before the experiment) turn on CUPED: the likelihood is the regression-adjusted
+    relative lift and its variance of :func:`~livekit.analysis.abtest.compare_means` with the
+    same covariates (one theta pooled over both arms), as GrowthBook's Bayesian engine does;
+    ``theta`` and ``variance_reduction`` report the adjustment. Without any variation in the
+    covariate it falls back to the plain comparison (theta = 0, a Chinese warning).
     """
     _check_alpha(alpha)
     prior = _check_prior(prior)
@@ -255,6 +283,9 @@ def bayesian_means(
     for values, arm in ((va, "A"), (vb, "B")):
         if values.size == 0:
             raise LivekitError(f"{arm} 组没有数据：贝叶斯比较需要两组都有样本。")
+    covariates = _covariate_arrays(covariate_a, covariate_b, va, vb)
+    if covariates is not None:
+        return _bayesian_cuped(va, covariates[0], vb, covariates[1], prior, alpha)
     sa, sb = MeanStatistic.of(va), MeanStatistic.of(vb)
     return _posterior(
         sa.mean,
@@ -267,3 +298,38 @@ def bayesian_means(
         alpha,
         _method("means", prior),
     )
+
+
+def _bayesian_cuped(
+    ya: npt.NDArray[np.float64],
+    xa: npt.NDArray[np.float64],
+    yb: npt.NDArray[np.float64],
+    xb: npt.NDArray[np.float64],
+    prior: Prior | None,
+    alpha: float,
+) -> BayesianComparison:
+    """The posterior of the CUPED lift: compare_means' adjusted estimate and variance."""
+    cuped, _, var_lift = _compare_means_cuped(ya, xa, yb, xb, alpha)
+    base = BayesianComparison(
+        method=_method("means, CUPED (pooled theta)", prior),
+        n_a=int(ya.size),
+        n_b=int(yb.size),
+        mean_a=cuped.mean_a,
+        mean_b=cuped.mean_b,
+        lift=NAN,
+        lift_sd=NAN,
+        lift_ci=(NAN, NAN),
+        chance_to_win=NAN,
+        risk_a=NAN,
+        risk_b=NAN,
+        prior=prior,
+        alpha=alpha,
+        theta=cuped.theta,
+        variance_reduction=cuped.variance_reduction,
+        warnings=cuped.warnings,
+    )
+    if cuped.mean_a == 0:
+        return replace(base, error="zero_baseline")
+    if ya.size < 2 or yb.size < 2:
+        return replace(base, error="too_few_units")
+    return _update(base, cuped.lift, var_lift)

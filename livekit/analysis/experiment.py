@@ -15,7 +15,11 @@ the A/B report's page (:mod:`livekit.pages.ab_test`) uses:
 * :func:`analyse_experiment`: the SRM check, one :class:`~livekit.analysis.abtest.Comparison`
   per metric, multiplicity-adjusted p-values, a verdict per metric, a summary and a
   sample-size plan, as a frozen :class:`ExperimentReport`; :func:`results_frame` lays its
-  numbers out one row per metric (English columns; rates and lifts as fractions).
+  numbers out one row per metric (English columns; rates and lifts as fractions). Options,
+  as GrowthBook offers them: ``sequential`` (always-valid intervals and p-values, safe to look
+  at every day), ``covariate`` (CUPED on the ``pre_`` columns of :func:`with_pre_period`) and
+  ``engine="bayesian"`` (:mod:`livekit.analysis.bayes`: chance to win, risk, credible
+  interval).
 
 No prose, no formatted cells: the page words and formats what this module computes. Mistakes
 (an unknown metric, an empty arm) raise :class:`~livekit.vocab.errors.LivekitError` with one
@@ -27,12 +31,13 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 import polars as pl
 
 from livekit.analysis.abtest import (
+    DEFAULT_SEQUENTIAL_TUNING,
     AdjustMethod,
     Comparison,
     SrmResult,
@@ -43,20 +48,30 @@ from livekit.analysis.abtest import (
     sample_size,
     srm,
 )
+from livekit.analysis.bayes import (
+    BayesianComparison,
+    Prior,
+    bayesian_means,
+    bayesian_proportions,
+)
 from livekit.vocab.errors import LivekitError
 from livekit.vocab.metrics import SESSION_COUNTERPARTS, Metric, metric, metrics_of
 
 __all__ = [
     "ARMS",
     "CARRYOVER_ALPHA",
+    "CHANCE_TO_WIN_THRESHOLD",
+    "ENGINES",
     "EXPERIMENT_METRICS",
     "PLAN_LIFTS",
     "PLAN_SCHEMA",
+    "RESULTS_SCHEMA",
     "SESSION_ALIASES",
     "VIEWER_COLUMNS",
     "VIEWER_METRICS",
     "AdjustMethod",
     "Carryover",
+    "Engine",
     "ExperimentMetric",
     "ExperimentReport",
     "Unit",
@@ -64,8 +79,11 @@ __all__ = [
     "ViewerUnits",
     "analyse_experiment",
     "arms_frame",
+    "bayes_verdict",
     "carryover",
     "check_correction",
+    "check_engine",
+    "check_options",
     "check_unit",
     "check_washout",
     "experiment_metric",
@@ -84,8 +102,18 @@ __all__ = [
 Unit: TypeAlias = Literal["viewer", "session"]
 MetricKind: TypeAlias = Literal["proportion", "mean", "ratio"]
 VerdictCode: TypeAlias = Literal["srm", "error", "up", "down", "none"]
+Engine: TypeAlias = Literal["frequentist", "bayesian"]
+
+ENGINES: dict[str, str] = {
+    "frequentist": "频率学派（p 值与置信区间）",
+    "bayesian": "贝叶斯（胜出概率与风险）",
+}
+# A Bayesian verdict: B wins when P(B better) reaches this, loses when it is at most 1 - it
+# (GrowthBook's default "chance to win" threshold, 95%).
+CHANCE_TO_WIN_THRESHOLD = 0.95
 
 ARMS = ("A", "B")  # control, treatment
+NAN = float("nan")
 _UNIT_WORDS: dict[str, str] = {"viewer": "观众", "session": "场次"}  # for error messages
 
 
@@ -473,6 +501,15 @@ class ExperimentReport:
     ``target_rate`` of arm B it means, the units ``needed_per_arm`` to detect it (null when
     it cannot be computed), the units the test had in its smaller arm (``have_per_arm``) and
     whether that is ``enough``.
+
+    The options the analysis ran with: ``engine`` ("frequentist" or "bayesian"),
+    ``sequential`` (always-valid intervals and p-values, tuned at ``sequential_tuning`` = N*),
+    ``covariate`` (CUPED on the units' ``pre_`` columns: every comparison then carries
+    ``theta`` and ``variance_reduction``) and the Bayesian ``prior`` (None: GrowthBook's flat
+    one). ``comparisons`` always holds the frequentist comparison of each metric (with the
+    same covariate and sequential options); with the Bayesian engine ``bayes`` holds each
+    metric's :class:`~livekit.analysis.bayes.BayesianComparison`, the verdicts come from its
+    chance to win and ``adjusted`` is empty (no multiplicity correction, as GrowthBook).
     """
 
     unit: Unit
@@ -487,9 +524,39 @@ class ExperimentReport:
     verdicts: dict[str, VerdictCode]
     plan: pl.DataFrame | None = None
     plan_metric: str | None = None
+    engine: Engine = "frequentist"
+    sequential: bool = False
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING
+    covariate: bool = False
+    prior: Prior | None = None
+    bayes: dict[str, BayesianComparison] = field(default_factory=dict)
 
 
-def _compare(units: pl.DataFrame, m: ExperimentMetric, unit: Unit, alpha: float) -> Comparison:
+@dataclass(frozen=True)
+class _Options:
+    engine: Engine
+    sequential: bool
+    tuning: float
+    covariate: bool
+    prior: Prior | None
+
+
+def _arm_values(
+    units: pl.DataFrame, column: str
+) -> tuple[pl.Series, pl.Series, pl.Series | None, pl.Series | None]:
+    """The arms' values of ``column`` and, when present, of its ``pre_`` covariate."""
+    a_rows = units.filter(pl.col("arm") == ARMS[0])
+    b_rows = units.filter(pl.col("arm") == ARMS[1])
+    a, b = a_rows.get_column(column), b_rows.get_column(column)
+    pre = f"pre_{column}"
+    if pre not in units.columns:
+        return a, b, None, None
+    return a, b, a_rows.get_column(pre), b_rows.get_column(pre)
+
+
+def _compare(
+    units: pl.DataFrame, m: ExperimentMetric, unit: Unit, alpha: float, opts: _Options
+) -> Comparison:
     if unit == "session":
         assert m.room_metric is not None
         # a switchback has a dozen or so sessions per arm: the delete-one-session jackknife
@@ -504,11 +571,61 @@ def _compare(units: pl.DataFrame, m: ExperimentMetric, unit: Unit, alpha: float)
             method="jackknife",
         )
     assert m.column is not None
-    a = units.filter(pl.col("arm") == ARMS[0]).get_column(m.column)
-    b = units.filter(pl.col("arm") == ARMS[1]).get_column(m.column)
+    a, b, pre_a, pre_b = _arm_values(units, m.column)
+    seq, tuning = opts.sequential, opts.tuning
+    if opts.covariate:
+        # GrowthBook adjusts a binomial metric as the mean of its 0/1 values
+        assert pre_a is not None
+        assert pre_b is not None
+        return compare_means(
+            a.cast(pl.Float64),
+            b.cast(pl.Float64),
+            alpha=alpha,
+            covariate_a=pre_a.cast(pl.Float64),
+            covariate_b=pre_b.cast(pl.Float64),
+            sequential=seq,
+            sequential_tuning=tuning,
+        )
     if m.kind == "proportion":
-        return compare_proportions(int(a.sum()), a.len(), int(b.sum()), b.len(), alpha=alpha)
-    return compare_means(a.cast(pl.Float64), b.cast(pl.Float64), alpha=alpha)
+        return compare_proportions(
+            int(a.sum()),
+            a.len(),
+            int(b.sum()),
+            b.len(),
+            alpha=alpha,
+            sequential=seq,
+            sequential_tuning=tuning,
+        )
+    return compare_means(
+        a.cast(pl.Float64),
+        b.cast(pl.Float64),
+        alpha=alpha,
+        sequential=seq,
+        sequential_tuning=tuning,
+    )
+
+
+def _compare_bayes(
+    units: pl.DataFrame, m: ExperimentMetric, alpha: float, opts: _Options
+) -> BayesianComparison:
+    assert m.column is not None
+    a, b, pre_a, pre_b = _arm_values(units, m.column)
+    if opts.covariate:
+        assert pre_a is not None
+        assert pre_b is not None
+        return bayesian_means(
+            a.cast(pl.Float64),
+            b.cast(pl.Float64),
+            prior=opts.prior,
+            alpha=alpha,
+            covariate_a=pre_a.cast(pl.Float64),
+            covariate_b=pre_b.cast(pl.Float64),
+        )
+    if m.kind == "proportion":
+        return bayesian_proportions(
+            int(a.sum()), a.len(), int(b.sum()), b.len(), prior=opts.prior, alpha=alpha
+        )
+    return bayesian_means(a.cast(pl.Float64), b.cast(pl.Float64), prior=opts.prior, alpha=alpha)
 
 
 def verdict(
@@ -527,6 +644,91 @@ def verdict(
     if adjusted_p is not None and adjusted_p < alpha:
         return "up" if c.diff > 0 else "down"
     return "none"
+
+
+def bayes_verdict(
+    c: BayesianComparison, *, srm_warning: bool, threshold: float = CHANCE_TO_WIN_THRESHOLD
+) -> VerdictCode:
+    """The verdict on one metric from its Bayesian comparison: a sample-ratio mismatch
+    overrides everything; no posterior cannot be judged; B is "up" when its chance to win is
+    at least ``threshold``, "down" when at most 1 - ``threshold``, else "none"."""
+    if srm_warning:
+        return "srm"
+    if not math.isfinite(c.chance_to_win):
+        return "error"
+    if c.chance_to_win >= threshold:
+        return "up"
+    if c.chance_to_win <= 1.0 - threshold:
+        return "down"
+    return "none"
+
+
+def check_engine(engine: str) -> Engine:
+    """``engine`` as an :data:`Engine`; a Chinese error unless "frequentist" or "bayesian"."""
+    if engine == "frequentist":
+        return "frequentist"
+    if engine == "bayesian":
+        return "bayesian"
+    raise LivekitError(
+        f"未知的分析引擎 engine={engine!r}；可选：frequentist（频率学派：p 值与置信区间）"
+        "或 bayesian（贝叶斯：B 胜出的概率与风险）。"
+    )
+
+
+def check_options(
+    unit: str,
+    *,
+    engine: str = "frequentist",
+    sequential: object = False,
+    sequential_tuning: object = DEFAULT_SEQUENTIAL_TUNING,
+    covariate: object = False,
+    prior: object = None,
+) -> tuple[Engine, bool, float, bool, Prior | None]:
+    """The analysis options checked together (before any data is read): ``(engine, sequential,
+    tuning, covariate, prior)``, or one Chinese line naming the value to change."""
+    u = check_unit(unit)
+    e = check_engine(engine)
+    if not isinstance(sequential, bool):
+        raise LivekitError(f"sequential 须为 true 或 false，收到 {sequential!r}")
+    if not isinstance(covariate, bool):
+        raise LivekitError(
+            f"covariate 须为 True 或 False（是否用实验前数据做 CUPED），收到 {covariate!r}"
+        )
+    if (
+        isinstance(sequential_tuning, bool)
+        or not isinstance(sequential_tuning, int | float)
+        or not math.isfinite(sequential_tuning)
+        or sequential_tuning <= 0
+    ):
+        raise LivekitError(
+            "序贯检验的调节参数 sequential_tuning（N*，两组合计样本量，区间在此处最窄）"
+            f"须为正数，收到 {sequential_tuning!r}（默认 5000）"
+        )
+    if prior is not None and not isinstance(prior, Prior):
+        raise LivekitError(f"先验须为 Prior(均值, 方差) 或 None，收到 {prior!r}")
+    if u == "session":
+        if sequential:
+            raise LivekitError(
+                "按场次轮换（unit=session）的比较用逐场删一的刀切法，没有序贯（始终有效）的版本："
+                "请改用 sequential: false，或按观众随机（unit=viewer）。"
+            )
+        if covariate:
+            raise LivekitError(
+                "实验前数据调整（CUPED）只支持按观众随机（unit=viewer）：场次不会在实验前重复出现；"
+                "请改用 unit=viewer，或不用协变量。"
+            )
+        if e == "bayesian":
+            raise LivekitError(
+                "贝叶斯引擎只支持按观众随机（unit=viewer）：按场次轮换请用 engine: frequentist。"
+            )
+    if e == "bayesian" and sequential:
+        raise LivekitError(
+            "序贯检验（sequential）是频率学派的方法：贝叶斯引擎请用 sequential: false，"
+            "或改用 engine: frequentist。"
+        )
+    if e == "frequentist" and prior is not None:
+        raise LivekitError("先验（prior）只用于贝叶斯引擎：请改用 engine: bayesian，或去掉先验。")
+    return e, sequential, float(sequential_tuning), covariate, prior
 
 
 def check_correction(correction: str) -> AdjustMethod:
@@ -571,6 +773,11 @@ def analyse_experiment(
     alpha: float = 0.05,
     correction: str = "holm",
     planned_split: Sequence[float] = (0.5, 0.5),
+    engine: str = "frequentist",
+    sequential: bool = False,
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+    covariate: bool = False,
+    prior: Prior | None = None,
 ) -> ExperimentReport:
     """Analyse an experiment whose ``units`` (one row per randomized unit, an ``arm`` column
     with "A"/"B") come from :func:`viewer_units` or :func:`session_units`.
@@ -579,10 +786,35 @@ def analyse_experiment(
     adjusts the p-values with ``correction`` ("holm" or "bh") and judges each metric.
     statsmodels' RuntimeWarnings on degenerate arms (a zero rate, no variance) are silenced
     here, for this call only: such a comparison carries its ``error`` code instead.
+
+    Options (GrowthBook's; a mistake or an unsupported combination is one Chinese line):
+
+    * ``sequential=True``: every comparison is the always-valid one
+      (``compare_proportions``/``compare_means(sequential=True, sequential_tuning=)``), and
+      the verdicts use its p-values, still adjusted by ``correction``. Viewer tests only (the
+      session jackknife has no sequential version).
+    * ``covariate=True``: the units carry ``pre_<column>`` columns (:func:`with_pre_period`);
+      every metric, proportions too (as means of 0/1, like GrowthBook), is compared by CUPED:
+      ``compare_means(a, b, covariate_a=pre_a, covariate_b=pre_b)``. Viewer tests only.
+    * ``engine="bayesian"``: each metric also gets
+      :func:`~livekit.analysis.bayes.bayesian_proportions` /
+      :func:`~livekit.analysis.bayes.bayesian_means` (CUPED-adjusted with ``covariate``;
+      ``prior`` a :class:`~livekit.analysis.bayes.Prior` or None for the flat one) in
+      ``bayes``; the verdict is "up" when the chance to win is at least 95%, "down" when at
+      most 5%; no multiplicity correction. Not with ``sequential``; viewer tests only.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning, module="statsmodels")
-        return _analyse(units, metrics, unit, alpha, correction, planned_split)
+        e, seq, tuning, cov, pri = check_options(
+            unit,
+            engine=engine,
+            sequential=sequential,
+            sequential_tuning=sequential_tuning,
+            covariate=covariate,
+            prior=prior,
+        )
+        opts = _Options(e, seq, tuning, cov, pri)
+        return _analyse(units, metrics, unit, alpha, correction, planned_split, opts)
 
 
 def _analyse(
@@ -592,12 +824,22 @@ def _analyse(
     alpha: float,
     correction: str,
     planned_split: Sequence[float],
+    opts: _Options,
 ) -> ExperimentReport:
     u = check_unit(unit)
     chosen = resolve_metrics(metrics, u)
     check_correction(correction)
     if "arm" not in units.columns:
         raise LivekitError("实验数据缺少分组列 arm。")
+    if opts.covariate:
+        absent = [
+            f"pre_{m.column}" for m in chosen.values() if f"pre_{m.column}" not in units.columns
+        ]
+        if absent:
+            raise LivekitError(
+                f"用实验前数据调整（covariate）需要每位观众的实验前指标列：缺少 {'、'.join(absent)}；"
+                "请先用 with_pre_period(units, 实验前的观众明细) 加上这些列。"
+            )
     counts = units.get_column("arm").value_counts()
     by_arm = dict(zip(counts["arm"].to_list(), counts["count"].to_list(), strict=True))
     observed = (int(by_arm.get(ARMS[0], 0)), int(by_arm.get(ARMS[1], 0)))
@@ -610,16 +852,22 @@ def _analyse(
         )
     check = srm(observed, planned_split)
     total = float(sum(planned_split))
-    comparisons = {n: _compare(units, m, u, alpha) for n, m in chosen.items()}
-    tested = [n for n, c in comparisons.items() if math.isfinite(c.p_value)]
-    method = check_correction(correction)
-    adjusted = dict(
-        zip(tested, adjust_pvalues([comparisons[n].p_value for n in tested], method), strict=True)
-    )
-    verdicts = {
-        n: verdict(c, adjusted.get(n), alpha=alpha, srm_warning=check.warning)
-        for n, c in comparisons.items()
-    }
+    comparisons = {n: _compare(units, m, u, alpha, opts) for n, m in chosen.items()}
+    bayes: dict[str, BayesianComparison] = {}
+    adjusted: dict[str, float] = {}
+    verdicts: dict[str, VerdictCode]
+    if opts.engine == "bayesian":
+        bayes = {n: _compare_bayes(units, m, alpha, opts) for n, m in chosen.items()}
+        verdicts = {n: bayes_verdict(c, srm_warning=check.warning) for n, c in bayes.items()}
+    else:
+        tested = [n for n, c in comparisons.items() if math.isfinite(c.p_value)]
+        method = check_correction(correction)
+        raw = [comparisons[n].p_value for n in tested]
+        adjusted = dict(zip(tested, adjust_pvalues(raw, method), strict=True))
+        verdicts = {
+            n: verdict(c, adjusted.get(n), alpha=alpha, srm_warning=check.warning)
+            for n, c in comparisons.items()
+        }
     proportions = [n for n, m in chosen.items() if m.kind == "proportion"]
     plan_metric = proportions[0] if proportions else None
     return ExperimentReport(
@@ -635,6 +883,12 @@ def _analyse(
         verdicts=verdicts,
         plan=None if plan_metric is None else _sample_size_plan(comparisons[plan_metric], alpha),
         plan_metric=plan_metric,
+        engine=opts.engine,
+        sequential=opts.sequential,
+        sequential_tuning=opts.tuning,
+        covariate=opts.covariate,
+        prior=opts.prior,
+        bayes=bayes,
     )
 
 
@@ -643,45 +897,69 @@ def results_frame(report: ExperimentReport) -> pl.DataFrame:
     the arms' values ``mean_a`` / ``mean_b``, ``diff`` = B − A with ``diff_low`` /
     ``diff_high``, the relative ``lift`` with ``lift_low`` / ``lift_high`` (unadjusted
     intervals at ``ci_level``), ``p_value``, ``adjusted_p`` (null when no p-value could be
-    computed), the ``verdict`` code the analysis reached and the comparison's ``error`` code.
+    computed), the ``verdict`` code the analysis reached and the comparison's ``error`` code;
+    then ``chance_to_win``, ``risk_a``, ``risk_b`` (NaN unless the engine is Bayesian) and
+    ``theta``, ``variance_reduction`` (NaN unless CUPED).
+
+    With the Bayesian engine the lift columns are the posterior mean and the credible
+    interval, ``p_value``/``adjusted_p`` are null and the difference has no interval (the
+    model is on the relative lift); ``error`` is the Bayesian comparison's. With
+    ``sequential`` the intervals and p-values are the always-valid ones.
 
     Values are in the metric's own terms (rates and lifts as fractions; a "per thousand"
     metric before its scale). The lift chart draws this frame: its colours are ``verdict``.
     """
     cs = report.comparisons
-    return pl.DataFrame(
-        {
-            "metric": list(cs),
-            "label": [report.metrics[n].label for n in cs],
-            "mean_a": [c.mean_a for c in cs.values()],
-            "mean_b": [c.mean_b for c in cs.values()],
-            "diff": [c.diff for c in cs.values()],
-            "diff_low": [c.diff_ci[0] for c in cs.values()],
-            "diff_high": [c.diff_ci[1] for c in cs.values()],
-            "lift": [c.lift for c in cs.values()],
-            "lift_low": [c.lift_ci[0] for c in cs.values()],
-            "lift_high": [c.lift_ci[1] for c in cs.values()],
-            "ci_level": [1 - report.alpha] * len(cs),
-            "p_value": [c.p_value for c in cs.values()],
-            "adjusted_p": [report.adjusted.get(n) for n in cs],
-            "verdict": [report.verdicts[n] for n in cs],
-            "error": [c.error for c in cs.values()],
-        },
-        schema={
-            "metric": pl.String,
-            "label": pl.String,
-            "mean_a": pl.Float64,
-            "mean_b": pl.Float64,
-            "diff": pl.Float64,
-            "diff_low": pl.Float64,
-            "diff_high": pl.Float64,
-            "lift": pl.Float64,
-            "lift_low": pl.Float64,
-            "lift_high": pl.Float64,
-            "ci_level": pl.Float64,
-            "p_value": pl.Float64,
-            "adjusted_p": pl.Float64,
-            "verdict": pl.String,
-            "error": pl.String,
-        },
-    )
+    rows = []
+    for n, c in cs.items():
+        b = report.bayes.get(n)
+        rows.append(
+            {
+                "metric": n,
+                "label": report.metrics[n].label,
+                "mean_a": c.mean_a,
+                "mean_b": c.mean_b,
+                "diff": c.diff,
+                "diff_low": c.diff_ci[0] if b is None else NAN,
+                "diff_high": c.diff_ci[1] if b is None else NAN,
+                "lift": c.lift if b is None else b.lift,
+                "lift_low": (c.lift_ci if b is None else b.lift_ci)[0],
+                "lift_high": (c.lift_ci if b is None else b.lift_ci)[1],
+                "ci_level": 1 - report.alpha,
+                "p_value": c.p_value if b is None else None,
+                "adjusted_p": report.adjusted.get(n),
+                "verdict": report.verdicts[n],
+                "error": c.error if b is None else b.error,
+                "chance_to_win": NAN if b is None else b.chance_to_win,
+                "risk_a": NAN if b is None else b.risk_a,
+                "risk_b": NAN if b is None else b.risk_b,
+                "theta": c.theta if b is None else b.theta,
+                "variance_reduction": c.variance_reduction if b is None else b.variance_reduction,
+            }
+        )
+    return pl.DataFrame(rows, schema=RESULTS_SCHEMA)
+
+
+# The columns of results_frame.
+RESULTS_SCHEMA: dict[str, type[pl.DataType]] = {
+    "metric": pl.String,
+    "label": pl.String,
+    "mean_a": pl.Float64,
+    "mean_b": pl.Float64,
+    "diff": pl.Float64,
+    "diff_low": pl.Float64,
+    "diff_high": pl.Float64,
+    "lift": pl.Float64,
+    "lift_low": pl.Float64,
+    "lift_high": pl.Float64,
+    "ci_level": pl.Float64,
+    "p_value": pl.Float64,
+    "adjusted_p": pl.Float64,
+    "verdict": pl.String,
+    "error": pl.String,
+    "chance_to_win": pl.Float64,
+    "risk_a": pl.Float64,
+    "risk_b": pl.Float64,
+    "theta": pl.Float64,
+    "variance_reduction": pl.Float64,
+}
