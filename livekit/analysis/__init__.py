@@ -16,6 +16,7 @@ from livekit.analysis.abtest import (
 from livekit.analysis.bayes import Prior, bayesian_means, bayesian_proportions
 from livekit.analysis.custom import custom_report, dimensions_of
 from livekit.analysis.dwell import dwell_conversion, logrank, median_survival, survival
+from livekit.analysis.experiment_status import experiment_status, status_of_comparisons
 from livekit.analysis.funnel import DEFAULT_STAGES, funnel, funnel_change, funnel_counts
 from livekit.analysis.products import (
     product_conversions,
@@ -41,6 +42,7 @@ __all__ = [
     "custom_report",
     "dimensions_of",
     "dwell_conversion",
+    "experiment_status",
     "format_value",
     "funnel",
     "funnel_change",
@@ -59,6 +61,7 @@ __all__ = [
     "roi_summary",
     "sample_size",
     "srm",
+    "status_of_comparisons",
     "survival",
     "wilson_interval",
 ]
