@@ -47,8 +47,11 @@ def day_end(d: date) -> datetime:
 
 
 def schema_tag(ds: Dataset) -> str:
-    """A short hash of a dataset's schema: a partition written under another schema is refetched."""
+    """A short hash of a dataset's schema (and revision, when bumped): a partition written under
+    another schema is refetched."""
     text = ";".join(f"{k}:{v}" for k, v in ds.schema.items())
+    if ds.revision:
+        text += f";revision:{ds.revision}"
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -8,7 +8,7 @@ computed here with a plain reference implementation of the definitions in metric
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ def truth(world: w.World) -> dict[str, Any]:
         "aweme_ids": [a.aweme_id for a in world.accounts],
         "dwell_conversion": _dwell(sessions),
         "viewer_experiment": _viewer_experiment(world, main, sessions),
+        "null_experiment": _null_experiment(world, main),
         "switchback_experiment": _switchback(world, main, sessions),
         "roas": _roas(world, sessions),
         "repurchase": _repurchase(world, sessions),
@@ -105,24 +106,70 @@ def _viewer_experiment(world: w.World, acc: w.Account, sessions: list[w.Session]
 
         lift = float(p_any(p_b).mean() / p_any(p_a).mean() - 1.0)
     return {
-        "unit": "viewer",
-        "aweme_id": acc.aweme_id,
-        "start_date": start.isoformat(),
-        "end_date": end.isoformat(),
-        "variant_column": "variant",
-        "arms": ["A", "B"],
-        "planned_split": [0.5, 0.5],
+        **_viewer_design(world, acc, start, end),
         "assignment": "stable hash of the viewer id; a viewer keeps the arm across visits",
         "metrics": {
             "conversion": {
-                "definition": "share of viewers with at least one paid visit in the window",
+                "definition": VIEWER_METRIC_DEFINITIONS["conversion"],
                 "planted_multiplier_per_visit": mult,
                 "expected_lift": None if lift is None else round(lift, 4),
             },
             "watch_seconds": {
-                "definition": "total watch seconds per viewer in the window",
+                "definition": VIEWER_METRIC_DEFINITIONS["watch_seconds"],
                 "expected_lift": 0.0,
             },
+        },
+    }
+
+
+# The per-viewer metrics of a viewer-randomized test (livekit's viewer_units computes them).
+VIEWER_METRIC_DEFINITIONS = {
+    "conversion": "share of viewers with at least one paid visit in the window",
+    "click": "share of viewers with at least one product click in the window",
+    "watch_seconds": "total watch seconds per viewer in the window",
+    "gmv_per_viewer": "total paid amount per viewer in the window (yuan)",
+    "visits": "visits per viewer in the window",
+}
+
+
+def _viewer_design(world: w.World, acc: w.Account, start: date, end: date) -> dict[str, Any]:
+    """What a viewer-randomized experiment of the main account in [start, end] shares: its
+    unit, arms and split, and its pre-period (every earlier day of the world's history, where
+    the same hashed viewers watched: the CUPED covariates; None when the history starts at or
+    after ``start``)."""
+    pre_end = start - timedelta(days=1)
+    pre = (
+        {"start_date": world.first_day.isoformat(), "end_date": pre_end.isoformat()}
+        if world.first_day <= pre_end
+        else None
+    )
+    return {
+        "unit": "viewer",
+        "aweme_id": acc.aweme_id,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "pre_period": pre,
+        "variant_column": "variant",
+        "arms": ["A", "B"],
+        "planned_split": [0.5, 0.5],
+    }
+
+
+def _null_experiment(world: w.World, acc: w.Account) -> dict[str, Any]:
+    """The viewer-randomized experiment with no effect: its arms change nothing in the model
+    (World.null_variant_of), so every metric's expected lift is exactly 0."""
+    hi, lo = w.NULL_EXPERIMENT_DAYS
+    start, end = world.today - timedelta(days=hi), world.today - timedelta(days=lo)
+    return {
+        **_viewer_design(world, acc, start, end),
+        "assignment": (
+            "stable hash of the viewer id with its own salt (independent of the "
+            "viewer_experiment's arms); a viewer keeps the arm across visits; the arms change "
+            "nothing (a null experiment, for false-positive checks)"
+        ),
+        "metrics": {
+            name: {"definition": text, "expected_lift": 0.0}
+            for name, text in VIEWER_METRIC_DEFINITIONS.items()
         },
     }
 

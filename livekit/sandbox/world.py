@@ -13,7 +13,7 @@ The causal model (what the published truths refer to):
 * arrivals per minute ~ Poisson(base x time-of-day x weekday x season x in-show shape x noise)
 * dwell ~ mixture of three log-normals (swipers, browsers, stayers) by traffic source
 * P(pay) = pi_session x RR^[dwell > 180 s] x (viewer-experiment lift if in arm B) x festival
-  x the province's conversion multiplier; a payer always clicked; a non-payer clicks with a
+  x the province's conversion multiplier (the null experiment's arms change nothing); a payer always clicked; a non-payer clicks with a
   "browse" probability kappa (x the switchback lift in arm B); a clicker always saw a
   product, others see one with a probability that grows with dwell.
 * the clicked product: at click time t, a payer picks lineup product j with probability
@@ -60,6 +60,11 @@ REPURCHASE_WINDOW_S = 7 * 86400
 
 # Relative positions (days before today) of the planted events.
 VIEWER_EXPERIMENT_DAYS = (40, 27)  # inclusive range: today-40 .. today-27
+# A viewer-randomized experiment with no effect at all (false-positive checks): the main
+# account's viewers get arms from a hash of their own (independent of the planted experiment's)
+# and nothing else changes. It shares its dates with the switchback, whose session-level click
+# effect is the same in both of its arms.
+NULL_EXPERIMENT_DAYS = (24, 11)
 SWITCHBACK_DAYS = (24, 11)
 VIEWER_DROP_DAY = 2
 STOCKOUT_DAY = 6
@@ -260,7 +265,7 @@ class Visits:
     shared: np.ndarray
     followed: np.ndarray
     interact_s: np.ndarray
-    variant: np.ndarray  # -1 none, 0 A, 1 B (viewer experiment)
+    variant: np.ndarray  # -1 none, 0 A, 1 B (viewer experiment, or the null experiment)
     p_pay: np.ndarray  # the model's probabilities, for truths
     p_click: np.ndarray
 
@@ -471,6 +476,20 @@ class World:
         mixed = (viewer.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64(self.seed)
         return ((mixed >> np.uint64(29)) & np.uint64(1)).astype(np.int8)
 
+    def null_variant_of(self, viewer: np.ndarray) -> np.ndarray:
+        """Arm of the null experiment: another stable hash of the viewer id, salted apart from
+        :meth:`variant_of` so that the two experiments' arms are independent.
+
+        SplitMix64's finalizer (Steele, Lea and Flood 2014), written out because it is three
+        vectorised lines; its top bit is the arm. No random stream is drawn."""
+        salt = np.uint64(_stable_int("null-experiment", self.seed))
+        with np.errstate(over="ignore"):
+            z = viewer.astype(np.uint64) + salt
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        return (z >> np.uint64(63)).astype(np.int8)
+
     # ---- calendar --------------------------------------------------------------------
     def days(self) -> list[date]:
         return [self.first_day + timedelta(days=i) for i in range(self.history_days + 1)]
@@ -483,6 +502,10 @@ class World:
 
     def in_viewer_experiment(self, d: date) -> bool:
         hi, lo = VIEWER_EXPERIMENT_DAYS
+        return lo <= self.day_offset(d) <= hi
+
+    def in_null_experiment(self, d: date) -> bool:
+        hi, lo = NULL_EXPERIMENT_DAYS
         return lo <= self.day_offset(d) <= hi
 
     def in_switchback(self, d: date) -> bool:
@@ -788,14 +811,21 @@ def _simulate_session(world: World, account: Account, d: date, slot: str) -> Ses
 
     viewer = world.population.sample(rng, n)
     in_vx = account.index == 0 and world.in_viewer_experiment(d)
-    variant = world.variant_of(viewer) if in_vx else np.full(n, -1, dtype=np.int8)
+    in_null = account.index == 0 and world.in_null_experiment(d)
+    if in_vx:
+        variant = world.variant_of(viewer)
+    elif in_null:  # arms only: nothing below depends on them
+        variant = world.null_variant_of(viewer)
+    else:
+        variant = np.full(n, -1, dtype=np.int8)
     switchback = int(rng.random() < 0.5) if (account.index == 0 and world.in_switchback(d)) else -1
 
     # conversion model
     pi = 0.0105 * conv_season * float(rng.lognormal(0.0, 0.12))
     kappa = 0.055 * float(rng.lognormal(0.0, 0.1))
     p_pay = pi * np.where(observed > DWELL_THRESHOLD_S, DWELL_RISK_RATIO, 1.0)
-    p_pay = p_pay * np.where(variant == 1, 1.0 + VIEWER_EXPERIMENT_LIFT, 1.0)
+    if in_vx:  # the planted lift; the null experiment's arm B has none
+        p_pay = p_pay * np.where(variant == 1, 1.0 + VIEWER_EXPERIMENT_LIFT, 1.0)
     p_pay = p_pay * world.province_conversion[world.population.province[viewer]]
     p_pay = np.minimum(p_pay, 0.95)
     k_eff = kappa * (SWITCHBACK_CLICK_MULTIPLIER if switchback == 1 else 1.0)

@@ -30,6 +30,9 @@ class Dataset:
     schema: Mapping[str, pl.DataType]  # stored columns (the ``date`` partition column excluded)
     key: tuple[str, ...]  # columns that identify a row within the dataset
     source: str  # where the rows come from (endpoint), for users and docs
+    # Bumped when the rows a sync writes change with the same columns (part of the partition's
+    # schema tag, livekit.ingest.plan.schema_tag): partitions synced before are fetched again.
+    revision: int = 0
 
 
 # Metric fields requested from each endpoint, with their types. Order is the column order.
@@ -387,6 +390,8 @@ VIEWERS = Dataset(
     VIEWERS_SCHEMA,
     ("room_id", "viewer_id", "enter_time"),  # not unique: a viewer may re-enter within a second
     "观众明细导出文件（livekit import viewers）",
+    # 1: the sandbox's export carries the null experiment's arms (variant, 24..11 days back)
+    revision=1,
 )
 
 # ---- published by the sandbox only (a sandbox sync writes it) ---------------------------------
