@@ -5,6 +5,7 @@ charts (their unit tests with them)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,7 +18,8 @@ import vl_convert as vlc
 
 import livekit
 from livekit.analysis import experiment as ex
-from livekit.analysis.abtest import MIN_UNITS_PER_ARM, compare_proportions
+from livekit.analysis.abtest import MIN_UNITS_PER_ARM, compare_means, compare_proportions
+from livekit.analysis.bayes import bayesian_proportions
 from livekit.charts.style import GOOD, NEUTRAL
 from livekit.pages import Period, ab_test
 from livekit.source import Kit
@@ -275,6 +277,19 @@ def test_session_arms_given_as_a_parameter(kit: Kit, session_page: ab_test.AbTes
         ({"correction": "bonferroni"}, "未知的多重比较校正方法"),
         ({"metrics": []}, "metrics 不能为空"),
         ({"unit": "session", "metrics": ["conversion_rate"]}, "按场次分析时未知的指标"),
+        ({"engine": "bayes"}, "未知的分析引擎"),
+        ({"sequential": "yes"}, "sequential 须为 true 或 false"),
+        ({"sequential_tuning": -1}, "sequential_tuning"),
+        ({"covariate": "pre"}, "covariate 只能是 none"),
+        ({"pre_period_days": 0}, "pre_period_days 须为 1 到 365"),
+        ({"pre_period_days": True}, "pre_period_days"),
+        ({"engine": "bayesian", "sequential": True}, "贝叶斯引擎请用 sequential: false"),
+        (
+            {"unit": "session", "covariate": "pre_period"},
+            "covariate: pre_period 只支持按观众随机.*请改用 covariate: none",
+        ),
+        ({"unit": "session", "metrics": ["click"], "sequential": True}, "sequential: false"),
+        ({"unit": "session", "metrics": ["click"], "engine": "bayesian"}, "engine: frequentist"),
     ],
 )
 def test_parameter_mistakes_read_nothing(
@@ -551,3 +566,195 @@ def test_lift_chart_leaves_out_undefined_lifts_and_takes_a_title() -> None:
 def test_lift_legend_speaks_like_the_results_table() -> None:
     for code, text in ab_test.VERDICT_TEXT.items():
         assert ab_test.VERDICT_LEGEND[code][0] == text
+
+
+# ---- engines, sequential and CUPED on the sandbox ------------------------------------------------
+def _table(section: Any) -> tuple[list[str], dict[str, dict[str, str]]]:
+    [html] = [p for p in section if not isinstance(p, str | alt.TopLevelMixin)]
+    header, *rows = table_rows(html)
+    return header, {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+
+
+def _arm(units: pl.DataFrame, arm: str, column: str) -> pl.Series:
+    return units.filter(pl.col("arm") == arm).get_column(column).cast(pl.Float64)
+
+
+@pytest.fixture(scope="module")
+def bayes_page(kit: Kit, viewer_page: ab_test.AbTestPage) -> ab_test.AbTestPage:
+    return ab_test.build(
+        kit,
+        experiment_start=viewer_page.period.first,
+        experiment_end=viewer_page.period.last,
+        metrics=["conversion", "click", "watch_seconds"],
+        engine="bayesian",
+    )
+
+
+def test_bayesian_page_shows_chance_to_win_and_risks(bayes_page: ab_test.AbTestPage) -> None:
+    report = bayes_page.report
+    assert bayes_page.viewers is not None
+    units = bayes_page.viewers.units
+    a, b = _arm(units, "A", "converted"), _arm(units, "B", "converted")
+    direct = bayesian_proportions(int(a.sum()), a.len(), int(b.sum()), b.len())
+    assert report.bayes["conversion"] == direct
+    section = bayes_page.differences()
+    header, rows = _table(section)
+    assert header == [c.label for c in ab_test.BAYES_RESULTS_TABLE.columns]
+    assert "p 值" not in header
+    row = rows[report.metrics["conversion"].label]
+    assert row["B 胜出的概率"] == format_percent(direct.chance_to_win, 1)
+    assert row["选 A 的风险"] == format_percent(direct.risk_a, 2)
+    assert row["选 B 的风险"] == format_percent(direct.risk_b, 2)
+    low, high = (format_percent(x, 1, signed=True) for x in direct.lift_ci)
+    assert row["可信区间"] == f"{low} ~ {high}"
+    assert row["结论"] == ab_test.BAYES_VERDICT_TEXT[report.verdicts["conversion"]]
+    text = section.markdown
+    for words in (
+        "B 胜出的概率",
+        "选 B 的风险 / 选 A 的风险",
+        "选错时平均损失的相对提升",
+        "可信区间",
+    ):
+        assert words in text
+    assert "多重比较" in text  # says that no correction is made
+    [chart] = section.charts
+    spec = chart.to_dict()
+    legend = {t for t, _ in ab_test.BAYES_VERDICT_LEGEND.values()}
+    [data] = [v for v in spec["datasets"].values() if v and "verdict" in v[0]]
+    assert {r["conclusion"] for r in data} <= legend
+    assert "可信区间" in spec["title"]["subtitle"]
+    conclusion = bayes_page.conclusion().markdown
+    assert f"B 胜出的概率 {format_percent(direct.chance_to_win, 1)}" in conclusion
+    assert f"选 B 的风险 {format_percent(direct.risk_b, 2)}" in conclusion
+
+
+def test_sequential_page_says_the_interval_is_always_valid(
+    kit: Kit, viewer_page: ab_test.AbTestPage
+) -> None:
+    page = ab_test.build(
+        kit,
+        experiment_start=viewer_page.period.first,
+        experiment_end=viewer_page.period.last,
+        metrics=["conversion", "click", "watch_seconds"],
+        sequential=True,
+        sequential_tuning=8000,
+    )
+    assert page.viewers is not None
+    units = page.viewers.units
+    a, b = _arm(units, "A", "converted"), _arm(units, "B", "converted")
+    direct = compare_proportions(
+        int(a.sum()), a.len(), int(b.sum()), b.len(), sequential=True, sequential_tuning=8000
+    )
+    assert page.report.comparisons["conversion"] == direct
+    text = page.differences().markdown
+    assert "“始终有效”" in text
+    assert "每天看也不会增加误判" in text
+    assert "代价是区间更宽" in text
+    assert "N* = 8,000" in text
+    header, _ = _table(page.differences())
+    assert header == [c.label for c in ab_test.RESULTS_TABLE.columns]
+    for name in ("conversion", "click", "watch_seconds"):
+        fixed = viewer_page.report.comparisons[name].lift_ci
+        always = page.report.comparisons[name].lift_ci
+        assert always[1] - always[0] > fixed[1] - fixed[0]  # the price of peeking safely
+    assert "始终有效区间" in page.conclusion().markdown
+
+
+@pytest.fixture(scope="module")
+def cuped_page(kit: Kit, viewer_page: ab_test.AbTestPage) -> ab_test.AbTestPage:
+    # a week of pre-period keeps the sync short
+    return ab_test.build(
+        kit,
+        experiment_start=viewer_page.period.first,
+        experiment_end=viewer_page.period.last,
+        metrics=["conversion", "watch_seconds"],
+        covariate="pre_period",
+        pre_period_days=7,
+    )
+
+
+def test_cuped_page_reads_the_pre_period_and_says_what_it_gained(
+    kit: Kit, cuped_page: ab_test.AbTestPage, viewer_page: ab_test.AbTestPage
+) -> None:
+    page, report = cuped_page, cuped_page.report
+    pre = page.pre_period
+    assert pre is not None
+    assert (pre.first, pre.last) == (
+        page.period.first - timedelta(days=7),
+        page.period.first - timedelta(days=1),
+    )
+    assert pre.note is None  # the sandbox kit synced those days too
+    # the covariate straight from the stored export: each viewer's watch seconds before
+    raw = kit.load("viewers", pre.first, pre.last)
+    before = raw.group_by("viewer_id").agg(
+        (pl.col("leave_time") - pl.col("enter_time")).dt.total_seconds().sum().alias("pre")
+    )
+    assert page.viewers is not None
+    units = page.viewers.units.join(before, on="viewer_id", how="left").with_columns(
+        pl.col("pre").fill_null(0).cast(pl.Float64)
+    )
+    seen = units.filter(pl.col("viewer_id").is_in(raw["viewer_id"].implode())).height
+    assert page.pre_seen == seen
+    design = page.design().markdown
+    assert f"**{pre.first} 至 {pre.last}**（实验开始前 7 天）" in design
+    assert f"中有 {format_count(seen)} 位" in design
+    direct = compare_means(
+        _arm(units, "A", "watch_seconds"),
+        _arm(units, "B", "watch_seconds"),
+        covariate_a=_arm(units, "A", "pre"),
+        covariate_b=_arm(units, "B", "pre"),
+    )
+    c = report.comparisons["watch_seconds"]
+    assert c.theta == pytest.approx(direct.theta, rel=1e-9)
+    assert c.lift_ci == pytest.approx(direct.lift_ci, rel=1e-9)
+    vr = c.variance_reduction
+    assert vr > 0
+    plain = viewer_page.report.comparisons["watch_seconds"].lift_ci
+    assert c.lift_ci[1] - c.lift_ci[0] < plain[1] - plain[0]
+    text = page.differences().markdown
+    label = report.metrics["watch_seconds"].label
+    assert (
+        f"{label}：用实验前 7 天同一指标做了回归调整，方差减少 {format_percent(vr, 1)}，"
+        f"相当于多了 {format_percent(vr / (1 - vr), 1)} 的样本" in text
+    )
+    header, rows = _table(page.differences())
+    assert "方差减少（CUPED）" in header
+    assert rows[label]["方差减少（CUPED）"] == format_percent(vr, 1)
+    frame = page.results
+    assert frame.filter(pl.col("metric") == "watch_seconds")["theta"][0] == c.theta
+
+
+def test_pre_period_notes_say_when_days_are_missing() -> None:
+    note = "注意：09-01 至 09-03 的数据尚未同步完整，本报告相应部分为不完整数据。"
+    coverage: Any = SimpleNamespace(note=note)
+    text = ab_test.pre_period_notes(Period(FIRST, LAST, coverage), 30, (60, 40))
+    assert "实验开始前 14 天" in text
+    assert "100 位观众中有 30 位（30.0%）" in text
+    assert f"⚠️ 实验前数据不完整：{note}" in text
+    assert "不影响结论的正确性" in text
+
+
+def test_a_live_kit_without_pre_period_viewers(
+    tmp_path: Path, kit: Kit, viewer_page: ab_test.AbTestPage
+) -> None:
+    """Live data with the experiment's viewers but nothing before it: one Chinese line."""
+    from livekit.viewers import VIEWERS_SCHEMA, import_viewers_frame
+
+    live = livekit.open(home=tmp_path / "home")
+    day = viewer_page.period.first  # synced by the fixture
+    first = kit.load("viewers", day, day).select(list(VIEWERS_SCHEMA))
+    assert first.height
+    import_viewers_frame(live.store, first, meta={"fetched_at": "2026-01-01T00:00:00+08:00"})
+    plain = ab_test.build(live, experiment_start=day, experiment_end=day)
+    assert plain.report.observed[0] > 0  # the experiment itself is there
+    with pytest.raises(LivekitError, match=r"实验开始前 28 天.*没有观众明细") as info:
+        ab_test.build(
+            live,
+            experiment_start=day,
+            experiment_end=day,
+            covariate="pre_period",
+        )
+    message = str(info.value)
+    assert "\n" not in message
+    assert "livekit import viewers" in message
+    assert "covariate 设为 none" in message

@@ -8,7 +8,7 @@ can the answer be trusted?
 
     page = ab_test.build(livekit.open("sandbox"), experiment_start="40_days_ago",
                          experiment_end="27_days_ago", unit="viewer")
-    page.design()        # the period, the randomized units, the metrics (指标说明与分组)
+    page.design()        # the period, the units, the metrics, the method (指标说明与分组)
     page.split()         # the sample-ratio check (一、分组比例检查)
     page.differences()   # every metric: the table and the lift chart (二、各指标的差异)
     page.conclusion()    # a verdict per metric and what to do (三、结论)
@@ -19,7 +19,14 @@ or by session (``unit="session"``, a switchback: each show's arm comes from the
 ``session_arms`` parameter, or on the sandbox from the ``session_arms`` dataset it publishes).
 The numbers come from :func:`livekit.analysis.experiment.analyse_experiment`, run once in
 :func:`build`; this module words and formats them. The lift chart draws the analysis's verdict
-(decided on multiplicity-adjusted p-values), never a decision of its own.
+(decided on multiplicity-adjusted p-values, or on the chance to win), never a decision of its
+own.
+
+Options, as GrowthBook offers them, each said in Chinese where the results are read:
+``engine="bayesian"`` (chance to win, the risk of choosing A or B, credible intervals),
+``sequential=True`` (always-valid intervals, safe to look at every day; viewer tests) and
+``covariate="pre_period"`` (CUPED: each viewer's same metric over the ``pre_period_days`` days
+before ``experiment_start``, read through the kit like the experiment's own days; viewer tests).
 """
 
 from __future__ import annotations
@@ -27,13 +34,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import polars as pl
 
-from livekit.analysis.abtest import MIN_UNITS_PER_ARM
+from livekit.analysis.abtest import DEFAULT_SEQUENTIAL_TUNING, MIN_UNITS_PER_ARM
 from livekit.analysis.experiment import (
+    CHANCE_TO_WIN_THRESHOLD,
     ExperimentMetric,
     ExperimentReport,
     Unit,
@@ -42,11 +50,13 @@ from livekit.analysis.experiment import (
     analyse_experiment,
     arms_frame,
     check_correction,
+    check_options,
     check_unit,
     resolve_metrics,
     results_frame,
     session_units,
     viewer_units,
+    with_pre_period,
 )
 from livekit.charts import Column, HtmlTable, TableSpec, table
 from livekit.charts.style import BAD, GOOD, NEUTRAL
@@ -60,7 +70,12 @@ if TYPE_CHECKING:
     from livekit.source import Kit
 
 __all__ = [
+    "BAYES_RESULTS_TABLE",
+    "BAYES_VERDICT_LEGEND",
+    "BAYES_VERDICT_TEXT",
+    "CORRECTIONS",
     "CORRECTION_NAMES",
+    "COVARIATES",
     "PLAN_TABLE",
     "RESULTS_TABLE",
     "UNIT_NAMES",
@@ -68,15 +83,20 @@ __all__ = [
     "VERDICT_TEXT",
     "AbTestPage",
     "build",
+    "check_covariate",
+    "check_pre_period_days",
     "choose_session_arms",
     "conclusion_markdown",
     "format_diff",
     "format_metric_value",
     "format_p",
     "lift_chart",
+    "method_markdown",
     "method_note",
     "plan_table",
+    "pre_period_notes",
     "results_cells",
+    "results_spec",
     "results_table",
     "sample_size_markdown",
     "session_notes",
@@ -87,6 +107,14 @@ __all__ = [
 ]
 
 UNIT_NAMES: dict[str, str] = {"viewer": "观众", "session": "场次"}
+
+# The covariate parameter: "none" or "pre_period" (CUPED on the days before the experiment).
+COVARIATES: dict[str, str] = {
+    "none": "不调整",
+    "pre_period": "用实验前同一指标做回归调整（CUPED）",
+}
+MAX_PRE_PERIOD_DAYS = 365
+CORRECTIONS = ("holm", "bh")
 
 CORRECTION_NAMES: dict[str, str] = {
     "holm": "Holm 校正（控制至少错一个的概率）",
@@ -111,6 +139,19 @@ VERDICT_LEGEND: dict[str, tuple[str, str]] = {
     "error": ("无法判断", "#bbbbbb"),
 }
 
+# The Bayesian verdicts (from the chance to win, livekit.analysis.experiment.bayes_verdict).
+_WIN = f"{CHANCE_TO_WIN_THRESHOLD:.0%}"
+BAYES_VERDICT_TEXT: dict[str, str] = {
+    "srm": VERDICT_TEXT["srm"],
+    "up": f"B 组更好（胜出概率 ≥ {_WIN}）",
+    "down": f"B 组更差（胜出概率 ≤ {1 - CHANCE_TO_WIN_THRESHOLD:.0%}）",
+    "none": "还不能确定哪组更好",
+}
+BAYES_VERDICT_LEGEND: dict[str, tuple[str, str]] = {
+    code: (BAYES_VERDICT_TEXT.get(code, text), colour)
+    for code, (text, colour) in VERDICT_LEGEND.items()
+}
+
 PARAMETER_ARMS = "参数 session_arms"  # where the session arms came from
 PUBLISHED_ARMS = "沙盒公布的实验排期"
 
@@ -131,8 +172,33 @@ RESULTS_TABLE = TableSpec(
 )
 
 
+# The Bayesian results table (engine = "bayesian"): the cells of results_cells.
+BAYES_RESULTS_TABLE = TableSpec(
+    (
+        Column("label", "指标"),
+        Column("a", "A 组"),
+        Column("b", "B 组"),
+        Column("lift", "相对提升（后验均值）"),
+        Column("lift_range", "可信区间"),
+        Column("chance_to_win", "B 胜出的概率"),
+        Column("risk_a", "选 A 的风险"),
+        Column("risk_b", "选 B 的风险"),
+        Column("verdict", "结论"),
+    )
+)
+_CUPED_COLUMN = Column("variance_reduction", "方差减少（CUPED）")
+
+
 def _signed_percent(value: float) -> str:
     return format_percent(value, 1, signed=True)
+
+
+def _risk(value: float) -> str:
+    return format_percent(value, 2)
+
+
+def _share(value: float) -> str:
+    return format_percent(value, 1)
 
 
 def _rate(value: float) -> str:
@@ -281,56 +347,167 @@ def srm_markdown(report: ExperimentReport) -> str:
 
 # ---- the differences --------------------------------------------------------------------------------
 def method_note(report: ExperimentReport) -> str:
-    """One sentence on the interval level and the multiplicity correction."""
+    """One sentence on the interval level and the multiplicity correction (frequentist), or
+    on the credible interval and the chance-to-win rule (Bayesian)."""
+    level = f"{1 - report.alpha:.0%}"
+    if report.engine == "bayesian":
+        return (
+            f"区间为 {level} 可信区间；B 胜出的概率达到 {_WIN} 判为 B 更好，"
+            f"不超过 {1 - CHANCE_TO_WIN_THRESHOLD:.0%} 判为 B 更差。"
+        )
     name = CORRECTION_NAMES.get(report.correction, report.correction)
+    kind = "“始终有效”的置信区间" if report.sequential else "置信区间"
     return (
-        f"区间为 {1 - report.alpha:.0%} 置信区间；多个指标同时检验，使用 {name}，"
+        f"区间为 {level} {kind}；多个指标同时检验，使用 {name}，"
         f"校正后 p 值小于 {report.alpha} 才算显著。"
     )
+
+
+def _engine_markdown(report: ExperimentReport) -> str:
+    level = f"{1 - report.alpha:.0%}"
+    if report.engine == "bayesian":
+        prior = report.prior
+        model = (
+            "相对提升上用 GrowthBook 默认的平坦先验，结果完全由数据决定"
+            if prior is None
+            else f"相对提升上用正态先验：均值 {prior.mean:+.1%}、标准差 {math.sqrt(prior.variance):.1%}"
+        )
+        return "\n".join(
+            [
+                f"本报告用**贝叶斯**方法（GrowthBook 的效应模型，{model}）回答“B 比 A 好的可能性有多大、选错了会损失多少”：",
+                "- **B 胜出的概率**：根据已有数据，B 组真实值高于 A 组的概率。"
+                f"达到 {_WIN} 判为 B 更好，不超过 {1 - CHANCE_TO_WIN_THRESHOLD:.0%} 判为 B 更差；",
+                "- **选 B 的风险 / 选 A 的风险**：如果选了 B（或 A）而它其实更差，平均会损失多少，"
+                "用相对提升表示（选错时平均损失的相对提升，按可能性加权；选对时损失记 0）。"
+                "风险已经小到可以接受时，就可以放心决定；",
+                f"- **可信区间**：真实的相对提升有 {level} 的概率落在这个区间里。",
+                "贝叶斯结果不做多重比较校正（与 GrowthBook 一致）：同时看的指标越多，越可能有某个指标碰巧胜出概率很高。",
+            ]
+        )
+    if report.sequential:
+        return (
+            f"本报告用**序贯检验**（GrowthBook 的“始终有效”置信区间，调节参数 N* = "
+            f"{report.sequential_tuning:,.0f}）：区间和 p 值“始终有效”——每天看也不会增加误判，"
+            f"无论看多少次、什么时候停下，把没有差别的实验判为显著的概率都不超过 {report.alpha:.0%}。"
+            "代价是区间更宽（两组合计样本量在 N* 附近时最窄）。适合实验还在进行、每天都要看结果的时候。"
+        )
+    return (
+        "p 值是“如果两组其实没有差别，碰巧看到这么大（或更大）差异的概率”；"
+        f"区间是真实差异的合理范围（{level} 置信区间）。"
+        "这是固定样本量的检验：只在实验结束时看一次才有效；实验中途天天看、一显著就停，"
+        "误判的概率会成倍增加。要每天看结果，请用 sequential: true（始终有效的区间）。"
+    )
+
+
+def _cuped_markdown(report: ExperimentReport, pre_period_days: int | None) -> str | None:
+    if not report.covariate:
+        return None
+    days = f" {pre_period_days} 天" if pre_period_days else ""
+    lines = [
+        f"**实验前数据调整（CUPED）**：用实验前{days}每位观众自己的同一指标做了回归调整"
+        "（GrowthBook 的做法，两组共用一个系数）。实验前的行为能预测实验中的行为，"
+        "扣掉这部分可以预测的波动，区间变窄；分组是随机的，估计的仍是同一个提升。"
+    ]
+    for n, vr in _variance_reductions(report).items():
+        label = report.metrics[n].label
+        if not math.isfinite(vr):
+            lines.append(f"- {label}：无法调整（数据不足），按未调整的结果计算。")
+        elif vr > 0:
+            more = vr / (1 - vr) if vr < 1 else math.inf
+            lines.append(
+                f"- {label}：用实验前{days}同一指标做了回归调整，方差减少 {_share(vr)}，"
+                f"相当于多了 {_share(more)} 的样本。"
+            )
+        else:
+            lines.append(
+                f"- {label}：实验前的数据几乎预测不了这个指标，方差没有减少（{_share(vr)}），"
+                "结果与不调整时基本相同。"
+            )
+    return "\n".join(lines)
+
+
+def _variance_reductions(report: ExperimentReport) -> dict[str, float]:
+    if report.engine == "bayesian":
+        return {n: b.variance_reduction for n, b in report.bayes.items()}
+    return {n: c.variance_reduction for n, c in report.comparisons.items()}
+
+
+def method_markdown(report: ExperimentReport, pre_period_days: int | None = None) -> str:
+    """What each result of the chosen engine means (p-value and interval; the always-valid
+    interval; chance to win, risk and credible interval), how intervals are read, and with
+    CUPED how much variance the pre-period removed per metric (Chinese Markdown)."""
+    parts = [_engine_markdown(report), method_note(report)]
+    cuped = _cuped_markdown(report, pre_period_days)
+    if cuped is not None:
+        parts.append(cuped)
+    return "\n\n".join(parts)
 
 
 def verdict_text(report: ExperimentReport, name: str) -> str:
     """The verdict on metric ``name`` in words (why, when it could not be judged)."""
     code: VerdictCode = report.verdicts[name]
     if code == "error":
-        return f"无法判断：{report.comparisons[name].error_message}"
-    return VERDICT_TEXT[code]
+        b = report.bayes.get(name)
+        reason = b.error_message if b is not None else report.comparisons[name].error_message
+        return f"无法判断：{reason}"
+    return (BAYES_VERDICT_TEXT if report.engine == "bayesian" else VERDICT_TEXT)[code]
+
+
+def results_spec(report: ExperimentReport) -> TableSpec:
+    """The results table's columns for the report's engine (with CUPED, the variance removed)."""
+    spec = BAYES_RESULTS_TABLE if report.engine == "bayesian" else RESULTS_TABLE
+    if report.covariate:
+        return TableSpec((*spec.columns[:-1], _CUPED_COLUMN, spec.columns[-1]))
+    return spec
 
 
 def results_cells(report: ExperimentReport) -> pl.DataFrame:
     """One row per metric, every cell formatted for the merchant (the columns of
-    :data:`RESULTS_TABLE`): values in the metric's unit, differences of rates in percentage
-    points, lifts in percent, intervals as "low ~ high", p-values, the verdict."""
+    :func:`results_spec`: :data:`RESULTS_TABLE`, or :data:`BAYES_RESULTS_TABLE` for the
+    Bayesian engine, with the variance removed by CUPED when it ran): values in the metric's
+    unit, differences of rates in percentage points, lifts in percent, intervals as "low ~
+    high", p-values or chance to win and risks, the verdict."""
     rows = []
     for n, c in report.comparisons.items():
         m = report.metrics[n]
-        rows.append(
-            {
-                "label": m.label,
-                "a": format_metric_value(m, c.mean_a),
-                "b": format_metric_value(m, c.mean_b),
-                "diff": format_diff(m, c.diff),
-                "diff_range": _range(format_diff(m, c.diff_ci[0]), format_diff(m, c.diff_ci[1])),
-                "lift": _signed_percent(c.lift),
-                "lift_range": _range(_signed_percent(c.lift_ci[0]), _signed_percent(c.lift_ci[1])),
-                "p_value": format_p(c.p_value),
-                "adjusted_p": format_p(report.adjusted.get(n)),
-                "verdict": verdict_text(report, n),
+        b = report.bayes.get(n)
+        cells = {
+            "label": m.label,
+            "a": format_metric_value(m, c.mean_a),
+            "b": format_metric_value(m, c.mean_b),
+            "diff": format_diff(m, c.diff),
+            "diff_range": _range(format_diff(m, c.diff_ci[0]), format_diff(m, c.diff_ci[1])),
+            "lift": _signed_percent(c.lift),
+            "lift_range": _range(_signed_percent(c.lift_ci[0]), _signed_percent(c.lift_ci[1])),
+            "p_value": format_p(c.p_value),
+            "adjusted_p": format_p(report.adjusted.get(n)),
+            "verdict": verdict_text(report, n),
+            "variance_reduction": _share(
+                c.variance_reduction if b is None else b.variance_reduction
+            ),
+        }
+        if b is not None:
+            cells |= {
+                "lift": _signed_percent(b.lift),
+                "lift_range": _range(_signed_percent(b.lift_ci[0]), _signed_percent(b.lift_ci[1])),
+                "chance_to_win": _share(b.chance_to_win),
+                "risk_a": _risk(b.risk_a),
+                "risk_b": _risk(b.risk_b),
             }
-        )
+        rows.append({col.name: cells[col.name] for col in results_spec(report).columns})
     return pl.DataFrame(rows, schema=dict.fromkeys(rows[0], pl.String))
 
 
 def results_table(report: ExperimentReport) -> HtmlTable:
     """The results table: one row per metric (every header and cell escaped)."""
-    return table(results_cells(report), RESULTS_TABLE)
+    return table(results_cells(report), results_spec(report))
 
 
-def _lift_subtitle(rows: pl.DataFrame) -> str:
+def _lift_subtitle(rows: pl.DataFrame, kind: str = "置信区间") -> str:
     levels = rows.get_column("ci_level").unique().to_list() if "ci_level" in rows.columns else []
     level = f" {levels[0]:.0%}" if len(levels) == 1 and levels[0] is not None else ""
     text = (
-        f"点为相对提升，横线为{level} 置信区间（单个指标、未做多重比较校正）；"
+        f"点为相对提升，横线为{level} {kind}（单个指标、未做多重比较校正）；"
         "颜色是多重比较校正后的结论，与上表一致"
     )
     excludes_zero = (pl.col("lift_low") > 0) | (pl.col("lift_high") < 0)
@@ -344,6 +521,7 @@ def lift_chart(
     *,
     title: str = "实验组相对对照组的提升",
     subtitle: str | None = None,
+    legend: Mapping[str, tuple[str, str]] = VERDICT_LEGEND,
 ) -> alt.LayerChart:
     """Forest plot: each metric's relative lift (B vs A) with its interval, coloured by the
     verdict the analysis reached.
@@ -352,7 +530,8 @@ def lift_chart(
     lift, lift_low, lift_high, verdict``; optional ``ci_level``). The colour is the
     ``verdict`` column (codes of :data:`VERDICT_LEGEND`), decided on multiplicity-adjusted
     p-values; the bars are the unadjusted intervals, and the default subtitle says so.
-    Metrics whose lift is undefined are left out.
+    Metrics whose lift is undefined are left out. ``legend`` maps the verdict codes to their
+    words and colours (:data:`BAYES_VERDICT_LEGEND` for the Bayesian engine).
     """
     import altair as alt
 
@@ -361,24 +540,24 @@ def lift_chart(
     from livekit.charts.style import WIDTH
 
     require(lifts, ["label", "lift", "lift_low", "lift_high", "verdict"], "lift_chart")
-    unknown = set(lifts.get_column("verdict").drop_nulls().to_list()) - set(VERDICT_LEGEND)
+    unknown = set(lifts.get_column("verdict").drop_nulls().to_list()) - set(legend)
     if unknown or lifts.get_column("verdict").null_count():
-        raise ValueError(f"lift_chart: verdicts must be one of {list(VERDICT_LEGEND)}")
+        raise ValueError(f"lift_chart: verdicts must be one of {list(legend)}")
     keep = ["label", "lift", "lift_low", "lift_high", "verdict"]
     keep += ["ci_level"] if "ci_level" in lifts.columns else []
     rows = lifts.select(keep).filter(pl.col("lift").is_not_null() & pl.col("lift").is_finite())
     rows = rows.with_columns(
         pl.col("verdict")
-        .replace_strict({code: text for code, (text, _) in VERDICT_LEGEND.items()})
+        .replace_strict({code: text for code, (text, _) in legend.items()})
         .alias("conclusion")
     )
-    present = [c for c in VERDICT_LEGEND if c in set(rows.get_column("verdict").to_list())]
+    present = [c for c in legend if c in set(rows.get_column("verdict").to_list())]
     color = alt.Color(
         "conclusion:N",
         title=None,
         scale=alt.Scale(
-            domain=[VERDICT_LEGEND[c][0] for c in present],
-            range=[VERDICT_LEGEND[c][1] for c in present],
+            domain=[legend[c][0] for c in present],
+            range=[legend[c][1] for c in present],
         ),
     )
     order = rows.get_column("label").to_list()
@@ -419,6 +598,18 @@ def summary_markdown(report: ExperimentReport) -> str:
     losers = [labels[n] for n, v in report.verdicts.items() if v == "down"]
     if report.srm.warning:
         return "**先解决分组比例问题，再看结果。**"
+    if report.engine == "bayesian":
+        if winners and not losers:
+            return (
+                f"**B 方案在 {'、'.join(winners)} 上更好的概率达到 {_WIN}，其他指标没有明显变差："
+                "可以考虑全量使用 B 方案。**"
+            )
+        if losers:
+            return f"**B 方案在 {'、'.join(losers)} 上更差的概率很大**：全量之前请权衡得失。"
+        return (
+            "**还没有指标分出胜负**：可以继续实验让胜出概率更明确；"
+            "如果选 B 的风险已经小到可以接受，也可以现在决定。"
+        )
     if winners and not losers:
         return f"**B 方案在 {'、'.join(winners)} 上显著更高，其他指标没有显著变差：可以考虑全量使用 B 方案。**"
     if losers:
@@ -428,6 +619,8 @@ def summary_markdown(report: ExperimentReport) -> str:
 
 def conclusion_markdown(report: ExperimentReport) -> str:
     """A bullet per metric (values, lift, adjusted p, verdict, warnings), then the summary."""
+    if report.engine == "bayesian":
+        return _bayes_conclusion(report)
     lines = []
     for n, c in report.comparisons.items():
         m = report.metrics[n]
@@ -438,7 +631,8 @@ def conclusion_markdown(report: ExperimentReport) -> str:
         )
         if math.isfinite(c.lift):
             interval = _range(_signed_percent(c.lift_ci[0]), _signed_percent(c.lift_ci[1]))
-            head += f"，B 组相对 A 组 {_signed_percent(c.lift)}（区间 {interval}）"
+            kind = "始终有效区间" if report.sequential else "区间"
+            head += f"，B 组相对 A 组 {_signed_percent(c.lift)}（{kind} {interval}）"
         p_adj = format_p(report.adjusted.get(n))
         head += f"，校正后 p {p_adj if p_adj.startswith('<') else '= ' + p_adj}。"
         text = verdict_text(report, n)
@@ -456,16 +650,65 @@ def conclusion_markdown(report: ExperimentReport) -> str:
     return "\n".join(lines) + "\n\n" + summary_markdown(report)
 
 
+def _bayes_conclusion(report: ExperimentReport) -> str:
+    lines = []
+    level = f"{1 - report.alpha:.0%}"
+    for n, b in report.bayes.items():
+        m = report.metrics[n]
+        code = report.verdicts[n]
+        head = (
+            f"**{m.label}**：A 组 {format_metric_value(m, b.mean_a)}，"
+            f"B 组 {format_metric_value(m, b.mean_b)}"
+        )
+        if math.isfinite(b.lift):
+            interval = _range(_signed_percent(b.lift_ci[0]), _signed_percent(b.lift_ci[1]))
+            head += (
+                f"，B 组相对 A 组 {_signed_percent(b.lift)}（{level} 可信区间 {interval}），"
+                f"B 胜出的概率 {_share(b.chance_to_win)}，"
+                f"选 B 的风险 {_risk(b.risk_b)}、选 A 的风险 {_risk(b.risk_a)}。"
+            )
+        else:
+            head += "。"
+        text = verdict_text(report, n)
+        if code == "up":
+            tail = f"→ **{text}**。选 B 万一选错，平均只损失 {_risk(b.risk_b)} 的相对提升。"
+        elif code == "down":
+            tail = f"→ **{text}**。选 B 万一选错，平均会损失 {_risk(b.risk_b)} 的相对提升。"
+        elif code == "none":
+            tail = (
+                f"→ **{text}**。胜出概率还没到 {_WIN}；"
+                "若两种选择的风险都已小到可以接受，选哪组差别不大，否则请继续实验。"
+            )
+        else:
+            tail = f"→ **{text}**。"
+        lines.append(f"- {head}{tail}")
+        lines += [f"  - {w}" for w in b.warnings]
+    return "\n".join(lines) + "\n\n" + summary_markdown(report)
+
+
 # ---- the sample size --------------------------------------------------------------------------------
 def sample_size_markdown(report: ExperimentReport) -> str:
     """The text of the sample-size section (the table itself is :func:`plan_table`)."""
     if report.plan_metric is not None:
         c = report.comparisons[report.plan_metric]
         label = report.metrics[report.plan_metric].label
-        return (
+        text = (
             f"以本次对照组的{label} {_rate(c.mean_a)} 为基线，"
-            f"在 {report.alpha} 的显著性水平下、以 80% 的把握检测出下表中的提升，每组需要的观众数："
+            f"在 {report.alpha} 的显著性水平下、以 80% 的把握检测出下表中的提升，每组需要的观众数"
+            "（按固定样本量的检验估算）："
         )
+        notes = []
+        if report.sequential:
+            notes.append("本报告用的是序贯检验：区间更宽，同样的把握要比表中多一些观众。")
+        if report.engine == "bayesian":
+            notes.append("贝叶斯实验可以把表中的观众数作为参考。")
+        vr = _variance_reductions(report).get(report.plan_metric, math.nan)
+        if report.covariate and math.isfinite(vr) and vr > 0:
+            notes.append(
+                f"用实验前数据调整后，{label}的方差减少了 {_share(vr)}，"
+                f"需要的观众约为表中的 {_share(1 - vr)}。"
+            )
+        return text if not notes else text + "\n\n" + "".join(notes)
     if report.unit == "session":
         a, b = report.observed
         return (
@@ -481,6 +724,65 @@ def plan_table(report: ExperimentReport) -> HtmlTable | None:
     return None if report.plan is None else table(report.plan, PLAN_TABLE)
 
 
+# ---- the pre-period --------------------------------------------------------------------------------
+def pre_period_notes(pre: Period, seen: int, observed: tuple[int, int]) -> str:
+    """The Chinese paragraph on the pre-period read for CUPED (and its coverage note)."""
+    total = sum(observed)
+    text = (
+        f"实验前数据（用于 CUPED 调整）：**{pre.first} 至 {pre.last}**（实验开始前 {pre.days} 天），"
+        f"本次实验的 {format_count(total)} 位观众中有 {format_count(seen)} 位"
+        f"（{format_percent(seen / total if total else math.nan, 1)}）在这段时间看过直播；"
+        "没看过的观众，实验前的指标按 0 计。"
+    )
+    if pre.note:
+        text += (
+            f"\n\n⚠️ 实验前数据不完整：{pre.note} 缺少的日子不影响结论的正确性，"
+            "只是调整的效果（方差减少）会小一些。"
+        )
+    return text
+
+
+def check_covariate(covariate: str, unit: Unit) -> bool:
+    """``covariate`` ("none" or "pre_period") as whether to adjust; one Chinese line for an
+    unknown value or a session test (whose shows do not recur before the experiment)."""
+    if covariate not in COVARIATES:
+        raise LivekitError(
+            f"covariate 只能是 none（不调整）或 pre_period（用实验前同一指标做回归调整，CUPED），"
+            f"收到 {covariate!r}"
+        )
+    if covariate == "pre_period" and unit == "session":
+        raise LivekitError(
+            "covariate: pre_period 只支持按观众随机（unit: viewer）：按场次轮换时场次不会在实验前出现。"
+            "请改用 covariate: none，或按观众随机。"
+        )
+    return covariate == "pre_period"
+
+
+def check_pre_period_days(days: object) -> int:
+    """``pre_period_days`` as an int in [1, MAX_PRE_PERIOD_DAYS]; one Chinese line otherwise."""
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_PRE_PERIOD_DAYS:
+        raise LivekitError(
+            f"pre_period_days 须为 1 到 {MAX_PRE_PERIOD_DAYS} 之间的整数（实验开始前读取多少天），"
+            f"收到 {days!r}"
+        )
+    return days
+
+
+def _pre_period(kit: Kit, start: date, days: int) -> tuple[Period, pl.DataFrame]:
+    """The ``days`` days before ``start``, made ready on ``kit`` (a sandbox kit syncs them),
+    and their viewer export; one Chinese line when nothing is stored for them."""
+    where = period(
+        kit, start - timedelta(days=days), start - timedelta(days=1), datasets=("viewers",)
+    )
+    visits = kit.load("viewers", where.first, where.last)
+    if visits.height == 0:
+        raise LivekitError(
+            f"实验开始前 {days} 天（{where.first} 至 {where.last}）没有观众明细，无法用实验前数据调整："
+            "请先用 livekit import viewers 导入这段时间的观众明细，或把 covariate 设为 none。"
+        )
+    return where, visits
+
+
 # ---- the page ------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class AbTestPage:
@@ -488,7 +790,9 @@ class AbTestPage:
 
     ``viewers`` are the viewer-randomized test's units (``unit == "viewer"``); ``arms``
     (``room_id, variant``), ``sessions`` (one row per show found, with its ``arm``) and
-    ``arm_source`` describe a switchback (``unit == "session"``).
+    ``arm_source`` describe a switchback (``unit == "session"``). With
+    ``covariate="pre_period"``, ``pre_period`` is the span read before the experiment and
+    ``pre_seen`` how many of the test's viewers watched in it.
     """
 
     period: Period
@@ -498,6 +802,8 @@ class AbTestPage:
     arms: pl.DataFrame | None = None
     sessions: pl.DataFrame | None = None
     arm_source: str | None = None
+    pre_period: Period | None = None
+    pre_seen: int | None = None
 
     @property
     def unit(self) -> Unit:
@@ -520,24 +826,51 @@ class AbTestPage:
         )
 
     def lift_chart(self) -> alt.LayerChart:
-        """Each metric's relative lift and interval, coloured by the analysis's verdict."""
+        """Each metric's relative lift and interval, coloured by the analysis's verdict (the
+        credible interval and the chance-to-win verdict with the Bayesian engine)."""
         from livekit.charts import setup
 
         setup()
-        return lift_chart(self.results)
+        rows = self.results
+        if self.report.engine == "bayesian":
+            level = f"{1 - self.report.alpha:.0%}"
+            subtitle = (
+                f"点为相对提升（后验均值），横线为 {level} 可信区间；"
+                "颜色是按 B 胜出的概率给出的结论，与上表一致"
+            )
+            return lift_chart(rows, subtitle=subtitle, legend=BAYES_VERDICT_LEGEND)
+        if self.report.sequential:
+            return lift_chart(rows, subtitle=_lift_subtitle(rows, "“始终有效”的置信区间"))
+        return lift_chart(rows)
+
+    @property
+    def pre_period_days(self) -> int | None:
+        return None if self.pre_period is None else self.pre_period.days
 
     # ---- sections -------------------------------------------------------------------------
     def design(self) -> Section:
-        """The period's coverage note, the randomized units, the metrics compared."""
-        return section(self.period.note, self.notes())
+        """The period's coverage note, the randomized units, the metrics compared; with a
+        pre-period, its coverage note and what it holds."""
+        if self.pre_period is None:
+            return section(self.period.note, self.notes())
+        return section(
+            self.period.note,
+            self.notes(),
+            pre_period_notes(self.pre_period, self.pre_seen or 0, self.report.observed),
+        )
 
     def split(self) -> Section:
         """The sample-ratio check: planned against observed split."""
         return section(srm_markdown(self.report))
 
     def differences(self) -> Section:
-        """Every metric: how intervals and p-values are read, the table, the lift chart."""
-        return section(method_note(self.report), results_table(self.report), self.lift_chart())
+        """Every metric: what the chosen engine's results mean and how to read them, the
+        table, the lift chart."""
+        return section(
+            method_markdown(self.report, self.pre_period_days),
+            results_table(self.report),
+            self.lift_chart(),
+        )
 
     def conclusion(self) -> Section:
         """A verdict per metric, then the bottom line."""
@@ -559,32 +892,68 @@ def build(
     planned_split: Sequence[float] = (0.5, 0.5),
     correction: str = "holm",
     session_arms: Mapping[str | int, str] | None = None,
+    engine: str = "frequentist",
+    sequential: bool = False,
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
+    covariate: str = "none",
+    pre_period_days: int = 28,
 ) -> AbTestPage:
     """The A/B report of the experiment run over [experiment_start, experiment_end] on ``kit``.
 
-    ``unit``, ``metrics`` and ``correction`` are checked before any data is read (a mistake
-    raises :class:`~livekit.vocab.errors.LivekitError` with one Chinese line listing the valid
-    values). A viewer test reads the viewer export; a session test reads rooms and their T+1
-    analysis, with the arms of ``session_arms`` or, on a sandbox kit when that is empty, the
-    ``session_arms`` dataset the sandbox publishes.
+    ``unit``, ``metrics``, ``correction`` and the analysis options are checked before any
+    data is read (a mistake raises :class:`~livekit.vocab.errors.LivekitError` with one
+    Chinese line listing the valid values). A viewer test reads the viewer export; a session
+    test reads rooms and their T+1 analysis, with the arms of ``session_arms`` or, on a
+    sandbox kit when that is empty, the ``session_arms`` dataset the sandbox publishes.
+
+    ``engine`` ("frequentist" or "bayesian"), ``sequential`` / ``sequential_tuning`` and
+    ``covariate`` ("none" or "pre_period") are passed to
+    :func:`~livekit.analysis.experiment.analyse_experiment`. With "pre_period" the viewer
+    export of the ``pre_period_days`` days before ``experiment_start`` is made ready like the
+    experiment's own days (a sandbox kit syncs it; a live kit reports what is missing in the
+    design section) and gives each viewer's covariates
+    (:func:`~livekit.analysis.experiment.with_pre_period`); no visit at all there is a
+    Chinese error saying to import them or to set ``covariate: none``.
     """
     u = check_unit(unit)
     names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
     resolve_metrics(names, u)
     check_correction(correction)
-    if u == "viewer":
-        where = period(kit, experiment_start, experiment_end, datasets=("viewers",))
-        viewers = viewer_units(kit.load("viewers", where.first, where.last))
-        _check_viewers(viewers, where.first, where.last)
-        report = analyse_experiment(
-            viewers.units,
+    use_pre = check_covariate(covariate, u)
+    days = check_pre_period_days(pre_period_days)
+    e, seq, tuning, cov, _ = check_options(
+        u,
+        engine=engine,
+        sequential=sequential,
+        sequential_tuning=sequential_tuning,
+        covariate=use_pre,
+    )
+
+    def analyse(units: pl.DataFrame) -> ExperimentReport:
+        return analyse_experiment(
+            units,
             names,
             unit=u,
             alpha=alpha,
             correction=correction,
             planned_split=planned_split,
+            engine=e,
+            sequential=seq,
+            sequential_tuning=tuning,
+            covariate=cov,
         )
-        return AbTestPage(where, names, report, viewers=viewers)
+
+    if u == "viewer":
+        where = period(kit, experiment_start, experiment_end, datasets=("viewers",))
+        viewers = viewer_units(kit.load("viewers", where.first, where.last))
+        _check_viewers(viewers, where.first, where.last)
+        units, pre, seen = viewers.units, None, None
+        if use_pre:
+            pre, pre_visits = _pre_period(kit, where.first, days)
+            units = with_pre_period(units, pre_visits)
+            seen = units.filter(pl.col("pre_visits") > 0).height
+        report = analyse(units)
+        return AbTestPage(where, names, report, viewers=viewers, pre_period=pre, pre_seen=seen)
     published = ("session_arms",) if kit.source == "sandbox" and not session_arms else ()
     datasets = ("rooms", "room_analysis", *published)
     where = period(kit, experiment_start, experiment_end, datasets=datasets)
@@ -595,7 +964,5 @@ def build(
     fallback = kit.load("session_arms", where.first, where.last) if published else None
     arms, arm_source = choose_session_arms(session_arms, fallback)
     units = session_units(rooms, room_analysis, arms, names)
-    report = analyse_experiment(
-        units, names, unit=u, alpha=alpha, correction=correction, planned_split=planned_split
-    )
+    report = analyse(units)
     return AbTestPage(where, names, report, arms=arms, sessions=units, arm_source=arm_source)
