@@ -465,7 +465,7 @@ def test_one_table_spec_for_every_call_form() -> None:
 # ---- the report notebooks built on these charts ---------------------------------------------
 
 ROOT = Path(__file__).resolve().parent.parent
-REPORTS = ("funnel", "roi", "dwell_time", "ab_test", "custom_report", "live_review")
+REPORTS = ("funnel", "roi", "dwell_time", "ab_test", "ab_status", "custom_report", "live_review")
 
 
 def _parameters(notebook: dict[str, Any]) -> dict[str, Any]:

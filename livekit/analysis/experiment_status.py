@@ -35,18 +35,22 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import polars as pl
 
-from livekit.analysis.abtest import DEFAULT_ALPHA, Comparison, adjust_pvalues
+from livekit.analysis.abtest import (
+    DEFAULT_ALPHA,
+    DEFAULT_SEQUENTIAL_TUNING,
+    Comparison,
+    adjust_pvalues,
+)
+from livekit.analysis.experiment import ExperimentReport, analyse_experiment, viewer_units
 from livekit.vocab.errors import LivekitError
-
-if TYPE_CHECKING:
-    from livekit.analysis.experiment import ExperimentReport
 
 __all__ = [
     "DEFAULT_MDE",
+    "EVENINGS_SCHEMA",
     "STATUS_CODES",
     "STATUS_SCHEMA",
     "Direction",
@@ -54,6 +58,7 @@ __all__ = [
     "MetricStatus",
     "StatusCode",
     "check_mde",
+    "evenings",
     "experiment_status",
     "metric_status",
     "status_frame",
@@ -284,7 +289,9 @@ def experiment_status(
     A report analysed with fixed-horizon comparisons (``sequential=False``) is refused: its
     p-values are valid at the planned end only, not at every evening's look.
     """
-    if getattr(report, "sequential", None) is False:
+    if getattr(report, "engine", "frequentist") != "frequentist" or (
+        getattr(report, "sequential", None) is False
+    ):
         raise LivekitError(
             "实验状态需要序贯检验的结果（analyse_experiment(..., sequential=True)）："
             "固定样本量的 p 值只在计划的终点有效，每天查看会高估显著性。"
@@ -350,3 +357,69 @@ def status_frame(status: ExperimentStatus, names: Sequence[str] | None = None) -
         },
         schema=STATUS_SCHEMA,
     )
+
+
+# ---- the evenings so far ---------------------------------------------------------------------
+EVENINGS_SCHEMA: dict[str, type[pl.DataType]] = {
+    "day": pl.Date,
+    "n_a": pl.Int64,
+    "n_b": pl.Int64,
+    "lift": pl.Float64,
+    "lift_low": pl.Float64,
+    "lift_high": pl.Float64,
+    "p_value": pl.Float64,
+    "status": pl.String,
+}
+
+
+def evenings(
+    visits: pl.DataFrame,
+    metric: str,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    mde: float = DEFAULT_MDE,
+    sequential_tuning: float | None = None,
+) -> pl.DataFrame:
+    """What each evening's look at a viewer experiment showed for one ``metric``: for every
+    day with visits in the test (``variant`` set), the always-valid comparison over the
+    visits up to the end of that day (viewers aggregated by
+    :func:`~livekit.analysis.experiment.viewer_units`), with its status on that metric alone
+    (no correction: one metric). The columns of :data:`EVENINGS_SCHEMA`, one row per day.
+
+    Because the intervals are always valid, every row is a legitimate look: the chance that
+    any of them ever excluded 0 under no effect stays below ``alpha``.
+    """
+    tuning = DEFAULT_SEQUENTIAL_TUNING if sequential_tuning is None else sequential_tuning
+    mde = check_mde(mde)
+    in_test = visits.filter(pl.col("variant").is_not_null()).with_columns(
+        _day=pl.col("enter_time").dt.date()
+    )
+    rows: list[dict[str, object]] = []
+    for day in sorted(in_test.get_column("_day").unique().drop_nulls().to_list()):
+        units = viewer_units(in_test.filter(pl.col("_day") <= day).drop("_day")).units
+        arms = set(units.get_column("arm").unique().to_list())
+        if not {"A", "B"} <= arms:
+            continue
+        report = analyse_experiment(
+            units,
+            [metric],
+            unit="viewer",
+            alpha=alpha,
+            sequential=True,
+            sequential_tuning=tuning,
+        )
+        c = report.comparisons[metric]
+        m = metric_status(metric, c, report.adjusted.get(metric), alpha=alpha, mde=mde)
+        rows.append(
+            {
+                "day": day,
+                "n_a": c.n_a,
+                "n_b": c.n_b,
+                "lift": c.lift,
+                "lift_low": c.lift_ci[0],
+                "lift_high": c.lift_ci[1],
+                "p_value": c.p_value,
+                "status": m.status,
+            }
+        )
+    return pl.DataFrame(rows, schema=EVENINGS_SCHEMA)
