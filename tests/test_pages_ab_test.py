@@ -566,6 +566,31 @@ def test_lift_chart_leaves_out_undefined_lifts_and_takes_a_title() -> None:
 def test_lift_legend_speaks_like_the_results_table() -> None:
     for code, text in ab_test.VERDICT_TEXT.items():
         assert ab_test.VERDICT_LEGEND[code][0] == text
+    for code, text in ab_test.BAYES_VERDICT_TEXT.items():
+        assert ab_test.BAYES_VERDICT_LEGEND[code][0] == text
+    assert set(ab_test.BAYES_VERDICT_LEGEND) == set(ab_test.VERDICT_LEGEND)
+
+
+def test_bayesian_words_hand_made() -> None:
+    up = ex.analyse_experiment(
+        proportion_units(10, 200, 40, 200), ["conversion"], unit="viewer", engine="bayesian"
+    )
+    assert ab_test.verdict_text(up, "conversion") == "B 组更好（胜出概率 ≥ 95%）"
+    assert ab_test.summary_markdown(up).startswith("**B 方案在 观众成交率")
+    none = ex.analyse_experiment(
+        proportion_units(20, 200, 21, 200), ["conversion"], unit="viewer", engine="bayesian"
+    )
+    assert ab_test.verdict_text(none, "conversion") == "还不能确定哪组更好"
+    assert ab_test.summary_markdown(none).startswith("**还没有指标分出胜负**")
+    error = ex.analyse_experiment(
+        proportion_units(0, 5, 0, 5), ["conversion"], unit="viewer", engine="bayesian"
+    )
+    assert ab_test.verdict_text(error, "conversion").startswith(
+        "无法判断：对照组（A 组）的均值为 0"
+    )
+    cells = ab_test.results_cells(up)
+    assert cells.columns == [c.name for c in ab_test.BAYES_RESULTS_TABLE.columns]
+    assert "→ **B 组更好（胜出概率 ≥ 95%）**" in ab_test.conclusion_markdown(up)
 
 
 # ---- engines, sequential and CUPED on the sandbox ------------------------------------------------
