@@ -18,6 +18,7 @@ from livekit.analysis.custom import custom_report, dimensions_of
 from livekit.analysis.dwell import dwell_conversion, logrank, median_survival, survival
 from livekit.analysis.experiment_status import experiment_status, status_of_comparisons
 from livekit.analysis.funnel import DEFAULT_STAGES, funnel, funnel_change, funnel_counts
+from livekit.analysis.plan import plan_sessions, plan_viewers
 from livekit.analysis.products import (
     product_conversions,
     rank_products,
@@ -51,6 +52,8 @@ __all__ = [
     "median_survival",
     "metric",
     "metrics_of",
+    "plan_sessions",
+    "plan_viewers",
     "product_conversions",
     "rank_products",
     "ratio_metric",
