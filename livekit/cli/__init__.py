@@ -10,6 +10,7 @@ import typer
 
 from livekit.cli import data
 from livekit.cli.auth import app as auth_app
+from livekit.cli.experiment import experiment_app
 from livekit.cli.monitor import alerts_app, monitor
 from livekit.cli.report import report_app, schedule_app
 from livekit.cli.sandbox import app as sandbox_app
@@ -31,6 +32,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(schedule_app, name="schedule")
 app.command("monitor")(monitor)
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(experiment_app, name="experiment")
 
 
 def _show_version(value: bool) -> None:

@@ -116,6 +116,13 @@ def run(
         options = _options(timeout, cell_timeout)
         console = Console(highlight=False, soft_wrap=True)
         project = Project.find()
+        overrides = (
+            Overrides(
+                tuple(parameter_files or ()), tuple((str(k), str(v)) for k, v in parameters or ())
+            )
+            if parameters or parameter_files
+            else None
+        )
         results = run(
             names or None,
             all=all_reports,
@@ -123,17 +130,23 @@ def run(
             jobs=jobs,
             options=options,
             project=project,
-            on_done=lambda r: console.print(_line(r)),
-            overrides=Overrides(
-                tuple(parameter_files or ()), tuple((str(k), str(v)) for k, v in parameters or ())
-            )
-            if parameters or parameter_files
-            else None,
+            on_done=lambda r: _done(console, project, r, overrides),
+            overrides=overrides,
         )
         console.print(f"报告索引：{project.index_file.resolve()}", markup=False)
         failed = [r.name for r in results if not r.ok]
         if failed:
             raise fail(f"{len(failed)} 个报告失败：{'、'.join(failed)}（执行过的笔记本已保留）")
+
+
+def _done(console: Any, project: Any, result: RunResult, overrides: Any) -> None:
+    """A report finished: its line, then (after ab_status) the experiment alert's line."""
+    from livekit.cli.experiment_alert import after_report
+
+    console.print(_line(result))
+    line = after_report(project, result.name, result.date, result.ok, overrides)
+    if line:
+        console.print(f"    {line}", markup=False)
 
 
 @report_app.command("list")
@@ -218,10 +231,18 @@ def schedule_run(
         if not once:
             log.info("调度器已启动（日志：%s；按 Ctrl+C 停止）", project.reports_dir / LOG_FILE)
         moment = _parse_at(at, once)
+
+        def alert(result: RunResult) -> None:  # after ab_status: the experiment alert
+            from livekit.cli.experiment_alert import after_report
+
+            line = after_report(project, result.name, result.date, result.ok)
+            if line:
+                log.info("实验提醒：%s", line)
+
         results = (
-            serve(project, once=once, clock=lambda: moment)
+            serve(project, once=once, clock=lambda: moment, on_done=alert)
             if moment is not None
-            else serve(project, once=once)
+            else serve(project, once=once, on_done=alert)
         )
         failed = [r.name for r in results if not r.ok and r.name != SYNC_JOB]
         sync_failed = [r for r in results if not r.ok and r.name == SYNC_JOB]

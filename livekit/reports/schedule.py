@@ -227,8 +227,15 @@ def write_state(project: Project, state: dict[str, datetime]) -> None:
 # ---- running what is due -------------------------------------------------------------------
 
 
-def run_due(project: Project, now: datetime | None = None) -> list[RunResult]:
-    """Run every report whose scheduled time has come since the last one handled."""
+def run_due(
+    project: Project,
+    now: datetime | None = None,
+    on_done: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Run every report whose scheduled time has come since the last one handled.
+
+    ``on_done`` is called with each report's result once it is recorded (the CLI's hook: the
+    experiment alert after ``ab_status``); whatever it raises is logged, never fatal."""
     now = (now or datetime.now(CHINA_TZ)).astimezone(CHINA_TZ)
     schedules = load_schedules(project)
     state = read_state(project)
@@ -255,6 +262,11 @@ def run_due(project: Project, now: datetime | None = None) -> list[RunResult]:
             results.append(_run_one(project, schedule, fire))
         state[schedule.name] = fire
         write_state(project, state)
+        if on_done is not None and not schedule.is_sync:
+            try:
+                on_done(results[-1])
+            except Exception as exc:  # the scheduler survives anything a hook does
+                log.error("%s 之后的处理失败：%s", schedule.name, f"{type(exc).__name__}: {exc}")
     return results
 
 
@@ -331,6 +343,7 @@ def serve(
     once: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], datetime] = lambda: datetime.now(CHINA_TZ),
+    on_done: Callable[[RunResult], None] | None = None,
 ) -> list[RunResult]:
     """The scheduler: run what is due, sleep until the next scheduled time, forever.
 
@@ -350,7 +363,7 @@ def serve(
     try:
         while True:
             try:
-                results = run_due(project, clock())
+                results = run_due(project, clock(), on_done)
             except ReportError as exc:
                 if once:
                     raise
