@@ -200,3 +200,13 @@ def test_answer_advises_the_smallest_lift_cuped_reaches() -> None:
     assert days is not None
     assert f"至少提升 30%，按观众随机、用 CUPED 分析，至少做 **{days} 天**" in text
     assert "提升 **5%**：按观众随机 超过 7 天（CUPED 超过 7 天）。" in text
+
+
+def test_answer_does_not_sell_cuped_when_it_saves_no_day() -> None:
+    plan = _viewer_plan(0.0)
+    table = lift_table(plan, None, [0.3, 0.5], 7)
+    text = ab_plan.answer_text(
+        table, max_days=7, planned_days=7, power=0.8, viewer_label=plan.label, session_label=None
+    )
+    assert "CUPED 在这里省不了天数" in text
+    assert "用 CUPED 分析" not in text

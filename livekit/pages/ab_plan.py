@@ -180,8 +180,8 @@ def session_text(plan: SessionPlan) -> str:
     else:
         lines.append("- 在所设的最长天数内每组都不到 2 场，无法估计：请加长 max_days。")
     lines.append(
-        "- **CUPED 不适用于按场次轮换**：每组只有十几场，用实验前数据做回归调整本身就不稳定，"
-        "本报告不为它估计 CUPED 的效果。要检测更小的提升，只能做更多场次。"
+        "- **CUPED 不适用于按场次轮换**：随机化的单位是整场直播，数量少、彼此差别大，"
+        "用实验前数据做回归调整并不可靠，本报告不为它估计 CUPED 的效果。要检测更小的提升，只能做更多场次。"
     )
     lines.append(
         "- 场次少时区间依赖 t 分布（自由度 = 每组场次 − 1），这里的功效按同样的 t 分布计算，"
@@ -219,9 +219,11 @@ def answer_text(
         reached = lifts.filter(pl.col("viewer_days_cuped").is_not_null()).sort("lift")
         if reached.height:
             r = reached.row(0, named=True)
+            helps = r["viewer_days"] is None or r["viewer_days_cuped"] < r["viewer_days"]
             lines.append(
                 f"\n**建议**：如果预期「{viewer_label}」至少提升 {format_percent(r['lift'], 0)}，"
-                f"按观众随机、用 CUPED 分析，至少做 **{r['viewer_days_cuped']} 天**，"
+                + ("按观众随机、用 CUPED 分析" if helps else "按观众随机（CUPED 在这里省不了天数）")
+                + f"，至少做 **{r['viewer_days_cuped']} 天**，"
                 "并提前定好天数、到期再看结论（中途每天看结果请在 A/B 报告里打开 sequential: true）。"
                 "天数最好是整周，让周末与工作日都包含在内。"
             )
@@ -353,9 +355,10 @@ class AbPlanPage:
             return section("这段历史没有观众明细，无法规划按观众随机的实验。")
         metric = experiment_metric(plan.metric, "viewer").registered
         rows = _listed(plan.by_days, self._needed("viewer_days", "viewer_days_cuped")).with_columns(
+            pl.col("viewers", "n_a").round(0),
             pl.col("mean")
             .map_elements(lambda v: format_value(metric, v), return_dtype=pl.String)
-            .alias("mean_text")
+            .alias("mean_text"),
         )
         return section(viewer_text(plan), VIEWER_TABLE.render(rows))
 
