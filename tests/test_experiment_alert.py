@@ -200,40 +200,22 @@ def home(tmp_path: Path) -> Path:
     return home
 
 
-@pytest.mark.slow  # builds the report twice (in process, then in `livekit experiment status`)
-def test_the_hook_after_ab_status_and_the_command_share_one_memory(
+def test_the_hook_runs_only_after_a_successful_ab_status_with_a_channel(
     rx: Receivers, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = Project(ROOT, tmp_path / "reports")
     today = datetime.now(CHINA_TZ).date()
-    # no channel configured: the hook does not even compute the status
     for key in [k for k in os.environ if re.match(r"LIVEKIT_.*(WEBHOOK|SMTP|EMAIL)", k)]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("LIVEKIT_HOME", str(home))
+    # no channel configured: nothing to say, and the status is not even computed
     assert after_report(project, "ab_status", today, True) is None
-    env = environ(rx)
-    for key, value in env.items():
+    for key, value in environ(rx).items():
         monkeypatch.setenv(key, value)
     assert after_report(project, "funnel", today, True) is None  # only after ab_status
     assert after_report(project, "ab_status", today, False) is None  # and only when it ran
-    line = after_report(project, "ab_status", today, True)
-    assert line is not None
-    assert "提醒已加入发送队列" in line
-    assert "已送达" in line
-    assert accepted(rx) == {"webhook": 1, "feishu": 1}
-    # the evening command on the same home: the status, and no second alert
-    done = cli(
-        "experiment", "status", cwd=ROOT, env={"LIVEKIT_HOME": str(home), **env}, timeout=600
-    )
-    assert done.returncode == 0, done.stderr
-    assert "已有结论：B 组更高" in done.stdout
-    assert "这个结论已经提醒过，不再重复" in done.stdout
-    assert accepted(rx) == {"webhook": 1, "feishu": 1}
-    for secret in (HOOK_SECRET, HOOK_TOKEN, FEISHU_TOKEN):
-        assert secret not in done.stdout + done.stderr
-    state = json.loads((home / "state" / "experiments" / "alerts.json").read_text("utf-8"))
-    assert len(state["sent"]) == 1
-    assert oct((home / "state" / "experiments" / "alerts.json").stat().st_mode & 0o777) == "0o600"
+    assert not (home / "state").exists()
+    assert rx.requests["webhook"] == []
 
 
 def test_command_mistakes_are_one_line(rx: Receivers, home: Path) -> None:
@@ -283,3 +265,35 @@ def test_the_scheduler_calls_the_hook_after_each_report_and_survives_it(
     assert [r.name for r in results] == ["hello", "broken"]  # the hook's error stopped nothing
     assert seen == [("hello", True), ("broken", False)]
     assert "通知坏了" in caplog.text
+
+
+@pytest.mark.slow  # renders the notebook through the real runner (papermill, the livekit kernel)
+def test_report_run_renders_ab_status_then_alerts_once(
+    rx: Receivers, home: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "project"
+    for part in ("notebooks/ab_status.ipynb", "params/ab_status.yaml"):
+        (root / part).parent.mkdir(parents=True, exist_ok=True)
+        (root / part).write_bytes((ROOT / part).read_bytes())
+    env = {"LIVEKIT_HOME": str(home), **environ(rx)}
+    done = cli("report", "run", "ab_status", cwd=root, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "✓ 成功 ab_status（实验进度）" in done.stdout
+    assert "提醒已加入发送队列" in done.stdout
+    assert accepted(rx) == {"webhook": 1, "feishu": 1}
+    [html] = (root / "reports" / "ab_status").glob("*/ab_status.html")
+    page = html.read_text(encoding="utf-8")
+    assert "已有结论，可以停止" in page
+    assert "每天晚上看到的区间" in page  # the chart, drawn offline
+    assert "<script" not in page.lower()
+    # the evening command on the same home: the status table, and no second alert
+    again = cli("experiment", "status", cwd=root, env=env, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "已有结论：B 组更高" in again.stdout
+    assert "这个结论已经提醒过，不再重复" in again.stdout
+    assert accepted(rx) == {"webhook": 1, "feishu": 1}
+    for secret in (HOOK_SECRET, HOOK_TOKEN, FEISHU_TOKEN):
+        assert secret not in done.stdout + done.stderr + again.stdout + again.stderr
+    state = home / "state" / "experiments" / "alerts.json"
+    assert len(json.loads(state.read_text("utf-8"))["sent"]) == 1
+    assert oct(state.stat().st_mode & 0o777) == "0o600"
