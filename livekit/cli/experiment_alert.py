@@ -111,6 +111,7 @@ def alert_message(page: AbStatusPage, experiment: Experiment, now: datetime) -> 
     defanged addresses), like every upstream value in an alert."""
     from livekit.monitor.markup import message_markdown, message_text
     from livekit.monitor.types import Message
+    from livekit.pages.ab_status import ADVICE
     from livekit.vocab.units import format_count, format_percent
 
     status = page.status
@@ -123,14 +124,14 @@ def alert_message(page: AbStatusPage, experiment: Experiment, now: datetime) -> 
     low, high = (format_percent(v, 1, signed=True) for v in primary.lift_ci)
     if decision == "futile":
         verdict = (
-            f"效果太小，建议停止（无效）：{label}的序贯区间 {low} ~ {high} 整个落在 "
+            f"{ADVICE['futile']}：{label}的序贯区间 {low} ~ {high} 整个落在 "
             f"±{format_percent(status.mde, 0)} 之内"
         )
-        short = "效果太小，建议停止"
+        short = ADVICE["futile"]
     else:
         side = "更高" if status.direction == "up" else "更低"
-        verdict = f"已有结论，可以停止：B 组的{label}显著{side}（相对提升 {lift}，序贯区间 {low} ~ {high}）"
-        short = "已有结论，可以停止"
+        verdict = f"{ADVICE['decided']}：B 组的{label}显著{side}（相对提升 {lift}，序贯区间 {low} ~ {high}）"
+        short = ADVICE["decided"]
     a, b = status.observed
     facts = (
         f"已运行 {page.days} 天（{page.period.first} 起，数据截至 {page.last_day}），"
