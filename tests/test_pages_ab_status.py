@@ -79,12 +79,12 @@ def test_each_evening_is_a_valid_look(decided: ab_status.AbStatusPage) -> None:
     assert path.height == 14
     assert path["n_a"].is_sorted()
     assert path["n_b"].is_sorted()
-    # the last evening is the page's own analysis of its primary metric (one metric: the
-    # same interval, before the correction over two metrics)
+    # the last evening is the page's own analysis of its primary metric
     last = path.row(-1, named=True)
     c = decided.report.comparisons["conversion"]
     assert (last["n_a"], last["n_b"]) == (c.n_a, c.n_b)
     assert (last["lift_low"], last["lift_high"]) == pytest.approx(c.lift_ci)
+    assert last["status"] == decided.status.metrics["conversion"].status
     # the first evenings were still running; the text names the first decided evening
     assert path["status"][0] == "running"
     first = path.filter(path["status"] == "decided")["day"][0]

@@ -374,22 +374,28 @@ EVENINGS_SCHEMA: dict[str, type[pl.DataType]] = {
 
 def evenings(
     visits: pl.DataFrame,
-    metric: str,
+    metrics: Sequence[str] | str,
     *,
     alpha: float = DEFAULT_ALPHA,
     mde: float = DEFAULT_MDE,
-    sequential_tuning: float | None = None,
+    correction: str = "holm",
+    planned_split: Sequence[float] = (0.5, 0.5),
+    sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
 ) -> pl.DataFrame:
-    """What each evening's look at a viewer experiment showed for one ``metric``: for every
-    day with visits in the test (``variant`` set), the always-valid comparison over the
-    visits up to the end of that day (viewers aggregated by
-    :func:`~livekit.analysis.experiment.viewer_units`), with its status on that metric alone
-    (no correction: one metric). The columns of :data:`EVENINGS_SCHEMA`, one row per day.
+    """What each evening's look at a viewer experiment showed for its primary metric (the
+    first of ``metrics``): for every day with visits in the test (``variant`` set), the
+    analysis of :func:`~livekit.analysis.experiment.analyse_experiment` (``sequential=True``,
+    every metric, the same correction and split check) over the visits up to the end of that
+    day, and the primary metric's comparison and status that evening. The columns of
+    :data:`EVENINGS_SCHEMA`, one row per day; the last row is the analysis of the whole period.
 
     Because the intervals are always valid, every row is a legitimate look: the chance that
     any of them ever excluded 0 under no effect stays below ``alpha``.
     """
-    tuning = DEFAULT_SEQUENTIAL_TUNING if sequential_tuning is None else sequential_tuning
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    if not names:
+        raise LivekitError("metrics 不能为空：请至少给出一个指标。")
+    primary = names[0]
     mde = check_mde(mde)
     in_test = visits.filter(pl.col("variant").is_not_null()).with_columns(
         _day=pl.col("enter_time").dt.date()
@@ -402,14 +408,23 @@ def evenings(
             continue
         report = analyse_experiment(
             units,
-            [metric],
+            names,
             unit="viewer",
             alpha=alpha,
+            correction=correction,
+            planned_split=planned_split,
             sequential=True,
-            sequential_tuning=tuning,
+            sequential_tuning=sequential_tuning,
         )
-        c = report.comparisons[metric]
-        m = metric_status(metric, c, report.adjusted.get(metric), alpha=alpha, mde=mde)
+        c = report.comparisons[primary]
+        m = metric_status(
+            primary,
+            c,
+            report.adjusted.get(primary),
+            alpha=alpha,
+            mde=mde,
+            srm_warning=report.srm.warning,
+        )
         rows.append(
             {
                 "day": day,

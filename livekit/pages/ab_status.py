@@ -362,8 +362,8 @@ class AbStatusPage:
         first = self.path.filter(pl.col("status") == "decided").get_column("day").to_list()
         if first:
             text = (
-                f"{label}在 **{first[0]}** 那天晚上第一次有了结论；之前每天看到的都是“继续运行”。"
-                "每一天的区间都是有效的，所以那天停下来是安全的。"
+                f"{label}在 **{first[0]}** 那天晚上第一次有了结论（之前每天看都还没有）。"
+                "每一天的区间都是有效的，所以从那天起停下来都是安全的。"
             )
         else:
             text = f"{label}到目前为止还没有哪一天有结论。"
@@ -423,7 +423,13 @@ def build(
         sequential_tuning=sequential_tuning,
     )
     path = evenings(
-        visits, names[0], alpha=alpha, mde=mde, sequential_tuning=report.sequential_tuning
+        visits,
+        names,
+        alpha=alpha,
+        mde=mde,
+        correction=correction,
+        planned_split=planned_split,
+        sequential_tuning=report.sequential_tuning,
     )
     status = experiment_status(report, mde=mde, days=path.height)
     return AbStatusPage(
