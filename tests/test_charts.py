@@ -344,6 +344,7 @@ BUILDERS = [
     "pages.funnel:funnel_change_chart",
     "pages.ab_test:lift_chart",
     "pages.ab_plan:mde_chart",
+    "pages.ab_status:evenings_chart",
     "pages.roi:roi_chart",
     "pages.roi:roi_trend_chart",
     "pages.roi:repurchase_chart",

@@ -244,13 +244,21 @@ def status_cells(status: ExperimentStatus, report: ExperimentReport) -> pl.DataF
     return pl.DataFrame(rows, schema=dict.fromkeys(rows[0], pl.String))
 
 
-def evenings_chart(path: pl.DataFrame, *, label: str, mde: float, alpha: float) -> alt.LayerChart:
+def evenings_chart(
+    path: pl.DataFrame,
+    *,
+    mde: float,
+    alpha: float,
+    title: str = "每天晚上看到的区间",
+    subtitle: str | None = None,
+) -> alt.LayerChart:
     """The primary metric's sequential lift interval as seen each evening (one rule per day),
     the ±mde band shaded, coloured by that evening's status (``path``: the frame of
-    :func:`livekit.analysis.experiment_status.evenings`)."""
+    :func:`livekit.analysis.experiment_status.evenings`). The default subtitle says what the
+    rules and the band are."""
     import altair as alt
 
-    from livekit.charts._marks import layered, title_params, zero_line
+    from livekit.charts._marks import layered, title_params
     from livekit.charts.style import WIDTH
 
     rows = path.filter(pl.col("lift").is_finite()).with_columns(
@@ -291,12 +299,14 @@ def evenings_chart(path: pl.DataFrame, *, label: str, mde: float, alpha: float) 
         ],
     )
     level = format_percent(1 - alpha, 0)
-    subtitle = (
+    shown = subtitle or (
         f"竖线为当天看到的 {level} 序贯区间（对任意多次查看同时有效），"
         f"阴影为 ±{format_percent(mde, 0)}（最小值得检测的提升）"
     )
-    return layered(band, ci, point, zero_line()).properties(
-        width=WIDTH, height=300, title=title_params(f"{label}：每天晚上看到的区间", subtitle)
+    # no effect: a horizontal line at 0 (charts' zero_line is vertical, for lift charts)
+    zero = alt.Chart(pl.DataFrame({"y": [0.0]})).mark_rule(color="#444444").encode(y="y:Q")
+    return layered(band, ci, point, zero).properties(
+        width=WIDTH, height=300, title=title_params(title, shown)
     )
 
 
@@ -354,7 +364,12 @@ class AbStatusPage:
 
         setup()
         label = self.report.metrics[self.status.primary].label
-        return evenings_chart(self.path, label=label, mde=self.status.mde, alpha=self.status.alpha)
+        return evenings_chart(
+            self.path,
+            mde=self.status.mde,
+            alpha=self.status.alpha,
+            title=f"{label}：每天晚上看到的区间",
+        )
 
     def evenings(self) -> Section:
         """The primary metric's sequential interval evening by evening."""
