@@ -1,7 +1,12 @@
 """Coverage of the analyses' intervals over many sandbox worlds (seeds).
 
-Run:  .venv/bin/python bench/coverage.py [--seeds 50] [--scale 0.3] [--workers N]
-      [--checks ab,products,regions]
+Run:  .venv/bin/python bench/coverage.py [--seeds N] [--scale X] [--workers N]
+      [--checks ab,products,regions,peeking,cuped]
+
+Seeds and scale default per check (``DEFAULT_SEEDS``, ``DEFAULT_SCALE``: 50 seeds at scale 0.3
+for ab, products and regions; 200 seeds at the sandbox's own scale 1 for peeking and cuped);
+``--seeds``/``--scale`` set them for every check (``--checks peeking --seeds 20`` for a quick
+look).
 
 For each seed a world is built in-process (no HTTP) and the analyses run on its data as the
 reports run them; every check is compared with the truth the sandbox publishes for the same
@@ -27,13 +32,37 @@ window. Nothing here asserts. Printed, per group of ``--checks``:
   pay->receipt days per province on ordinary days (clear of the 11-01..11-13 backlog) against
   the planted median, and Newcombe's interval of the late (> 4 days) minus on-time refund rate
   against the expected difference (and how often it excludes 0: the detection rate).
+* ``peeking`` (issue 13, "peeking is safe") — the sandbox's null experiment (viewer-randomized,
+  24..11 days back, no effect) looked at after every show of the main account in time order,
+  on the cumulative per-viewer data (conversion = paid in any visit so far; watch seconds so
+  far), stopping at the first p < 0.05: the false-positive rate of peeking with fixed-horizon
+  p-values (``compare_proportions``/``compare_means``; expected well above 5%), with sequential
+  ones (``sequential=True, sequential_tuning=5000``; goal <= 5%) and of one look at the end
+  (~5%); then the planted experiment (40..27 days back): how often sequential peeking decides
+  B > A on conversion, beside fixed-horizon peeking and one look at the end.
+* ``cuped`` (issue 13, "CUPED pays") — the planted viewer experiment through ``viewer_units``
+  and ``with_pre_period`` (covariate: the same metric over the 28 days before it, every
+  account's shows, 0 for viewers not seen then): for conversion (truth: the expected lift
+  computed from P(pay) as ``truth.py`` does) and watch seconds (truth: 0), the coverage of the
+  plain and the CUPED ``compare_means`` lift intervals (goal 93-97%), the mean width ratio
+  CUPED/plain against sqrt(1 - rho^2) (rho: the pooled correlation of metric and covariate)
+  and the variance reduction. Both groups use the simulation's visit arrays (no viewer export
+  strings), so a seed takes about 1-2 CPU seconds at scale 1.
 
 With 50 seeds one per-seed rate has a binomial standard error of about 3 points, so 90-100%
 is consistent with 95%; the pooled rates (per product, per province) rest on more intervals,
 but those of one world are not independent. The run is bounded: all checks on 50 seeds at scale
 0.3 took 166 s with ``--workers 2`` on two otherwise idle cores (about 3 CPU seconds per seed
 per group of checks, most of it building the viewer export's strings), and 17 minutes on the
-same two cores shared with other jobs.
+same two cores shared with other jobs. ``--checks peeking,cuped`` (200 seeds each, scale 1) took
+10 minutes with ``--workers 2`` on two cores shared with other jobs (375 CPU seconds). It
+printed (seeds 1000..1199): on the null experiment, false positives of conversion 34.5% with
+fixed-horizon peeking after every show (23..35 looks), 4.0% with sequential peeking, 7.5% for
+one fixed look at the end; of watch seconds 30.5%, 0.5% and 8.0%; the planted conversion
+effect found by sequential peeking in 71.5% of the seeds (84.5% with N* = the final number of
+viewers; fixed-horizon peeking 99%, one fixed look 98%); CUPED on the planted experiment:
+coverage 93.0% (conversion, plain 93.0%) and 95.0% (watch seconds, plain 97.0%); rho 0.03 and
+0.27, width ratio CUPED/plain 0.9996 and 0.9628, equal to sqrt(1 - rho^2) within 1.4e-4.
 """
 
 from __future__ import annotations
@@ -44,6 +73,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,14 +81,28 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from livekit.analysis.abtest import compare_proportions  # noqa: E402
+from livekit.analysis.abtest import (  # noqa: E402
+    DEFAULT_SEQUENTIAL_TUNING,
+    Comparison,
+    compare_means,
+    compare_proportions,
+)
 from livekit.analysis.dwell import dwell_conversion  # noqa: E402
+from livekit.analysis.experiment import viewer_units, with_pre_period  # noqa: E402
 from livekit.analysis.products import recommended_order  # noqa: E402
 from livekit.sandbox.export import to_parquet, viewer_columns  # noqa: E402
 from livekit.sandbox.truth import truth as world_truth  # noqa: E402
-from livekit.sandbox.world import CHINA_TZ, World  # noqa: E402
+from livekit.sandbox.truth import viewer_experiment as viewer_experiment_truth  # noqa: E402
+from livekit.sandbox.world import (  # noqa: E402
+    CHINA_TZ,
+    NULL_EXPERIMENT_DAYS,
+    VIEWER_EXPERIMENT_DAYS,
+    Session,
+    World,
+)
 from livekit.viewers import read_viewer_bytes  # noqa: E402
 from tests.helpers import regions_truths  # noqa: E402
 from tests.helpers.products_truths import recover_products  # noqa: E402
@@ -67,7 +111,12 @@ from tests.helpers.truths import covers, switchback, viewer_experiment  # noqa: 
 TODAY = date(2026, 11, 28)
 NOW = datetime(2026, 11, 28, 21, 0, 0, tzinfo=CHINA_TZ)
 FIRST_SEED = 1000  # seeds FIRST_SEED .. FIRST_SEED + n - 1 (seed 7 is the tests' own)
-CHECKS = ("ab", "products", "regions")
+CHECKS = ("ab", "products", "regions", "peeking", "cuped")
+# Per check: seeds and world scale unless --seeds / --scale say otherwise. Peeking and CUPED run
+# on the sandbox's own size (SandboxConfig.scale = 1), from the simulation's arrays (no export):
+# 200 seeds, the issue's minimum for peeking, and for coverage a binomial error of +-3 points.
+DEFAULT_SEEDS = {"ab": 50, "products": 50, "regions": 50, "peeking": 200, "cuped": 200}
+DEFAULT_SCALE = {"ab": 0.3, "products": 0.3, "regions": 0.3, "peeking": 1.0, "cuped": 1.0}
 MIN_CLICKS = 30  # recommended_order's default data threshold
 FEW_CLICKS = 100  # lift intervals of products with fewer clicks are also counted apart
 ALPHA = 0.05
@@ -196,14 +245,293 @@ def regions_seed(world: World) -> dict[str, Any]:
 
 def one_seed(seed: int, scale: float, checks: tuple[str, ...]) -> dict[str, Any]:
     world = World(seed, TODAY, scale=scale)
-    out: dict[str, Any] = {"seed": seed}
+    out: dict[str, Any] = {"seed": seed, "checks": checks}
     if "ab" in checks:
         out.update(ab_seed(world))
     if "products" in checks:
         out.update(products_seed(world))
     if "regions" in checks:
         out.update(regions_seed(world))
+    if "peeking" in checks:
+        out.update(peeking_seed(world))
+    if "cuped" in checks:
+        out.update(cuped_seed(world))
     return out
+
+
+# ---- peeking (issue 13, must-show 2) ---------------------------------------------------------
+def window_sessions(
+    world: World, window: tuple[int, int], account: int | None = 0
+) -> list[Session]:
+    """The sessions of ``account`` (every account when None) on the days ``window`` = (hi, lo)
+    before today, inclusive, in the order they started."""
+    hi, lo = window
+    days = [TODAY - timedelta(days=k) for k in range(hi, lo - 1, -1)]
+    accounts = world.accounts if account is None else (world.accounts[account],)
+    out = [s for d in days for acc in accounts for s in world.account_sessions(acc, d)]
+    return sorted(out, key=lambda s: (s.start_ts, s.room_id))
+
+
+@dataclass(frozen=True)
+class Looks:
+    """Cumulative per-viewer data of a viewer experiment after each of its shows: ``arm`` (0 A,
+    1 B) per viewer, the show after which each viewer was first seen and first paid (``K``:
+    never), and the viewer's watch seconds up to each show (K x viewers)."""
+
+    arm: np.ndarray
+    first_seen: np.ndarray
+    first_paid: np.ndarray
+    watch: np.ndarray
+
+    @property
+    def shows(self) -> int:
+        return int(self.watch.shape[0])
+
+
+def looks(sessions: list[Session]) -> Looks:
+    # numpy straight from the simulation's visit arrays, for speed (hundreds of worlds); the
+    # per-viewer definitions are viewer_units' (converted = paid in any visit so far, watch
+    # seconds summed); every statistic below goes through livekit.analysis
+    k_shows = len(sessions)
+    viewer = np.concatenate([s.visits.viewer for s in sessions])
+    show = np.concatenate([np.full(len(s.visits), k) for k, s in enumerate(sessions)])
+    paid = np.concatenate([s.visits.paid for s in sessions])
+    secs = np.concatenate([s.visits.leave_s - s.visits.enter_s for s in sessions])
+    variant = np.concatenate([s.visits.variant for s in sessions])
+    uniq, inv = np.unique(viewer, return_inverse=True)
+    arm = np.full(uniq.size, -1, dtype=np.int64)
+    arm[inv] = variant
+    if (arm < 0).any() or not np.array_equal(arm[inv], variant):
+        raise ValueError("every viewer of the window must keep one arm")
+    first_seen = np.full(uniq.size, k_shows)
+    np.minimum.at(first_seen, inv, show)
+    first_paid = np.full(uniq.size, k_shows)
+    np.minimum.at(first_paid, inv[paid], show[paid])
+    per_show = np.zeros((k_shows, uniq.size))
+    np.add.at(per_show, (show, inv), secs)
+    return Looks(arm, first_seen, first_paid, np.cumsum(per_show, axis=0))
+
+
+def conversion_at(lk: Looks, k: int, **kw: Any) -> Comparison:
+    """compare_proportions on the viewers seen up to show ``k`` (0-based)."""
+    seen = lk.first_seen <= k
+    conv = lk.first_paid <= k
+    counts = [
+        int(x) for a in (0, 1) for x in ((conv & (lk.arm == a)).sum(), (seen & (lk.arm == a)).sum())
+    ]
+    return compare_proportions(*counts, **kw)
+
+
+def watch_at(lk: Looks, k: int, **kw: Any) -> Comparison:
+    """compare_means of the watch seconds so far of the viewers seen up to show ``k``."""
+    seen = lk.first_seen <= k
+    values = lk.watch[k]
+    return compare_means(values[seen & (lk.arm == 0)], values[seen & (lk.arm == 1)], **kw)
+
+
+def peek(lk: Looks, compare: Any, **kw: Any) -> tuple[int, float]:
+    """(the first look, 1-based, at which the comparison is significant, 0 when none; its lift)."""
+    for k in range(lk.shows):
+        c = compare(lk, k, **kw)
+        if c.significant:
+            return k + 1, c.lift
+    return 0, math.nan
+
+
+SEQUENTIAL = {"sequential": True, "sequential_tuning": DEFAULT_SEQUENTIAL_TUNING}
+
+
+def peeking_seed(world: World) -> dict[str, Any]:
+    """Peeking after every show: on the null experiment (any stop is a false positive) and on
+    the planted one (a stop with B > A finds the planted effect)."""
+    out: dict[str, Any] = {}
+    null = looks(window_sessions(world, NULL_EXPERIMENT_DAYS))
+    last = null.shows - 1
+    out["null_shows"] = null.shows
+    out["null_viewers"] = int((null.first_seen <= last).sum())
+    for metric, compare in (("conversion", conversion_at), ("watch", watch_at)):
+        out[f"null_{metric}_fixed_peek"] = peek(null, compare)[0]
+        out[f"null_{metric}_seq_peek"] = peek(null, compare, **SEQUENTIAL)[0]
+        out[f"null_{metric}_fixed_end"] = compare(null, last).significant
+        out[f"null_{metric}_seq_end"] = compare(null, last, **SEQUENTIAL).significant
+    planted = looks(window_sessions(world, VIEWER_EXPERIMENT_DAYS))
+    last = planted.shows - 1
+    n_end = int((planted.first_seen <= last).sum())
+    out["planted_viewers"] = n_end
+    tuned = {"sequential": True, "sequential_tuning": float(n_end)}
+    for key, kw in (("fixed", {}), ("seq", SEQUENTIAL), ("seq_tuned", tuned)):
+        look, lift = peek(planted, conversion_at, **kw)
+        out[f"planted_{key}_look"] = look
+        out[f"planted_{key}_up"] = look > 0 and lift > 0
+        out[f"planted_{key}_down"] = look > 0 and lift < 0
+        end = conversion_at(planted, last, **kw)
+        out[f"planted_{key}_end_up"] = end.significant and end.lift > 0
+    out["planted_watch_seq_peek"] = peek(planted, watch_at, **SEQUENTIAL)[0]
+    out["planted_watch_fixed_peek"] = peek(planted, watch_at)[0]
+    return out
+
+
+def print_peeking(results: list[dict[str, Any]]) -> None:
+    n = len(results)
+    shows = sorted(r["null_shows"] for r in results)
+    viewers = sorted(r["null_viewers"] for r in results)
+    print(
+        f"\npeeking after every show (issue 13): the null experiment ({NULL_EXPERIMENT_DAYS[0]}.."
+        f"{NULL_EXPERIMENT_DAYS[1]} days back) and the planted one ({VIEWER_EXPERIMENT_DAYS[0]}.."
+        f"{VIEWER_EXPERIMENT_DAYS[1]}), main account; {shows[0]}..{shows[-1]} shows (looks), "
+        f"median {viewers[n // 2]:,} viewers at the last look; stop at the first p < {ALPHA}; "
+        f"sequential: N* = {DEFAULT_SEQUENTIAL_TUNING:g}"
+    )
+    print(f"{'false positives on the null experiment':62s} {'rate':>7s}  {'goal':>9s}")
+    for metric, name in (("conversion", "conversion"), ("watch", "watch seconds")):
+        rows = (
+            (f"{name}: fixed-horizon p, peeking after every show", "fixed_peek", "> 5%"),
+            (f"{name}: sequential p, peeking after every show", "seq_peek", "<= 5%"),
+            (f"{name}: fixed-horizon p, one look at the end", "fixed_end", "~5%"),
+            (f"{name}: sequential p, one look at the end", "seq_end", "<= 5%"),
+        )
+        for label, key, goal in rows:
+            k = sum(bool(r[f"null_{metric}_{key}"]) for r in results)
+            print(rate_line(label, k, n, goal, n))
+    fired = sorted(
+        r["null_conversion_fixed_peek"] for r in results if r["null_conversion_fixed_peek"]
+    )
+    if fired:
+        print(
+            f"  fixed-horizon peeking on conversion stopped at looks {fired[0]}..{fired[-1]} (median {fired[len(fired) // 2]})"
+        )
+    print(f"{'the planted experiment (conversion, B > A decided)':62s} {'rate':>7s}")
+    for label, key in (
+        ("fixed-horizon p, peeking after every show", "fixed"),
+        (f"sequential p (N* = {DEFAULT_SEQUENTIAL_TUNING:g}), peeking after every show", "seq"),
+        ("sequential p, N* = the viewers at the end, peeking", "seq_tuned"),
+    ):
+        k = sum(bool(r[f"planted_{key}_up"]) for r in results)
+        down = sum(bool(r[f"planted_{key}_down"]) for r in results)
+        end = sum(bool(r[f"planted_{key}_end_up"]) for r in results)
+        stops = sorted(r[f"planted_{key}_look"] for r in results if r[f"planted_{key}_up"])
+        when = f"; median stop at look {stops[len(stops) // 2]}" if stops else ""
+        print(rate_line(label, k, n) + f"  (B < A: {down}; one look at the end: {end}/{n}{when})")
+    for label, key in (
+        ("planted exp.: watch seconds (null), fixed-horizon peeking", "planted_watch_fixed_peek"),
+        ("planted exp.: watch seconds (null), sequential peeking", "planted_watch_seq_peek"),
+    ):
+        print(rate_line(label, sum(bool(r[key]) for r in results), n))
+
+
+# ---- CUPED (issue 13, must-show 3) -----------------------------------------------------------
+PRE_PERIOD_DAYS = 28  # the ab_test report's default pre_period_days
+CUPED_METRICS = {"conversion": "converted", "watch_seconds": "watch_seconds"}  # -> units column
+
+
+def visits_frame(sessions: list[Session]) -> pl.DataFrame:
+    """The visits of ``sessions`` with the columns ``viewer_units``/``per_viewer`` read, built
+    from the simulation's arrays for speed (the population index as the viewer id, exact
+    seconds) instead of the export's strings; otherwise the viewer export's values."""
+
+    def cat(f: Any) -> np.ndarray:
+        return np.concatenate([f(s) for s in sessions])
+
+    clicked = cat(lambda s: s.visits.clicked)
+    us = 1_000_000
+    return pl.DataFrame(
+        {
+            "viewer_id": cat(lambda s: s.visits.viewer),
+            "variant": cat(lambda s: s.visits.variant),
+            "paid": cat(lambda s: s.visits.paid),
+            "clicked_product_id": np.where(clicked, cat(lambda s: s.visits.product), -1),
+            "enter_time": cat(lambda s: (s.start_ts + s.visits.enter_s) * us).astype(np.int64),
+            "leave_time": cat(lambda s: (s.start_ts + s.visits.leave_s) * us).astype(np.int64),
+            "pay_amount": cat(lambda s: s.visits.amount_fen) / 100.0,
+        }
+    ).with_columns(
+        pl.when(pl.col("variant") == 0)
+        .then(pl.lit("A"))
+        .when(pl.col("variant") == 1)
+        .then(pl.lit("B"))
+        .alias("variant"),
+        pl.when(pl.col("clicked_product_id") >= 0).then(pl.col("clicked_product_id")),
+        pl.from_epoch("enter_time", time_unit="us"),
+        pl.from_epoch("leave_time", time_unit="us"),
+    )
+
+
+def cuped_seed(world: World) -> dict[str, Any]:
+    """Plain against CUPED compare_means on the planted viewer experiment, the covariate each
+    viewer's same metric over the PRE_PERIOD_DAYS days before it (every account's shows, as
+    the viewer export of those days holds them), through viewer_units and with_pre_period."""
+    hi = VIEWER_EXPERIMENT_DAYS[0]
+    sessions = window_sessions(world, VIEWER_EXPERIMENT_DAYS)
+    pre = window_sessions(world, (hi + PRE_PERIOD_DAYS, hi + 1), account=None)
+    units = with_pre_period(viewer_units(visits_frame(sessions)).units, visits_frame(pre))
+    expected = {
+        "conversion": viewer_experiment_truth(world, sessions)["metrics"]["conversion"][
+            "expected_lift"
+        ],
+        "watch_seconds": 0.0,
+    }
+    out: dict[str, Any] = {"cuped_viewers": units.height}
+    arms = [units.filter(pl.col("arm") == a) for a in "AB"]
+    for metric, column in CUPED_METRICS.items():
+        y = [g.get_column(column).cast(pl.Float64).to_numpy() for g in arms]
+        x = [g.get_column(f"pre_{column}").to_numpy() for g in arms]
+        plain = compare_means(y[0], y[1])
+        cuped = compare_means(y[0], y[1], covariate_a=x[0], covariate_b=x[1])
+        rho = float(np.corrcoef(np.concatenate(y), np.concatenate(x))[0, 1])
+        out.update(
+            {
+                f"cuped_{metric}_plain_covers": covers(plain.lift_ci, expected[metric]),
+                f"cuped_{metric}_covers": covers(cuped.lift_ci, expected[metric]),
+                f"cuped_{metric}_plain_width": plain.lift_ci[1] - plain.lift_ci[0],
+                f"cuped_{metric}_width": cuped.lift_ci[1] - cuped.lift_ci[0],
+                f"cuped_{metric}_rho": rho,
+                f"cuped_{metric}_variance_reduction": cuped.variance_reduction,
+                f"cuped_{metric}_plain_detected": plain.significant and plain.lift > 0,
+                f"cuped_{metric}_detected": cuped.significant and cuped.lift > 0,
+                f"cuped_{metric}_seen_before": float(np.mean(np.concatenate(x) > 0))
+                if metric == "watch_seconds"
+                else math.nan,
+            }
+        )
+    return out
+
+
+def print_cuped(results: list[dict[str, Any]]) -> None:
+    n = len(results)
+    viewers = sorted(r["cuped_viewers"] for r in results)
+    seen = float(np.mean([r["cuped_watch_seconds_seen_before"] for r in results]))
+    print(
+        f"\nCUPED on the planted viewer experiment (issue 13): covariate = the same metric over "
+        f"the {PRE_PERIOD_DAYS} days before (0 if unseen); median {viewers[n // 2]:,} viewers, "
+        f"{seen:.0%} of them seen in the pre-period"
+    )
+    print(f"{'':62s} {'rate':>7s}  {'goal':>9s}")
+    for metric, truth_name in (
+        ("conversion", "truth's expected lift"),
+        ("watch_seconds", "0 (no effect)"),
+    ):
+        for label, key in (("plain", "plain_covers"), ("CUPED", "covers")):
+            k = sum(bool(r[f"cuped_{metric}_{key}"]) for r in results)
+            text = f"{metric}: {label} lift CI covers {truth_name}"
+            print(rate_line(text, k, n, "93-97%", n))
+        ratio = np.array(
+            [r[f"cuped_{metric}_width"] / r[f"cuped_{metric}_plain_width"] for r in results]
+        )
+        rho = np.array([r[f"cuped_{metric}_rho"] for r in results])
+        reduction = np.array([r[f"cuped_{metric}_variance_reduction"] for r in results])
+        predicted = np.sqrt(1 - rho**2)
+        print(
+            f"  {metric}: rho(metric, pre-period metric) mean {rho.mean():.3f} "
+            f"[{rho.min():.3f}..{rho.max():.3f}]; interval width CUPED/plain mean "
+            f"{ratio.mean():.4f} [{ratio.min():.4f}..{ratio.max():.4f}], predicted "
+            f"sqrt(1 - rho^2) mean {predicted.mean():.4f}; variance reduction mean "
+            f"{reduction.mean():.1%} (rho^2 mean {(rho**2).mean():.1%}); "
+            f"per seed |ratio - predicted| <= {np.abs(ratio - predicted).max():.1e}"
+        )
+        if metric == "conversion":
+            plain = sum(bool(r["cuped_conversion_plain_detected"]) for r in results)
+            cuped = sum(bool(r["cuped_conversion_detected"]) for r in results)
+            print(f"  conversion effect detected (power): plain {plain}/{n}, CUPED {cuped}/{n}")
 
 
 ROWS = [
@@ -329,10 +657,37 @@ def print_regions(results: list[dict[str, Any]]) -> None:
         print(f"  late_refund_covered missed at seeds {missed}")
 
 
+def jobs(
+    checks: tuple[str, ...], seeds: int | None, scale: float | None
+) -> list[tuple[int, float, tuple[str, ...]]]:
+    """(seed, scale, checks) per world to build: the checks of one seed and scale share it."""
+    grouped: dict[tuple[int, float], list[str]] = {}
+    for check in checks:
+        n = DEFAULT_SEEDS[check] if seeds is None else seeds
+        for seed in range(FIRST_SEED, FIRST_SEED + n):
+            key = (seed, DEFAULT_SCALE[check] if scale is None else scale)
+            grouped.setdefault(key, []).append(check)
+    return [(seed, sc, tuple(cs)) for (seed, sc), cs in sorted(grouped.items())]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=50)
-    parser.add_argument("--scale", type=float, default=0.3)
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="seeds per check (default: "
+        + ", ".join(f"{c} {n}" for c, n in DEFAULT_SEEDS.items())
+        + ")",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="world scale (default: "
+        + ", ".join(f"{c} {x:g}" for c, x in DEFAULT_SCALE.items())
+        + ")",
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--checks", default=",".join(CHECKS), help=f"comma-separated, of {', '.join(CHECKS)}"
@@ -342,20 +697,25 @@ def main() -> None:
     unknown = sorted(set(checks) - set(CHECKS))
     if unknown or not checks:
         parser.error(f"--checks: unknown {unknown}; choose from {', '.join(CHECKS)}")
-    seeds = list(range(FIRST_SEED, FIRST_SEED + args.seeds))
+    todo = jobs(checks, args.seeds, args.scale)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        n = len(seeds)
-        results = list(pool.map(one_seed, seeds, [args.scale] * n, [checks] * n))
+        results = list(pool.map(one_seed, *zip(*todo, strict=True)))
     elapsed = time.perf_counter() - t0
 
-    print(f"seeds: {n} ({seeds[0]}..{seeds[-1]}), scale {args.scale}, today {TODAY}")
-    if "ab" in checks:
-        print_ab(results)
-    if "products" in checks:
-        print_products(results)
-    if "regions" in checks:
-        print_regions(results)
+    print(f"today {TODAY}; seeds from {FIRST_SEED}")
+    for check, show in (
+        ("ab", print_ab),
+        ("products", print_products),
+        ("regions", print_regions),
+        ("peeking", print_peeking),
+        ("cuped", print_cuped),
+    ):
+        if check in checks:
+            mine = [r for r in results if check in r["checks"]]
+            scales = sorted({sc for seed, sc, cs in todo if check in cs})
+            print(f"\n[{check}] seeds: {len(mine)}, scale {', '.join(map(str, scales))}")
+            show(mine)
     print(f"elapsed: {elapsed:.1f} s with {args.workers} worker(s), checks {','.join(checks)}")
 
 

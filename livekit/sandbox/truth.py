@@ -80,6 +80,14 @@ def _dwell(sessions: list[w.Session]) -> dict[str, Any]:
     }
 
 
+def viewer_experiment(world: w.World, sessions: list[w.Session] | None = None) -> dict[str, Any]:
+    """``truth(world)["viewer_experiment"]`` from ``sessions`` (default: every session; only
+    the main account's in the window count), for callers that simulate just those days."""
+    return _viewer_experiment(
+        world, world.accounts[0], world.all_sessions() if sessions is None else sessions
+    )
+
+
 def _viewer_experiment(world: w.World, acc: w.Account, sessions: list[w.Session]) -> dict[str, Any]:
     hi, lo = w.VIEWER_EXPERIMENT_DAYS
     start, end = world.today - timedelta(days=hi), world.today - timedelta(days=lo)
