@@ -197,6 +197,7 @@ def one_seed(
     truth = sandbox_truth._viewer_experiment(world, world.accounts[0], exp_shows)
     true_lift = float(truth["metrics"]["conversion"]["expected_lift"])
     units = viewer_units(visits_frame(world, exp_shows, hashes)).units
+    planned = plan.by_days.filter(pl.col("days") == days).row(0, named=True)
     a = units.filter(pl.col("arm") == "A")["converted"]
     b = units.filter(pl.col("arm") == "B")["converted"]
     c = compare_proportions(int(a.sum()), a.len(), int(b.sum()), b.len(), alpha=ALPHA)
@@ -209,6 +210,9 @@ def one_seed(
         "v_true_lift": true_lift,
         "v_found": bool(c.lift_ci[0] > 0),
         "v_found_p": bool(c.p_value < ALPHA and c.diff > 0),
+        # the experiment's viewers and control conversion against what the planner expected
+        "v_viewers_ratio": units.height / float(planned["viewers"]),
+        "v_base_ratio": c.mean_a / float(planned["mean"]),
     }
     if sessions:
         out.update(session_seed(world, history_shows, history, fixed))
@@ -296,6 +300,9 @@ def summary(rows: list[dict[str, Any]], prefix: str, label: str) -> None:
         print(
             f"  true lift of the days analysed (mean): {lift:.4f}; power promised at the planned lift: {nominal:.3f}"
         )
+        viewers = statistics.fmean(r["v_viewers_ratio"] for r in rows)
+        base = statistics.fmean(r["v_base_ratio"] for r in rows)
+        print(f"  experiment / plan (mean): viewers {viewers:.3f}, control conversion {base:.3f}")
     else:
         print(
             f"  published click-rate lift (mean): {statistics.fmean(r['s_planted'] for r in rows):.4f}"

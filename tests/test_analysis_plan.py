@@ -293,15 +293,16 @@ def test_session_plan_by_hand() -> None:
     assert by["n_a"].to_list() == pytest.approx([d * 7 / 8 for d in range(1, 7)])
     assert by["mde"][0] is None  # fewer than two shows per arm
     for r in by.filter(pl.col("mde").is_not_null()).iter_rows(named=True):
-        se = lift_se(
-            r["mde"],
-            mean=plan.mean,
-            variance=plan.variance,
-            n_a=r["n_a"],
-            n_b=r["n_b"],
-            kind="ratio",
-        )
-        assert power_at(r["mde"], se, alpha=0.05, df=r["n_a"] - 1) == pytest.approx(0.8, abs=1e-8)
+        # the arms are coin flips: the power is the mean over the binomial count of A's shows
+        total, lift, expected = round(r["shows"]), r["mde"], 0.0
+        for k in range(2, total - 1):
+            se = lift_se(
+                lift, mean=plan.mean, variance=plan.variance, n_a=k, n_b=total - k, kind="ratio"
+            )
+            weight = stats.binom.pmf(k, total, 0.5)
+            expected += weight * power_at(lift, se, alpha=0.05, df=min(k, total - k) - 1)
+        assert expected == pytest.approx(0.8, abs=1e-6)
+        assert plan.power_after(lift, r["days"]) == pytest.approx(0.8, abs=1e-6)
     # the viewer metric's room counterpart is accepted, as the A/B report does
     same = plan_sessions(
         rooms, pl.DataFrame(), "click", start=D0, end=D0 + timedelta(days=3), max_days=6

@@ -25,6 +25,7 @@ docs, "Power analysis technical details"):
 
 with a noncentral t on min(shows per arm) - 1 degrees of freedom for sessions (the df of the
 session jackknife the switchback analysis uses, :func:`~livekit.analysis.abtest.compare_sessions`),
+averaged over the coin flips that give each show its arm (:func:`switchback_power`),
 and MDE(D) is the lift at which it reaches the target power (se(L) grows with L, so the
 equation is solved numerically; scipy's brentq, power being increasing in L). CUPED
 multiplies the per-unit variance by 1 - rho²; it is not offered for sessions (a dozen shows
@@ -68,6 +69,7 @@ __all__ = [
     "plan_sessions",
     "plan_viewers",
     "power_at",
+    "switchback_power",
     "viewer_windows",
 ]
 
@@ -530,8 +532,8 @@ class SessionPlan:
     """The switchback plan of one room metric: ``shows`` in the history's ``history_days``
     days, their ``shows_per_day``, the per-show ratio's ``mean`` (Σ numerator / Σ
     denominator) and per-show delta-method ``variance``; ``by_days`` one row per duration
-    with the expected ``shows``, per arm ``n_a`` / ``n_b``, and the relative ``mde`` (null:
-    not reachable, e.g. fewer than two shows in an arm)."""
+    with the expected ``shows``, per arm ``n_a`` / ``n_b``, and the relative ``mde`` over
+    the coin flips of the arms (null: not reachable, e.g. too few shows)."""
 
     metric: str
     label: str
@@ -551,13 +553,49 @@ class SessionPlan:
         return days_needed(self.by_days, lift)
 
     def power_after(self, lift: float, days: int) -> float:
-        """Power at relative ``lift`` after ``days`` days."""
-        n_a = days * self.shows_per_day * self.split[0]
-        n_b = days * self.shows_per_day * self.split[1]
-        if min(n_a, n_b) < 2:
-            return math.nan
-        se = lift_se(lift, mean=self.mean, variance=self.variance, n_a=n_a, n_b=n_b, kind="ratio")
-        return power_at(lift, se, alpha=self.alpha, df=min(n_a, n_b) - 1.0)
+        """Power at relative ``lift`` after ``days`` days (over the coin flips of the arms)."""
+        return switchback_power(
+            lift,
+            mean=self.mean,
+            variance=self.variance,
+            shows=days * self.shows_per_day,
+            split=self.split[0],
+            alpha=self.alpha,
+        )
+
+
+def switchback_power(
+    lift: float, *, mean: float, variance: float, shows: float, split: float, alpha: float
+) -> float:
+    """Power of a switchback of ``shows`` shows (rounded) whose arms are drawn show by show
+    (B with probability ``1 - split``), analysed as the A/B report does: the lift's
+    delta-method variance from the per-show ``variance``, a t on min(shows per arm) - 1
+    degrees of freedom, nothing found with fewer than two shows in an arm. The mean over the
+    binomial number of shows in A: with ten shows an arm of three (df 2) is common, and its
+    t quantile (4.3) costs far more power than the planned five and five suggest."""
+    from scipy import stats
+
+    total = round(shows)
+    k = np.arange(total + 1)
+    weight = stats.binom.pmf(k, total, split)
+    keep = (np.minimum(k, total - k) >= 2) & (weight > 1e-12)
+    if not keep.any():
+        return 0.0
+    n_a, n_b, weight = k[keep].astype(float), (total - k[keep]).astype(float), weight[keep]
+    mean_b = mean * (1.0 + lift)
+    var = variance / (mean**2 * n_b) + mean_b**2 * variance / (mean**4 * n_a)  # _lift_variance
+    delta = lift / np.sqrt(var)
+    df = np.minimum(n_a, n_b) - 1.0
+    t = stats.t.ppf(1.0 - alpha / 2.0, df)
+    pos = stats.nct.sf(t, df, delta)
+    neg = stats.nct.cdf(-t, df, delta)
+    # scipy's noncentral t loses its way far in the tail (NaN): there the normal
+    # approximation of the noncentral t (Johnson & Welch 1940) is as good as exact
+    scale = np.sqrt(1.0 + t**2 / (2.0 * df))
+    shrink = 1.0 - 1.0 / (4.0 * df)
+    pos = np.where(np.isfinite(pos), pos, stats.norm.sf((t * shrink - delta) / scale))
+    neg = np.where(np.isfinite(neg), neg, stats.norm.cdf((-t * shrink - delta) / scale))
+    return float(np.sum(weight * (pos + neg)))
 
 
 def plan_sessions(
@@ -612,23 +650,16 @@ def plan_sessions(
     rows = []
     for d in range(1, max_days + 1):
         total = d * per_day
-        n_a, n_b = total * share[0], total * share[1]
-        df = min(n_a, n_b) - 1.0
-        found = (
-            mde(
-                mean=mean,
-                variance=variance,
-                n_a=n_a,
-                n_b=n_b,
-                kind="ratio",
-                alpha=alpha,
-                power=power,
-                df=df,
-            )
-            if df >= 1
-            else None
+        found = _switchback_mde(mean, variance, total, share[0], alpha, power)
+        rows.append(
+            {
+                "days": d,
+                "shows": total,
+                "n_a": total * share[0],
+                "n_b": total * share[1],
+                "mde": found,
+            }
         )
-        rows.append({"days": d, "shows": total, "n_a": n_a, "n_b": n_b, "mde": found})
     return SessionPlan(
         metric=metric,
         label=m.label,
@@ -644,6 +675,25 @@ def plan_sessions(
         power=float(power),
         by_days=pl.DataFrame(rows, schema=SESSION_SCHEMA),
     )
+
+
+def _switchback_mde(
+    mean: float, variance: float, shows: float, split: float, alpha: float, power: float
+) -> float | None:
+    """The lift at which :func:`switchback_power` reaches ``power``; None when it cannot."""
+    from scipy.optimize import brentq
+
+    def gap(lift: float) -> float:
+        return (
+            switchback_power(
+                lift, mean=mean, variance=variance, shows=shows, split=split, alpha=alpha
+            )
+            - power
+        )
+
+    if gap(_MAX_LIFT) < 0:
+        return None
+    return float(brentq(gap, 1e-12, _MAX_LIFT, xtol=1e-10, rtol=1e-10))
 
 
 # ---- the answer per lift -------------------------------------------------------------------------
