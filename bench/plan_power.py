@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
+from scipy import stats  # noqa: E402
 
 from livekit.analysis.abtest import compare_proportions, compare_sessions  # noqa: E402
 from livekit.analysis.experiment import viewer_units  # noqa: E402
@@ -87,6 +88,10 @@ def sessions_of(world: w.World, first: date, last: date) -> list[w.Session]:
     return out
 
 
+def _seconds(ts: np.ndarray) -> np.ndarray:
+    return np.floor(np.round(ts, 6)).astype(np.int64)
+
+
 def visits_frame(world: w.World, sessions: list[w.Session], hashes: dict[int, str]) -> pl.DataFrame:
     """The viewer export's rows of ``sessions`` (all finished before NOW), vectorized: the
     columns and values ``export._session_columns`` writes, typed as ``read_viewer_bytes``
@@ -111,11 +116,10 @@ def visits_frame(world: w.World, sessions: list[w.Session], hashes: dict[int, st
                 {
                     "room_id": np.full(keep.size, s.room_id, dtype=np.int64),
                     "viewer_id": [hashes[i] for i in viewers.tolist()],
-                    # fmt_time writes whole seconds: the fraction is dropped
-                    "enter_time": np.floor(s.start_ts + v.enter_s[keep]).astype(np.int64),
-                    "leave_time": np.floor(s.start_ts + np.minimum(v.leave_s[keep], sec)).astype(
-                        np.int64
-                    ),
+                    # fmt_time writes whole seconds of datetime.fromtimestamp, which first
+                    # rounds to the microsecond: x.9999996 s is the next second
+                    "enter_time": _seconds(s.start_ts + v.enter_s[keep]),
+                    "leave_time": _seconds(s.start_ts + np.minimum(v.leave_s[keep], sec)),
                     "clicked_product_id": pl.Series(product).set(pl.Series(~clicked), None),
                     "paid": paid,
                     "pay_amount": amount,
@@ -174,7 +178,7 @@ def one_seed(
     seed: int, scale: float, lift: float, fixed: int | None, sessions: bool
 ) -> dict[str, Any]:
     world = w.World(seed, TODAY, scale=scale)
-    if seed == FIRST_SEED:
+    if seed % 200 == FIRST_SEED % 200:  # the first seed of a run of 200 (or of the default)
         check_frame(world, _day(HISTORY[0]), _day(HISTORY[0] - 1))
     hashes: dict[int, str] = {}
     start, end = _day(HISTORY[0]), _day(HISTORY[1])
@@ -213,6 +217,10 @@ def one_seed(
         # the experiment's viewers and control conversion against what the planner expected
         "v_viewers_ratio": units.height / float(planned["viewers"]),
         "v_base_ratio": c.mean_a / float(planned["mean"]),
+        # the estimate against the truth in units of its own standard error (sd 1 when the
+        # delta-method variance is the estimate's sampling variance)
+        "v_z": (c.lift - true_lift)
+        / ((c.lift_ci[1] - c.lift_ci[0]) / (2 * stats.t.ppf(1 - ALPHA / 2, c.df))),
     }
     if sessions:
         out.update(session_seed(world, history_shows, history, fixed))
@@ -303,6 +311,11 @@ def summary(rows: list[dict[str, Any]], prefix: str, label: str) -> None:
         viewers = statistics.fmean(r["v_viewers_ratio"] for r in rows)
         base = statistics.fmean(r["v_base_ratio"] for r in rows)
         print(f"  experiment / plan (mean): viewers {viewers:.3f}, control conversion {base:.3f}")
+        z = [r["v_z"] for r in rows]
+        print(
+            f"  (lift - true lift) / its standard error: mean {statistics.fmean(z):+.3f}, "
+            f"sd {statistics.stdev(z):.3f} (1 when the variance is right)"
+        )
     else:
         print(
             f"  published click-rate lift (mean): {statistics.fmean(r['s_planted'] for r in rows):.4f}"
@@ -312,13 +325,14 @@ def summary(rows: list[dict[str, Any]], prefix: str, label: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=200)
+    parser.add_argument("--first-seed", type=int, default=FIRST_SEED)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--lift", type=float, default=w.VIEWER_EXPERIMENT_LIFT)
     parser.add_argument("--fixed-days", type=int, default=None)
     parser.add_argument("--no-sessions", action="store_true")
     args = parser.parse_args()
-    seeds = range(FIRST_SEED, FIRST_SEED + args.seeds)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     began = time.perf_counter()
     job = (args.scale, args.lift, args.fixed_days, not args.no_sessions)
     if args.workers > 1:
