@@ -57,7 +57,12 @@ from scipy import stats  # noqa: E402
 
 from livekit.analysis.abtest import compare_proportions, compare_sessions  # noqa: E402
 from livekit.analysis.experiment import viewer_units  # noqa: E402
-from livekit.analysis.plan import plan_sessions, plan_viewers  # noqa: E402
+from livekit.analysis.plan import (  # noqa: E402
+    lift_se,
+    plan_sessions,
+    plan_viewers,
+    power_at,
+)
 from livekit.sandbox import truth as sandbox_truth  # noqa: E402
 from livekit.sandbox import world as w  # noqa: E402
 from livekit.sandbox.export import to_parquet, viewer_columns  # noqa: E402
@@ -217,6 +222,19 @@ def one_seed(
         # the experiment's viewers and control conversion against what the planner expected
         "v_viewers_ratio": units.height / float(planned["viewers"]),
         "v_base_ratio": c.mean_a / float(planned["mean"]),
+        # the power the planner's formula gives with the experiment's own viewers and baseline
+        "v_promised_realized": power_at(
+            true_lift,
+            lift_se(
+                true_lift,
+                mean=c.mean_a,
+                variance=c.mean_a * (1 - c.mean_a),
+                n_a=c.n_a,
+                n_b=c.n_b,
+                kind="proportion",
+            ),
+            alpha=ALPHA,
+        ),
         # the estimate against the truth in units of its own standard error (sd 1 when the
         # delta-method variance is the estimate's sampling variance)
         "v_z": (c.lift - true_lift)
@@ -311,6 +329,10 @@ def summary(rows: list[dict[str, Any]], prefix: str, label: str) -> None:
         viewers = statistics.fmean(r["v_viewers_ratio"] for r in rows)
         base = statistics.fmean(r["v_base_ratio"] for r in rows)
         print(f"  experiment / plan (mean): viewers {viewers:.3f}, control conversion {base:.3f}")
+        realized = statistics.fmean(r["v_promised_realized"] for r in rows)
+        print(
+            f"  power by the same formula with the experiment's viewers and baseline: {realized:.3f}"
+        )
         z = [r["v_z"] for r in rows]
         print(
             f"  (lift - true lift) / its standard error: mean {statistics.fmean(z):+.3f}, "
