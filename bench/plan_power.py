@@ -336,7 +336,7 @@ def summary(rows: list[dict[str, Any]], prefix: str, label: str) -> None:
         z = [r["v_z"] for r in rows]
         print(
             f"  (lift - true lift) / its standard error: mean {statistics.fmean(z):+.3f}, "
-            f"sd {statistics.stdev(z):.3f} (1 when the variance is right)"
+            f"sd {statistics.stdev(z) if len(z) > 1 else math.nan:.3f} (1 when the variance is right)"
         )
     else:
         print(
