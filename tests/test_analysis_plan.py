@@ -296,9 +296,8 @@ def test_session_plan_by_hand() -> None:
         # the arms are coin flips: the power is the mean over the binomial count of A's shows
         total, lift, expected = round(r["shows"]), r["mde"], 0.0
         for k in range(2, total - 1):
-            se = lift_se(
-                lift, mean=plan.mean, variance=plan.variance, n_a=k, n_b=total - k, kind="ratio"
-            )
+            # arm B's spread grows with its level: variance (1 + L)² in both terms
+            se = (1 + lift) * math.sqrt(plan.variance / plan.mean**2 * (1 / k + 1 / (total - k)))
             weight = stats.binom.pmf(k, total, 0.5)
             expected += weight * power_at(lift, se, alpha=0.05, df=min(k, total - k) - 1)
         assert expected == pytest.approx(0.8, abs=1e-6)

@@ -18,7 +18,8 @@ estimate is the one the analysis will use: the delta method on the ratio of the 
 (:func:`livekit.analysis.abtest._lift_variance`, GrowthBook's), with the per-unit variance
 p(1 - p) of a proportion (p of arm B under the alternative), the sample variance of a mean
 (the same in both arms, as GrowthBook's power calculation assumes) or the delta-method
-variance of a per-show ratio. Power is GrowthBook's two-sided frequentist power (GrowthBook
+variance of a per-show ratio (in arm B scaled by (1 + lift)²: show-to-show differences are
+multiplicative). Power is GrowthBook's two-sided frequentist power (GrowthBook
 docs, "Power analysis technical details"):
 
     power(L) = 1 - Phi(z_{1-alpha/2} - L / se(L)) + Phi(-z_{1-alpha/2} - L / se(L)),
@@ -177,11 +178,15 @@ def lift_se(
     ``mean`` and ``variance`` are arm A's per-unit mean and variance (for a proportion the
     variance is p(1 - p) of ``mean``, scaled by ``variance / (p (1 - p))`` when CUPED shrank
     it); arm B has mean ``mean (1 + lift)`` and, for a proportion, the Bernoulli variance of
-    that mean (same scaling), else ``variance``. The delta method of
-    :func:`~livekit.analysis.abtest._lift_variance`, as the analysis computes it.
+    that mean (same scaling); for a per-show ratio ``variance (1 + lift)²`` (a show's rate
+    differs from the next by a factor: traffic mix, host, products; so its spread grows with
+    its level, and the switchback bench found the planted lift less often than promised when
+    arm B was given A's spread); for a mean ``variance``, as GrowthBook's power calculation
+    assumes. The delta method of :func:`~livekit.analysis.abtest._lift_variance`, as the
+    analysis computes it.
     """
     mean_b = mean * (1.0 + lift)
-    var_b = variance
+    var_b = variance * (1.0 + lift) ** 2 if kind == "ratio" else variance
     if kind == "proportion":
         base = mean * (1.0 - mean)
         shrink = variance / base if base > 0 else 1.0
@@ -583,7 +588,8 @@ def switchback_power(
         return 0.0
     n_a, n_b, weight = k[keep].astype(float), (total - k[keep]).astype(float), weight[keep]
     mean_b = mean * (1.0 + lift)
-    var = variance / (mean**2 * n_b) + mean_b**2 * variance / (mean**4 * n_a)  # _lift_variance
+    var_b = variance * (1.0 + lift) ** 2  # the spread grows with the level (see lift_se)
+    var = var_b / (mean**2 * n_b) + mean_b**2 * variance / (mean**4 * n_a)  # _lift_variance
     delta = lift / np.sqrt(var)
     df = np.minimum(n_a, n_b) - 1.0
     t = stats.t.ppf(1.0 - alpha / 2.0, df)
