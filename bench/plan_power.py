@@ -57,12 +57,7 @@ from scipy import stats  # noqa: E402
 
 from livekit.analysis.abtest import compare_proportions, compare_sessions  # noqa: E402
 from livekit.analysis.experiment import viewer_units  # noqa: E402
-from livekit.analysis.plan import (  # noqa: E402
-    lift_se,
-    plan_sessions,
-    plan_viewers,
-    power_at,
-)
+from livekit.analysis.plan import delta_power, plan_sessions, plan_viewers  # noqa: E402
 from livekit.sandbox import truth as sandbox_truth  # noqa: E402
 from livekit.sandbox import world as w  # noqa: E402
 from livekit.sandbox.export import to_parquet, viewer_columns  # noqa: E402
@@ -223,16 +218,13 @@ def one_seed(
         "v_viewers_ratio": units.height / float(planned["viewers"]),
         "v_base_ratio": c.mean_a / float(planned["mean"]),
         # the power the planner's formula gives with the experiment's own viewers and baseline
-        "v_promised_realized": power_at(
+        "v_promised_realized": delta_power(
             true_lift,
-            lift_se(
-                true_lift,
-                mean=c.mean_a,
-                variance=c.mean_a * (1 - c.mean_a),
-                n_a=c.n_a,
-                n_b=c.n_b,
-                kind="proportion",
-            ),
+            mean=c.mean_a,
+            variance=c.mean_a * (1 - c.mean_a),
+            n_a=c.n_a,
+            n_b=c.n_b,
+            kind="proportion",
             alpha=ALPHA,
         ),
         # the estimate against the truth in units of its own standard error (sd 1 when the
