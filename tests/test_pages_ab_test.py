@@ -5,20 +5,27 @@ charts (their unit tests with them)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import altair as alt
+import numpy as np
 import polars as pl
 import pytest
 import vl_convert as vlc
 
 import livekit
 from livekit.analysis import experiment as ex
-from livekit.analysis.abtest import MIN_UNITS_PER_ARM, compare_means, compare_proportions
+from livekit.analysis.abtest import (
+    MIN_UNITS_PER_ARM,
+    adjust_pvalues,
+    compare_means,
+    compare_proportions,
+    compare_sessions,
+)
 from livekit.analysis.bayes import bayesian_proportions
 from livekit.charts.style import GOOD, NEUTRAL
 from livekit.pages import Period, ab_test
@@ -290,6 +297,17 @@ def test_session_arms_given_as_a_parameter(kit: Kit, session_page: ab_test.AbTes
         ),
         ({"unit": "session", "metrics": ["click"], "sequential": True}, "sequential: false"),
         ({"unit": "session", "metrics": ["click"], "engine": "bayesian"}, "engine: frequentist"),
+        ({"washout_minutes": 5}, "washout_minutes（换组后的洗脱期）只用于按场次轮换"),
+        (
+            {"unit": "session", "metrics": ["click", "follow_rate", "gmv"], "washout_minutes": 5},
+            "follow_rate、gmv 无法这样计算；可用：click / watch_click_rate（观看-点击率）、",
+        ),
+        ({"unit": "session", "metrics": ["click"], "washout_minutes": -1}, "不能为负数"),
+        ({"unit": "session", "metrics": ["click"], "washout_minutes": 2.5}, "必须是非负整数"),
+        (
+            {"unit": "session", "metrics": ["click"], "washout_minutes": 5, "sequential": True},
+            "sequential: false",
+        ),
     ],
 )
 def test_parameter_mistakes_read_nothing(
@@ -783,3 +801,185 @@ def test_a_live_kit_without_pre_period_viewers(
     assert "\n" not in message
     assert "livekit import viewers" in message
     assert "covariate 设为 none" in message
+
+
+# ---- switchback refinements: the washout and the carryover check ---------------------------------
+@pytest.fixture(scope="module")
+def washed_page(kit: Kit, session_page: ab_test.AbTestPage) -> ab_test.AbTestPage:
+    # the same week of the switchback as session_page, with a 10-minute washout
+    return ab_test.build(
+        kit,
+        experiment_start=session_page.period.first,
+        experiment_end=session_page.period.last,
+        unit="session",
+        metrics=["click", "conversion", "gpm"],
+        washout_minutes=10,
+    )
+
+
+def _switchback(kit: Kit, page: ab_test.AbTestPage) -> tuple[pl.DataFrame, ...]:
+    """The stored viewer export, rooms, room analysis and published arms of the page's days."""
+    first, last = page.period.first, page.period.last
+    arms = kit.load("session_arms", first, last)
+    return (
+        kit.load("viewers", first, last),
+        kit.load("rooms", first, last),
+        kit.load("room_analysis", first, last),
+        arms.select(pl.col("room_id").cast(pl.Int64), "variant"),
+    )
+
+
+def test_a_washout_compares_the_washed_visits(
+    kit: Kit, session_page: ab_test.AbTestPage, washed_page: ab_test.AbTestPage
+) -> None:
+    viewers, rooms, _, arms = _switchback(kit, washed_page)
+    every = ex.session_visits(viewers, rooms, arms)
+    kept = ex.session_visits(viewers, rooms, arms, washout_minutes=10)
+    assert 0 < kept.height < every.height  # the washout reads fewer visits
+    washout = washed_page.washout
+    assert washout is not None
+    assert session_page.washout is None
+    switched = every.unique("room_id").filter(pl.col("switched")).height
+    assert (washout.minutes, washout.switched) == (10, switched)
+    assert (washout.visits, washout.kept) == (every.height, kept.height)
+    design = washed_page.design().markdown
+    assert f"共去掉 {format_count(every.height - kept.height)} 次访问" in design
+    assert f"本次 {switched} 场直播紧跟着换组" in design
+    assert "- `click` → 观看-点击率：点击过商品的访问 / 访问次数" in design
+    assert "已去掉换组后前 10 分钟的访问" in washed_page.differences().markdown
+
+    # each metric is compare_sessions over the washed visits, called here directly
+    numerators = {
+        "click": pl.col("clicked_product_id").is_not_null(),
+        "conversion": pl.col("paid"),
+        "gpm": pl.col("pay_amount"),
+    }
+    report = washed_page.report
+    direct = {
+        n: compare_sessions(kept, numerator=e, unit="room_id", variant="arm", method="jackknife")
+        for n, e in numerators.items()
+    }
+    for n, c in direct.items():
+        assert repr(report.comparisons[n]) == repr(c)  # every field, nan-safe
+        assert report.comparisons[n].lift != session_page.report.comparisons[n].lift
+    holm = adjust_pvalues([c.p_value for c in direct.values()], "holm")
+    assert [report.adjusted[n] for n in direct] == pytest.approx(holm, rel=1e-12)
+    click = report.comparisons["click"]
+    lift = format_percent(click.lift, 1, signed=True)
+    assert f"B 组相对 A 组 {lift}" in washed_page.conclusion().markdown
+    # the split is the shows', as without a washout
+    assert report.observed == session_page.report.observed
+    assert report.srm == session_page.report.srm
+
+
+def test_visit_metrics_count_what_the_room_totals_count(
+    kit: Kit, session_page: ab_test.AbTestPage
+) -> None:
+    """Without a washout, every metric counted from the visits is the room metric itself: the
+    sandbox's room totals are sums over the same visits (watch time and one-minute stays up to
+    the export's whole seconds and the T+1 report's rounded averages)."""
+    viewers, rooms, analysis, arms = _switchback(kit, session_page)
+    every = ex.session_visits(viewers, rooms, arms)
+    names = [ex.SESSION_ALIASES.get(n, n) for n in ab_test.VISIT_METRICS]
+    units = ex.session_units(rooms, analysis, arms, names)
+    from_rooms = ex.analyse_experiment(units, names, unit="session").comparisons
+    from_visits = ab_test.visit_comparisons(every, ex.resolve_metrics(names, "session"), alpha=0.05)
+    rounded = {"avg_watch_seconds": 1e-3, "one_minute_rate": 1e-2}
+    for n in names:
+        rel = rounded.get(n, 1e-9)
+        a, b = from_visits[n], from_rooms[n]
+        assert (a.n_a, a.n_b) == (b.n_a, b.n_b)
+        assert (a.mean_a, a.mean_b) == pytest.approx((b.mean_a, b.mean_b), rel=rel), n
+        if n not in rounded:
+            assert (a.lift, a.p_value) == pytest.approx((b.lift, b.p_value), rel=1e-9), n
+
+
+def test_session_page_checks_carryover_per_metric(
+    session_page: ab_test.AbTestPage, viewer_page: ab_test.AbTestPage
+) -> None:
+    per_show = {
+        "click": pl.col("live_click_product_count_alias") / pl.col("total_live_watch_cnt"),
+        "conversion": pl.col("live_pay_order_count_alias") / pl.col("total_live_watch_cnt"),
+        "gpm": pl.col("live_pay_order_gmv_alias") / pl.col("total_live_watch_cnt"),
+    }
+    assert session_page.sessions is not None
+    split = session_page.split().markdown
+    assert "**残留效应检查（carryover）**" in split
+    for n, y in per_show.items():
+        c = ex.carryover(session_page.sessions, y)
+        assert session_page.carryover[n] == c
+        m = session_page.report.metrics[n]
+        low, high = (ab_test.format_diff(m, v) for v in c.ci)
+        line = (
+            f"{m.label}：上一场是 B 组比上一场是 A 组，本场平均相差 {ab_test.format_diff(m, c.coef)}"
+            f"（95% 区间 {low} ~ {high}，p = {ab_test.format_p(c.p_value)}，{c.n} 场）"
+        )
+        assert line in split
+        assert (f"- ⚠️ {line}：**上一场的组别能预测本场的结果**" in split) == c.warning
+    assert "残留效应" not in viewer_page.split().markdown
+    assert viewer_page.carryover == {}
+
+
+def _shows_with_carryover(carry: float, n: int = 24) -> pl.DataFrame:
+    """Session units of one account whose click rate carries ``carry`` from a B show before."""
+    rng = np.random.default_rng(7)
+    arm = ["AB"[int(i)] for i in rng.integers(0, 2, n)]
+    prev = [0.0, *[float(a == "B") for a in arm[:-1]]]
+    rate = [
+        0.05 + 0.01 * (a == "B") + carry * p + rng.normal(0, 0.002)
+        for a, p in zip(arm, prev, strict=True)
+    ]
+    watch = 10_000
+    return pl.DataFrame(
+        {
+            "room_id": list(range(1, n + 1)),
+            "aweme_id": [1] * n,
+            "start_time": [datetime(2026, 10, 1, 20) + timedelta(days=i) for i in range(n)],
+            "arm": arm,
+            "live_click_product_count_alias": [round(r * watch) for r in rate],
+            "total_live_watch_cnt": [watch] * n,
+        }
+    )
+
+
+def test_carryover_words() -> None:
+    metrics = ex.resolve_metrics(["click"], "session")
+    planted = ab_test.carryover_checks(_shows_with_carryover(0.01), metrics)
+    c = planted["click"]
+    assert isinstance(c, ex.Carryover)
+    assert c.warning
+    assert c.ci[0] < 0.01 < c.ci[1]
+    text = ab_test.carryover_markdown(planted, metrics)
+    assert (
+        f"- ⚠️ 观看-点击率：上一场是 B 组比上一场是 A 组，本场平均相差 {ab_test.format_diff(metrics['click'], c.coef)}"
+        in text
+    )
+    assert "建议设置洗脱期（washout_minutes" in text
+    assert "或加长每场直播" in text
+    washed = ab_test.carryover_markdown(planted, metrics, washout_minutes=10)
+    assert "本报告已去掉换组后前 10 分钟的访问" in washed
+    assert "（按整场数据检查，未去掉洗脱期）" in washed
+    caveat = ab_test.carryover_caveat(planted, metrics)
+    assert caveat is not None
+    assert "观看-点击率 有残留效应" in caveat
+
+    clean = ab_test.carryover_checks(_shows_with_carryover(0.0), metrics)
+    assert isinstance(clean["click"], ex.Carryover)
+    assert not clean["click"].warning
+    text = ab_test.carryover_markdown(clean, metrics)
+    assert "：没有发现残留效应。" in text
+    assert "⚠️" not in text
+    assert ab_test.carryover_caveat(clean, metrics) is None
+
+    few = ab_test.carryover_checks(_shows_with_carryover(0.0, n=4), metrics)
+    assert isinstance(few["click"], str)
+    assert "至少 5 场" in few["click"]
+    assert f"- 观看-点击率：无法检查：{few['click']}" in ab_test.carryover_markdown(few, metrics)
+
+
+def test_a_washout_without_visits_of_the_shows(kit: Kit, session_page: ab_test.AbTestPage) -> None:
+    """A live store whose viewer export misses the test's days: one Chinese line."""
+    _, rooms, _, arms = _switchback(kit, session_page)
+    empty = SimpleNamespace(load=lambda name, first, last: kit.load("viewers", first, last).clear())
+    with pytest.raises(LivekitError, match=r"观众明细里没有访问记录.*washout_minutes 设为 0"):
+        ab_test._washed(empty, session_page.period, rooms, arms, session_page.report, 10)  # type: ignore[arg-type]

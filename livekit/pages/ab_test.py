@@ -27,21 +27,37 @@ Options, as GrowthBook offers them, each said in Chinese where the results are r
 ``sequential=True`` (always-valid intervals, safe to look at every day; viewer tests) and
 ``covariate="pre_period"`` (CUPED: each viewer's same metric over the ``pre_period_days`` days
 before ``experiment_start``, read through the kit like the experiment's own days; viewer tests).
+
+Switchback refinements (session tests): the split section checks each metric for carryover
+(:func:`~livekit.analysis.experiment.carryover`: does the previous show's arm predict this
+show's value?), and ``washout_minutes`` = k > 0 compares the metrics that can be counted from
+the viewer export (:data:`VISIT_METRICS`) on
+:func:`~livekit.analysis.experiment.session_visits` with a k-minute washout after each switch,
+saying how many visits it dropped.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import polars as pl
 
-from livekit.analysis.abtest import DEFAULT_SEQUENTIAL_TUNING, MIN_UNITS_PER_ARM
+from livekit.analysis.abtest import (
+    DEFAULT_SEQUENTIAL_TUNING,
+    MIN_UNITS_PER_ARM,
+    Comparison,
+    adjust_pvalues,
+    compare_sessions,
+)
 from livekit.analysis.experiment import (
+    CARRYOVER_ALPHA,
     CHANCE_TO_WIN_THRESHOLD,
+    SESSION_ALIASES,
+    Carryover,
     ExperimentMetric,
     ExperimentReport,
     Unit,
@@ -49,12 +65,17 @@ from livekit.analysis.experiment import (
     ViewerUnits,
     analyse_experiment,
     arms_frame,
+    carryover,
     check_correction,
     check_options,
     check_unit,
+    check_washout,
     resolve_metrics,
     results_frame,
     session_units,
+    session_visits,
+    switches,
+    verdict,
     viewer_units,
     with_pre_period,
 )
@@ -81,10 +102,17 @@ __all__ = [
     "UNIT_NAMES",
     "VERDICT_LEGEND",
     "VERDICT_TEXT",
+    "VISIT_METRICS",
     "AbTestPage",
+    "VisitMetric",
+    "Washout",
     "build",
+    "carryover_caveat",
+    "carryover_checks",
+    "carryover_markdown",
     "check_covariate",
     "check_pre_period_days",
+    "check_washout_minutes",
     "choose_session_arms",
     "conclusion_markdown",
     "format_diff",
@@ -104,6 +132,9 @@ __all__ = [
     "summary_markdown",
     "verdict_text",
     "viewer_notes",
+    "visit_comparisons",
+    "washout_markdown",
+    "with_washout",
 ]
 
 UNIT_NAMES: dict[str, str] = {"viewer": "观众", "session": "场次"}
@@ -783,6 +814,281 @@ def _pre_period(kit: Kit, start: date, days: int) -> tuple[Period, pl.DataFrame]
     return where, visits
 
 
+# ---- switchback refinements ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VisitMetric:
+    """A session metric counted from the viewer export (one row per visit): per show,
+    Σ ``numerator`` / Σ ``denominator`` over its visits (``denominator`` None: each visit
+    counts 1), ``columns`` the export columns it reads, ``description`` how (Chinese)."""
+
+    numerator: Callable[[], pl.Expr]
+    denominator: Callable[[], pl.Expr] | None
+    columns: tuple[str, ...]
+    description: str
+
+
+def _clicked() -> pl.Expr:
+    return pl.col("clicked_product_id").is_not_null()
+
+
+def _paid() -> pl.Expr:
+    return pl.col("paid").fill_null(False)
+
+
+def _amount() -> pl.Expr:
+    return pl.col("pay_amount").fill_null(0.0)
+
+
+def _dwell() -> pl.Expr:
+    return (pl.col("leave_time") - pl.col("enter_time")).dt.total_seconds().cast(pl.Float64)
+
+
+def _over_a_minute() -> pl.Expr:
+    return _dwell() >= 60
+
+
+def _viewers() -> pl.Expr:
+    # a show's distinct viewers: each viewer's first visit of the show counts 1
+    return pl.col("viewer_id").is_first_distinct().over("room_id")
+
+
+# The room metrics whose numerator and denominator are counts over the show's visits, as the
+# viewer export records them (a visit: paid 0/1 with its pay_amount, the product it clicked,
+# enter and leave time, the hashed viewer): only these can be recomputed after a washout. Each
+# is the registry's room definition counted visit by visit (on the sandbox the room totals are
+# exactly these sums). Plain totals (GMV, orders …) are left out on purpose: a washout removes
+# visits from the shows after a switch only, so their totals would shrink for one reason alone.
+VISIT_METRICS: dict[str, VisitMetric] = {
+    "watch_click_rate": VisitMetric(
+        _clicked, None, ("clicked_product_id",), "点击过商品的访问 / 访问次数"
+    ),
+    "watch_conversion_rate": VisitMetric(_paid, None, ("paid",), "成交的访问 / 访问次数"),
+    "click_conversion_rate": VisitMetric(
+        _paid, _clicked, ("paid", "clicked_product_id"), "成交的访问 / 点击过商品的访问"
+    ),
+    "gpm": VisitMetric(_amount, None, ("pay_amount",), "1000 × 成交金额 / 访问次数"),
+    "aov": VisitMetric(_amount, _paid, ("pay_amount", "paid"), "成交金额 / 成交的访问"),
+    "one_minute_rate": VisitMetric(
+        _over_a_minute, None, ("enter_time", "leave_time"), "停留满 60 秒的访问 / 访问次数"
+    ),
+    "avg_watch_seconds": VisitMetric(
+        _dwell,
+        _viewers,
+        ("enter_time", "leave_time", "viewer_id"),
+        "观看秒数之和 / 观看人数（同一场内按观众去重）",
+    ),
+    "uv_value": VisitMetric(
+        _amount,
+        _viewers,
+        ("pay_amount", "viewer_id"),
+        "成交金额 / 观看人数（同一场内按观众去重）",
+    ),
+}
+
+
+def _visit_metric_names() -> str:
+    """The metric names a washout accepts, in words: "click / watch_click_rate（观看-点击率）"."""
+    chosen = resolve_metrics(list(VISIT_METRICS), "session")
+    words = []
+    for name, m in chosen.items():
+        aliases = [a for a, room in SESSION_ALIASES.items() if room == name]
+        words.append(" / ".join([*aliases, name]) + f"（{m.label}）")
+    return "、".join(words)
+
+
+def check_washout_minutes(washout_minutes: object, unit: Unit, metrics: Sequence[str]) -> int:
+    """``washout_minutes`` as minutes (0: no washout); one Chinese line when it is not a
+    non-negative int, for a viewer test, or when a metric cannot be counted from visits."""
+    k = check_washout(washout_minutes)
+    if not k:
+        return 0
+    if unit == "viewer":
+        raise LivekitError(
+            f"washout_minutes（换组后的洗脱期）只用于按场次轮换（unit: session），收到 {k}："
+            "按观众随机时每位观众始终在同一组，没有换组；请把 washout_minutes 设为 0。"
+        )
+    chosen = resolve_metrics(metrics, "session")
+    bad = [
+        n
+        for n, m in chosen.items()
+        if m.room_metric is None or m.room_metric.name not in VISIT_METRICS
+    ]
+    if bad:
+        raise LivekitError(
+            f"洗脱期（washout_minutes: {k}）要按观众明细逐次访问重算指标，{'、'.join(bad)} 无法这样计算；"
+            f"可用：{_visit_metric_names()}；或把 washout_minutes 设为 0。"
+        )
+    return k
+
+
+@dataclass(frozen=True)
+class Washout:
+    """What a washout of ``minutes`` did: ``switched`` shows followed a show of the other arm;
+    of the ``visits`` in the test's shows, ``kept`` remain (the washed visits are compared)."""
+
+    minutes: int
+    switched: int
+    visits: int
+    kept: int
+
+    @property
+    def dropped(self) -> int:
+        return self.visits - self.kept
+
+
+def visit_comparisons(
+    visits: pl.DataFrame, metrics: Mapping[str, ExperimentMetric], *, alpha: float
+) -> dict[str, Comparison]:
+    """Each session metric (of :data:`VISIT_METRICS`) compared on ``visits`` (from
+    :func:`~livekit.analysis.experiment.session_visits`: one row per visit with its show's
+    ``arm``), at the show: ``compare_sessions(unit="room_id", variant="arm",
+    method="jackknife")``, as the analysis compares room totals."""
+    out: dict[str, Comparison] = {}
+    for name, m in metrics.items():
+        assert m.room_metric is not None
+        vm = VISIT_METRICS[m.room_metric.name]
+        missing = [c for c in vm.columns if c not in visits.columns]
+        if missing:
+            raise LivekitError(f"观众明细缺少列：{'、'.join(missing)}（计算{m.label}需要）")
+        out[name] = compare_sessions(
+            visits,
+            numerator=vm.numerator(),
+            denominator=None if vm.denominator is None else vm.denominator(),
+            unit="room_id",
+            variant="arm",
+            alpha=alpha,
+            method="jackknife",
+        )
+    return out
+
+
+def with_washout(report: ExperimentReport, visits: pl.DataFrame) -> ExperimentReport:
+    """``report`` (a session test's, on room totals) with every metric compared on the washed
+    ``visits`` instead (:func:`visit_comparisons`), its p-values adjusted by the report's
+    correction and judged again; the split (the shows) is unchanged."""
+    comparisons = visit_comparisons(visits, report.metrics, alpha=report.alpha)
+    tested = [n for n, c in comparisons.items() if math.isfinite(c.p_value)]
+    raw = [comparisons[n].p_value for n in tested]
+    method = check_correction(report.correction)
+    adjusted = dict(zip(tested, adjust_pvalues(raw, method), strict=True))
+    verdicts: dict[str, VerdictCode] = {
+        n: verdict(c, adjusted.get(n), alpha=report.alpha, srm_warning=report.srm.warning)
+        for n, c in comparisons.items()
+    }
+    return replace(report, comparisons=comparisons, adjusted=adjusted, verdicts=verdicts)
+
+
+def washout_markdown(washout: Washout, metrics: Mapping[str, ExperimentMetric]) -> str:
+    """The Chinese paragraph on the washout: which visits it dropped, how many, and how each
+    metric is then counted."""
+    share = format_percent(washout.dropped / washout.visits if washout.visits else math.nan, 1)
+    lines = [
+        f"**洗脱期 {washout.minutes} 分钟**：每次换组后（上一场是另一组）的直播，去掉开播后前 "
+        f"{washout.minutes} 分钟内进入的访问——刚换组时直播间里还有上一场带来的观众和流量，"
+        "这段时间混合了两组的影响，会把差异拉向 0。"
+        f"本次 {washout.switched} 场直播紧跟着换组，共去掉 {format_count(washout.dropped)} 次访问"
+        f"（占实验场次全部 {format_count(washout.visits)} 次访问的 {share}），"
+        f"其余 {format_count(washout.kept)} 次用于比较。"
+        "因此各指标改按观众明细逐次访问计算，仍以场次为单位比较（刀切法）：",
+    ]
+    for n, m in metrics.items():
+        assert m.room_metric is not None
+        lines.append(f"- `{n}` → {m.label}：{VISIT_METRICS[m.room_metric.name].description}")
+    return "\n".join(lines)
+
+
+def _per_show(m: ExperimentMetric) -> pl.Expr:
+    """The metric's value per show (before its display scale), from the session units."""
+    assert m.room_metric is not None
+    num = m.room_metric.numerator_expr().cast(pl.Float64)
+    den = m.room_metric.denominator_expr()
+    return num if den is None else num / den.cast(pl.Float64)
+
+
+def carryover_checks(
+    units: pl.DataFrame, metrics: Mapping[str, ExperimentMetric]
+) -> dict[str, Carryover | str]:
+    """Per metric, :func:`~livekit.analysis.experiment.carryover` on the session units
+    (outcome: the metric's value per show), or the Chinese reason it could not run."""
+    out: dict[str, Carryover | str] = {}
+    for name, m in metrics.items():
+        try:
+            out[name] = carryover(units, _per_show(m), alpha=CARRYOVER_ALPHA)
+        except LivekitError as err:
+            out[name] = str(err)
+    return out
+
+
+def carryover_markdown(
+    checks: Mapping[str, Carryover | str],
+    metrics: Mapping[str, ExperimentMetric],
+    washout_minutes: int = 0,
+) -> str:
+    """The carryover check in Chinese: per metric, how much higher a show is when the show
+    before it was in arm B (its own arm held fixed), the interval and p-value; a warning with
+    what to do when p < 0.05."""
+    lines = [
+        "**残留效应检查（carryover）**：轮换实验假定每场直播只受本场组别的影响。"
+        "这里用每场的指标值对“本场组别”和“上一场组别”一起做回归（每个账号的第一场没有上一场，不计入；"
+        "稳健标准误 HC3），看上一场的组别能不能预测本场的结果"
+        + ("（按整场数据检查，未去掉洗脱期）" if washout_minutes else "")
+        + "："
+    ]
+    warned = False
+    for name, check in checks.items():
+        m = metrics[name]
+        if isinstance(check, str):
+            lines.append(f"- {m.label}：无法检查：{check}")
+            continue
+        level = f"{1 - check.alpha:.0%}"
+        interval = _range(format_diff(m, check.ci[0]), format_diff(m, check.ci[1]))
+        head = (
+            f"{m.label}：上一场是 B 组比上一场是 A 组，本场平均相差 {format_diff(m, check.coef)}"
+            f"（{level} 区间 {interval}，p = {format_p(check.p_value)}，{check.n} 场）"
+        )
+        if check.warning:
+            warned = True
+            lines.append(
+                f"- ⚠️ {head}：**上一场的组别能预测本场的结果**（p < {check.alpha}），"
+                "一组的影响可能延续到了下一场，两组的差异会被冲淡或扭曲。"
+            )
+        else:
+            lines.append(f"- {head}：没有发现残留效应。")
+    if warned:
+        if washout_minutes:
+            advice = (
+                f"本报告已去掉换组后前 {washout_minutes} 分钟的访问；若影响持续更久，"
+                "请加长洗脱期（washout_minutes），或加长每场直播（每个轮换时段）。"
+            )
+        else:
+            advice = (
+                "建议设置洗脱期（washout_minutes：去掉每次换组后前几分钟的访问），"
+                "或加长每场直播（每个轮换时段），让上一场的影响在比较前消退。"
+            )
+        lines.append(f"\n**有残留效应时结论可能有偏。**{advice}")
+    else:
+        lines.append(
+            "\n没有发现残留效应不等于没有：场次少时这一检查的把握不大。"
+            "若担心，可设置洗脱期（washout_minutes）或加长每场直播。"
+        )
+    return "\n".join(lines)
+
+
+def carryover_caveat(
+    checks: Mapping[str, Carryover | str], metrics: Mapping[str, ExperimentMetric]
+) -> str | None:
+    """One Chinese line for the conclusion naming the metrics with carryover, or None."""
+    flagged = [
+        metrics[n].label for n, c in checks.items() if isinstance(c, Carryover) and c.warning
+    ]
+    if not flagged:
+        return None
+    return (
+        f"⚠️ **{'、'.join(flagged)} 有残留效应**（上一场的组别能预测本场的结果，见“分组比例检查”）："
+        "这些指标的结论可能有偏，请设置或加长洗脱期（washout_minutes），或加长每场直播后再确认。"
+    )
+
+
 # ---- the page ------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class AbTestPage:
@@ -792,7 +1098,9 @@ class AbTestPage:
     (``room_id, variant``), ``sessions`` (one row per show found, with its ``arm``) and
     ``arm_source`` describe a switchback (``unit == "session"``). With
     ``covariate="pre_period"``, ``pre_period`` is the span read before the experiment and
-    ``pre_seen`` how many of the test's viewers watched in it.
+    ``pre_seen`` how many of the test's viewers watched in it. A switchback carries each
+    metric's ``carryover`` check and, with ``washout_minutes`` > 0, its ``washout`` (the
+    report's comparisons are then those of the washed visits).
     """
 
     period: Period
@@ -804,6 +1112,8 @@ class AbTestPage:
     arm_source: str | None = None
     pre_period: Period | None = None
     pre_seen: int | None = None
+    carryover: Mapping[str, Carryover | str] = field(default_factory=dict)
+    washout: Washout | None = None
 
     @property
     def unit(self) -> Unit:
@@ -821,9 +1131,12 @@ class AbTestPage:
             return viewer_notes(self.viewers, first, last, self.metrics)
         assert self.arms is not None
         assert self.sessions is not None
-        return session_notes(
+        text = session_notes(
             self.arms, self.sessions, self.arm_source or "", first, last, self.metrics
         )
+        if self.washout is None:
+            return text
+        return text + "\n\n" + washout_markdown(self.washout, self.report.metrics)
 
     def lift_chart(self) -> alt.LayerChart:
         """Each metric's relative lift and interval, coloured by the analysis's verdict (the
@@ -860,21 +1173,39 @@ class AbTestPage:
         )
 
     def split(self) -> Section:
-        """The sample-ratio check: planned against observed split."""
-        return section(srm_markdown(self.report))
+        """The sample-ratio check: planned against observed split; for a switchback, the
+        carryover check of every metric."""
+        if self.unit != "session" or not self.carryover:
+            return section(srm_markdown(self.report))
+        minutes = 0 if self.washout is None else self.washout.minutes
+        return section(
+            srm_markdown(self.report),
+            carryover_markdown(self.carryover, self.report.metrics, minutes),
+        )
 
     def differences(self) -> Section:
-        """Every metric: what the chosen engine's results mean and how to read them, the
-        table, the lift chart."""
+        """Every metric: what the chosen engine's results mean and how to read them (with a
+        washout, that the metrics are counted from the washed visits), the table, the lift
+        chart."""
+        washed = None
+        if self.washout is not None:
+            washed = (
+                f"已去掉换组后前 {self.washout.minutes} 分钟的访问（见“指标说明与分组”），"
+                "下表各指标按观众明细逐次访问计算。"
+            )
         return section(
+            washed,
             method_markdown(self.report, self.pre_period_days),
             results_table(self.report),
             self.lift_chart(),
         )
 
     def conclusion(self) -> Section:
-        """A verdict per metric, then the bottom line."""
-        return section(conclusion_markdown(self.report))
+        """A verdict per metric, then the bottom line (and a switchback's carryover caveat)."""
+        return section(
+            conclusion_markdown(self.report),
+            carryover_caveat(self.carryover, self.report.metrics),
+        )
 
     def sample_size(self) -> Section:
         """How many units a smaller lift would need (viewer tests), or why sessions count."""
@@ -897,6 +1228,7 @@ def build(
     sequential_tuning: float = DEFAULT_SEQUENTIAL_TUNING,
     covariate: str = "none",
     pre_period_days: int = 28,
+    washout_minutes: int = 0,
 ) -> AbTestPage:
     """The A/B report of the experiment run over [experiment_start, experiment_end] on ``kit``.
 
@@ -914,6 +1246,12 @@ def build(
     design section) and gives each viewer's covariates
     (:func:`~livekit.analysis.experiment.with_pre_period`); no visit at all there is a
     Chinese error saying to import them or to set ``covariate: none``.
+
+    A session test checks each metric for carryover (:func:`carryover_checks`, on the room
+    totals per show). With ``washout_minutes`` = k > 0 (session tests only, every metric one
+    of :data:`VISIT_METRICS`) it also reads the viewer export and compares the metrics on
+    :func:`~livekit.analysis.experiment.session_visits` with that washout
+    (:func:`with_washout`); the split (the shows) stays the rooms'.
     """
     u = check_unit(unit)
     names = (metrics,) if isinstance(metrics, str) else tuple(metrics)
@@ -921,6 +1259,7 @@ def build(
     check_correction(correction)
     use_pre = check_covariate(covariate, u)
     days = check_pre_period_days(pre_period_days)
+    washout = check_washout_minutes(washout_minutes, u, names)
     e, seq, tuning, cov, _ = check_options(
         u,
         engine=engine,
@@ -955,7 +1294,8 @@ def build(
         report = analyse(units)
         return AbTestPage(where, names, report, viewers=viewers, pre_period=pre, pre_seen=seen)
     published = ("session_arms",) if kit.source == "sandbox" and not session_arms else ()
-    datasets = ("rooms", "room_analysis", *published)
+    visits = ("viewers",) if washout else ()
+    datasets = ("rooms", "room_analysis", *visits, *published)
     where = period(kit, experiment_start, experiment_end, datasets=datasets)
     rooms = kit.load("rooms", where.first, where.last)
     room_analysis = kit.load("room_analysis", where.first, where.last)
@@ -965,4 +1305,40 @@ def build(
     arms, arm_source = choose_session_arms(session_arms, fallback)
     units = session_units(rooms, room_analysis, arms, names)
     report = analyse(units)
-    return AbTestPage(where, names, report, arms=arms, sessions=units, arm_source=arm_source)
+    checks = carryover_checks(units, report.metrics)
+    washed = None
+    if washout:
+        report, washed = _washed(kit, where, rooms, arms, report, washout)
+    return AbTestPage(
+        where,
+        names,
+        report,
+        arms=arms,
+        sessions=units,
+        arm_source=arm_source,
+        carryover=checks,
+        washout=washed,
+    )
+
+
+def _washed(
+    kit: Kit,
+    where: Period,
+    rooms: pl.DataFrame,
+    arms: pl.DataFrame,
+    report: ExperimentReport,
+    minutes: int,
+) -> tuple[ExperimentReport, Washout]:
+    """``report`` compared on the switchback's visits with a ``minutes`` washout, and what the
+    washout dropped; one Chinese line when the viewer export holds no visit of its shows."""
+    viewers = kit.load("viewers", where.first, where.last)
+    every = session_visits(viewers, rooms, arms)
+    if every.height == 0:
+        raise LivekitError(
+            f"{where.first} 至 {where.last} 的实验场次在观众明细里没有访问记录，无法设置洗脱期："
+            "请先导入这段时间的观众明细（livekit import viewers），或把 washout_minutes 设为 0。"
+        )
+    kept = session_visits(viewers, rooms, arms, washout_minutes=minutes)
+    switched = switches(rooms, arms).filter(pl.col("switched")).height
+    washout = Washout(minutes, switched, every.height, kept.height)
+    return with_washout(report, kept), washout
