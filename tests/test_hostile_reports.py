@@ -32,7 +32,7 @@ from tests.helpers.reports import ROOT, cli, environment
 pytestmark = pytest.mark.slow
 
 SCALE = 0.05  # a small shop: every report still has data, the sync takes seconds
-HISTORY = 49  # days back: roi reads six weeks before its last 7 days, ab_test 40..27 days ago
+HISTORY = 57  # days back: ab_plan reads 28 days before yesterday and the 28 before them (CUPED)
 IMPORTED_DAYS = 7  # dwell_time reads the last 7 days: all of them come from the import
 SCRIPT = PAYLOADS[0]
 
