@@ -205,3 +205,11 @@ def test_lunar_years_outside_the_table_are_refused() -> None:
         default_events(date(2100, 1, 1), date(2100, 12, 31))
     with pytest.raises(LivekitError, match="农历"):
         lunar_to_solar(1850, 1, 1)
+
+
+def test_public_through_livekit_analysis() -> None:
+    import livekit.analysis as la
+
+    assert la.default_events is default_events
+    assert la.events_frame is events_frame
+    assert la.event_features is event_features

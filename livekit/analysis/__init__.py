@@ -16,6 +16,7 @@ from livekit.analysis.abtest import (
 from livekit.analysis.bayes import Prior, bayesian_means, bayesian_proportions
 from livekit.analysis.custom import custom_report, dimensions_of
 from livekit.analysis.dwell import dwell_conversion, logrank, median_survival, survival
+from livekit.analysis.events import default_events, event_features, events_frame
 from livekit.analysis.experiment_status import experiment_status, status_of_comparisons
 from livekit.analysis.funnel import DEFAULT_STAGES, funnel, funnel_change, funnel_counts
 from livekit.analysis.plan import plan_sessions, plan_viewers
@@ -41,8 +42,11 @@ __all__ = [
     "compare_proportions",
     "compare_sessions",
     "custom_report",
+    "default_events",
     "dimensions_of",
     "dwell_conversion",
+    "event_features",
+    "events_frame",
     "experiment_status",
     "format_value",
     "funnel",
