@@ -41,6 +41,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -148,12 +149,32 @@ def _posterior(
     alpha: float,
     method: str,
 ) -> BayesianComparison:
-    base = BayesianComparison(
+    base = _unfitted(method, n_a, n_b, a_mean, b_mean, prior, alpha)
+    blocked = _blocked(base)
+    if blocked is not None:
+        return blocked
+    lift_hat = b_mean / a_mean - 1.0
+    data_var = b_var / (a_mean**2 * n_b) + b_mean**2 * a_var / (a_mean**4 * n_a)
+    return _update(base, lift_hat, data_var)
+
+
+def _unfitted(
+    method: str,
+    n_a: int,
+    n_b: int,
+    mean_a: float,
+    mean_b: float,
+    prior: Prior | None,
+    alpha: float,
+    **extra: Any,
+) -> BayesianComparison:
+    """The comparison before the posterior: its inputs, every posterior number NaN."""
+    return BayesianComparison(
         method=method,
         n_a=n_a,
         n_b=n_b,
-        mean_a=a_mean,
-        mean_b=b_mean,
+        mean_a=mean_a,
+        mean_b=mean_b,
         lift=NAN,
         lift_sd=NAN,
         lift_ci=(NAN, NAN),
@@ -162,14 +183,18 @@ def _posterior(
         risk_b=NAN,
         prior=prior,
         alpha=alpha,
+        **extra,
     )
-    if a_mean == 0:
+
+
+def _blocked(base: BayesianComparison) -> BayesianComparison | None:
+    """``base`` with its error code when no lift can be estimated (a zero baseline, fewer than
+    two units in an arm), else None."""
+    if base.mean_a == 0:
         return replace(base, error="zero_baseline")
-    if n_a < 2 or n_b < 2:
+    if base.n_a < 2 or base.n_b < 2:
         return replace(base, error="too_few_units")
-    lift_hat = b_mean / a_mean - 1.0
-    data_var = b_var / (a_mean**2 * n_b) + b_mean**2 * a_var / (a_mean**4 * n_a)
-    return _update(base, lift_hat, data_var)
+    return None
 
 
 def _update(base: BayesianComparison, lift_hat: float, data_var: float) -> BayesianComparison:
@@ -310,26 +335,16 @@ def _bayesian_cuped(
 ) -> BayesianComparison:
     """The posterior of the CUPED lift: compare_means' adjusted estimate and variance."""
     cuped, _, var_lift = _compare_means_cuped(ya, xa, yb, xb, alpha)
-    base = BayesianComparison(
-        method=_method("means, CUPED (pooled theta)", prior),
-        n_a=int(ya.size),
-        n_b=int(yb.size),
-        mean_a=cuped.mean_a,
-        mean_b=cuped.mean_b,
-        lift=NAN,
-        lift_sd=NAN,
-        lift_ci=(NAN, NAN),
-        chance_to_win=NAN,
-        risk_a=NAN,
-        risk_b=NAN,
-        prior=prior,
-        alpha=alpha,
+    base = _unfitted(
+        _method("means, CUPED (pooled theta)", prior),
+        int(ya.size),
+        int(yb.size),
+        cuped.mean_a,
+        cuped.mean_b,
+        prior,
+        alpha,
         theta=cuped.theta,
         variance_reduction=cuped.variance_reduction,
         warnings=cuped.warnings,
     )
-    if cuped.mean_a == 0:
-        return replace(base, error="zero_baseline")
-    if ya.size < 2 or yb.size < 2:
-        return replace(base, error="too_few_units")
-    return _update(base, cuped.lift, var_lift)
+    return _blocked(base) or _update(base, cuped.lift, var_lift)
