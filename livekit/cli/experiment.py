@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from livekit.cli.common import fail, parse_day, user_errors
-from livekit.cli.report import _PairsCommand
+from livekit.cli.report import _PairsCommand, overrides_of
 from livekit.dates import DAY_WORDS
 
 experiment_app = typer.Typer(
@@ -71,17 +71,11 @@ def status(
 
         from livekit.cli.experiment_alert import run_status
         from livekit.pages.ab_status import STATUS_LEGEND, advice
-        from livekit.reports import Overrides, Project
+        from livekit.reports import Project
         from livekit.vocab.units import format_count, format_percent
 
         project = Project.find()
-        overrides = (
-            Overrides(
-                tuple(parameter_files or ()), tuple((str(k), str(v)) for k, v in parameters or ())
-            )
-            if parameters or parameter_files
-            else None
-        )
+        overrides = overrides_of(parameter_files, parameters)
         done = run_status(
             project,
             first,

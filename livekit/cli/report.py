@@ -13,7 +13,9 @@ from livekit.cli.common import fail, parse_day, user_errors
 from livekit.dates import DAY_WORDS
 
 if TYPE_CHECKING:
-    from livekit.reports import RunOptions, RunResult
+    from collections.abc import Sequence
+
+    from livekit.reports import Overrides, RunOptions, RunResult
 
 report_app = typer.Typer(
     help="报告：用 papermill 运行 notebooks/ 中的笔记本，生成离线 HTML 报告与索引。",
@@ -68,6 +70,19 @@ def _line(result: RunResult) -> str:
     return text
 
 
+def overrides_of(
+    parameter_files: Sequence[Path] | None, parameters: Sequence[Any] | None
+) -> Overrides | None:
+    """The -f files and -p (name, value) pairs of one run as Overrides (None when neither)."""
+    from livekit.reports import Overrides
+
+    if not (parameters or parameter_files):
+        return None
+    return Overrides(
+        tuple(parameter_files or ()), tuple((str(k), str(v)) for k, v in parameters or ())
+    )
+
+
 @report_app.command("run", cls=_PairsCommand)
 def run(
     names: Annotated[
@@ -111,18 +126,12 @@ def run(
     with user_errors():
         from rich.console import Console
 
-        from livekit.reports import Overrides, Project, run
+        from livekit.reports import Project, run
 
         options = _options(timeout, cell_timeout)
         console = Console(highlight=False, soft_wrap=True)
         project = Project.find()
-        overrides = (
-            Overrides(
-                tuple(parameter_files or ()), tuple((str(k), str(v)) for k, v in parameters or ())
-            )
-            if parameters or parameter_files
-            else None
-        )
+        overrides = overrides_of(parameter_files, parameters)
         results = run(
             names or None,
             all=all_reports,
