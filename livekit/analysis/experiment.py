@@ -542,16 +542,17 @@ class _Options:
 
 
 def _arm_values(
-    units: pl.DataFrame, column: str
+    units: pl.DataFrame, column: str, covariate: bool
 ) -> tuple[pl.Series, pl.Series, pl.Series | None, pl.Series | None]:
-    """The arms' values of ``column`` and, when present, of its ``pre_`` covariate."""
+    """The arms' values of ``column`` and, with ``covariate``, of its
+    ``pre_`` covariate (check_options made sure it is there)."""
     a_rows = units.filter(pl.col("arm") == ARMS[0])
     b_rows = units.filter(pl.col("arm") == ARMS[1])
     a, b = a_rows.get_column(column), b_rows.get_column(column)
-    pre = f"pre_{column}"
-    if pre not in units.columns:
+    if not covariate:
         return a, b, None, None
-    return a, b, a_rows.get_column(pre), b_rows.get_column(pre)
+    pre = f"pre_{column}"
+    return a, b, a_rows[pre].cast(pl.Float64), b_rows[pre].cast(pl.Float64)
 
 
 def _compare(
@@ -571,37 +572,26 @@ def _compare(
             method="jackknife",
         )
     assert m.column is not None
-    a, b, pre_a, pre_b = _arm_values(units, m.column)
-    seq, tuning = opts.sequential, opts.tuning
-    if opts.covariate:
-        # GrowthBook adjusts a binomial metric as the mean of its 0/1 values
-        assert pre_a is not None
-        assert pre_b is not None
-        return compare_means(
-            a.cast(pl.Float64),
-            b.cast(pl.Float64),
-            alpha=alpha,
-            covariate_a=pre_a.cast(pl.Float64),
-            covariate_b=pre_b.cast(pl.Float64),
-            sequential=seq,
-            sequential_tuning=tuning,
-        )
-    if m.kind == "proportion":
+    a, b, pre_a, pre_b = _arm_values(units, m.column, opts.covariate)
+    if m.kind == "proportion" and not opts.covariate:
         return compare_proportions(
             int(a.sum()),
             a.len(),
             int(b.sum()),
             b.len(),
             alpha=alpha,
-            sequential=seq,
-            sequential_tuning=tuning,
+            sequential=opts.sequential,
+            sequential_tuning=opts.tuning,
         )
+    # with a covariate, GrowthBook adjusts a binomial metric as the mean of its 0/1 values
     return compare_means(
         a.cast(pl.Float64),
         b.cast(pl.Float64),
         alpha=alpha,
-        sequential=seq,
-        sequential_tuning=tuning,
+        covariate_a=pre_a,
+        covariate_b=pre_b,
+        sequential=opts.sequential,
+        sequential_tuning=opts.tuning,
     )
 
 
@@ -609,23 +599,19 @@ def _compare_bayes(
     units: pl.DataFrame, m: ExperimentMetric, alpha: float, opts: _Options
 ) -> BayesianComparison:
     assert m.column is not None
-    a, b, pre_a, pre_b = _arm_values(units, m.column)
-    if opts.covariate:
-        assert pre_a is not None
-        assert pre_b is not None
-        return bayesian_means(
-            a.cast(pl.Float64),
-            b.cast(pl.Float64),
-            prior=opts.prior,
-            alpha=alpha,
-            covariate_a=pre_a.cast(pl.Float64),
-            covariate_b=pre_b.cast(pl.Float64),
-        )
-    if m.kind == "proportion":
+    a, b, pre_a, pre_b = _arm_values(units, m.column, opts.covariate)
+    if m.kind == "proportion" and not opts.covariate:
         return bayesian_proportions(
             int(a.sum()), a.len(), int(b.sum()), b.len(), prior=opts.prior, alpha=alpha
         )
-    return bayesian_means(a.cast(pl.Float64), b.cast(pl.Float64), prior=opts.prior, alpha=alpha)
+    return bayesian_means(
+        a.cast(pl.Float64),
+        b.cast(pl.Float64),
+        prior=opts.prior,
+        alpha=alpha,
+        covariate_a=pre_a,
+        covariate_b=pre_b,
+    )
 
 
 def verdict(
