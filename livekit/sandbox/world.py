@@ -13,9 +13,10 @@ The causal model (what the published truths refer to):
 * arrivals per minute ~ Poisson(base x time-of-day x weekday x season x in-show shape x noise)
 * dwell ~ mixture of three log-normals (swipers, browsers, stayers) by traffic source
 * P(pay) = pi_session x RR^[dwell > 180 s] x (viewer-experiment lift if in arm B) x festival
-  x the province's conversion multiplier (the null experiment's arms change nothing); a payer always clicked; a non-payer clicks with a
-  "browse" probability kappa (x the switchback lift in arm B); a clicker always saw a
-  product, others see one with a probability that grows with dwell.
+  x the province's conversion multiplier (the null experiment's arms change nothing); a
+  payer always clicked; a non-payer clicks with a "browse" probability kappa (x the
+  switchback lift in arm B); a clicker always saw a product, others see one with a
+  probability that grows with dwell.
 * the clicked product: at click time t, a payer picks lineup product j with probability
   proportional to a_j x L_j^[j explained at t] x c_j x S_j(t), a browsing clicker without
   the c_j (attractiveness a_j, explanation lift L_j, conversion factor c_j, surge factor
