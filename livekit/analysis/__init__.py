@@ -18,6 +18,7 @@ from livekit.analysis.custom import custom_report, dimensions_of
 from livekit.analysis.dwell import dwell_conversion, logrank, median_survival, survival
 from livekit.analysis.events import default_events, event_features, events_frame
 from livekit.analysis.experiment_status import experiment_status, status_of_comparisons
+from livekit.analysis.forecast import Backtest, Forecast, backtest, daily_sales, forecast
 from livekit.analysis.funnel import DEFAULT_STAGES, funnel, funnel_change, funnel_counts
 from livekit.analysis.plan import plan_sessions, plan_viewers
 from livekit.analysis.products import (
@@ -32,22 +33,27 @@ from livekit.vocab.metrics import METRICS, Metric, format_value, metric, metrics
 __all__ = [
     "DEFAULT_STAGES",
     "METRICS",
+    "Backtest",
+    "Forecast",
     "Metric",
     "Prior",
     "RoiResult",
     "adjust_pvalues",
+    "backtest",
     "bayesian_means",
     "bayesian_proportions",
     "compare_means",
     "compare_proportions",
     "compare_sessions",
     "custom_report",
+    "daily_sales",
     "default_events",
     "dimensions_of",
     "dwell_conversion",
     "event_features",
     "events_frame",
     "experiment_status",
+    "forecast",
     "format_value",
     "funnel",
     "funnel_change",
