@@ -325,14 +325,26 @@ def _regression(data: _Data, end: int, horizon: int, levels: tuple[int, ...]) ->
     var_obs = var_mean + result.scale
     df = float(result.df_resid)
     zero = data.zero[end : end + horizon]
-    mean = np.where(zero, 0.0, np.exp(mu + var_obs / 2.0))
+    # Days with a value of 0 that no regressor announced (an unplanned day off, a show that
+    # sold nothing) are a point mass at 0: p0 is their share of the training days that were not
+    # known rest days, and the forecast is the mixture p0 · 0 + (1 − p0) · log-normal.
+    known = ~data.zero[:end]
+    p0 = float(np.mean(data.y[:end][known] <= 0)) if np.any(known) else 0.0
+    sd = np.sqrt(var_obs)
+    mean = np.where(zero, 0.0, (1.0 - p0) * np.exp(mu + var_obs / 2.0))
+
+    def quantile(q: float) -> FloatArray:
+        if q <= p0:
+            return np.zeros(horizon)
+        t = float(stats.t.ppf((q - p0) / (1.0 - p0), df)) if df > 0 else math.inf
+        return np.asarray(np.where(zero, 0.0, np.exp(mu + t * sd)), dtype=np.float64)
+
     lo: dict[int, FloatArray] = {}
     hi: dict[int, FloatArray] = {}
     for level in levels:
-        t = float(stats.t.ppf(0.5 + level / 200.0, df)) if df > 0 else math.inf
-        half = t * np.sqrt(var_obs)
-        lo[level] = np.where(zero, 0.0, np.exp(mu - half))
-        hi[level] = np.where(zero, 0.0, np.exp(mu + half))
+        alpha = 1.0 - level / 100.0
+        lo[level] = quantile(alpha / 2.0)
+        hi[level] = quantile(1.0 - alpha / 2.0)
     t95 = float(stats.t.ppf(0.975, df)) if df > 0 else math.inf
     rows_out: list[dict[str, Any]] = []
     for i, j in enumerate(keep, start=1):
