@@ -140,7 +140,9 @@ def serve(
         float, typer.Option(help="抖店 refresh_token 有效期（秒）。")
     ] = 14 * 86400.0,
     auth_code_ttl: Annotated[float, typer.Option(help="授权码有效期（秒）。")] = 600.0,
-    history_days: Annotated[int, typer.Option(help="历史天数（今天之前）。")] = 90,
+    history_days: Annotated[
+        int, typer.Option(help="历史天数（今天之前）；已知真相只覆盖最近 90 天。")
+    ] = 800,
     extra_accounts: Annotated[
         int,
         typer.Option(help="压测用：额外的小号数量，每晚 20:30 前后一起开播。"),

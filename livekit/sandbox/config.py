@@ -66,7 +66,7 @@ class SandboxConfig:
     today: date | None = None  # default: the real date in China
     now: datetime | None = None  # where the clock starts; default: today at the real time of day
     speed: float = 1.0  # clock acceleration; 0 freezes it
-    history_days: int = 90
+    history_days: int = 800  # served by every endpoint; truths cover the last 90 (DETAIL_DAYS)
     scale: float = 1.0  # traffic multiplier (tests use smaller shops)
     extra_accounts: int = 0  # load tests: more 抖音号, each on air every evening (20:30 ± 15 min)
     hostile_text: bool = False  # every upstream text field carries a payload (hostile.py)

@@ -13,18 +13,26 @@ from typing import Any
 
 import numpy as np
 
-from livekit.sandbox import truth_delivery, truth_products
+from livekit.sandbox import truth_delivery, truth_forecast, truth_products
 from livekit.sandbox import world as w
 from livekit.sandbox.aggregates import PAID_IDX
 
 
 def truth(world: w.World) -> dict[str, Any]:
+    """Every published truth. The realized ones cover the detail window (``history``: the last
+    DETAIL_DAYS days and today); the served history is longer (``forecast.history_first_day``)."""
     sessions = world.all_sessions()
     main = world.accounts[0]
     return {
         "seed": world.seed,
         "today": world.today.isoformat(),
-        "history": {"first_day": world.first_day.isoformat(), "last_day": world.today.isoformat()},
+        "history": {
+            "first_day": world.detail_first_day.isoformat(),
+            "last_day": world.today.isoformat(),
+            "served_first_day": world.first_day.isoformat(),
+            "definition": "the detail window the realized truths cover; the endpoints serve every "
+            "day from served_first_day",
+        },
         "advertiser_id": world.advertiser_id,
         "shop_id": world.shop_id,
         "aweme_ids": [a.aweme_id for a in world.accounts],
@@ -52,6 +60,7 @@ def truth(world: w.World) -> dict[str, Any]:
         "products": truth_products.products(world, *truth_products.default_window(world)),
         "regions": truth_products.regions(world, *truth_products.default_window(world)),
         "click_surges": truth_products.click_surges(world),
+        "forecast": truth_forecast.truth(world),
     }
 
 
@@ -142,13 +151,13 @@ VIEWER_METRIC_DEFINITIONS = {
 
 def _viewer_design(world: w.World, acc: w.Account, start: date, end: date) -> dict[str, Any]:
     """What a viewer-randomized experiment of the main account in [start, end] shares: its
-    unit, arms and split, and its pre-period (every earlier day of the world's history, where
-    the same hashed viewers watched: the CUPED covariates; None when the history starts at or
+    unit, arms and split, and its pre-period (every earlier day of the detail window, where
+    the same hashed viewers watched: the CUPED covariates; None when the window starts at or
     after ``start``)."""
     pre_end = start - timedelta(days=1)
     pre = (
-        {"start_date": world.first_day.isoformat(), "end_date": pre_end.isoformat()}
-        if world.first_day <= pre_end
+        {"start_date": world.detail_first_day.isoformat(), "end_date": pre_end.isoformat()}
+        if world.detail_first_day <= pre_end
         else None
     )
     return {
@@ -225,8 +234,16 @@ def _roas(world: w.World, sessions: list[w.Session]) -> dict[str, Any]:
         gmv += int(v.amount_fen.sum())
         spend += int((v.source == PAID_IDX).sum()) * s.cost_per_ad_visit_fen
     return {
-        "definition": "sum of live_pay_order_gmv_alias / sum of stat_cost over all rooms before today",
+        "definition": (
+            "sum of live_pay_order_gmv_alias / sum of stat_cost over all rooms of the detail "
+            "window before today"
+        ),
         "planted_level": w.TARGET_ROAS,
+        "planted_on": (
+            "days outside every festival window: spend is planned (exogenous), so festival "
+            "lifts raise the ROAS of their days above it and the spend multiplier m_d moves a "
+            "day's ROAS by m_d ** (elasticity - 1)"
+        ),
         "realized": round(gmv / spend, 4) if spend else None,
         "gmv_yuan": round(gmv / 100, 2),
         "spend_yuan": round(spend / 100, 2),
@@ -239,10 +256,15 @@ def _repurchase(world: w.World, sessions: list[w.Session]) -> dict[str, Any]:
     For each room, its buyers are the doudian_open_ids with a paid order in it; repeat
     purchases are the same buyers' other paid orders within 7 days after their first payment
     in that room (any channel, other rooms included). Rooms whose window is not closed yet
-    (started within 8 days of today) are left out.
+    (started within 8 days of today) are left out, and so are rooms before the detail window.
     """
     paid_by_buyer: dict[int, list[tuple[int, str, int]]] = {}
-    for s in sessions:
+    # the buyers' other orders: any session's, the 8 days before the window's rooms included
+    # (their repurchases are paid within the window)
+    earlier = world.iter_sessions(
+        world.detail_first_day - timedelta(days=8), world.detail_first_day - timedelta(days=1)
+    )
+    for s in [*earlier, *sessions]:
         for o in s.orders:
             if o.pay_ts:
                 paid_by_buyer.setdefault(o.buyer, []).append((o.pay_ts, o.order_id, o.amount_fen))

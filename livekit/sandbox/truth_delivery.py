@@ -174,7 +174,7 @@ def late_refund(
     days: list[float] = []
     # repurchases are paid up to 7 days after their show
     for s in world.iter_sessions(first - timedelta(days=8), last):
-        refund_p = w.REFUND_PROB_FESTIVAL if w.season_factor(s.day)[0] >= 1.5 else w.REFUND_PROB
+        refund_p = w.REFUND_PROB_FESTIVAL if w.is_festival(s.day) else w.REFUND_PROB
         for o in s.orders:
             if not (t0 <= o.pay_ts < t1) or not o.ship_ts or not (o.receipt_ts < received_by_ts):
                 continue
@@ -241,7 +241,7 @@ def ship_late_share(world: w.World, first: date, last: date) -> dict[str, Any]:
     sums: dict[str, list[float]] = {}
     total = [0.0, 0.0]
     for s in world.iter_sessions(first - timedelta(days=8), last):
-        refund_p = w.REFUND_PROB_FESTIVAL if w.season_factor(s.day)[0] >= 1.5 else w.REFUND_PROB
+        refund_p = w.REFUND_PROB_FESTIVAL if w.is_festival(s.day) else w.REFUND_PROB
         for o in s.orders:
             if not (t0 <= o.pay_ts < t1) or not o.ship_ts:
                 continue

@@ -22,8 +22,13 @@ The causal model (what the published truths refer to):
   the c_j (attractiveness a_j, explanation lift L_j, conversion factor c_j, surge factor
   S_j); on a few planted evenings one product not being explained surges: visits online
   that did not click get an extra (browse) click on it (``World.click_surges``).
-* ad spend accrues per ad-sourced visit at a per-visit price set so that ROAS centres on the
-  planted level; refunds, abandoned (never paid) orders and 7-day repurchases follow.
+* the day's arrival level also carries the planted forecast structure: a trend, the weekday,
+  the festival calendar (``calendar.py``: presale ramps, peaks, after-effects on the analysis's
+  windows) and the planned ad budget's multiplier m_d ** SPEND_ELASTICITY; on shop-wide rest
+  days nobody goes live.
+* ad spend is planned: the day's budget (exogenous: it never looks at realized GMV) is shared
+  by the day's shows in proportion to their expected size and charged per ad-sourced visit;
+  refunds, abandoned (never paid) orders and 7-day repurchases follow.
 """
 
 from __future__ import annotations
@@ -32,15 +37,16 @@ import base64
 import bisect
 import hashlib
 import math
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from functools import cached_property
 from threading import RLock
 from typing import Any
 
 import numpy as np
 
+from livekit.sandbox import calendar as festival_calendar
 from livekit.sandbox import catalog, delivery
 from livekit.sandbox.hostile import LONG, hostile
 
@@ -113,6 +119,28 @@ PROVINCE_CONVERSION: dict[str, float] = {
     "西藏": 0.5,
 }
 
+# ---- planted forecast structure (published through truth_forecast.py) ------------------
+# History served by every endpoint, and the recent window the other truths cover (sessions
+# of older days are kept in a bounded LRU and regenerated on demand: same streams, same data).
+HISTORY_DAYS = 800
+DETAIL_DAYS = 90
+OLD_DAY_CACHE = 48  # (account, day) entries of days before the detail window kept in memory
+TREND_LOG_PER_YEAR = math.log(1.3)
+FESTIVAL_TRAFFIC_SHARE = 0.6  # share of a festival's log lift on arrivals (the rest on P(pay))
+REST_DAY_PROB = 0.04  # shop-wide no-show days (never in the last REST_FREE_DAYS nor a window)
+REST_FREE_DAYS = 45
+# The planned daily budget: BASE x scale x (order value / ORDER_VALUE_REFERENCE_FEN) x trend x
+# m_d, m_d = exp(N(0, SIGMA_LOG_BUDGET)) from its own stream (a plan, independent of everything
+# else); every session's arrivals x m_d ** SPEND_ELASTICITY. The order value is the shop's
+# typical paid amount (World.order_value_fen, from its static catalogue: a merchant budgets by
+# it), so that shops of different seeds keep the same ROAS. BASE was calibrated so that GMV /
+# spend centres on TARGET_ROAS on days outside every festival window: 800 days of seeds 1, 2, 3
+# and 7 gave 1.75 (1.71-1.80) yuan of GMV per planned yuan at a base of 10 000 yuan.
+SPEND_ELASTICITY = 0.3
+SIGMA_LOG_BUDGET = 0.35
+BASE_DAILY_BUDGET_FEN = 671_000
+ORDER_VALUE_REFERENCE_FEN = 6700
+
 SLOT_TIMES = {  # slot -> (start hh:mm, duration range in minutes)
     "morning": (time(9, 30), (120, 170)),
     "afternoon": (time(14, 0), (150, 190)),
@@ -134,24 +162,21 @@ def _stable_int(*parts: object) -> int:
 
 
 def season_factor(d: date) -> tuple[float, float]:
-    """(traffic factor, conversion factor) for the calendar: 双11, its presale, and 618."""
-    nov11 = date(d.year, 11, 11)
-    delta = (d - nov11).days
-    traffic, conv = 1.0, 1.0
-    if delta == 0:
-        traffic, conv = 3.2, 1.45
-    elif -10 <= delta < 0:
-        traffic, conv = 1.5, 1.15
-    elif -22 <= delta < -10:
-        traffic, conv = 1.2, 0.95  # presale: people add to cart and wait
-    elif 1 <= delta <= 2:
-        traffic, conv = 0.8, 0.9
-    jun18 = date(d.year, 6, 18)
-    if (d - jun18).days == 0:
-        traffic, conv = 2.2, 1.3
-    elif -7 <= (d - jun18).days < 0:
-        traffic, conv = 1.3, 1.1
-    return traffic, conv
+    """(traffic factor, conversion factor) of the festival calendar on day ``d``: the planted
+    log lift L (``calendar.log_lift``) split as exp(0.6 L) on arrivals and exp(0.4 L) on P(pay),
+    so that expected GMV moves by exp(L)."""
+    lift = festival_calendar.log_lift(d)
+    return math.exp(FESTIVAL_TRAFFIC_SHARE * lift), math.exp((1 - FESTIVAL_TRAFFIC_SHARE) * lift)
+
+
+def is_festival(d: date) -> bool:
+    """A festival day: its log lift reaches ln 1.5 (more ad traffic, more refunds)."""
+    return festival_calendar.log_lift(d) >= festival_calendar.FESTIVAL_DAY_LOG_LIFT - 1e-12
+
+
+def trend_factor(d: date, today: date) -> float:
+    """The planted trend: exp(TREND_LOG_PER_YEAR x years from today); 1 today."""
+    return math.exp(TREND_LOG_PER_YEAR * (d - today).days / 365.25)
 
 
 def weekday_factor(d: date) -> float:
@@ -335,7 +360,7 @@ class World:
         self,
         seed: int,
         today: date,
-        history_days: int = 90,
+        history_days: int = HISTORY_DAYS,
         scale: float = 1.0,
         extra_accounts: int = 0,
         hostile_text: bool = False,
@@ -347,9 +372,14 @@ class World:
         self.history_days = history_days
         self.scale = scale
         self.first_day = today - timedelta(days=history_days)
+        # The recent window the truths cover (all of a short history); older days are served
+        # too, from a bounded cache.
+        self.detail_first_day = today - timedelta(days=min(DETAIL_DAYS, history_days))
         self._lock = RLock()
         self._sessions: dict[tuple[int, date], list[Session]] = {}
         self._orders_by_day: dict[date, tuple[list[Order], list[int]]] = {}
+        self._old_sessions: OrderedDict[tuple[int, date], list[Session]] = OrderedDict()
+        self._old_orders: OrderedDict[date, tuple[list[Order], list[int]]] = OrderedDict()
         root = np.random.default_rng([seed, 1])
         self.advertiser_id = 1_700_000_000_000_000 + int(root.integers(10**14, 9 * 10**14))
         self.shop_id = int(root.integers(10**7, 9 * 10**7))
@@ -358,6 +388,7 @@ class World:
         self.population = self._make_population(root)
         self.explain_lift, self.conversion_factor = self._make_product_model()
         self.province_conversion = self._province_conversion()
+        self.order_value_fen = self._order_value_fen()
         if extra_accounts:
             self.accounts += self._make_extra_accounts(extra_accounts)
 
@@ -444,6 +475,21 @@ class World:
         )
         return lift, conv
 
+    def _order_value_fen(self) -> float:
+        """The shop's typical paid live price: per account, the catalogue's live prices weighted
+        by a_j^2 x c_j (a product enters a lineup about in proportion to a_j and a paying click
+        picks it in proportion to a_j x c_j), averaged with the accounts' arrival rates. Only
+        the two real accounts count (load-test accounts leave the shop's budget alone)."""
+        total = weight = 0.0
+        for acc in self.accounts[: len(catalog.ACCOUNT_NAMES)]:
+            cat = np.array(acc.catalog)
+            attr = np.array([self.products[i].attractiveness for i in cat])
+            price = np.array([self.products[i].live_price_fen for i in cat], dtype=float)
+            w = attr**2 * self.conversion_factor[cat]
+            total += acc.base_rate * float((w * price).sum() / w.sum())
+            weight += acc.base_rate
+        return total / weight
+
     def _province_conversion(self) -> np.ndarray:
         """m_p by province index, normalised so that sum_p pi_p m_p = 1, where pi_p is the
         expected share of visits from province p (the population's activity weights)."""
@@ -513,9 +559,51 @@ class World:
         hi, lo = SWITCHBACK_DAYS
         return lo <= self.day_offset(d) <= hi
 
+    def is_rest_day(self, d: date) -> bool:
+        """A shop-wide no-show day: a hash of (seed, day) below REST_DAY_PROB, never in the last
+        REST_FREE_DAYS days (where the planted incidents and experiments are) nor in any
+        festival window. Future days can be rest days (the plan knows them)."""
+        if 0 <= self.day_offset(d) < REST_FREE_DAYS or festival_calendar.in_window(d):
+            return False
+        return _stable_int("rest", self.seed, d.toordinal()) < REST_DAY_PROB * 2**64
+
+    def budget_multiplier(self, d: date) -> float:
+        """m_d = exp(N(0, SIGMA_LOG_BUDGET)) of the day's planned budget (its own stream)."""
+        rng = np.random.default_rng([self.seed, 30, d.toordinal()])
+        return math.exp(SIGMA_LOG_BUDGET * float(rng.standard_normal()))
+
+    def planned_budget_fen(self, d: date) -> float:
+        """The shop's planned ad budget of day ``d`` in fen (before rounding; 0 without shows)."""
+        if not self.planned_shows(d):
+            return 0.0
+        return self.base_budget_fen * trend_factor(d, self.today) * self.budget_multiplier(d)
+
+    @property
+    def base_budget_fen(self) -> float:
+        """The planned budget of a day with trend 1 and m_d = 1."""
+        return BASE_DAILY_BUDGET_FEN * self.scale * self.order_value_fen / ORDER_VALUE_REFERENCE_FEN
+
+    def planned_shows(self, d: date) -> list[tuple[Account, str]]:
+        """(account, slot) of every show planned on day ``d`` (past, today or future)."""
+        return [(acc, slot) for acc in self.accounts for slot in self.slots(acc, d)]
+
+    def show_size(self, account: Account, d: date, slot: str) -> float:
+        """A show's expected size, the key that shares the day's budget: arrivals per minute
+        at factor 1 x the slot's factor x the planned duration."""
+        return account.base_rate * SLOT_FACTOR[slot] * _duration_min(self, account, d, slot)
+
+    def cost_per_ad_visit_fen(self, account: Account, d: date, slot: str, n_ad: int) -> int:
+        """The per-visit price that charges this show its share of the day's budget (rounded to
+        a whole fen per ad visit, so the room's spend is its share within n_ad / 2 fen)."""
+        sizes = {(a.index, sl): self.show_size(a, d, sl) for a, sl in self.planned_shows(d)}
+        share = self.planned_budget_fen(d) * sizes[(account.index, slot)] / sum(sizes.values())
+        return max(0, round(share / n_ad)) if n_ad else 0
+
     def slots(self, account: Account, d: date) -> list[str]:
+        if self.is_rest_day(d):
+            return []
         rng = np.random.default_rng([self.seed, 2, account.index, d.toordinal()])
-        festival = season_factor(d)[0] >= 2.0
+        festival = festival_calendar.is_show_peak(d)
         if account.index == 0:
             if festival:
                 return ["morning", "afternoon", "evening"]
@@ -539,10 +627,22 @@ class World:
             return []
         key = (account.index, d)
         with self._lock:
-            cached = self._sessions.get(key)
+            if d >= self.detail_first_day:
+                cached = self._sessions.get(key)
+                if cached is None:
+                    cached = [self._simulate(account, d, slot) for slot in self.slots(account, d)]
+                    self._sessions[key] = cached
+                return cached
+            # Older days: a bounded LRU. Regenerating a day gives the same sessions (same
+            # streams), so endpoints stay consistent whichever copy they read.
+            cached = self._old_sessions.get(key)
             if cached is None:
                 cached = [self._simulate(account, d, slot) for slot in self.slots(account, d)]
-                self._sessions[key] = cached
+                self._old_sessions[key] = cached
+                while len(self._old_sessions) > OLD_DAY_CACHE:
+                    self._old_sessions.popitem(last=False)
+            else:
+                self._old_sessions.move_to_end(key)
             return cached
 
     def iter_sessions(self, start: date, end: date) -> Iterator[Session]:
@@ -552,24 +652,24 @@ class World:
             d += timedelta(days=1)
 
     def all_sessions(self) -> list[Session]:
-        return list(self.iter_sessions(self.first_day, self.today))
-
-    @cached_property
-    def _room_index(self) -> dict[int, tuple[int, date]]:
-        index: dict[int, tuple[int, date]] = {}
-        for d in self.days():
-            for acc in self.accounts:
-                for slot in self.slots(acc, d):
-                    index[self._room_id(acc, d, slot)] = (acc.index, d)
-        return index
+        """Every session of the detail window (``detail_first_day`` .. today): what the truths
+        cover. Older days are served by the endpoints but never all held at once."""
+        return list(self.iter_sessions(self.detail_first_day, self.today))
 
     def session_by_room(self, room_id: int) -> Session | None:
-        where = self._room_index.get(room_id)
-        if where is None:
+        # A room id carries its start second in the high bits, and every show starts on the
+        # China-time day it belongs to: only that day's plan is looked at.
+        start_ts = room_id >> 32
+        if not 0 < start_ts < 2**40:
             return None
-        for s in self.account_sessions(self.accounts[where[0]], where[1]):
-            if s.room_id == room_id:
-                return s
+        d = from_epoch(start_ts).date()
+        if not self.in_range(d):
+            return None
+        for acc in self.accounts:
+            if any(self._room_id(acc, d, slot) == room_id for slot in self.slots(acc, d)):
+                for s in self.account_sessions(acc, d):
+                    if s.room_id == room_id:
+                        return s
         return None
 
     def _start_ts(self, account: Account, d: date, slot: str) -> int:
@@ -605,8 +705,9 @@ class World:
     def _orders_created_on(self, d: date) -> tuple[list[Order], list[int]]:
         """Orders created on day ``d`` (China time), sorted, with their create times (cached:
         the simulation decides every order up front; ``now`` only filters what is visible)."""
+        old = d < self.detail_first_day + timedelta(days=8)
         with self._lock:
-            cached = self._orders_by_day.get(d)
+            cached = self._old_orders.get(d) if old else self._orders_by_day.get(d)
         if cached is None:
             t0 = to_epoch(datetime.combine(d, datetime.min.time(), CHINA_TZ))
             t1 = t0 + 86400
@@ -619,7 +720,12 @@ class World:
             orders.sort(key=lambda o: (o.create_ts, o.order_id))
             cached = (orders, [o.create_ts for o in orders])
             with self._lock:
-                self._orders_by_day[d] = cached
+                if old:  # a bounded LRU, like the sessions of old days
+                    self._old_orders[d] = cached
+                    while len(self._old_orders) > OLD_DAY_CACHE:
+                        self._old_orders.popitem(last=False)
+                else:
+                    self._orders_by_day[d] = cached
         return cached
 
     # ---- planted incidents -----------------------------------------------------------
@@ -734,16 +840,32 @@ def choice_pieces(
     return starts, explained, browse, pay
 
 
+def _session_rng(world: World, account: Account, d: date, slot: str) -> np.random.Generator:
+    return np.random.default_rng(
+        [world.seed, 4, account.index, d.toordinal(), len(slot), ord(slot[0])]
+    )
+
+
+def _draw_duration(rng: np.random.Generator, slot: str) -> int:
+    _, (dmin, dmax) = SLOT_TIMES[slot]
+    return int(rng.integers(dmin, dmax + 1))
+
+
+def _duration_min(world: World, account: Account, d: date, slot: str) -> int:
+    """The show's planned duration: the first draw of its session stream (so the plan knows
+    it without simulating the show)."""
+    return _draw_duration(_session_rng(world, account, d, slot), slot)
+
+
 def _simulate_session(world: World, account: Account, d: date, slot: str) -> Session:
     seed = world.seed
-    rng = np.random.default_rng([seed, 4, account.index, d.toordinal(), len(slot), ord(slot[0])])
+    rng = _session_rng(world, account, d, slot)
     start_ts = world._start_ts(account, d, slot)
-    _, (dmin, dmax) = SLOT_TIMES[slot]
-    duration_min = int(rng.integers(dmin, dmax + 1))
+    duration_min = _draw_duration(rng, slot)
     end_ts = start_ts + duration_min * 60
     room_id = world._room_id(account, d, slot)
     traffic_season, conv_season = season_factor(d)
-    festival = traffic_season >= 1.5
+    festival = is_festival(d)
 
     # product lineup and explanation schedule
     cat = np.array(account.catalog)
@@ -770,7 +892,13 @@ def _simulate_session(world: World, account: Account, d: date, slot: str) -> Ses
     minutes = np.arange(duration_min, dtype=float)
     session_noise = float(rng.lognormal(0.0, 0.15))
     level = (
-        account.base_rate * SLOT_FACTOR[slot] * weekday_factor(d) * traffic_season * session_noise
+        account.base_rate
+        * SLOT_FACTOR[slot]
+        * weekday_factor(d)
+        * traffic_season
+        * trend_factor(d, world.today)
+        * world.budget_multiplier(d) ** SPEND_ELASTICITY
+        * session_noise
     )
     ar = np.empty(duration_min)
     e = 0.0
@@ -945,10 +1073,10 @@ def _simulate_session(world: World, account: Account, d: date, slot: str) -> Ses
         sold_before = paid & (product == stockout_pos) & (pay_s < stockout_s)
         inventory0[stockout_pos] = int(item_num[sold_before].sum())
 
+    # the show's share of the day's planned budget, charged per ad visit (spend never looks
+    # at GMV: it is exogenous)
     n_ad = int((source == len(names) - 1).sum())
-    gmv = int(amount_fen.sum())
-    cost_noise = float(rng.lognormal(-0.02, 0.2))
-    cost_per_ad_visit = max(1, round(gmv / TARGET_ROAS / max(n_ad, 1) * cost_noise))
+    cost_per_ad_visit = world.cost_per_ad_visit_fen(account, d, slot, n_ad)
 
     title = world.room_titles[int(rng.integers(len(catalog.ROOM_TITLES)))]
     cover = (
