@@ -121,11 +121,17 @@ def run_sync(
     settings: Settings | None = None,
     now: datetime | None = None,
 ) -> SyncResult:
-    """Synchronous face of the sync (works inside a running event loop too)."""
+    """Synchronous face of the sync (works inside a running event loop too).
+
+    ``datasets`` names the API datasets to sync (None: all). The sandbox's own exports (viewer
+    export, switchback and explanation schedules) come with a full sync only: ``--datasets
+    rooms`` over two years (the forecast's history) must not fetch two years of viewers.
+    """
     from livekit.source import sync_store
 
     with sandbox_session(settings) if sandbox else nullcontext() as session:
         s = session.settings if session else (settings or load_settings())
+        exports = session if datasets is None else None
         return sync_store(
             s,
             start,
@@ -134,9 +140,9 @@ def run_sync(
             datasets=datasets,
             progress=progress,
             now=now,
-            viewer_export_url=session.viewer_export_url if session else None,
-            session_arms_url=session.session_arms_url if session else None,
-            explanations_url=session.explanations_url if session else None,
+            viewer_export_url=exports.viewer_export_url if exports else None,
+            session_arms_url=exports.session_arms_url if exports else None,
+            explanations_url=exports.explanations_url if exports else None,
         )
 
 
