@@ -318,6 +318,80 @@ def _coverage(result: Result, level: int) -> float:
     return float(np.mean(inside))
 
 
+def truth_check(today: date, days: int, horizon: int, folds: int, seeds: int) -> None:
+    """Issue 14 must-show 1: over ``seeds`` sandbox worlds, the regression's backtest coverage
+    and whether its 95 % intervals hold the planted festival lifts and spend elasticity."""
+    from livekit.sandbox import truth_forecast
+    from livekit.sandbox import world as w
+
+    hits: dict[int, list[bool]] = {lv: [] for lv in LEVELS}
+    held: dict[str, list[bool]] = {}
+    estimates: dict[str, list[float]] = {}
+    for seed in range(1, seeds + 1):
+        started = time.perf_counter()
+        world = w.World(seed, today)
+        series = sandbox_series(today, days, seed)
+        assert series is not None
+        frame = series.frame
+        bt = la.backtest(
+            frame,
+            horizon=horizon,
+            folds=folds,
+            regressors=("shows", "spend"),
+            models=("regression",),
+        )
+        points = bt.folds.filter(pl.col("model") == "regression")
+        for lv in LEVELS:
+            inside = points.select(
+                pl.col("actual").is_between(pl.col(f"lo_{lv}"), pl.col(f"hi_{lv}"))
+            ).to_series()
+            hits[lv].extend(inside.to_list())
+        plan = frame.tail(horizon).with_columns(pl.col("date") + pl.duration(days=horizon))
+        fc = la.forecast(
+            frame,
+            horizon=horizon,
+            regressors=("shows", "spend"),
+            future=plan.select("date", "shows", "spend"),
+            model="regression",
+        )
+        effects = {r["term"]: r for r in fc.effects.iter_rows(named=True)}
+        planted = {
+            f"{f['event']}_{f['phase']}": f["log_lift"]
+            for f in truth_forecast.truth(world)["festivals"]
+        }
+        planted["spend"] = w.SPEND_ELASTICITY
+        for term, value in planted.items():
+            if term not in effects:
+                continue
+            row = effects[term]
+            held.setdefault(term, []).append(row["lo"] <= value <= row["hi"])
+            estimates.setdefault(term, []).append(row["coef"])
+        cover = {lv: float(np.mean(hits[lv][-len(points) :])) for lv in LEVELS}
+        print(
+            f"seed {seed:3d}: coverage 80% {cover[80]:.1%} 95% {cover[95]:.1%}; "
+            f"spend {effects['spend']['coef']:.3f} [{effects['spend']['lo']:.3f}, "
+            f"{effects['spend']['hi']:.3f}]  ({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
+    print(f"\nover {seeds} seeds, {folds} origins of {horizon} days each (regression model):")
+    for lv in LEVELS:
+        print(f"  coverage of the {lv}% band: {np.mean(hits[lv]):.1%} (nominal {lv}%)")
+    print("  planted value inside the 95% interval of its coefficient (nominal 95%):")
+    planted_all = {
+        f"{f['event']}_{f['phase']}": f["log_lift"]
+        for f in truth_forecast.truth(w.World(1, today))["festivals"]
+    }
+    planted_all["spend"] = w.SPEND_ELASTICITY
+    total: list[bool] = []
+    for term, flags in held.items():
+        total.extend(flags)
+        print(
+            f"    {term:18s} planted {planted_all.get(term, math.nan):+.3f}  mean estimate "
+            f"{np.mean(estimates[term]):+.3f}  held {np.mean(flags):.0%} of {len(flags)}"
+        )
+    print(f"  all terms: {np.mean(total):.1%} of {len(total)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--today", type=date.fromisoformat, default=date(2026, 12, 5))
@@ -327,7 +401,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-sandbox", action="store_true")
     parser.add_argument("--timing-runs", type=int, default=3)
+    parser.add_argument(
+        "--truth-seeds",
+        type=int,
+        default=0,
+        help="instead of the peers: the sandbox's planted truths over this many seeds",
+    )
     args = parser.parse_args()
+    if args.truth_seeds:
+        truth_check(args.today, args.days, args.horizon, args.folds, args.truth_seeds)
+        return
 
     series = synthetic_series(args.today, args.days, args.seed)
     if not args.no_sandbox:
