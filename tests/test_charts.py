@@ -340,6 +340,7 @@ BUILDERS = [
     "charts:survival_chart",
     "charts:heat_map",
     "charts:china_map",
+    "charts.forecast:forecast_chart",
     "pages.funnel:funnel_chart",
     "pages.funnel:funnel_change_chart",
     "pages.ab_test:lift_chart",

@@ -22,6 +22,7 @@ Modules (by purpose):
               :func:`rate_chart`, :func:`survival_chart`.
 ``heat``      :func:`heat_map`: product × minute, colour = clicks, explanation windows outlined.
 ``china``     :func:`china_map`: an offline tile-grid map of China (one square per province).
+``forecast``  :func:`forecast_chart`: history, the forecast's 80/95 % bands, festival peaks.
 Charts made for one report live with that report's page (:mod:`livekit.pages`).
 
 Chart vocabulary: one keyword for one idea, in every builder.
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
         trend_chart,
     )
     from livekit.charts.china import china_map
+    from livekit.charts.forecast import forecast_chart
     from livekit.charts.heat import heat_map
     from livekit.charts.render import setup, use_theme
     from livekit.charts.style import FONTS, MAX_POINTS, THEME_NAME, theme
@@ -88,6 +90,7 @@ _HOMES: dict[str, str] = {
     ),
     "heat_map": "livekit.charts.heat",
     "china_map": "livekit.charts.china",
+    "forecast_chart": "livekit.charts.forecast",
 }
 
 __all__ = [
@@ -99,6 +102,7 @@ __all__ = [
     "TableSpec",
     "bar_chart",
     "china_map",
+    "forecast_chart",
     "heat_map",
     "metric_chart",
     "rate_chart",
