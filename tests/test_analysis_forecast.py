@@ -381,3 +381,31 @@ def test_a_positive_regressor_planned_at_zero_on_a_show_day_is_refused() -> None
     with pytest.raises(LivekitError) as exc:
         la.forecast(history, regressors=("shows", "spend"), future=bad, model="regression")
     assert str(day) in one_line_chinese(exc)
+
+
+def test_a_regressor_enters_as_log_only_when_positive_on_every_sales_day() -> None:
+    frame = synthetic(4, n=400, horizon=0)
+    # a show day late in the history without sales and without spend: no fold fails on it,
+    # and spend still enters as log (the day has no sales to fit)
+    day = frame.filter(pl.col("shows") > 0).get_column("date")[-40]
+    quiet = pl.when(pl.col("date") == day)
+    frame = frame.with_columns(
+        quiet.then(0.0).otherwise(pl.col("gmv")).alias("gmv"),
+        quiet.then(0.0).otherwise(pl.col("spend")).alias("spend"),
+    )
+    bt = la.backtest(frame, regressors=("shows", "spend"), models=("regression",))
+    assert bt.summary.get_column("mase")[1] < bt.summary.get_column("mase")[0]
+    history, future = frame.head(372), frame.tail(28).select("date", "shows", "spend")
+    fc = la.forecast(history, regressors=("shows", "spend"), future=future, model="regression")
+    spend = fc.effects.filter(pl.col("term") == "spend").row(0, named=True)
+    assert spend["transform"] == "log"
+    # a show day with sales and no spend: spend enters as it is (no log of 0)
+    sold = frame.filter(pl.col("shows") > 0).get_column("date")[10]
+    free = frame.with_columns(
+        pl.when(pl.col("date") == sold).then(0.0).otherwise(pl.col("spend")).alias("spend")
+    )
+    fc = la.forecast(
+        free.head(372), regressors=("shows", "spend"), future=future, model="regression"
+    )
+    spend = fc.effects.filter(pl.col("term") == "spend").row(0, named=True)
+    assert spend["transform"] == "linear"

@@ -238,6 +238,7 @@ class _Data:
     zero: BoolArray  # days known to have no show (n + horizon)
     features: pl.DataFrame  # event phase columns (n + horizon rows)
     labels: dict[str, str]  # event phase column → Chinese label
+    positive: dict[str, bool]  # regressor > 0 on every history day with sales: enters as log
 
 
 @dataclass(frozen=True)
@@ -287,14 +288,7 @@ def _design(
         meta.append((name, "event", data.labels.get(name, name), ""))
     for name, values in data.regressors.items():
         x = values[:total]
-        if np.all(x[:end][fit[:end]] > 0):
-            bad = ~fit[end:total] & ~data.zero[end:total] & ~(x[end:total] > 0)
-            if np.any(bad):
-                day = data.dates[end + int(np.flatnonzero(bad)[0])]
-                raise LivekitError(
-                    f"计划的 {name} 在 {day} 不是正数，但历史上开播日的 {name} 都为正："
-                    f"对数模型无法外推，请给出正数（不开播的日子请把场次设为 0）"
-                )
+        if data.positive[name]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 cols.append(np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), 0.0))
             meta.append((name, "regressor", _REGRESSOR_LABELS.get(name, name), "log"))
@@ -505,13 +499,25 @@ def _prepare(
     zero = np.zeros(len(all_days), dtype=bool)
     if zero_when is not None:
         zero = regs[zero_when] == 0
+    y = history.get_column(value).to_numpy().astype(np.float64)
+    n = y.size
+    sales = (y > 0) & ~zero[:n]
+    positive = {r: bool(np.all(regs[r][:n][sales] > 0)) for r in regressors}
+    for r in regressors:
+        bad = np.flatnonzero(~zero[n:] & ~(regs[r][n:] > 0))
+        if positive[r] and bad.size:
+            raise LivekitError(
+                f"计划的 {r} 在 {ahead[int(bad[0])]} 不是正数，但历史上有销售的日子 {r} 都为正："
+                f"对数模型无法外推到 0，请给出正数（不开播的日子请把场次设为 0）"
+            )
     data = _Data(
         dates=all_days,
-        y=history.get_column(value).to_numpy().astype(np.float64),
+        y=y,
         regressors=regs,
         zero=zero,
         features=features,
         labels=labels,
+        positive=positive,
     )
     out = history.select(pl.col(date_col).alias("date"), pl.col(value).alias("value"))
     return data, out
@@ -537,7 +543,15 @@ def _models(models: Sequence[str] | None) -> tuple[str, ...]:
 def _sliced(data: _Data, end: int) -> _Data:
     """The problem with only the first ``end`` days of history (regressors, features and the
     zero mask kept over the whole history: a backtest's future is the realized plan)."""
-    return _Data(data.dates, data.y[:end], data.regressors, data.zero, data.features, data.labels)
+    return _Data(
+        data.dates,
+        data.y[:end],
+        data.regressors,
+        data.zero,
+        data.features,
+        data.labels,
+        data.positive,
+    )
 
 
 def _level_cols(levels: tuple[int, ...], prefix: tuple[str, ...] = ("lo", "hi")) -> list[str]:
@@ -736,6 +750,7 @@ def forecast(
             data.zero[:n],
             data.features.head(n),
             data.labels,
+            data.positive,
         )
         bt = _run_backtest(hist, horizon, folds, lv, tuple(MODELS))
         naive = bt.mase_of("seasonal_naive")
