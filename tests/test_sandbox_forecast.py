@@ -214,3 +214,32 @@ def test_log_gmv_regression_recovers_the_planted_effects() -> None:
     # the trend: ln 1.3 a year on arrivals, of which log spend carries the elasticity's share
     lo, hi = ci["trend"]
     assert lo <= (1 - w.SPEND_ELASTICITY) * w.TREND_LOG_PER_YEAR <= hi, ci["trend"]
+
+
+def test_old_days_are_cached_boundedly_and_regenerated_identically() -> None:
+    world = w.World(7, TODAY, scale=0.05)
+    old = next(
+        d
+        for d in (world.first_day + timedelta(days=k) for k in range(3, 30))
+        if not world.is_rest_day(d)
+    )
+    assert old < world.detail_first_day == TODAY - timedelta(days=w.DETAIL_DAYS)
+    before = world.sessions_on(old)
+    signature = [(s.room_id, len(s.visits), int(s.visits.amount_fen.sum())) for s in before]
+    orders = [o.order_id for o in world.orders_between(before[0].start_ts, before[-1].end_ts)]
+    for i in range(w.OLD_DAY_CACHE):  # more (account, day) entries than the cache holds
+        world.sessions_on(old + timedelta(days=10 + i))
+        world.orders_between(before[0].start_ts + (10 + i) * 86400, before[0].end_ts + i * 86400)
+    assert len(world._old_sessions) <= w.OLD_DAY_CACHE
+    assert len(world._old_orders) <= w.OLD_DAY_CACHE
+    again = world.sessions_on(old)
+    assert all(a is not b for a, b in zip(before, again, strict=True))  # regenerated
+    assert [(s.room_id, len(s.visits), int(s.visits.amount_fen.sum())) for s in again] == signature
+    assert orders == [
+        o.order_id for o in world.orders_between(before[0].start_ts, before[-1].end_ts)
+    ]
+    # the detail window is kept for good
+    recent = world.sessions_on(TODAY - timedelta(days=5))
+    assert all(
+        a is b for a, b in zip(recent, world.sessions_on(TODAY - timedelta(days=5)), strict=True)
+    )

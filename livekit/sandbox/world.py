@@ -2,7 +2,9 @@
 
 Everything is deterministic from ``(seed, today)``. A session's random stream is keyed by
 ``(seed, account, calendar day, slot)``, so a day looks the same whichever day is asked for
-first, and sessions are simulated lazily and cached.
+first, and sessions are simulated lazily and cached: those of the recent detail window
+(``DETAIL_DAYS``, what the truths cover) for good, older ones (``HISTORY_DAYS`` are served) in
+a bounded LRU, regenerated identically when asked again.
 
 Every number any endpoint serves is an aggregate of the per-visit arrays simulated here
 (one row per viewer visit), so room totals, product totals, traffic sources, audience
@@ -660,11 +662,11 @@ class World:
         # A room id carries its start second in the high bits, and every show starts on the
         # China-time day it belongs to: only that day's plan is looked at.
         start_ts = room_id >> 32
-        if not 0 < start_ts < 2**40:
+        lo = to_epoch(datetime.combine(self.first_day, time(0), CHINA_TZ))
+        hi = to_epoch(datetime.combine(self.today + timedelta(days=1), time(0), CHINA_TZ))
+        if not lo <= start_ts < hi:
             return None
         d = from_epoch(start_ts).date()
-        if not self.in_range(d):
-            return None
         for acc in self.accounts:
             if any(self._room_id(acc, d, slot) == room_id for slot in self.slots(acc, d)):
                 for s in self.account_sessions(acc, d):
