@@ -120,3 +120,27 @@ def test_the_heat_map_and_the_china_map_are_drawn(browser: Any) -> None:
         assert name in tiles[0]["text"], name
     assert NO_DATA in tiles[0]["text"]  # 台湾 香港 澳门 at least
     assert tiles[0]["drawn"] >= 2 * len(TILES)  # a square and a name per province
+
+
+@pytest.mark.slow  # reads the reports the first slow test rendered
+def test_the_forecast_chart_is_drawn(browser: Any) -> None:
+    """The forecast report's chart, drawn by Chromium offline: the history and forecast lines,
+    the 80 % and 95 % bands, and a line with its name for each festival peak of the drawn days
+    (the last 56 days and the 28 ahead, the report's defaults)."""
+    from datetime import timedelta
+
+    import polars as pl
+
+    from livekit.analysis.events import events_frame
+    from livekit.dates import today
+
+    _, results = rendered_real_reports()
+    pages = {r.name: r.html for r in results if r.html is not None}
+    [chart] = [c for c in visit(browser, pages["forecast"]).charts if "成交金额预测" in c["text"]]
+    assert "实际" in chart["text"]
+    assert "预测（均值）" in chart["text"]
+    first, last = today() - timedelta(days=56), today() + timedelta(days=27)
+    peaks = events_frame(first, last).filter(pl.col("date").is_between(first, last))
+    for name in peaks["label"]:
+        assert name in chart["text"], name
+    assert chart["drawn"] >= 4 + 2 * peaks.height  # bands and lines, a rule and a name per peak
