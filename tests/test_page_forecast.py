@@ -110,6 +110,24 @@ def test_the_typical_plan_is_the_median_of_its_weekday_over_eight_weeks() -> Non
     assert plan.filter(pl.col("date") == DAYS[5])["spend"].item() == 0.0  # Saturday: rest
 
 
+def test_a_show_planned_on_a_usual_rest_day_gets_a_show_days_spend() -> None:
+    history = _history()
+    saturday, next_saturday = DAYS[5], DAYS[12]
+    plan = page_mod._plan(history, DAYS, {saturday: 2.0}, {DAYS[0]: 0.0}).frame
+    paid = sorted(r["spend"] for r in history.tail(56).iter_rows(named=True) if r["shows"] > 0)
+    middle = len(paid) // 2
+    median = paid[middle] if len(paid) % 2 else (paid[middle - 1] + paid[middle]) / 2
+    row = plan.filter(pl.col("date") == saturday).row(0, named=True)
+    assert (row["shows"], row["spend"]) == (2.0, pytest.approx(median))
+    row = plan.filter(pl.col("date") == next_saturday).row(0, named=True)
+    assert (row["shows"], row["spend"]) == (0.0, 0.0)  # still a rest day: nothing spent
+    assert plan.filter(pl.col("date") == DAYS[0])["spend"].item() == 0.0  # as the user set
+    typical = page_mod.typical_plan(history, DAYS)
+    assert plan.filter(pl.col("date") == DAYS[3])["spend"].item() == (
+        typical.filter(pl.col("date") == DAYS[3])["spend"].item()
+    )
+
+
 def test_weekly_totals_add_the_days() -> None:
     fc = pl.DataFrame(
         {

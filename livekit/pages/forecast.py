@@ -170,21 +170,33 @@ def typical_plan(history: pl.DataFrame, days: Sequence[date]) -> pl.DataFrame:
     """Per horizon day, the median shows (rounded to whole shows) and the median spend of the
     show days of the same weekday over the last :data:`TYPICAL_WEEKS` weeks of ``history``
     (``date, shows, spend``); 0 spend on a day with no planned show."""
+    return _typical(history, days).with_columns(
+        pl.when(pl.col("shows") > 0).then(pl.col("spend")).otherwise(0.0).alias("spend")
+    )
+
+
+def _typical(history: pl.DataFrame, days: Sequence[date]) -> pl.DataFrame:
+    """:func:`typical_plan` before the spend of days without a show is set to 0: the spend of
+    a show day of that weekday (of any weekday when it had no show in those weeks), which a
+    day the user plans shows on gets."""
     last = history.get_column("date").max()
     recent = history.filter(pl.col("date") > pl.lit(last) - timedelta(days=7 * TYPICAL_WEEKS))
+    on_air = pl.col("shows") > 0
     by_weekday = recent.group_by(pl.col("date").dt.weekday().alias("wd")).agg(
         pl.col("shows").median().alias("shows"),
-        pl.col("spend").filter(pl.col("shows") > 0).median().alias("spend"),
+        pl.col("spend").filter(on_air).median().alias("spend"),
     )
+    anyday = recent.filter(on_air).get_column("spend").median()
+    fallback = float(anyday) if isinstance(anyday, int | float) else 0.0
     typical = {
-        int(r["wd"]): (r["shows"] or 0.0, r["spend"] or 0.0)
+        int(r["wd"]): (r["shows"] or 0.0, fallback if r["spend"] is None else r["spend"])
         for r in by_weekday.iter_rows(named=True)
     }
     rows = []
     for day in days:
-        shows, spend = typical.get(day.isoweekday(), (0.0, 0.0))
+        shows, spend = typical.get(day.isoweekday(), (0.0, fallback))
         whole = float(math.floor(shows + 0.5))  # half a show rounds up
-        rows.append({"date": day, "shows": whole, "spend": spend if whole > 0 else 0.0})
+        rows.append({"date": day, "shows": whole, "spend": spend})
     return pl.DataFrame(rows, schema={"date": pl.Date, "shows": pl.Float64, "spend": pl.Float64})
 
 
@@ -194,13 +206,19 @@ def _plan(
     shows: Mapping[date, float],
     spend: Mapping[date, float],
 ) -> Plan:
-    typical = typical_plan(history, days)
-    frame = typical.with_columns(
+    """The plan: the days the user set, the typical values on the others (no spend on a day
+    without a planned show, unless the user set it)."""
+    typical = _typical(history, days)
+    planned_shows = pl.col("date").replace_strict(
+        shows, default=pl.col("shows"), return_dtype=pl.Float64
+    )
+    frame = typical.with_columns(planned_shows.alias("shows")).with_columns(
         pl.col("date")
-        .replace_strict(shows, default=pl.col("shows"), return_dtype=pl.Float64)
-        .alias("shows"),
-        pl.col("date")
-        .replace_strict(spend, default=pl.col("spend"), return_dtype=pl.Float64)
+        .replace_strict(
+            spend,
+            default=pl.when(pl.col("shows") > 0).then(pl.col("spend")).otherwise(0.0),
+            return_dtype=pl.Float64,
+        )
         .alias("spend"),
     )
     return Plan(frame, shows_given=len(shows), spend_given=len(spend))
