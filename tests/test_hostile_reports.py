@@ -2,10 +2,11 @@
 report: marked 成功, no request leaves the file, no script runs, and the titles read as text.
 
 The sandbox store of a temporary ``LIVEKIT_HOME`` is filled from a sandbox with
-``hostile_text=True`` (a small shop, the days the project's report parameters read), the
-post-show review's day is replayed through the live monitor from the same sandbox, and the last
-week's viewer export is imported with ``livekit import viewers --sandbox`` after its province and
-traffic-source columns were given payloads of their own. A sandbox kit's ``prepare`` syncs only
+``hostile_text=True`` (a small shop, the days the project's report parameters read; the rooms
+alone as far back as the forecast's history), the post-show review's day is replayed through
+the live monitor from the same sandbox, and the last week's viewer export is imported with
+``livekit import viewers --sandbox`` after its province and traffic-source columns were given
+payloads of their own. A sandbox kit's ``prepare`` syncs only
 days that are missing or stale, so the reports read this store as it is. Then the project's own reports
 run through the real runner and each page is opened in Chromium (tests/test_report_html.py).
 """
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.slow
 
 SCALE = 0.05  # a small shop: every report still has data, the sync takes seconds
 HISTORY = 57  # days back: ab_plan reads 28 days before yesterday and the 28 before them (CUPED)
+FORECAST_HISTORY = 730  # the forecast report reads the rooms alone of the 730 days before today
 IMPORTED_DAYS = 7  # dwell_time reads the last 7 days: all of them come from the import
 SCRIPT = PAYLOADS[0]
 
@@ -80,6 +82,12 @@ def _fill(home: Path, tmp: Path) -> list[str]:
                 end - timedelta(days=HISTORY),
                 end,
                 viewer_export_url=session.viewer_export_url,
+            )
+        )
+        before = end - timedelta(days=HISTORY + 1)
+        run_async(
+            sync_async(
+                session.settings, end - timedelta(days=FORECAST_HISTORY), before, datasets=["rooms"]
             )
         )
         export = httpx.get(
@@ -204,7 +212,7 @@ def test_the_reports_read_the_hostile_store_as_filled(reports: Rendered) -> None
     assert titles.len() > 0
     assert titles.str.contains("<", literal=True).all()
     days = sorted(p.name for p in (store / "rooms").iterdir())
-    assert days[0] == f"date={today() - timedelta(days=HISTORY)}"
+    assert days[0] == f"date={today() - timedelta(days=FORECAST_HISTORY)}"
 
 
 def _markdown_outputs(result: RunResult) -> list[str]:
