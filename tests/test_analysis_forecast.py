@@ -409,3 +409,21 @@ def test_a_regressor_enters_as_log_only_when_positive_on_every_sales_day() -> No
     )
     spend = fc.effects.filter(pl.col("term") == "spend").row(0, named=True)
     assert spend["transform"] == "linear"
+
+
+def test_auto_leaves_out_a_model_that_cannot_be_fitted_and_says_why() -> None:
+    # a new shop: no sales before its last 30 days, so the early folds have no days to fit a
+    # regression on; the explicit backtest refuses, the automatic choice falls back and says why
+    frame = synthetic(6, n=200, horizon=0, rest=0.0).with_columns(
+        pl.when(pl.int_range(pl.len()) < 170).then(0.0).otherwise(pl.col("gmv")).alias("gmv")
+    )
+    with pytest.raises(LivekitError) as exc:
+        la.backtest(frame, horizon=7, folds=4)
+    assert "14" in one_line_chinese(exc)
+    fc = la.forecast(frame, horizon=7, folds=4)
+    assert fc.model == "seasonal_naive"
+    assert fc.note is not None
+    assert "无法拟合" in fc.note
+    assert "\n" not in fc.note
+    assert fc.backtest is not None
+    assert fc.backtest.summary.get_column("model").to_list() == ["seasonal_naive"]

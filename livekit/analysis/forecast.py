@@ -571,8 +571,16 @@ def _level_cols(levels: tuple[int, ...], prefix: tuple[str, ...] = ("lo", "hi"))
 
 
 def _run_backtest(
-    data: _Data, horizon: int, folds: int, levels: tuple[int, ...], names: tuple[str, ...]
+    data: _Data,
+    horizon: int,
+    folds: int,
+    levels: tuple[int, ...],
+    names: tuple[str, ...],
+    failed: dict[str, str] | None = None,
 ) -> Backtest:
+    """The backtest of ``names``; with ``failed`` (a dict to fill), a model that cannot be fitted
+    on some fold (a LivekitError, e.g. too few days with sales) is left out and its reason
+    recorded instead of stopping the whole backtest."""
     n = data.y.size
     origins = accuracy.rolling_origins(
         n, horizon=horizon, folds=folds, min_train=max(2 * accuracy.WEEK, _MIN_FIT_DAYS, horizon)
@@ -581,9 +589,18 @@ def _run_backtest(
     score_rows: list[dict[str, Any]] = []
     for name in names:
         fit = MODELS[name][1]
-        for fold in origins:
+        try:
+            predictions = [
+                fit(_sliced(data, fold.train_end), fold.train_end, horizon, levels)
+                for fold in origins
+            ]
+        except LivekitError as exc:
+            if failed is None or name == "seasonal_naive":
+                raise
+            failed[name] = str(exc)
+            continue
+        for fold, pred in zip(origins, predictions, strict=True):
             end = fold.train_end
-            pred = fit(_sliced(data, end), end, horizon, levels)
             actual = data.y[fold.test]
             train = data.y[fold.train]
             cols: dict[str, Any] = {
@@ -761,20 +778,21 @@ def forecast(
             data.labels,
             data.positive,
         )
-        bt = _run_backtest(hist, horizon, folds, lv, tuple(MODELS))
+        failed: dict[str, str] = {}
+        bt = _run_backtest(hist, horizon, folds, lv, tuple(MODELS), failed)
+        tried = bt.summary.get_column("model").to_list()
         naive = bt.mase_of("seasonal_naive")
         best, best_mase = "seasonal_naive", naive
-        for name in MODELS:
+        for name in tried:
             m = bt.mase_of(name)
             if name != "seasonal_naive" and math.isfinite(m) and not m >= best_mase:
                 best, best_mase = name, m
-        if not math.isfinite(naive) and best == "seasonal_naive":
-            best = "seasonal_naive"
         chosen = best
         if chosen == "seasonal_naive":
+            why = "；".join(f"{MODELS[k][0]}无法拟合：{v}" for k, v in failed.items())
             note = (
                 f"过去 {folds} 次回测中没有模型比“上周同日”（季节朴素）更准，"
-                "因此预测采用季节朴素：未来每天等于上周同一天"
+                "因此预测采用季节朴素：未来每天等于上周同一天" + (f"（{why}）" if why else "")
             )
     pred = MODELS[chosen][1](data, n, horizon, lv)
     cols: dict[str, Any] = {"date": data.dates[n:], "mean": pred.mean}
