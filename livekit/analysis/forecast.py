@@ -789,11 +789,12 @@ def forecast(
                 best, best_mase = name, m
         chosen = best
         if chosen == "seasonal_naive":
-            why = "；".join(f"{MODELS[k][0]}无法拟合：{v}" for k, v in failed.items())
-            note = (
-                f"过去 {folds} 次回测中没有模型比“上周同日”（季节朴素）更准，"
-                "因此预测采用季节朴素：未来每天等于上周同一天" + (f"（{why}）" if why else "")
-            )
+            naive_rule = "因此预测采用季节朴素（“上周同日”）：未来每天等于上周同一天"
+            if len(tried) > 1 or not failed:
+                note = f"过去 {folds} 次回测中没有模型比“上周同日”（季节朴素）更准，{naive_rule}"
+            else:
+                why = "；".join(f"{MODELS[k][0]}无法拟合：{v}" for k, v in failed.items())
+                note = f"{why}；{naive_rule}"
     pred = MODELS[chosen][1](data, n, horizon, lv)
     cols: dict[str, Any] = {"date": data.dates[n:], "mean": pred.mean}
     for level in lv:
