@@ -1,4 +1,5 @@
-"""Pure analysis on polars frames: metrics, funnels, ROI, products, custom reports, A/B, dwell.
+"""Pure analysis on polars frames: metrics, funnels, ROI, products, custom reports, A/B, dwell,
+the sales forecast and its accuracy measures.
 
 Data in, frames or frozen dataclasses out; no I/O, no network, no globals. Importing this
 package loads neither the sandbox nor the store's readers.
@@ -12,6 +13,18 @@ from livekit.analysis.abtest import (
     ratio_metric,
     sample_size,
     srm,
+)
+from livekit.analysis.accuracy import (
+    coverage,
+    mae,
+    mape,
+    mase,
+    rmse,
+    rmsse,
+    rolling_origins,
+    seasonal_naive,
+    smape,
+    winkler,
 )
 from livekit.analysis.bayes import Prior, bayesian_means, bayesian_proportions
 from livekit.analysis.custom import custom_report, dimensions_of
@@ -45,6 +58,7 @@ __all__ = [
     "compare_means",
     "compare_proportions",
     "compare_sessions",
+    "coverage",
     "custom_report",
     "daily_sales",
     "default_events",
@@ -59,6 +73,9 @@ __all__ = [
     "funnel_change",
     "funnel_counts",
     "logrank",
+    "mae",
+    "mape",
+    "mase",
     "median_survival",
     "metric",
     "metrics_of",
@@ -69,12 +86,18 @@ __all__ = [
     "ratio_metric",
     "region_index",
     "repurchases",
+    "rmse",
+    "rmsse",
     "roi",
     "roi_by_room",
     "roi_summary",
+    "rolling_origins",
     "sample_size",
+    "seasonal_naive",
+    "smape",
     "srm",
     "status_of_comparisons",
     "survival",
     "wilson_interval",
+    "winkler",
 ]
