@@ -155,7 +155,8 @@ def daily_sales(rooms: pl.DataFrame, first: date, last: date) -> pl.DataFrame:
     return (
         days.join(per_day, on="date", how="left")
         .with_columns(pl.col(c).fill_null(0) for c in ("shows", "gmv", "spend", "orders"))
-        .with_columns(pl.col("orders").round(0))
+        # money in fen: a sum of yuan amounts is rounded back to 2 decimals (no 0.1 + 0.2 tails)
+        .with_columns(pl.col("orders").round(0), pl.col("gmv", "spend").round(2))
         .cast(DAILY_SCHEMA)  # type: ignore[arg-type]
         .select(list(DAILY_SCHEMA))
         .sort("date")
