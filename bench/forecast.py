@@ -58,8 +58,10 @@ mean            0.555        1.364           1.072    1.137      0.404    0.522
 of every series. Coverage of the 80/95 % bands, pooled: la.forecast 80/93, 82/98, 87/98, 80/93 %;
 seasonal naive 93/98, 77/89, 92/98, 83/95 %; AutoETS 94/99, 79/89, 78/95, 73/87 %; AutoARIMA
 85/96, 56/66, 89/96, 70/89 % (series in the table's order). Time per 28-day forecast on 730
-days: la.forecast with selection 0.06-1.2 s (median of 3, noisy under the shared load),
-AutoETS 0.16-0.47 s, AutoARIMA 0.4-6.8 s; the sandbox's 730 days simulate in about 15-22 s.
+days: la.forecast with selection 0.06-1.8 s in two runs (median of 3; noisy, the load average
+was 3.5 on 2 cores; 0.10 s on the sandbox series in a process of its own), AutoETS
+0.13-0.67 s, AutoARIMA 0.4-11 s; the sandbox's 730 days simulate in about 15-22 s. The
+sandbox numbers are the same with its committed version (711d16c).
 
 ``--truth-seeds 20``: backtest coverage 81.4 % (80 % band) and 95.1 % (95 % band); the planted
 value inside the coefficient's 95 % interval for 95.0 % of 440 (seed, term) pairs — 21 festival
