@@ -68,7 +68,9 @@ async def truth(request: Request) -> Response:
 def _dates(request: Request, sb: Sandbox) -> tuple[date, date]:
     q = request.query_params
     try:
-        start = date.fromisoformat(q.get("start_date", sb.world.first_day.isoformat()))
+        # Without start_date: the detail window (the last 90 days), not the 800 days served,
+        # whose per-visit export would be gigabytes.
+        start = date.fromisoformat(q.get("start_date", sb.world.detail_first_day.isoformat()))
         end = date.fromisoformat(q.get("end_date", sb.world.today.isoformat()))
     except ValueError as exc:
         raise ValueError(f"bad date: {exc}") from None
