@@ -15,6 +15,7 @@ altair is imported when a chart is drawn, not with this module.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, Final
@@ -77,7 +78,7 @@ def forecast_chart(
     inside the drawn days as a red dashed line with its name at the top."""
     import altair as alt
 
-    from livekit.charts._marks import layered, time_axis, title_params
+    from livekit.charts._marks import layered, title_params
 
     require(history, ["date", "value"], "forecast_chart history")
     bands = [c for level in levels for c in (f"lo_{level}", f"hi_{level}")]
@@ -93,7 +94,17 @@ def forecast_chart(
     )
     days = pl.concat([seen.select("date"), ahead.select("date")])
     first, last = days["date"].min(), days["date"].max()
-    x_axis = time_axis(days, "date", x_title)
+    # weekly ticks (d3's timeWeek, Sundays): the shared day axis steps days within each month,
+    # which puts 10-29 next to 11-01 on a three-month chart
+    span = days.get_column("date").n_unique()
+    x_axis = alt.Axis(
+        title=x_title,
+        format="%m-%d",
+        labelAngle=0,
+        tickCount={"interval": "week", "step": max(1, math.ceil(span / 7 / 12))},
+        labelOverlap=True,
+        labelFlush=False,
+    )
     x = alt.X("date:T", axis=x_axis)
     y_axis = alt.Axis(title=y_title, format=y_format) if y_format else alt.Axis(title=y_title)
     number = y_format or ",.0f"
