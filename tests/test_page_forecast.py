@@ -313,6 +313,8 @@ def test_when_nothing_beats_last_week_the_page_says_so_and_uses_it() -> None:
     regression, naive = bt.mase_of("regression"), bt.mase_of("seasonal_naive")
     assert f"比“上周同日”差 {format_percent(regression / naive - 1, 1)}" in text
     assert "预测采用“上周同日”" in text
+    overview = page_mod.overview_text(fc, plan, series="gmv", missing_events=["双12"])
+    assert "预测期内有 双12，“上周同日”不考虑节日：**预测没有计入这些节日**" in overview
     # the forecast shown is seasonal naive: each day equals the same weekday a week before
     last_week = history.tail(7)["gmv"].to_list()
     assert fc.frame["mean"].head(7).to_list() == pytest.approx(last_week)
@@ -487,3 +489,22 @@ def test_the_page_says_what_the_stored_rooms_give(kit: Kit, page: page_mod.Forec
     )
     shown = {p["name"] for d in spec["datasets"].values() for p in d if "name" in p}
     assert shown == set(drawn["label"])
+
+
+def test_when_no_model_could_be_fitted_the_page_says_why() -> None:
+    history = synthetic(7)
+    bt = la.backtest(history, horizon=14, folds=2, models=("seasonal_naive",))
+    assert bt.summary["model"].to_list() == ["seasonal_naive"]
+    why = "对数线性回归无法拟合：有销售的历史日只有 9 天"
+    statement = page_mod.naive_statement(bt, folds=2, note=why)
+    assert f"过去 2 次回测中，{why}。所以本报告的预测就是**季节朴素预测**" in statement
+    text = page_mod.plan_text(
+        pl.DataFrame(), series="gmv", chosen="seasonal_naive", spend_effect=None, reason=why
+    )
+    assert (
+        text
+        == f"无法估计计划的影响：对数线性回归模型无法拟合（{why}）。所用的“上周同日”预测不看计划。"
+    )
+    assert "“上周同日”平均每天误差" in page_mod.backtest_text(
+        bt, chosen="seasonal_naive", series="gmv"
+    )

@@ -245,9 +245,10 @@ def history_text(
     return "\n\n".join(lines)
 
 
-def naive_statement(backtest: Backtest | None, *, folds: int) -> str:
-    """The clear statement made when no model beat seasonal naive in the backtest."""
-    detail = ""
+def naive_statement(backtest: Backtest | None, *, folds: int, note: str | None = None) -> str:
+    """The clear statement made when no model beat seasonal naive in the backtest (``note``:
+    the analysis's own line, said when no other model could be fitted at all)."""
+    detail = f"{note.rstrip('。')}。" if note else ""
     if backtest is not None:
         rows = backtest.summary.filter(pl.col("model") != NAIVE).sort("mase")
         if rows.height:
@@ -287,9 +288,14 @@ def overview_text(
     ]
     if missing_events:
         names = "、".join(escape_markdown(n) for n in missing_events)
+        why = (
+            "“上周同日”不考虑节日"
+            if fc.model == NAIVE
+            else "但历史里没有出现过它（或只出现在不开播的日子），无法估计它的影响"
+        )
         lines.append(
-            f"- 预测期内有 {names}，但历史里没有出现过它（或只出现在不开播的日子），无法估计它的影响："
-            "**预测没有计入这些节日**，请自行留出余量（或加长 history_days）。"
+            f"- 预测期内有 {names}，{why}：**预测没有计入这些节日**，请自行留出余量"
+            + ("。" if fc.model == NAIVE else "（或加长 history_days）。")
         )
     return "\n".join([lines[0], "", *lines[1:]])
 
@@ -377,10 +383,22 @@ def _coverage_verdict(row: Mapping[str, Any], levels: Sequence[int]) -> str:
     return "比标称水平高，区间偏宽：实际比区间显示的更稳。"
 
 
-def plan_text(whatifs: pl.DataFrame, *, series: str, chosen: str, spend_effect: str | None) -> str:
-    """What the plan changes: each what-if's total against the forecast with the plan."""
+def plan_text(
+    whatifs: pl.DataFrame,
+    *,
+    series: str,
+    chosen: str,
+    spend_effect: str | None,
+    reason: str | None = None,
+) -> str:
+    """What the plan changes: each what-if's total against the forecast with the plan (or,
+    without what-ifs, ``reason``: why the log-linear model could not be fitted)."""
     if whatifs.height == 0:
-        return "历史里的场次或投放没有变化，无法估计计划的影响。"
+        return (
+            "无法估计计划的影响：对数线性回归模型无法拟合"
+            + (f"（{reason.rstrip('。')}）" if reason else "")
+            + "。所用的“上周同日”预测不看计划。"
+        )
     lines = []
     if chosen == NAIVE:
         lines.append(
@@ -647,6 +665,7 @@ class ForecastPage:
     missing_events: tuple[str, ...]
     folds: int  # the backtest folds run
     folds_asked: int
+    unfit: str | None = None  # why the log-linear model could not be fitted, if it could not
 
     @property
     def model(self) -> str:
@@ -659,7 +678,7 @@ class ForecastPage:
         """一、未来几周的预测: notes, the statement when seasonal naive won, the headline,
         the chart and the weekly totals."""
         statement = (
-            naive_statement(self.forecast.backtest, folds=self.folds)
+            naive_statement(self.forecast.backtest, folds=self.folds, note=self.forecast.note)
             if self.model == NAIVE
             else None
         )
@@ -719,6 +738,7 @@ class ForecastPage:
                 series=self.series,
                 chosen=self.model,
                 spend_effect=self._spend_effect(),
+                reason=self.unfit,
             ),
             WHATIF_TABLE.render(
                 self.whatifs.with_columns(
@@ -937,25 +957,36 @@ def build(
         events=calendar,
         folds=used,
     )
-    reference = None
+    reference, unfit = None, None
     if fc.model != REGRESSION:
-        reference = forecast(
-            daily,
-            value=series,
-            horizon=horizon,
-            regressors=("shows", "spend"),
-            future=future,
-            events=calendar,
-            model=REGRESSION,
-        )
+        try:  # the what-ifs and effects, for reference, when the regression lost
+            reference = forecast(
+                daily,
+                value=series,
+                horizon=horizon,
+                regressors=("shows", "spend"),
+                future=future,
+                events=calendar,
+                model=REGRESSION,
+            )
+        except LivekitError as exc:  # it cannot be fitted at all (the backtest said so too)
+            unfit = str(exc)
     base = fc if fc.model == REGRESSION else reference
-    assert base is not None
-    whatifs = _whatifs(daily, plan, base, series=series, calendar=calendar, typical=typical)
+    whatifs = (
+        _whatifs(daily, plan, base, series=series, calendar=calendar, typical=typical)
+        if base is not None
+        else pl.DataFrame()
+    )
     drawn_from = max(daily["date"].min(), start - timedelta(days=RECENT_DAYS))  # type: ignore[type-var]
     peaks = calendar.filter(pl.col("date").is_between(drawn_from, ahead[-1])).select(
         "date", pl.col("label").alias("name")
     )
-    estimated = set(base.effects.filter(pl.col("kind") == "event")["term"].to_list())
+    modelled = base if fc.model == REGRESSION else None  # seasonal naive models no festival
+    estimated = (
+        set(modelled.effects.filter(pl.col("kind") == "event")["term"].to_list())
+        if modelled is not None
+        else set()
+    )
     in_horizon = calendar.filter(
         (pl.col("start") <= ahead[-1]) & (pl.col("end") >= ahead[0])
     ).unique("event", maintain_order=True)
@@ -979,4 +1010,5 @@ def build(
         missing_events=missing,
         folds=used,
         folds_asked=folds,
+        unfit=unfit,
     )
