@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from livekit.sandbox.config import SandboxConfig
 
 SANDBOX_QPS = 100.0
+WORLD_VERSION_FILE = "world-version"  # in LIVEKIT_HOME/sandbox: the world its store came from
 
 
 @dataclass
@@ -66,17 +67,71 @@ def sandbox_session(
     # a cold store) would overwrite each other's tokens. The second waits, then finds the data.
     prepare_home(base.home)
     lock_dir = prepare_home(base.home / "sandbox")  # the sandbox's own home: private too
-    with (
-        FileLock(str(lock_dir / "session.lock")),
-        running_sandbox(config or SandboxConfig()) as server,
-    ):
-        s = base.for_sandbox(server.url)
-        if "qps" not in base.model_fields_set:
-            # The real limit (LIVEKIT_QPS, default 10) guards real accounts; the in-process
-            # sandbox has none unless asked, so the demo need not crawl.
-            s = s.model_copy(update={"qps": SANDBOX_QPS})
-        authorize_sandbox(s)
-        yield SandboxSession(s, server.url, server)
+    with FileLock(str(lock_dir / "session.lock")):
+        _clear_stale_store(lock_dir)
+        with running_sandbox(config or SandboxConfig()) as server:
+            yield _authorized(base, server)
+
+
+def _authorized(base: Settings, server: Any) -> SandboxSession:
+    s = base.for_sandbox(server.url)
+    if "qps" not in base.model_fields_set:
+        # The real limit (LIVEKIT_QPS, default 10) guards real accounts; the in-process
+        # sandbox has none unless asked, so the demo need not crawl.
+        s = s.model_copy(update={"qps": SANDBOX_QPS})
+    authorize_sandbox(s)
+    return SandboxSession(s, server.url, server)
+
+
+def clear_stale_sandbox(settings: Settings | None = None) -> bool:
+    """Clear the sandbox store when it was synced from another version of the sandbox's world.
+
+    The store's closed days are final and never fetched again, so after an upgrade that
+    changes the world (``livekit.sandbox.world.WORLD_VERSION``) they would silently disagree
+    with the days synced afterwards. The sandbox store is a cache of a synthetic world: it is
+    renamed aside (readers never see half a store) and deleted; the sandbox's tokens stay.
+    Returns True when a store was cleared. Runs under the sandbox session lock; every sandbox
+    session runs it, and ``livekit report run`` / the scheduler run it before rendering.
+    """
+    from filelock import FileLock
+
+    base = settings or load_settings()
+    home = base.home / "sandbox"
+    if not home.is_dir():
+        return False  # never used: nothing to clear, and nothing is created
+    with FileLock(str(home / "session.lock")):
+        return _clear_stale_store(home)
+
+
+def _clear_stale_store(home: Path) -> bool:
+    import os
+    import shutil
+    import sys
+
+    from livekit._files import write_bytes_atomic
+    from livekit.sandbox.world import WORLD_VERSION
+
+    marker = home / WORLD_VERSION_FILE
+    want = f"{WORLD_VERSION}\n"
+    try:
+        have: str | None = marker.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        have = None
+    if have == want:
+        return False
+    store = home / "store"
+    cleared = store.is_dir() and any(store.iterdir())
+    if store.exists():
+        trash = home / f"store.stale-{os.getpid()}"
+        os.replace(store, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    write_bytes_atomic(marker, want.encode(), mode=0o600)
+    if cleared:
+        print(
+            f"沙盒的模拟世界已更新（版本 {WORLD_VERSION}），旧的沙盒数据已清除，用到时重新生成",
+            file=sys.stderr,
+        )
+    return cleared
 
 
 def sandbox_auth_code(settings: Settings, state: str = "livekit-sandbox") -> str:
@@ -234,6 +289,7 @@ def fill_sandbox_monitor(
     from livekit.store import Store
 
     base = settings or load_settings()
+    clear_stale_sandbox(base)  # before reading which days the store already holds
     store = Store(base.model_copy(update={"home": base.home / "sandbox"}).store_dir)
     config = SandboxConfig()
     today = config.today or datetime.now(CHINA_TZ).date()  # the sandbox's today: China's

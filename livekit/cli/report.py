@@ -126,12 +126,14 @@ def run(
     with user_errors():
         from rich.console import Console
 
+        from livekit.jobs import clear_stale_sandbox
         from livekit.reports import Project, run
 
         options = _options(timeout, cell_timeout)
         console = Console(highlight=False, soft_wrap=True)
         project = Project.find()
         overrides = overrides_of(parameter_files, parameters)
+        clear_stale_sandbox()  # a sandbox store from an older world would never be refetched
         results = run(
             names or None,
             all=all_reports,
@@ -219,11 +221,13 @@ def schedule_run(
         from rich.logging import RichHandler
         from rich.text import Text
 
+        from livekit.jobs import clear_stale_sandbox
         from livekit.reports import Project
         from livekit.reports.schedule import LOG_FILE, SYNC_JOB, log, log_to, serve
         from livekit.vocab.tz import CHINA_TZ
 
         project = Project.find()
+        clear_stale_sandbox()  # a sandbox store from an older world would never be refetched
         log_to(project)
         log.addHandler(
             RichHandler(

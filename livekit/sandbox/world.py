@@ -121,6 +121,13 @@ PROVINCE_CONVERSION: dict[str, float] = {
     "西藏": 0.5,
 }
 
+# The world's version: bump it whenever a change here changes data the sandbox has already
+# served (planted effects, random streams, history). A sandbox store synced from another
+# version is cleared before the next sandbox sync (livekit.jobs.clear_stale_sandbox): the
+# store's days are final and would otherwise never be fetched again. 2: the forecast's two
+# years (issue 14).
+WORLD_VERSION = 2
+
 # ---- planted forecast structure (published through truth_forecast.py) ------------------
 # History served by every endpoint, and the recent window the other truths cover (sessions
 # of older days are kept in a bounded LRU and regenerated on demand: same streams, same data).
