@@ -95,6 +95,7 @@ bench: setup  ## Benchmarks (print ratios; no pass/fail)
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/monitor.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/forecast.py
 
 clean:  ## Remove the environments and caches
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .cache
