@@ -53,7 +53,7 @@ setup: $(VENV)/.synced $(KERNEL) $(LAB_SETTINGS)  ## Install the pinned environm
 
 demo: setup  ## Sync the sandbox's last 30 days, render every report, print where the index is
 	$(BIN)/livekit sync --sandbox --from -29 --to today
-	$(BIN)/livekit report run --all
+	$(BIN)/livekit report run --all --jobs 2
 
 lab: setup  ## JupyterLab on notebooks/ with the project's kernel (livekit)
 	$(BIN)/jupyter lab notebooks/ --MultiKernelManager.default_kernel_name=livekit $(LAB_OFFLINE) \
