@@ -109,7 +109,7 @@ def test_mistakes_are_one_chinese_line_before_reading(
         ab_plan.build(kit, **kwargs)  # type: ignore[arg-type]
     assert words in str(err.value)
     assert "\n" not in str(err.value)
-    assert not (kit.home / "sandbox").exists() or not any((kit.home / "sandbox").rglob("*.parquet"))
+    assert not kit.home.exists() or not any(kit.home.rglob("*.parquet"))  # nothing was synced
 
 
 # ---- prose on hand-made plans ---------------------------------------------------------------------
