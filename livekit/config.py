@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     - ``LIVEKIT_RATE_LIMIT_DEADLINE``: seconds a request keeps retrying rate-limit answers
       (40100, 60000, HTTP 429) while its endpoint gets no clean answer (default 600). Rate
       limits do not use up ``LIVEKIT_RETRY_ATTEMPTS``: the client lowers its rate instead.
+
+    Object storage (optional, ``pip install douyin-livekit[s3]``):
+
+    - ``LIVEKIT_STORE_URL``: ``s3://bucket/prefix`` keeps the datasets there instead of
+      ``<home>/store`` (S3 or an S3-compatible service: MinIO, 阿里云 OSS, 腾讯云 COS).
+    - ``LIVEKIT_S3_ENDPOINT``: the service's endpoint URL (not needed for AWS S3).
+    - ``LIVEKIT_S3_REGION``, ``LIVEKIT_S3_ACCESS_KEY_ID``, ``LIVEKIT_S3_SECRET_ACCESS_KEY``;
+      when unset, the standard ``AWS_*`` variables (or the machine's role) are used.
     """
 
     model_config = SettingsConfigDict(
@@ -93,6 +101,12 @@ class Settings(BaseSettings):
     retry_wait_max: float = Field(default=30.0, ge=0, allow_inf_nan=False)
     concurrency: int = Field(default=8, ge=1)
     rate_limit_deadline: float = Field(default=600.0, gt=0, allow_inf_nan=False)
+
+    store_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
 
     @field_validator("home", mode="before")
     @classmethod
@@ -125,6 +139,35 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_app_id(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    @field_validator(
+        "store_url",
+        "s3_endpoint",
+        "s3_region",
+        "s3_access_key_id",
+        "s3_secret_access_key",
+        mode="before",
+    )
+    @classmethod
+    def _empty_store_setting(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("store_url")
+    @classmethod
+    def _check_store_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        rest = value.removeprefix("s3://")
+        if rest == value or not rest.split("/", 1)[0]:
+            raise ValueError("not an s3://bucket/prefix URL")
+        return "s3://" + rest.strip("/")
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL")
+        return value
 
     # ---- paths ----------------------------------------------------------------------------
     @property
@@ -170,6 +213,7 @@ class Settings(BaseSettings):
         return self.model_copy(
             update={
                 "home": self.home / "sandbox",
+                "store_url": None,  # sandbox data stays local, never mixed with real data
                 "qianchuan_app_id": SANDBOX_QIANCHUAN_APP_ID,
                 "qianchuan_secret": SecretStr(SANDBOX_QIANCHUAN_SECRET),
                 "qianchuan_base_url": base + "/open_api/",
@@ -209,7 +253,9 @@ def _describe(error: Any) -> str:
         problem = "应为正数" if ctx.get("gt") == 0 else f"应大于 {ctx.get('gt')}"
     elif kind == "greater_than_equal":
         problem = "不能为负数" if ctx.get("ge") == 0 else f"应不小于 {ctx.get('ge')}"
-    elif kind == "value_error" and field.endswith("_url"):
+    elif kind == "value_error" and field == "store_url":
+        problem = "应为 s3://存储桶/前缀 形式的地址"
+    elif kind == "value_error" and (field.endswith("_url") or field == "s3_endpoint"):
         problem = "应为以 http:// 或 https:// 开头的网址"
     else:
         problem = _PROBLEMS.get(kind, "取值无效")

@@ -167,9 +167,9 @@ class Kit:
 
     @property
     def store(self) -> Store:
-        from livekit.store import Store
+        from livekit.store import open_store
 
-        return Store(self.settings.store_dir)
+        return open_store(self.settings)
 
     # ---- reading ----------------------------------------------------------------------------
     def load(
@@ -499,6 +499,7 @@ def open_source(
         base = settings.model_copy(update={"home": Path(home).expanduser()})
         prepare_home(base.home)
     if source == "sandbox":
-        own = base.model_copy(update={"home": base.home / "sandbox"})
+        # the sandbox's data stays local (never in LIVEKIT_STORE_URL, with the real data)
+        own = base.model_copy(update={"home": base.home / "sandbox", "store_url": None})
         return Kit("sandbox", own, base)
     return Kit("live", base, base)

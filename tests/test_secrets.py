@@ -48,6 +48,7 @@ SMTP_PASSWORD = "smtp-pass-W0rd-e1f2"
 SECRET_VARIABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "LIVEKIT_QIANCHUAN_SECRET": ("qianchuan-app-secret-5b6c7d8e", ()),
     "LIVEKIT_DOUDIAN_APP_SECRET": ("doudian-app-secret-1a2b3c4d", ()),
+    "LIVEKIT_S3_SECRET_ACCESS_KEY": ("s3-secret-access-key-9f8e7d6c5b4a", ()),
     "LIVEKIT_FEISHU_WEBHOOK": ("{base}/open-apis/bot/v2/hook/" + FEISHU_TOKEN, (FEISHU_TOKEN,)),
     "LIVEKIT_FEISHU_SECRET": ("feishu-signing-secret-6d7e8f", ()),
     "LIVEKIT_DINGTALK_WEBHOOK": (
@@ -317,6 +318,28 @@ def test_no_secret_variable_reaches_any_log_record(
             _deliver(tmp_path, None, "email")
             assert len(smtp.messages) == 1
             assert smtp.auth_attempts == 1
+    elif name == "LIVEKIT_S3_SECRET_ACCESS_KEY":  # a store on S3 signed with that secret
+        from datetime import date
+
+        import polars as pl
+
+        from livekit.store import StoreError, open_store
+        from tests.helpers.s3 import running_s3
+
+        value = value_of(name)
+        with running_s3() as s3:
+            for key, setting in {**s3.env(f"s3://{s3.new_bucket()}/p"), name: value}.items():
+                monkeypatch.setenv(key, setting)
+            store = open_store(load_settings(home=tmp_path / "home"))
+            store.write_partition(
+                "rooms", date(2026, 11, 1), pl.DataFrame({"a": [1]}), {"a": pl.Int64()}, {}
+            )
+            logging.getLogger("livekit.store").info("wrote to %r", store)
+            assert store.partitions("rooms") == [date(2026, 11, 1)]
+            monkeypatch.setenv("LIVEKIT_STORE_URL", "s3://no-such-bucket/p")
+            with pytest.raises(StoreError) as err:
+                open_store(load_settings(home=tmp_path / "home")).partitions("rooms")
+            logging.getLogger("livekit.store").error("%s", err.value)
     else:
         value = value_of(name)
         monkeypatch.setenv(name, value)

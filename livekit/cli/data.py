@@ -80,7 +80,7 @@ def _print_summary(result: SyncResult, settings: Settings, sandbox: bool) -> Non
     home = settings.home / "sandbox" if sandbox else settings.home
     table = Table(
         title=f"同步完成：{result.start} ~ {result.end}，用时 {result.seconds:.1f} 秒",
-        caption=escape(f"数据目录：{home / 'store'}"),
+        caption=escape(f"数据目录：{(not sandbox and settings.store_url) or home / 'store'}"),
     )
     for col in ("数据集", "本次拉取（天）", "已是最新（天）", "写入行数"):
         table.add_column(col, justify="left" if col == "数据集" else "right")
@@ -93,20 +93,21 @@ def _print_summary(result: SyncResult, settings: Settings, sandbox: bool) -> Non
             for a in result.accounts
         )
         console.print(f"授权的千川账户：{escape(names)}", highlight=False)
-    totals = _store_totals(home, result)
+    totals = _store_totals(None if sandbox else settings, home, result)
     if totals:
         console.print(totals)
 
 
-def _store_totals(home: Path, result: SyncResult) -> str:
+def _store_totals(settings: Settings | None, home: Path, result: SyncResult) -> str:
     """A one-paragraph reading of what is now stored for the range (rooms, spend, GMV, orders)."""
     import polars as pl
 
-    from livekit.store import Store
+    from livekit.store import Store, open_store
     from livekit.store.datasets import ORDERS, ROOMS
     from livekit.vocab.units import format_money
 
-    store = Store(home / "store")
+    # the sandbox's store is always local; a live one may be LIVEKIT_STORE_URL
+    store = Store(home / "store") if settings is None else open_store(settings)
     rooms = store.read("rooms", ROOMS.schema, result.start, result.end)
     orders = store.read("orders", ORDERS.schema, result.start, result.end)
     if rooms.is_empty() and orders.is_empty():
@@ -148,12 +149,12 @@ def import_viewers(
     """导入观众明细（每次进入直播间一行）。同一直播间再次导入会替换旧数据，不会重复。"""
     with user_errors():
         from livekit.config import load_settings
-        from livekit.store import Store
+        from livekit.store import Store, open_store
         from livekit.viewers import import_viewers as run_import
 
         settings = load_settings()
         home = settings.home / "sandbox" if sandbox else settings.home
-        written = run_import(Store(home / "store"), file)
+        written = run_import(Store(home / "store") if sandbox else open_store(settings), file)
         if not written:
             raise fail(f"{file} 中没有任何观看记录")
         rows = sum(written.values())

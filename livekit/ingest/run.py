@@ -39,7 +39,7 @@ from livekit.ingest.plan import (
     partition_meta,
     windows,
 )
-from livekit.store import Store
+from livekit.store import Store, open_store
 from livekit.store.datasets import (
     AD_DAILY,
     ADVERTISER_METRIC_TYPES,
@@ -561,7 +561,7 @@ async def sync_async(
         raise LivekitError(
             f"不能同步的数据集：{'、'.join(unknown)}；可同步的有 {'、'.join(ALL_DATASETS)}"
         )
-    store = Store(settings.store_dir)
+    store = open_store(settings)
     store.cleanup_temp()
     job = _Sync(
         settings,

@@ -34,7 +34,7 @@ import polars as pl
 from filelock import FileLock, Timeout
 
 from livekit.config import Settings
-from livekit.store import Store
+from livekit.store import open_store
 from livekit.store.datasets import ALERTS, LIVE_PRODUCT_SNAPSHOTS, LIVE_SNAPSHOTS
 from livekit.vocab.errors import LivekitError
 from livekit.vocab.tz import CHINA_TZ
@@ -110,7 +110,13 @@ class Monitor:
         self._clock = clock
         self._clock_factory = clock_factory
         self.on_tick = on_tick
-        self.store = Store(settings.store_dir)
+        if settings.store_url is not None:
+            # its datasets are appended in chunks, which the object store does not do yet
+            raise LivekitError(
+                "直播监控的快照与告警按块追加，暂只能写入本地存储："
+                "运行 livekit monitor 时请不要设置 LIVEKIT_STORE_URL。"
+            )
+        self.store = open_store(settings)
         self.ticks = 0
         self._client: Client | None = None
         self._notify_http: httpx.AsyncClient | None = None

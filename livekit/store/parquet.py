@@ -87,6 +87,14 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def damaged(where: str, exc: BaseException) -> StoreError:
+    """The error for a stored file that exists but cannot be read."""
+    return StoreError(
+        f"数据分区已损坏，无法读取：{where}（{_first_line(exc)}）。"
+        "请重新同步该日期的数据（损坏的分区会被视为缺失并重新获取），或删除该文件。"
+    )
+
+
 def _check_dataset(dataset: str) -> None:
     if not _DATASET_RE.fullmatch(dataset):
         raise ValueError(f"invalid dataset name {dataset!r}: use letters, digits, '_' or '-'")
@@ -212,15 +220,22 @@ class Store:
         data = _conform(frame, day, schema)
         return self._write_atomic(final, dataset, day, data, meta)
 
-    def _write_atomic(
-        self, final: Path, dataset: str, day: date, data: pl.DataFrame, meta: Mapping[str, str]
-    ) -> Path:
-        kv = {
+    @staticmethod
+    def _file_meta(
+        dataset: str, day: date, data: pl.DataFrame, meta: Mapping[str, str]
+    ) -> dict[str, str]:
+        """The Parquet key-value metadata a partition file carries."""
+        return {
             **{META_PREFIX + k: v for k, v in meta.items()},
             META_PREFIX + "dataset": dataset,
             META_PREFIX + "date": day.isoformat(),
             META_PREFIX + "rows": str(data.height),
         }
+
+    def _write_atomic(
+        self, final: Path, dataset: str, day: date, data: pl.DataFrame, meta: Mapping[str, str]
+    ) -> Path:
+        kv = self._file_meta(dataset, day, data, meta)
         _ensure_dir(self.temp_dir)
         fd, name = tempfile.mkstemp(
             prefix=f"{dataset}.{day.isoformat()}.", suffix=".parquet.tmp", dir=self.temp_dir
@@ -309,7 +324,7 @@ class Store:
 
     def _compacted(self, folder: Path) -> set[str]:
         try:
-            kv = pl.read_parquet_metadata(folder / PART_FILE)
+            kv = self._load_meta(folder / PART_FILE)
         except (OSError, pl.exceptions.PolarsError):
             return set()
         return {n for n in kv.get(META_PREFIX + COMPACTED_META, "").split(",") if n}
@@ -362,13 +377,17 @@ class Store:
         """
         path = self.path(dataset, day)
         try:
-            kv = pl.read_parquet_metadata(path)
+            kv = self._load_meta(path)
         except FileNotFoundError:
             return None
         except (OSError, pl.exceptions.PolarsError) as exc:
             logger.warning("partition %s is unreadable, treating it as absent: %s", path, exc)
             return None
         return {k.removeprefix(META_PREFIX): v for k, v in kv.items() if k.startswith(META_PREFIX)}
+
+    def _load_meta(self, path: Path) -> dict[str, str]:
+        """A partition file's key-value metadata (FileNotFoundError when it is absent)."""
+        return pl.read_parquet_metadata(path)
 
     def read(
         self,
@@ -438,7 +457,4 @@ class Store:
         except FileNotFoundError:
             return None
         except (OSError, pl.exceptions.PolarsError) as exc:
-            raise StoreError(
-                f"数据分区已损坏，无法读取：{path}（{_first_line(exc)}）。"
-                "请重新同步该日期的数据（损坏的分区会被视为缺失并重新获取），或删除该文件。"
-            ) from exc
+            raise damaged(str(path), exc) from exc
