@@ -338,3 +338,19 @@ def test_the_monitor_refuses_an_object_store_in_one_line(s3: S3Server, tmp_path:
         Monitor(settings, ruleset, {})
     assert "\n" not in str(err.value)
     assert Monitor(make_settings(tmp_path), ruleset, {}).store.root == tmp_path / "store"
+
+
+def test_metadata_comes_from_the_footer_of_large_partitions(s3: S3Server) -> None:
+    """Small, large (footer read alone) and large-footer (whole GET) files give the same meta."""
+    store = s3_store(s3)
+    long_note = "备注" * 40_000  # a footer longer than the tail that is fetched first
+    cases = {D1: (5, "short"), D2: (40_000, "short"), D3: (40_000, long_note)}
+    for day, (n, note) in cases.items():
+        store.write_partition("rooms", day, rooms(day, n), SCHEMA, {"note": note})
+    for day, (n, note) in cases.items():
+        meta = store.partition_meta("rooms", day)
+        assert meta is not None
+        assert (meta["rows"], meta["note"]) == (str(n), note)
+    # a damaged large object (no Parquet tail) counts as absent, as on disk
+    put_raw(s3, store, "rooms/date=2026-11-27/part.parquet", b"\0" * 100_000)  # not Parquet
+    assert store.partition_meta("rooms", D2) is None

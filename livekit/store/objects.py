@@ -14,7 +14,8 @@ store's, inherited, not repeated. The guarantees map as follows:
   (:meth:`ObjectStore.cleanup_temp` therefore has nothing to do). A PUT is capped at 5 GB, far
   above one day of one shop's data.
 * **Self-describing.** The ``livekit.*`` metadata sits inside the Parquet footer, exactly as on
-  disk, so it changes atomically with the data.
+  disk, so it changes atomically with the data; :meth:`Store.partition_meta` fetches only the
+  footer (one suffix GET).
 * **No torn reads.** :meth:`Store.read` fetches each partition with one whole-object GET and
   parses the bytes. polars reading in place issues several range GETs that a concurrent
   overwrite can tear (measured in docs/scaleout.md section 4), so outside readers
@@ -35,7 +36,7 @@ import re
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import polars as pl
 from filelock import FileLock
@@ -59,6 +60,9 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
 _PART_KEY_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})/" + re.escape(PART_FILE) + "$")
+
+FOOTER_READ = 64 * 1024  # bytes fetched to read a partition's metadata (its footer is ~1 KiB)
+MAGIC = b"PAR1"
 
 CHUNKED_UNSUPPORTED = (
     "对象存储（LIVEKIT_STORE_URL）暂不支持分块追加的数据集 {dataset}（直播监控的快照与告警）："
@@ -135,12 +139,14 @@ class ObjectStore(Store):
     def _failed(self, what: str, key: str, exc: BaseException) -> StoreError:
         return StoreError(f"对象存储{what}失败：{self._where(key)}（{_first_line(exc)}）")
 
-    def _get(self, key: str) -> bytes:
-        """The whole object in one GET (FileNotFoundError when it is absent)."""
+    def _get(self, key: str, suffix: int | None = None) -> bytes:
+        """The whole object, or its last ``suffix`` bytes, in one GET (FileNotFoundError when
+        it is absent). One GET always sees one version of the object."""
         import obstore
 
+        options: dict[str, Any] = {} if suffix is None else {"range": {"suffix": suffix}}
         try:
-            return bytes(obstore.get(self._s3, key).bytes())
+            return bytes(obstore.get(self._s3, key, options=options).bytes())  # type: ignore[arg-type]
         except FileNotFoundError:
             raise
         except Exception as exc:
@@ -242,7 +248,17 @@ class ObjectStore(Store):
 
     # ---- reading ------------------------------------------------------------------------
     def _load_meta(self, path: Path) -> dict[str, str]:
-        return pl.read_parquet_metadata(io.BytesIO(self._get(self._key(path))))
+        # Only the footer is fetched (a sync asks for the metadata of every day it plans):
+        # one suffix GET, so the footer belongs to one version of the object. Hand-written
+        # because polars and pyarrow parse a footer only from the whole file: the tail is
+        # framed as a file of no data ("PAR1" + footer + its length + "PAR1"), which suffices
+        # for the key-value metadata. A footer longer than the tail costs one whole GET.
+        key = self._key(path)
+        tail = self._get(key, suffix=FOOTER_READ)
+        if len(tail) >= FOOTER_READ and tail[-4:] == MAGIC:
+            footer = int.from_bytes(tail[-8:-4], "little")
+            tail = MAGIC + tail[-(footer + 8) :] if footer + 8 <= len(tail) else self._get(key)
+        return pl.read_parquet_metadata(io.BytesIO(tail))
 
     def _read_file(self, path: Path) -> pl.DataFrame | None:
         key = self._key(path)
