@@ -29,7 +29,7 @@ SANDBOX_QIANCHUAN_SECRET = "sandbox-qianchuan-secret-do-not-use-in-production"
 SANDBOX_DOUDIAN_APP_KEY = "7000000000000000001"
 SANDBOX_DOUDIAN_APP_SECRET = "sandbox-doudian-secret-do-not-use-in-production"
 
-_SECRET_FIELDS = frozenset({"qianchuan_secret", "doudian_app_secret"})
+_SECRET_FIELDS = frozenset({"qianchuan_secret", "doudian_app_secret", "redis_url"})
 
 
 class ConfigError(LivekitError):
@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     - ``LIVEKIT_RATE_LIMIT_DEADLINE``: seconds a request keeps retrying rate-limit answers
       (40100, 60000, HTTP 429) while its endpoint gets no clean answer (default 600). Rate
       limits do not use up ``LIVEKIT_RETRY_ATTEMPTS``: the client lowers its rate instead.
+    - ``LIVEKIT_REDIS_URL``: ``redis://[:password@]host:port/db`` (or ``rediss://``,
+      ``unix://``). When set, every rate-limit window is shared through that Redis, so all
+      workers of one app together stay under ``LIVEKIT_QPS`` (``livekit.api.shared``; needs
+      ``pip install douyin-livekit[redis]``). A secret: its password never shows.
 
     Object storage (optional, ``pip install douyin-livekit[s3]``):
 
@@ -101,6 +105,7 @@ class Settings(BaseSettings):
     retry_wait_max: float = Field(default=30.0, ge=0, allow_inf_nan=False)
     concurrency: int = Field(default=8, ge=1)
     rate_limit_deadline: float = Field(default=600.0, gt=0, allow_inf_nan=False)
+    redis_url: SecretStr | None = None
 
     store_url: str | None = None
     s3_endpoint: str | None = None
@@ -129,7 +134,18 @@ class Settings(BaseSettings):
             raise ValueError("not an http(s) URL")
         return value
 
-    @field_validator("doudian_app_key", "qianchuan_secret", "doudian_app_secret", mode="before")
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError("not a redis:// URL")
+        return value
+
+    @field_validator(
+        "doudian_app_key", "qianchuan_secret", "doudian_app_secret", "redis_url", mode="before"
+    )
     @classmethod
     def _empty_is_missing(cls, value: Any) -> Any:
         # ``LIVEKIT_DOUDIAN_APP_KEY=`` in a .env means "not set", not "the empty key".
@@ -253,6 +269,8 @@ def _describe(error: Any) -> str:
         problem = "应为正数" if ctx.get("gt") == 0 else f"应大于 {ctx.get('gt')}"
     elif kind == "greater_than_equal":
         problem = "不能为负数" if ctx.get("ge") == 0 else f"应不小于 {ctx.get('ge')}"
+    elif kind == "value_error" and field == "redis_url":
+        problem = "应为以 redis://、rediss:// 或 unix:// 开头的地址"
     elif kind == "value_error" and field == "store_url":
         problem = "应为 s3://存储桶/前缀 形式的地址"
     elif kind == "value_error" and (field.endswith("_url") or field == "s3_endpoint"):

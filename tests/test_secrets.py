@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 import nbformat
 import pytest
+import redis
 
 from livekit import credentials
 from livekit.config import load_settings
@@ -31,6 +32,7 @@ from livekit.monitor.types import Message
 from livekit.reports import run
 from livekit.sandbox.server import running_sandbox
 from tests.helpers.notify_receivers import Receivers, running_receivers, running_smtp
+from tests.helpers.redis_server import running_redis
 from tests.helpers.reports import load_nb, make_project
 from tests.helpers.sandbox import make_config
 
@@ -43,6 +45,7 @@ HOOK_TOKEN = "generic-hook-token-77aa88bb99"
 OPS_TOKEN = "feishu-ops-token-31415926aa"
 SMTP_USER = "alerts@example.com"
 SMTP_PASSWORD = "smtp-pass-W0rd-e1f2"
+REDIS_PASSWORD = "redis-pass-7c8d9e0f1a"
 
 # name → (value or a URL template with {base}, the parts of it that are credentials too)
 SECRET_VARIABLES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -61,6 +64,7 @@ SECRET_VARIABLES: dict[str, tuple[str, tuple[str, ...]]] = {
         f"smtp://{quote(SMTP_USER, safe='')}:{SMTP_PASSWORD}@127.0.0.1:{{port}}",
         (SMTP_PASSWORD,),
     ),
+    "LIVEKIT_REDIS_URL": (f"redis://:{REDIS_PASSWORD}@127.0.0.1:{{port}}/0", (REDIS_PASSWORD,)),
     "LIVEKIT_WEBHOOK_URL": ("{base}/webhook/" + HOOK_TOKEN, (HOOK_TOKEN,)),
     "LIVEKIT_WEBHOOK_SECRET": ("generic-webhook-secret-8f9a", ()),
     # A robot declared in a rules file (``webhook_env`` / ``secret_env``).
@@ -318,6 +322,13 @@ def test_no_secret_variable_reaches_any_log_record(
             _deliver(tmp_path, None, "email")
             assert len(smtp.messages) == 1
             assert smtp.auth_attempts == 1
+    elif name == "LIVEKIT_REDIS_URL":  # a sync whose rate limits go through that Redis
+        with running_redis(password=REDIS_PASSWORD) as value:
+            monkeypatch.setenv(name, value)
+            secret = "LIVEKIT_QIANCHUAN_SECRET"
+            _sync_with_app_secret(secret, value_of(secret), tmp_path)
+            assert redis.Redis.from_url(value).keys("livekit:rate:*")  # the slots were shared
+        assert "HTTP Request: " in caplog.text
     elif name == "LIVEKIT_S3_SECRET_ACCESS_KEY":  # a store on S3 signed with that secret
         from datetime import date
 

@@ -8,12 +8,16 @@
 
 ``.qianchuan`` and ``.doudian`` are created on first use, so a missing 抖店 configuration fails
 (ConfigError) only when 抖店 is used. A Client belongs to the event loop it is used in.
+
+With ``LIVEKIT_REDIS_URL`` set, both upstreams' rate-limit windows are shared through Redis,
+per app (``livekit.api.shared``); without it nothing imports redis.
 """
 
 from __future__ import annotations
 
 import asyncio
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -22,6 +26,9 @@ from livekit.api.doudian import DoudianClient
 from livekit.api.http import RateControl, install_log_redaction, make_timeout
 from livekit.api.qianchuan import QianchuanClient
 from livekit.config import Settings
+
+if TYPE_CHECKING:
+    from livekit.api.shared import SharedLimits
 
 
 class Client:
@@ -39,6 +46,14 @@ class Client:
             follow_redirects=False,
         )
         self.token_file = TokenFile(settings.tokens_path)
+        self.shared: SharedLimits | None = None
+        if settings.redis_url is not None:
+            from livekit.api.shared import SharedLimits
+
+            # An in-flight slot frees itself after this long (a crashed worker's): longer than
+            # a token refresh plus the request itself can take.
+            hold = 2 * settings.http_timeout + 2.0
+            self.shared = SharedLimits(settings.redis_url.get_secret_value(), hold=hold)
         self._qianchuan: QianchuanClient | None = None
         self._doudian: DoudianClient | None = None
         self.qianchuan_tokens = TokenManager(
@@ -55,12 +70,17 @@ class Client:
     def qianchuan(self) -> QianchuanClient:
         """The 巨量千川 client (ConfigError if its app id or secret is missing)."""
         if self._qianchuan is None:
-            self.settings.require_qianchuan()
+            app_id, _ = self.settings.require_qianchuan()
             self._qianchuan = QianchuanClient(
                 self.http,
                 self.settings,
                 self.qianchuan_tokens,
-                RateControl(self.settings.qps, name="qianchuan"),
+                RateControl(
+                    self.settings.qps,
+                    name="qianchuan",
+                    shared=self.shared,
+                    shared_key=f"qianchuan:{app_id}",
+                ),
                 asyncio.Semaphore(self.settings.concurrency),
             )
         return self._qianchuan
@@ -69,18 +89,27 @@ class Client:
     def doudian(self) -> DoudianClient:
         """The 抖店 client (ConfigError if its app key or secret is missing)."""
         if self._doudian is None:
-            self.settings.require_doudian()
+            app_key, _ = self.settings.require_doudian()
             self._doudian = DoudianClient(
                 self.http,
                 self.settings,
                 self.doudian_tokens,
-                RateControl(self.settings.qps, name="doudian"),
+                RateControl(
+                    self.settings.qps,
+                    name="doudian",
+                    shared=self.shared,
+                    shared_key=f"doudian:{app_key}",
+                ),
                 asyncio.Semaphore(self.settings.concurrency),
             )
         return self._doudian
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        try:
+            await self.http.aclose()
+        finally:
+            if self.shared is not None:
+                await self.shared.aclose()
 
     async def __aenter__(self) -> Client:
         return self

@@ -23,7 +23,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 import stamina
@@ -39,6 +39,9 @@ from livekit.api.errors import (
 )
 from livekit.config import Settings
 from livekit.credentials import install_log_masking
+
+if TYPE_CHECKING:
+    from livekit.api.shared import SharedLimits, SharedWindow
 
 logger = logging.getLogger("livekit.api")
 
@@ -106,6 +109,10 @@ class RateLimiter:
 
     Waiting tasks queue on one asyncio lock (FIFO, so it is fair) and sleep until the oldest
     entry leaves the window or an answer arrives: no busy waiting. Time is ``time.monotonic()``.
+
+    With ``shared`` (``LIVEKIT_REDIS_URL``), a request admitted here also takes a slot of the
+    same window in Redis, held the same way, so that every process of one app together stays
+    under the ceiling (:mod:`livekit.api.shared`).
     """
 
     def __init__(
@@ -116,10 +123,12 @@ class RateLimiter:
         *,
         floor: float = RATE_FLOOR,
         name: str = "",
+        shared: SharedWindow | None = None,
     ) -> None:
         if not qps > 0 or math.isinf(qps):
             raise ValueError("qps must be a positive finite number")
         self.name = name
+        self.shared = shared
         self.ceiling = float(qps)
         self.floor = min(float(floor), self.ceiling)
         self.window = window
@@ -250,19 +259,25 @@ class RateLimiter:
         return len(self._clean_times) / elapsed
 
     # ---- the sliding window -----------------------------------------------------------------
-    async def _take(self) -> float:
+    async def _take(self, *, in_flight: bool = True) -> tuple[float, str | None]:
         async with self._lock:
             while True:
                 now = time.monotonic()
                 while self._done and now - self._done[0] >= self.span:
                     heapq.heappop(self._done)
                 if self._in_flight + len(self._done) < self.capacity:
+                    member = None
+                    if self.shared is not None:  # then the window of every process, in Redis
+                        member, _ = await self.shared.take(
+                            self.capacity, self.span, in_flight=in_flight
+                        )
+                        now = time.monotonic()
                     if self._in_flight + len(self._done) + 1 >= self.capacity:
                         self._saturated_at = now  # this request fills the window
                     self._in_flight += 1
                     if self._first_taken is None:
                         self._first_taken = now
-                    return now
+                    return now, member
                 # Full: wake when the oldest entry leaves the window, or when an answer arrives
                 # (an in-flight request then gets a known expiry) or the rate goes up.
                 self._finished.clear()
@@ -277,18 +292,20 @@ class RateLimiter:
 
     async def acquire(self) -> float:
         """Take a slot for a request counted from now; returns the monotonic time taken."""
-        now = await self._take()
+        now, _ = await self._take(in_flight=False)
         self._finish(now)
         return now
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[float]:
         """Hold a slot while one request is sent and answered (see the class docstring)."""
-        taken = await self._take()
+        taken, member = await self._take()
         try:
             yield taken
         finally:
             self._finish()
+            if self.shared is not None and member is not None:
+                await self.shared.finish(member, self.span)
 
 
 @dataclass(frozen=True)
@@ -327,10 +344,21 @@ class RateControl:
     """
 
     def __init__(
-        self, qps: float, *, window: float = 1.0, margin: float = 0.03, name: str = ""
+        self,
+        qps: float,
+        *,
+        window: float = 1.0,
+        margin: float = 0.03,
+        name: str = "",
+        shared: SharedLimits | None = None,
+        shared_key: str = "",
     ) -> None:
         self.name = name
-        self.upstream = RateLimiter(qps, window, margin, name=name)
+        self._shared = shared
+        self._shared_key = shared_key or name
+        self.upstream = RateLimiter(
+            qps, window, margin, name=name, shared=self._shared_window(self._shared_key)
+        )
         self.endpoints: dict[str, RateLimiter] = {}
         self._window = window
         self._margin = margin
@@ -342,6 +370,9 @@ class RateControl:
     @property
     def qps(self) -> float:
         return self.upstream.ceiling
+
+    def _shared_window(self, key: str) -> SharedWindow | None:
+        return self._shared.window(key) if self._shared is not None else None
 
     @contextlib.asynccontextmanager
     async def slot(
@@ -410,7 +441,11 @@ class RateControl:
         span = self._window + self._margin
         sent_recently = sum(1 for t in self._sent[endpoint] if ticket.sent_at - t < span)
         own = RateLimiter(
-            self.upstream.ceiling, self._window, self._margin, name=f"{self.name} {endpoint}"
+            self.upstream.ceiling,
+            self._window,
+            self._margin,
+            name=f"{self.name} {endpoint}",
+            shared=self._shared_window(f"{self._shared_key}:{endpoint}"),
         )
         own._set_rate(max(sent_recently, 1.0))
         own.cut()  # below the rate it was limited at, probing back slowly
