@@ -91,8 +91,8 @@ def test_a_slot_never_answered_frees_itself_after_hold(redis_url: str) -> None:
         limits = SharedLimits(redis_url, hold=0.3)
         window = limits.window("test:crashed")
         try:
-            _, first = await window.take(1, 1.0, in_flight=True)  # its worker "crashes"
-            _, second = await window.take(1, 1.0, in_flight=True)
+            first = (await window.take(1, 1.0, in_flight=True)).at  # its worker "crashes"
+            second = (await window.take(1, 1.0, in_flight=True)).at
         finally:
             await limits.aclose()
         return first, second
@@ -106,11 +106,17 @@ def test_an_answer_moves_the_slot_to_answer_plus_span(redis_url: str) -> None:
         limits = SharedLimits(redis_url, hold=60.0)
         window = limits.window("test:answered")
         try:
-            member, first = await window.take(1, 0.2, in_flight=True)
+            grant = await window.take(1, 0.2, in_flight=True)
+            first = grant.at
             await asyncio.sleep(0.1)
-            await window.finish(member, 0.2)
-            answered = int((await limits.redis.zscore(window.key, member)) or 0)
-            _, second = await window.take(1, 0.2, in_flight=True)
+            await window.finish(grant.member, 0.2)
+            answered = int((await limits.redis.zscore(window.key, grant.member)) or 0)
+            again = await window.take(1, 0.2, in_flight=True)
+            second = again.at
+            assert grant.filled  # one slot of one: the window was full
+            assert again.filled
+            roomy = await limits.window("test:roomy").take(5, 0.2, in_flight=False)
+            assert not roomy.filled  # one of five
         finally:
             await limits.aclose()
         return first, answered, second

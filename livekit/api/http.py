@@ -267,12 +267,14 @@ class RateLimiter:
                     heapq.heappop(self._done)
                 if self._in_flight + len(self._done) < self.capacity:
                     member = None
+                    filled = self._in_flight + len(self._done) + 1 >= self.capacity
                     if self.shared is not None:  # then the window of every process, in Redis
-                        member, _ = await self.shared.take(
+                        grant = await self.shared.take(
                             self.capacity, self.span, in_flight=in_flight
                         )
-                        now = time.monotonic()
-                    if self._in_flight + len(self._done) + 1 >= self.capacity:
+                        member, now = grant.member, time.monotonic()
+                        filled = filled or grant.filled  # the workers together used the rate
+                    if filled:
                         self._saturated_at = now  # this request fills the window
                     self._in_flight += 1
                     if self._first_taken is None:

@@ -25,8 +25,10 @@ together, whatever the latency, as for one process.
 
 Each process keeps its own AIMD state: the capacity it passes is its own rate, never above
 ``LIVEKIT_QPS``, so the shared ceiling holds whichever worker's rate is in force; a worker that
-cut its rate takes fewer slots while another may still take up to its own. (Sharing the AIMD
-state itself is not built yet.)
+cut its rate takes fewer slots while another may still take up to its own. A grant says whether
+the shared window was full (:attr:`Grant.filled`): then the workers together used the rate, and
+a worker's rate may climb back after a cut even though its own share never filled its own
+window. (Sharing the AIMD state itself is not built yet.)
 
 Hand-written Lua on purpose: the ``limits`` library stamps requests with the client's clock and
 counts whole-second windows, with no in-flight slots; ``pyrate-limiter`` fixes its rates when
@@ -38,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from livekit.config import ConfigError
@@ -52,7 +55,8 @@ MAX_WAIT = 0.25  # seconds a refused caller sleeps at most before asking again
 MIN_WAIT = 0.001
 
 # KEYS[1]: the window's slots. ARGV[1]: capacity; ARGV[2]: the request's id; ARGV[3]: µs until
-# the new slot frees. Returns {1, now} (granted) or {0, µs until the oldest slot frees}.
+# the new slot frees. Returns {1, now, slots taken now} (granted) or {0, µs until the oldest
+# slot frees}.
 WINDOW_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -64,7 +68,7 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
   if redis.call('PTTL', KEYS[1]) < ttl then
     redis.call('PEXPIRE', KEYS[1], ttl)
   end
-  return {1, now}
+  return {1, now, redis.call('ZCARD', KEYS[1])}
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, tonumber(oldest[2]) - now}
@@ -120,6 +124,15 @@ class SharedLimits:
         await self.redis.aclose()
 
 
+@dataclass(frozen=True)
+class Grant:
+    """A slot of a shared window."""
+
+    member: str  # its id, for :meth:`SharedWindow.finish`
+    at: int  # when it was granted: µs on the Redis server's clock
+    filled: bool  # the window was full (all workers together used the rate): it was tested
+
+
 class SharedWindow:
     """One sliding window in Redis (see the module docstring)."""
 
@@ -130,18 +143,17 @@ class SharedWindow:
     def __repr__(self) -> str:
         return f"SharedWindow({self.key!r})"
 
-    async def take(self, capacity: int, span: float, *, in_flight: bool) -> tuple[str, int]:
-        """Wait for a slot; returns its id (for :meth:`finish` when ``in_flight``) and when it
-        was granted (µs, the Redis server's clock)."""
+    async def take(self, capacity: int, span: float, *, in_flight: bool) -> Grant:
+        """Wait for a slot (see :class:`Grant`)."""
         member = uuid.uuid4().hex
         free_in = self.limits.hold if in_flight else span
+        waited = False
         while True:
-            granted, value = await self.limits.call_window(
-                self.key, capacity, member, round(free_in * 1e6)
-            )
-            if granted:
-                return member, value
-            await asyncio.sleep(min(MAX_WAIT, max(MIN_WAIT, value / 1e6)))
+            answer = await self.limits.call_window(self.key, capacity, member, round(free_in * 1e6))
+            if answer[0]:
+                return Grant(member, answer[1], waited or answer[2] >= capacity)
+            waited = True
+            await asyncio.sleep(min(MAX_WAIT, max(MIN_WAIT, answer[1] / 1e6)))
 
     async def finish(self, member: str, span: float) -> None:
         """The answer arrived: the slot frees ``span`` seconds from now (Redis' clock)."""

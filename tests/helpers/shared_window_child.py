@@ -24,11 +24,11 @@ async def main(url: str, key: str, capacity: int, seconds: float, mode: str) -> 
 
     async def worker() -> None:
         while time.monotonic() < end:
-            member, at = await window.take(capacity, 1.0, in_flight=mode == "in-flight")
-            grants.append(at)
+            grant = await window.take(capacity, 1.0, in_flight=mode == "in-flight")
+            grants.append(grant.at)
             if mode == "in-flight":
                 await asyncio.sleep(rng.uniform(0.0, 0.05))
-                await window.finish(member, 1.0)
+                await window.finish(grant.member, 1.0)
 
     await asyncio.gather(*(worker() for _ in range(4)))
     await limits.aclose()
