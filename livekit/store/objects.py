@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -50,6 +49,7 @@ from livekit.store.parquet import (
     _check_dataset,
     _first_line,
     damaged,
+    partition_day,
 )
 from livekit.vocab.errors import LivekitError
 
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
     from obstore.store import S3Store
     from pydantic import SecretStr
 
-_PART_KEY_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})/" + re.escape(PART_FILE) + "$")
 
 FOOTER_READ = 64 * 1024  # bytes fetched to read a partition's metadata (its footer is ~1 KiB)
 MAGIC = b"PAR1"
@@ -175,13 +174,10 @@ class ObjectStore(Store):
         _check_dataset(dataset)
         out: list[date] = []
         for key in self._list(f"{dataset}/"):
-            m = _PART_KEY_RE.fullmatch(key.removeprefix(f"{dataset}/"))
-            if not m:
-                continue
-            try:
-                out.append(date.fromisoformat(m.group(1)))
-            except ValueError:
-                continue
+            folder, _, name = key.removeprefix(f"{dataset}/").partition("/")
+            day = partition_day(folder) if name == PART_FILE else None
+            if day is not None:
+                out.append(day)
         return sorted(out)
 
     def lock(self, dataset: str) -> FileLock:

@@ -75,6 +75,19 @@ SchemaLike = Mapping[str, pl.DataType | type[pl.DataType]]
 
 _DATASET_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 _PARTITION_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+
+
+def partition_day(name: str) -> date | None:
+    """The day of a partition folder name ``date=YYYY-MM-DD`` (None for any other name)."""
+    m = _PARTITION_RE.fullmatch(name)
+    if not m:
+        return None
+    try:
+        return date.fromisoformat(m.group(1))
+    except ValueError:
+        return None
+
+
 _CHUNK_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,120}$")
 
 
@@ -180,13 +193,9 @@ class Store:
             return []
         out: list[date] = []
         for entry in base.iterdir():
-            m = _PARTITION_RE.fullmatch(entry.name)
-            if not m or not ((entry / PART_FILE).is_file() or self._chunk_files(entry)):
-                continue
-            try:
-                out.append(date.fromisoformat(m.group(1)))
-            except ValueError:
-                continue
+            day = partition_day(entry.name)
+            if day is not None and ((entry / PART_FILE).is_file() or self._chunk_files(entry)):
+                out.append(day)
         return sorted(out)
 
     def lock(self, dataset: str) -> FileLock:
