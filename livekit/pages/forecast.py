@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import polars as pl
@@ -948,27 +949,20 @@ def build(
     plan = _plan(daily, ahead, shows_set, spend_set)
     typical = typical_plan(daily, ahead)
     future = plan.frame
-    fc = forecast(
+    fit = partial(
+        forecast,
         daily,
         value=series,
         horizon=horizon,
         regressors=("shows", "spend"),
         future=future,
         events=calendar,
-        folds=used,
     )
+    fc = fit(folds=used)
     reference, unfit = None, None
     if fc.model != REGRESSION:
         try:  # the what-ifs and effects, for reference, when the regression lost
-            reference = forecast(
-                daily,
-                value=series,
-                horizon=horizon,
-                regressors=("shows", "spend"),
-                future=future,
-                events=calendar,
-                model=REGRESSION,
-            )
+            reference = fit(model=REGRESSION)
         except LivekitError as exc:  # it cannot be fitted at all (the backtest said so too)
             unfit = str(exc)
     base = fc if fc.model == REGRESSION else reference
