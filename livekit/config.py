@@ -71,6 +71,14 @@ class Settings(BaseSettings):
       workers of one app together stay under ``LIVEKIT_QPS`` (``livekit.api.shared``; needs
       ``pip install douyin-livekit[redis]``). A secret: its password never shows.
 
+    Many shops (an agency; see :mod:`livekit.shops`):
+
+    - ``LIVEKIT_SHOPS_FILE``: the shops file (default: ``params/shops.yaml`` in the current
+      folder or the nearest parent that has one). Without one, livekit runs one shop.
+    - ``LIVEKIT_SHOP``: the shop this process works for (an ``id`` of the shops file); the CLI's
+      ``--shop`` and ``livekit.open(shop=...)`` set it too. Its data lives under
+      ``shop=<id>/`` of the store.
+
     Object storage (optional, ``pip install douyin-livekit[s3]``):
 
     - ``LIVEKIT_STORE_URL``: ``s3://bucket/prefix`` keeps the datasets there instead of
@@ -107,6 +115,9 @@ class Settings(BaseSettings):
     rate_limit_deadline: float = Field(default=600.0, gt=0, allow_inf_nan=False)
     redis_url: SecretStr | None = None
 
+    shop: str | None = None
+    shops_file: Path | None = None
+
     store_url: str | None = None
     s3_endpoint: str | None = None
     s3_region: str | None = None
@@ -126,6 +137,25 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("shop", "shops_file", mode="before")
+    @classmethod
+    def _empty_shop_setting(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("shop")
+    @classmethod
+    def _check_shop(cls, value: str | None) -> str | None:
+        from livekit.shops import SHOP_ID
+
+        if value is not None and not SHOP_ID.fullmatch(value):
+            raise ValueError("not a shop id")
+        return value
+
+    @field_validator("shops_file")
+    @classmethod
+    def _expand_shops_file(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
     @field_validator("qianchuan_base_url", "qianchuan_auth_url", "doudian_base_url")
     @classmethod
@@ -201,6 +231,14 @@ class Settings(BaseSettings):
         """OAuth tokens of both platforms (mode 0600)."""
         return self.home / "tokens.json"
 
+    def for_shop(self, shop: str | None) -> Settings:
+        """A copy for shop ``shop`` (an id of the shops file; None: no shop level).
+
+        Only the id is kept: the store opens ``shop=<id>/`` and the client picks that shop's
+        tokens. Callers resolve the id first (:func:`livekit.shops.select`).
+        """
+        return self.model_copy(update={"shop": shop})
+
     # ---- credentials ----------------------------------------------------------------------
     def require_qianchuan(self) -> tuple[int, SecretStr]:
         """The 巨量千川 app id and secret, or ConfigError naming what is missing."""
@@ -271,6 +309,8 @@ def _describe(error: Any) -> str:
         problem = "不能为负数" if ctx.get("ge") == 0 else f"应不小于 {ctx.get('ge')}"
     elif kind == "value_error" and field == "redis_url":
         problem = "应为以 redis://、rediss:// 或 unix:// 开头的地址"
+    elif kind == "value_error" and field == "shop":
+        problem = "应为店铺清单中的 id（小写字母、数字、- 或 _）"
     elif kind == "value_error" and field == "store_url":
         problem = "应为 s3://存储桶/前缀 形式的地址"
     elif kind == "value_error" and (field.endswith("_url") or field == "s3_endpoint"):
