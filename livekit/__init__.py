@@ -13,6 +13,12 @@ The everyday surface::
     rooms = kit.load("rooms", "2026-11-01", "2026-11-27")   # a pure read: a polars DataFrame
     kit.datasets()                                  # what is stored, with descriptions
 
+With a shops file (an agency's many shops, see :mod:`livekit.shops`)::
+
+    kit = livekit.open(shop="flagship")             # one shop's data (shop=<id>/ of the store)
+    kit.load("rooms", "2026-11-01", shop="*")       # every shop, with a leading "shop" column
+    kit.shops()                                     # the shops file as a frame
+
 ``livekit.sync``, ``livekit.load`` and ``livekit.datasets`` are shortcuts on ``livekit.open()``.
 This module imports only :mod:`livekit.source` (lazily) and the layers below it.
 """
@@ -40,16 +46,21 @@ def open(  # livekit.open(source) is the public name, like io.open
     *,
     home: str | Path | None = None,
     settings: Settings | None = None,
+    shop: str | None = None,
 ) -> Kit:
     """The data source ``source``: ``"live"`` (the shop's synced data, the default) or
     ``"sandbox"`` (the built-in offline sandbox, its own store under ``LIVEKIT_HOME/sandbox``).
 
     ``home`` reads another LIVEKIT_HOME; ``settings`` gives the settings outright. Any other
     ``source`` is one Chinese :class:`LivekitError` naming the valid values.
+
+    ``shop`` picks a shop of the shops file (None: ``LIVEKIT_SHOP``, else the only shop; no
+    shops file: the one shop, as always). An unknown id is one :class:`ShopError` line; the
+    sandbox has one shop, so ``open("sandbox", shop=...)`` is one too.
     """
     from livekit.source import open_source
 
-    return open_source(source, home=home, settings=settings)
+    return open_source(source, home=home, settings=settings, shop=shop)
 
 
 def sync(
@@ -79,10 +90,12 @@ def load(
     end: date | str | None = None,
     *,
     settings: Settings | None = None,
+    shop: str | list[str] | tuple[str, ...] | None = None,
 ) -> pl.DataFrame:
     """``livekit.open().load(...)``: rows of dataset ``name`` for days in [start, end] (both
-    optional) from the local store, as a polars frame. A pure read: nothing is fetched."""
-    return open(settings=settings).load(name, start, end)
+    optional) from the local store, as a polars frame. A pure read: nothing is fetched.
+    ``shop`` as :meth:`livekit.source.Kit.load` takes it (one id, several, or ``"*"``)."""
+    return open(settings=settings).load(name, start, end, shop=shop)
 
 
 def datasets(*, settings: Settings | None = None) -> pl.DataFrame:

@@ -175,17 +175,32 @@ def run_sync(
     progress: bool = True,
     settings: Settings | None = None,
     now: datetime | None = None,
+    shop: str | None = None,
 ) -> SyncResult:
     """Synchronous face of the sync (works inside a running event loop too).
 
     ``datasets`` names the API datasets to sync (None: all). The sandbox's own exports (viewer
     export, switchback and explanation schedules) come with a full sync only: ``--datasets
     rooms`` over two years (the forecast's history) must not fetch two years of viewers.
+
+    ``shop`` picks a shop of the shops file (:func:`livekit.shops.select`: None is
+    ``settings.shop``, else the only shop; no shops file: one shop, as always). The built-in
+    sandbox session is one shop: a ``shop`` with ``sandbox`` is one ShopError line.
     """
+    from livekit.shops import ShopError, select
     from livekit.source import sync_store
 
-    with sandbox_session(settings) if sandbox else nullcontext() as session:
-        s = session.settings if session else (settings or load_settings())
+    base = settings or load_settings()
+    if sandbox:
+        if shop is not None:
+            raise ShopError(
+                f"内置沙盒只有一个店铺，不能选择店铺 “{shop[:40]}”：请去掉 --shop 或 --sandbox"
+            )
+        base = base.for_shop(None)  # whatever LIVEKIT_SHOP says: the sandbox has no shop level
+    else:
+        base = select(base, shop)
+    with sandbox_session(base) if sandbox else nullcontext() as session:
+        s = session.settings if session else base
         exports = session if datasets is None else None
         return sync_store(
             s,

@@ -10,6 +10,11 @@
         print(cov.note)
     rooms = kit.load("rooms", first, last)    # a pure read of the local store
 
+Many shops (a shops file, :mod:`livekit.shops`): ``livekit.open(shop="flagship")`` is that
+shop's kit (its part of the store, ``shop=<id>/``); ``kit.load(name, shop=["a", "b"])`` or
+``shop="*"`` (every shop of the file) reads several at once, with a leading ``shop`` column.
+Without a shops file there is one shop and no shop level, as always.
+
 Reading and fetching are apart:
 
 * :meth:`Kit.load` and :meth:`Kit.datasets` only read the local store: no server, no sync, no
@@ -150,41 +155,142 @@ def _runs(days: Sequence[date], today: date) -> str:
     return "、".join(out)
 
 
+ShopArg = str | Sequence[str] | None  # Kit.load's ``shop``: one id, several, "*" (all), None
+SHOP_COLUMN = "shop"
+_SANDBOX_ONE_SHOP = "内置沙盒只有一个店铺，不能选择店铺 “{shop}”：请去掉 shop 参数"
+
+
 class Kit:
     """One source of data: its settings, its home and its store. See the module docstring."""
 
-    def __init__(self, source: Source, settings: Settings, base: Settings) -> None:
+    def __init__(
+        self, source: Source, settings: Settings, base: Settings, unpicked: str | None = None
+    ) -> None:
         self.source: Source = source
-        self.settings = settings  # home = this kit's own data folder
+        self.settings = settings  # home = this kit's own data folder; shop = this kit's shop
         self._base = base  # the live settings the sandbox kit lives beside (subprocess env)
+        # Several shops and none picked: the kit still reads any named shop (load(shop=...),
+        # shops()); what needs its own shop says this (the shops module's one line).
+        self._unpicked = unpicked
 
     def __repr__(self) -> str:
-        return f"Kit(source={self.source!r}, home={str(self.home)!r})"
+        shop = f", shop={self.shop!r}" if self.shop is not None else ""
+        return f"Kit(source={self.source!r}, home={str(self.home)!r}{shop})"
 
     @property
     def home(self) -> Path:
         return self.settings.home
 
     @property
+    def shop(self) -> str | None:
+        """This kit's shop (an id of the shops file), or None (one shop, no shops file)."""
+        return self.settings.shop
+
+    @property
     def store(self) -> Store:
         from livekit.store import open_store
 
-        return open_store(self.settings)
+        return open_store(self._own_settings())
+
+    def _own_settings(self) -> Settings:
+        if self._unpicked is not None:
+            from livekit.shops import ShopError
+
+            raise ShopError(self._unpicked)
+        return self.settings
 
     # ---- reading ----------------------------------------------------------------------------
     def load(
-        self, name: str, start: date | str | None = None, end: date | str | None = None
+        self,
+        name: str,
+        start: date | str | None = None,
+        end: date | str | None = None,
+        *,
+        shop: ShopArg = None,
     ) -> pl.DataFrame:
         """Rows of dataset ``name`` for days in [start, end] (both optional) as a polars frame.
 
         A pure read of the local store. Dates as :mod:`livekit.dates` accepts them (``start``
         may be a range word such as ``last_7_days`` with no ``end``).
+
+        ``shop`` (with a shops file): None reads this kit's shop; an id reads that shop; a
+        list or tuple of ids, or ``"*"`` (every shop of the file), reads each and stacks them
+        with a leading ``shop`` column (Utf8). An unknown id is one :class:`ShopError` line.
         """
         from livekit.store.datasets import get
 
         ds = get(name)
         first, last = _range(start, end)
-        return self.store.read(name, ds.schema, first, last)
+        if shop is None:
+            return self.store.read(name, ds.schema, first, last)
+        if isinstance(shop, str) and shop != "*":
+            return self._shop_store(shop).read(name, ds.schema, first, last)
+        import polars as pl
+
+        frames = [
+            self._shop_store(one)
+            .read(name, ds.schema, first, last)
+            .select(pl.lit(one, dtype=pl.Utf8).alias(SHOP_COLUMN), pl.all())
+            for one in self._many(shop)
+        ]
+        if not frames:
+            return pl.DataFrame(schema={SHOP_COLUMN: pl.Utf8(), "date": pl.Date(), **ds.schema})
+        return pl.concat(frames, how="vertical")
+
+    def _shop_store(self, shop_id: str) -> Store:
+        """The store of shop ``shop_id`` (checked against the shops file)."""
+        from livekit.shops import ShopError, resolve
+        from livekit.store import open_store
+
+        if not isinstance(shop_id, str):
+            raise ShopError(f"店铺 shop 应为店铺 id 文本，收到 {type(shop_id).__name__}")
+        if self.source == "sandbox":
+            raise ShopError(_SANDBOX_ONE_SHOP.format(shop=shop_id[:40]))
+        found = resolve(self._shops(), shop_id)
+        assert found is not None  # resolve names the id or raises
+        return open_store(self.settings.for_shop(found.id))
+
+    def _many(self, shop: str | Sequence[str]) -> list[str]:
+        """The ids ``shop`` names: ``"*"`` is every shop of the file; each id once, in order."""
+        from livekit.shops import ShopError
+
+        if shop == "*":
+            if self.source == "sandbox":
+                raise ShopError(_SANDBOX_ONE_SHOP.format(shop="*"))
+            shops = self._shops()
+            if not shops:
+                raise ShopError(
+                    "没有店铺清单（params/shops.yaml 或环境变量 LIVEKIT_SHOPS_FILE），"
+                    '不能读取所有店铺（shop="*"）'
+                )
+            return [s.id for s in shops]
+        if not isinstance(shop, (list, tuple)):
+            raise ShopError(f'店铺 shop 应为店铺 id、id 的列表或 "*"，收到 {type(shop).__name__}')
+        for one in shop:
+            self._shop_store(one)  # every id checked before anything is read
+        return list(dict.fromkeys(shop))
+
+    def _shops(self) -> tuple[Any, ...]:
+        from livekit.shops import shops_of
+
+        if self.source == "sandbox":
+            return ()  # the sandbox kit has one shop, whatever the project's shops file says
+        return shops_of(self.settings)
+
+    def shops(self) -> pl.DataFrame:
+        """The shops of the shops file: id, name, advertiser_id, doudian_shop_id (no file: none)."""
+        import polars as pl
+
+        return pl.DataFrame(
+            [(s.id, s.name, s.advertiser_id, s.doudian_shop_id) for s in self._shops()],
+            schema={
+                "id": pl.Utf8(),
+                "name": pl.Utf8(),
+                "advertiser_id": pl.Int64(),
+                "doudian_shop_id": pl.Int64(),
+            },
+            orient="row",
+        )
 
     def datasets(self) -> pl.DataFrame:
         """The datasets livekit keeps: name, description, source, and what is stored locally."""
@@ -284,7 +390,7 @@ class Kit:
         replay`` for the live monitor's datasets).
         """
         names = tuple(dict.fromkeys(datasets))
-        cov = self.coverage(start, end, datasets=names)
+        cov = self.coverage(start, end, datasets=names)  # needs the kit's own shop
         if self.source == "sandbox":
             synced = [n for n in names if n not in MONITOR]
             todo = {d for n in synced for d in (*cov.missing.get(n, ()), *cov.stale.get(n, ()))}
@@ -327,7 +433,12 @@ class Kit:
         first, last = resolve_range(start, end)
         if self.source == "live":
             return sync_store(
-                self.settings, first, last, refresh=refresh, datasets=datasets, progress=progress
+                self._own_settings(),
+                first,
+                last,
+                refresh=refresh,
+                datasets=datasets,
+                progress=progress,
             )
         args = ["sync", "--sandbox", "--json", "--from", str(first), "--to", str(last)]
         if refresh:
@@ -410,6 +521,8 @@ def _result_from_json(text: str) -> SyncResult:
         {k: DatasetResult(**v) for k, v in raw["datasets"].items()},
         raw.get("accounts", []),
         float(raw.get("seconds", 0.0)),
+        shop=raw.get("shop"),
+        notes=list(raw.get("notes", [])),
     )
 
 
@@ -484,9 +597,18 @@ def sync_store(
 
 
 def open_source(
-    source: str = "live", *, home: str | Path | None = None, settings: Settings | None = None
+    source: str = "live",
+    *,
+    home: str | Path | None = None,
+    settings: Settings | None = None,
+    shop: str | None = None,
 ) -> Kit:
-    """The :class:`Kit` for ``source`` ("live" or "sandbox"); see :func:`livekit.open`."""
+    """The :class:`Kit` for ``source`` ("live" or "sandbox"); see :func:`livekit.open`.
+
+    ``shop`` picks the shop (:func:`livekit.shops.select`; None: ``LIVEKIT_SHOP``, else the
+    only shop). With several shops and none picked the kit reads named shops only
+    (``load(..., shop=...)``); the rest of it says which shops there are to pick from.
+    """
     if source not in SOURCES:
         shown = (
             source if isinstance(source, str) and len(source) <= 40 else str(source)[:37] + "..."
@@ -498,8 +620,22 @@ def open_source(
     if settings is not None and home is not None:
         base = settings.model_copy(update={"home": Path(home).expanduser()})
         prepare_home(base.home)
+    from livekit.shops import ShopError, select, shops_of
+
     if source == "sandbox":
-        # the sandbox's data stays local (never in LIVEKIT_STORE_URL, with the real data)
-        own = base.model_copy(update={"home": base.home / "sandbox", "store_url": None})
+        if shop is not None:
+            raise ShopError(_SANDBOX_ONE_SHOP.format(shop=str(shop)[:40]))
+        # the sandbox's data stays local (never in LIVEKIT_STORE_URL, with the real data), and
+        # it is one shop whatever the project's shops file lists
+        own = base.model_copy(
+            update={"home": base.home / "sandbox", "store_url": None, "shop": None}
+        )
         return Kit("sandbox", own, base)
-    return Kit("live", base, base)
+    if shop is not None and not isinstance(shop, str):
+        raise ShopError(f"店铺 shop 应为店铺 id 文本，收到 {type(shop).__name__}")
+    if shop is None and base.shop is None and len(shops_of(base)) > 1:
+        try:
+            select(base)
+        except ShopError as exc:  # several shops, none picked: said when it matters
+            return Kit("live", base, base, unpicked=str(exc))
+    return Kit("live", select(base, shop), base)

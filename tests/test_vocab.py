@@ -50,7 +50,9 @@ from livekit.vocab.units import (
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-PARAM_FILES = sorted(p for p in (ROOT / "params").glob("*.yaml") if p.stem != "alerts")
+PARAM_FILES = sorted(
+    p for p in (ROOT / "params").glob("*.yaml") if p.stem not in {"alerts", "shops.example"}
+)
 
 
 # ---- formatters --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from livekit.cli.experiment import experiment_app
 from livekit.cli.monitor import alerts_app, monitor
 from livekit.cli.report import report_app, schedule_app
 from livekit.cli.sandbox import app as sandbox_app
+from livekit.cli.shops import shops
 
 app = typer.Typer(
     name="livekit",
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.command("sync")(data.sync)
 app.command("datasets")(data.datasets)
+app.command("shops")(shops)
 app.add_typer(data.import_app, name="import")
 app.add_typer(auth_app, name="auth")
 app.add_typer(sandbox_app, name="sandbox")

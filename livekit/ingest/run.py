@@ -12,6 +12,11 @@ Request economy (bench/sync.py checks it against the minimum the endpoints allow
   analysis filtered by all of an advertiser's accounts at once;
 * orders: one query per contiguous run of days (cut in halves only when it would hold more
   than ``MAX_ORDERS_PER_QUERY``), pages of 100 fetched concurrently, split by day locally.
+
+Many shops (``settings.shop``, see :mod:`livekit.shops`): the sync writes under the shop's
+``shop=<id>/`` of the store, syncs only the shop's 千川 advertiser (of those the token may
+read) and its 抖店 shop; a shop without an advertiser gets no 千川 datasets, one without a 抖店
+shop no orders (a note in the result, not an error).
 """
 
 from __future__ import annotations
@@ -96,6 +101,8 @@ class SyncResult:
     datasets: dict[str, DatasetResult] = field(default_factory=dict)
     accounts: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    shop: str | None = None  # the shop synced (an id of the shops file); None: one shop
+    notes: list[str] = field(default_factory=list)  # what was left out and why (Chinese)
 
     @property
     def fetched_anything(self) -> bool:
@@ -133,8 +140,11 @@ class _Sync:
         viewer_export_url: str | None,
         session_arms_url: str | None = None,
         explanations_url: str | None = None,
+        advertiser: tuple[int, str] | None = None,
     ) -> None:
         self.settings = settings
+        # (advertiser id, shop label): the one advertiser of settings.shop; None: all of them
+        self.advertiser = advertiser
         self.store = store
         self.start, self.end = start, end
         self.now = now.astimezone(CHINA_TZ)
@@ -145,7 +155,7 @@ class _Sync:
         self.viewer_export_url = viewer_export_url
         self.session_arms_url = session_arms_url
         self.explanations_url = explanations_url
-        self.result = SyncResult(start, end)
+        self.result = SyncResult(start, end, shop=settings.shop)
         self.planned: dict[str, list[date]] = {}
         self._done: dict[str, int] = {}
 
@@ -227,8 +237,19 @@ class _Sync:
 
     async def _discover(self, client: Client) -> list[_Account]:
         accounts = []
-        for adv in convert.objects(await client.qianchuan.advertisers(), "list", QC):
-            adv_id = convert.integer(adv.get("advertiser_id"), "advertiser_id", adv, QC)
+        found = [
+            (convert.integer(adv.get("advertiser_id"), "advertiser_id", adv, QC), adv)
+            for adv in convert.objects(await client.qianchuan.advertisers(), "list", QC)
+        ]
+        if self.advertiser is not None:  # one shop: its advertiser only
+            wanted, label = self.advertiser
+            found = [(i, adv) for i, adv in found if i == wanted]
+            if not found:
+                raise LivekitError(
+                    f"店铺 {label} 的千川广告主 {wanted} 未授权给本应用（或授权已失效）：请运行 "
+                    "livekit auth login qianchuan，用该广告主的账号授权"
+                )
+        for adv_id, adv in found:
             awemes = convert.objects(await client.qianchuan.awemes(adv_id), "aweme_id_list", QC)
             aweme_ids = [convert.integer(a.get("aweme_id"), "aweme_id", a, QC) for a in awemes]
             accounts.append(_Account(adv_id, aweme_ids))
@@ -561,6 +582,10 @@ async def sync_async(
         raise LivekitError(
             f"不能同步的数据集：{'、'.join(unknown)}；可同步的有 {'、'.join(ALL_DATASETS)}"
         )
+    notes: list[str] = []
+    advertiser: tuple[int, str] | None = None
+    if settings.shop is not None:
+        wanted, advertiser, notes = _for_shop(settings, wanted)
     store = open_store(settings)
     store.cleanup_temp()
     job = _Sync(
@@ -575,5 +600,33 @@ async def sync_async(
         viewer_export_url,
         session_arms_url,
         explanations_url,
+        advertiser,
     )
-    return await job.run()
+    result = await job.run()
+    result.notes += notes
+    return result
+
+
+def _for_shop(
+    settings: Settings, wanted: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[int, str] | None, list[str]]:
+    """What shop ``settings.shop`` syncs of ``wanted``: (datasets, its advertiser, notes)."""
+    from livekit.shops import current_shop
+
+    shop = current_shop(settings)
+    assert shop is not None  # settings.shop is set and resolved, or current_shop raised
+    notes: list[str] = []
+    left_out = [n for n in wanted if n in QIANCHUAN_DATASETS] if shop.advertiser_id is None else []
+    if left_out:
+        notes.append(
+            f"店铺 {shop.label} 没有千川广告主（qianchuan.advertiser_id），"
+            f"未同步千川数据：{'、'.join(left_out)}"
+        )
+    no_orders = [n for n in wanted if n in DOUDIAN_DATASETS] if shop.doudian_shop_id is None else []
+    if no_orders:
+        notes.append(
+            f"店铺 {shop.label} 没有抖店店铺（doudian.shop_id），未同步抖店数据：{'、'.join(no_orders)}"
+        )
+    kept = tuple(n for n in wanted if n not in left_out and n not in no_orders)
+    advertiser = (shop.advertiser_id, shop.label) if shop.advertiser_id is not None else None
+    return kept, advertiser, notes
