@@ -27,6 +27,19 @@ Seed = Annotated[int, typer.Option("--seed", help="随机种子：同一种子�
 Today = Annotated[
     str | None, typer.Option("--today", help="沙盒的“今天”（YYYY-MM-DD），默认为真实日期。")
 ]
+MAX_SHOPS = 1000  # a world is ~3.6 MB before it simulates anything; more is not a sandbox
+Shops = Annotated[
+    int,
+    typer.Option(
+        "--shops",
+        help="店铺数：s1…sN 各是一个独立的世界（s1 即该种子的店铺），共用同一个应用的限流。",
+    ),
+]
+
+
+def _check_shops(shops: int) -> None:
+    if not 1 <= shops <= MAX_SHOPS:
+        raise _fail(f"--shops 应在 1 到 {MAX_SHOPS} 之间，收到 {shops}")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -151,6 +164,7 @@ def serve(
         bool,
         typer.Option(help="测试用：每个上游文本字段（标题、昵称、城市等）都带上恶意载荷。"),
     ] = False,
+    shops: Shops = 1,
 ) -> None:
     """启动沙盒 HTTP 服务（真实路径、真实协议与错误码）。"""
     from livekit.sandbox.config import Faults, Limits, SandboxConfig, TokenLifetimes
@@ -175,6 +189,7 @@ def serve(
         raise _fail(f"--port 应在 0 到 65535 之间，收到 {port}")
     if seed < 0:
         raise _fail(f"--seed 不能为负数，收到 {seed}")
+    _check_shops(shops)
     for option, seconds in (
         ("--qianchuan-access-ttl", qianchuan_access_ttl),
         ("--qianchuan-refresh-ttl", qianchuan_refresh_ttl),
@@ -211,6 +226,7 @@ def serve(
         history_days=history_days,
         extra_accounts=extra_accounts,
         hostile_text=hostile_text,
+        shops=shops,
         qianchuan_app_id=qianchuan_app_id,
         qianchuan_secret=qianchuan_secret,
         qianchuan_redirect_uri=qianchuan_redirect_uri,
@@ -234,18 +250,63 @@ def serve(
         ),
         limits=Limits(report_page_size=report_page_size),
     )
-    typer.echo(f"沙盒已启动：http://{host}:{port}/  （种子 {seed}，按 Ctrl+C 停止）")
+    many = f"，{shops} 个店铺（/sandbox/shops）" if shops > 1 else ""
+    typer.echo(f"沙盒已启动：http://{host}:{port}/  （种子 {seed}{many}，按 Ctrl+C 停止）")
     run(cfg, host, port)
 
 
 @app.command("truth")
-def truth(seed: Seed = 7, today: Today = None) -> None:
+def truth(
+    seed: Seed = 7,
+    today: Today = None,
+    shop: Annotated[
+        str, typer.Option("--shop", help="多店铺沙盒中的店铺 id（s1、s2…），默认 s1。")
+    ] = "s1",
+) -> None:
     """打印该种子下沙盒埋入的已知真相（JSON）。"""
+    from livekit.sandbox.shopset import shop_seed
     from livekit.sandbox.truth import truth as compute
     from livekit.sandbox.world import CHINA_TZ, World
 
+    number = shop.removeprefix("s")
+    if not (shop.startswith("s") and number.isascii() and number.isdigit()) or not (
+        1 <= int(number) <= MAX_SHOPS
+    ):
+        raise _fail(f"--shop 应为 s1 到 s{MAX_SHOPS} 之一，收到 {shop!r}")
     day = _parse_today(today) or datetime.now(CHINA_TZ).date()
-    typer.echo(json.dumps(compute(World(seed, day)), ensure_ascii=False, indent=2))
+    k = int(number) - 1
+    world = World(shop_seed(seed, k), day, shop_number=k + 1)
+    typer.echo(json.dumps(compute(world), ensure_ascii=False, indent=2))
+
+
+@app.command("shops")
+def shops_file(
+    shops: Shops = 1,
+    seed: Seed = 7,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="写入的店铺清单文件（如 params/shops.yaml）；不给则打印到屏幕。",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """生成沙盒店铺的店铺清单（shops.yaml）：s1…sN 与 serve --shops N 的沙盒一致。"""
+    from livekit.sandbox.shopset import shop_infos, shops_yaml
+
+    if seed < 0:
+        raise _fail(f"--seed 不能为负数，收到 {seed}")
+    _check_shops(shops)
+    text = shops_yaml(shop_infos(seed, shops), seed)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"无法写入 {out}：{exc.strerror or exc}") from None
+    typer.echo(f"已写入 {out}（{shops} 个沙盒店铺，种子 {seed}）")
 
 
 @app.command("demo")

@@ -45,33 +45,55 @@ async def index(request: Request) -> Response:
             "qianchuan_base_url": str(request.base_url) + "open_api/",
             "qianchuan_auth_url": str(request.base_url) + qianchuan.CONSENT_PATH.lstrip("/"),
             "doudian_base_url": str(request.base_url).rstrip("/"),
+            "shops": len(sb.shops),
             "sandbox_paths": [
-                "/sandbox/truth",
-                "/sandbox/export/viewers?start_date=&end_date=&aweme_id=&format=csv|parquet",
-                "/sandbox/export/session_arms?start_date=&end_date=&format=csv|parquet",
-                "/sandbox/export/explanations?start_date=&end_date=&format=csv|parquet",
+                "/sandbox/shops",
+                "/sandbox/truth?shop=",
+                "/sandbox/export/viewers?start_date=&end_date=&aweme_id=&format=csv|parquet&shop=",
+                "/sandbox/export/session_arms?start_date=&end_date=&format=csv|parquet&shop=",
+                "/sandbox/export/explanations?start_date=&end_date=&format=csv|parquet&shop=",
                 "/sandbox/stats",
                 "/sandbox/clock",
                 "/sandbox/faults",
-                "/sandbox/totals?start_date=&end_date=",
+                "/sandbox/totals?start_date=&end_date=&shop=",
+                "/sandbox/doudian/authorize?app_key=&shop_id=&state=&redirect_uri=",
             ],
         }
     )
 
 
+async def shops(request: Request) -> Response:
+    """The sandbox's shops: id (s1 …), 抖店 shop name, 千川 advertiser id, 抖店 shop id."""
+    return _json({"shops": [s.public() for s in _sb(request).shops]})
+
+
+def _world(request: Request, sb: Sandbox) -> World:
+    """The world of the ``shop`` query parameter (``s1`` … ; default ``s1``)."""
+    key = request.query_params.get("shop", "") or "s1"
+    shop = sb.shop_by_key(key)
+    if shop is None:
+        known = ", ".join(s.id for s in sb.shops[:5]) + (" …" if len(sb.shops) > 5 else "")
+        raise ValueError(f"unknown shop {key[:40]!r}; this sandbox has {known}")
+    return sb.world_of(shop.index)
+
+
 async def truth(request: Request) -> Response:
     from livekit.sandbox.truth import truth as compute
 
-    return _json(compute(_sb(request).world))
+    try:
+        world = _world(request, _sb(request))
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
+    return _json(compute(world))
 
 
-def _dates(request: Request, sb: Sandbox) -> tuple[date, date]:
+def _dates(request: Request, world: World) -> tuple[date, date]:
     q = request.query_params
     try:
         # Without start_date: the detail window (the last 90 days), not the 800 days served,
         # whose per-visit export would be gigabytes.
-        start = date.fromisoformat(q.get("start_date", sb.world.detail_first_day.isoformat()))
-        end = date.fromisoformat(q.get("end_date", sb.world.today.isoformat()))
+        start = date.fromisoformat(q.get("start_date", world.detail_first_day.isoformat()))
+        end = date.fromisoformat(q.get("end_date", world.today.isoformat()))
     except ValueError as exc:
         raise ValueError(f"bad date: {exc}") from None
     if end < start:
@@ -85,7 +107,8 @@ async def export_viewers(request: Request) -> Response:
     sb = _sb(request)
     sb.stats.requests[request.url.path] += 1
     try:
-        start, end = _dates(request, sb)
+        world = _world(request, sb)
+        start, end = _dates(request, world)
         aweme = request.query_params.get("aweme_id")
         aweme_id = int(aweme) if aweme else None
     except ValueError as exc:
@@ -93,7 +116,7 @@ async def export_viewers(request: Request) -> Response:
     fmt = request.query_params.get("format", "csv")
     if fmt not in ("csv", "parquet"):
         return _json({"error": "format must be csv or parquet"}, 400)
-    cols = export.viewer_columns(sb.world, start, end, sb.now_ts(), aweme_id)
+    cols = export.viewer_columns(world, start, end, sb.now_ts(), aweme_id)
     name = f"viewers_{start.isoformat()}_{end.isoformat()}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "csv":
@@ -116,13 +139,14 @@ def _schedule_export(
     sb = _sb(request)
     sb.stats.requests[request.url.path] += 1
     try:
-        start, end = _dates(request, sb)
+        world = _world(request, sb)
+        start, end = _dates(request, world)
     except ValueError as exc:
         return _json({"error": str(exc)}, 400)
     fmt = request.query_params.get("format", "csv")
     if fmt not in ("csv", "parquet"):
         return _json({"error": "format must be csv or parquet"}, 400)
-    cols = columns(sb.world, start, end, sb.now_ts())
+    cols = columns(world, start, end, sb.now_ts())
     filename = f"{name}_{start.isoformat()}_{end.isoformat()}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if fmt == "csv":
@@ -252,19 +276,20 @@ async def totals(request: Request) -> Response:
     """The sandbox's own totals over a date range, as visible now (for sync tests)."""
     sb = _sb(request)
     try:
-        start, end = _dates(request, sb)
+        world = _world(request, sb)
+        start, end = _dates(request, world)
     except ValueError as exc:
         return _json({"error": str(exc)}, 400)
     now = sb.now_ts()
-    rooms = [s for s in sb.world.iter_sessions(start, end) if s.start_ts <= now]
-    metrics = [agg.room_metrics(sb.world, s, now) for s in rooms]
+    rooms = [s for s in world.iter_sessions(start, end) if s.start_ts <= now]
+    metrics = [agg.room_metrics(world, s, now) for s in rooms]
     combined = agg.combine_rooms(metrics) if metrics else None
     t0 = int(datetime.combine(start, datetime.min.time(), CHINA_TZ).timestamp())
     t1 = (
         int(datetime.combine(end + timedelta(days=1), datetime.min.time(), CHINA_TZ).timestamp())
         - 1
     )
-    orders = sb.world.orders_between(t0, min(t1, int(now)))
+    orders = world.orders_between(t0, min(t1, int(now)))
     paid = [o for o in orders if 0 < o.pay_ts <= now]
     return _json(
         {
@@ -296,7 +321,9 @@ def create_app(config: SandboxConfig | None = None, **overrides: Any) -> Starlet
         Route("/token/create", doudian.endpoint, methods=["POST"]),
         Route("/token/refresh", doudian.endpoint, methods=["POST"]),
         Route("/order/searchList", doudian.endpoint, methods=["POST"]),
+        Route("/sandbox/shops", shops),
         Route("/sandbox/truth", truth),
+        Route(doudian.AUTHORIZE_PATH, doudian.authorize),
         Route("/sandbox/export/viewers", export_viewers),
         Route("/sandbox/export/session_arms", export_session_arms),
         Route("/sandbox/export/explanations", export_explanations),

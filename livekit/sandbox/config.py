@@ -70,6 +70,9 @@ class SandboxConfig:
     scale: float = 1.0  # traffic multiplier (tests use smaller shops)
     extra_accounts: int = 0  # load tests: more 抖音号, each on air every evening (20:30 ± 15 min)
     hostile_text: bool = False  # every upstream text field carries a payload (hostile.py)
+    # shops s1..sN, each its own world behind the same two apps (shopset.py); s1 is the world
+    # of ``seed``, the others have derived seeds and numbered names
+    shops: int = 1
     qianchuan_app_id: int = DEMO_QIANCHUAN_APP_ID
     qianchuan_secret: str = DEMO_QIANCHUAN_SECRET
     # the redirect URI registered for the 千川 app; a loopback one accepts any port (RFC 8252)
@@ -79,3 +82,7 @@ class SandboxConfig:
     lifetimes: TokenLifetimes = field(default_factory=TokenLifetimes)
     faults: Faults = field(default_factory=Faults)
     limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.shops, bool) or not isinstance(self.shops, int) or self.shops < 1:
+            raise ValueError(f"shops must be an integer >= 1, got {self.shops!r}")

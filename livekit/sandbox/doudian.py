@@ -13,6 +13,12 @@ promised ship time), ``ship_time``, ``finish_time``, ``order_status``, ``main_st
 product_info[]}`` and ``post_addr``; sku order ``exp_ship_time``, ``ship_time``,
 ``logistics_receipt_time``, ``confirm_receipt_time``, ``finish_time``, ``post_addr`` and
 ``main_status``. The times come from ``livekit.sandbox.delivery``.
+
+With several shops (``SandboxConfig.shops``) one app is authorized by each shop: ``token.create``
+with ``authorization_self`` and an optional ``shop_id`` (default: the first shop), or with
+``authorization_code`` and the code of the sandbox-only page ``/sandbox/doudian/authorize``
+(the stand-in of the merchant's authorization page). The token and every refreshed pair are
+bound to that shop: ``order.searchList`` serves its world, answers carry its shop_id/shop_name.
 """
 
 from __future__ import annotations
@@ -23,15 +29,19 @@ import hmac
 import json
 import time
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from livekit.sandbox.core import ParamError, Sandbox, dumps
 from livekit.sandbox.delivery import CARRIERS
 from livekit.sandbox.oauth import OAuthError
 from livekit.sandbox.shapes import shape_numbers
-from livekit.sandbox.world import Order
+from livekit.sandbox.shopset import ShopInfo
+from livekit.sandbox.world import Order, World
+
+AUTHORIZE_PATH = "/sandbox/doudian/authorize"
 
 CANCEL_REASON_TIMEOUT = "超时未支付"
 
@@ -192,7 +202,7 @@ async def endpoint(request: Request) -> Response:
     if not token:
         return _err(sb, request, ParamError("access_token 缺失", 40001, "isv.access-token-missing"))
     try:
-        sb.tokens.check_access(token, now)
+        at = sb.tokens.check_access(token, now)
     except OAuthError as e:
         sub = (
             "isv.access-token-expired" if e.message == "expired" else "isv.access-token-no-existed"
@@ -231,8 +241,12 @@ async def endpoint(request: Request) -> Response:
         return respond(
             sb, request, 70000, "API 不存在或已下线", sub_code="isp.api-service-off", sub_msg=method
         )
+    shop = sb.shops[at.shop]
+    sb.stats.shop_requests[shop.id] += 1
     try:
-        data = shape_numbers(search_list(sb, body, now), sb.faults.number_shape)
+        data = shape_numbers(
+            search_list(sb, sb.world_of(shop.index), body, now), sb.faults.number_shape
+        )
     except ParamError as e:
         return _err(sb, request, e)
     return respond(
@@ -248,9 +262,12 @@ def _token(
         if method == "token.create":
             grant = body.get("grant_type")
             if grant == "authorization_self":
-                pair = sb.tokens.dd_create(app, now)
+                shop = _shop_param(sb, body)
+                pair = sb.tokens.dd_create(app, now, shop.index if shop else 0)
             elif grant == "authorization_code":
-                raise OAuthError(50001, "code 无效", "dop.token-generate-failed:code-invalid")
+                shop = _shop_param(sb, body)
+                code = str(body.get("code") or "")
+                pair = sb.tokens.dd_exchange(app, code, now, shop.index if shop else None)
             else:
                 raise OAuthError(
                     50001, "grant_type 无效", "dop.token-generate-failed:grant-type-invalid"
@@ -263,18 +280,71 @@ def _token(
             pair = sb.tokens.dd_refresh(app, str(body.get("refresh_token", "")), now)
     except OAuthError as e:
         return respond(sb, request, e.code, "平台处理失败", sub_code=e.sub_code, sub_msg=e.message)
-    w = sb.world
+    bound = sb.shops[sb.tokens.grant(pair.access_token).shop]
     data = {
         "access_token": pair.access_token,
         "expires_in": pair.expires_in,
         "refresh_token": pair.refresh_token,
         "scope": "SCOPE",
-        "shop_id": w.shop_id,
-        "shop_name": w.shop_name,
-        "authority_id": str(w.shop_id),
+        "shop_id": bound.shop_id,
+        "shop_name": bound.name,
+        "authority_id": str(bound.shop_id),
         "auth_subject_type": "MiniApp",
     }
     return respond(sb, request, 10000, "success", data)
+
+
+def _shop_param(sb: Sandbox, body: dict[str, Any]) -> ShopInfo | None:
+    """The shop ``token.create``'s optional ``shop_id`` names (None when absent or empty).
+
+    A shop the app was never authorized by answers as the other failures to create a token do
+    (code 50001, a ``dop.token-generate-failed`` sub code): the platform's exact code for it is
+    not published; 50001 with ``…:shop-not-authorized`` is a guess in the same shape, and the
+    livekit client reads any ``dop.token-generate-failed`` answer as "authorize again".
+    """
+    raw = body.get("shop_id")
+    if raw is None or raw == "":
+        return None
+    text = str(raw)
+    shop = (
+        sb.shop_by_doudian_id(int(text))
+        if not isinstance(raw, bool) and text.isascii() and text.isdigit()
+        else None
+    )
+    if shop is None:
+        raise OAuthError(
+            50001,
+            f"店铺 {text[:40]} 未授权该应用 (the shop has not authorized this app)",
+            "dop.token-generate-failed:shop-not-authorized",
+        )
+    return shop
+
+
+async def authorize(request: Request) -> Response:
+    """``GET /sandbox/doudian/authorize?app_key=&shop_id=&state=&redirect_uri=``: the sandbox's
+    stand-in of the page where a merchant authorizes an app for its shop. Approves at once and
+    redirects to ``redirect_uri`` with ``code`` (single use, ``TokenLifetimes.auth_code``) and
+    ``state``; the code's tokens are bound to the shop (default: the first)."""
+    sb: Sandbox = request.app.state.sandbox
+    sb.stats.requests[AUTHORIZE_PATH] += 1
+    q = request.query_params
+    if q.get("app_key") != sb.config.doudian_app_key:
+        return HTMLResponse("<h1>授权失败</h1><p>app_key 不存在 (unknown app_key)</p>", 400)
+    raw = q.get("shop_id", "")
+    shop: ShopInfo | None = sb.shops[0]
+    if raw:
+        shop = sb.shop_by_doudian_id(int(raw)) if raw.isascii() and raw.isdigit() else None
+    if shop is None:
+        return HTMLResponse(
+            "<h1>授权失败</h1><p>shop_id 不是本沙盒的店铺 (unknown shop_id)</p>", 400
+        )
+    redirect_uri = q.get("redirect_uri", "")
+    if not redirect_uri.startswith(("http://", "https://")):
+        return HTMLResponse("<h1>授权失败</h1><p>redirect_uri 无效 (invalid redirect_uri)</p>", 400)
+    code = sb.tokens.dd_new_code(sb.config.doudian_app_key, sb.now_ts(), shop.index)
+    parts = urlsplit(redirect_uri)
+    query = [*parse_qsl(parts.query), ("code", code), ("state", q.get("state", ""))]
+    return RedirectResponse(urlunsplit(parts._replace(query=urlencode(query))), 302)
 
 
 def _int(body: dict[str, Any], name: str, required: bool = False) -> int | None:
@@ -311,7 +381,7 @@ def update_ts(o: Order, now: float) -> int:
     return max(t for t in events if 0 < t <= now)
 
 
-def search_list(sb: Sandbox, body: dict[str, Any], now: float) -> dict[str, Any]:
+def search_list(sb: Sandbox, w: World, body: dict[str, Any], now: float) -> dict[str, Any]:
     page = _int(body, "page", required=True)
     size = _int(body, "size", required=True)
     assert page is not None
@@ -344,7 +414,7 @@ def search_list(sb: Sandbox, body: dict[str, Any], now: float) -> dict[str, Any]
         )
     lo = cs if cs is not None else (us or 0) - 30 * 86400
     hi = min(ce if ce is not None else int(now), int(now))
-    orders = [o for o in sb.world.orders_between(lo, hi) if o.create_ts <= now]
+    orders = [o for o in w.orders_between(lo, hi) if o.create_ts <= now]
     if us is not None:
         orders = [o for o in orders if us <= update_ts(o, now) <= (ue if ue is not None else now)]
 
@@ -358,7 +428,7 @@ def search_list(sb: Sandbox, body: dict[str, Any], now: float) -> dict[str, Any]
         "page": page,
         "size": size,
         "total": len(orders),
-        "shop_order_list": [shop_order(sb, o, now) for o in chunk],
+        "shop_order_list": [shop_order(w, o, now) for o in chunk],
     }
 
 
@@ -385,8 +455,7 @@ def _status(o: Order, now: float) -> tuple[int, int, dict[str, int]]:
     return status, main, {"after_sale_status": 12, "after_sale_type": kind, "refund_status": 3}
 
 
-def shop_order(sb: Sandbox, o: Order, now: float) -> dict[str, Any]:
-    w = sb.world
+def shop_order(w: World, o: Order, now: float) -> dict[str, Any]:
     status, main_status, after = _status(o, now)
     prov_idx = int(w.population.province[o.buyer])
     province, city = w.province_names[prov_idx], w.city_names[prov_idx]

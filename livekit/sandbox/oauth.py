@@ -5,6 +5,11 @@ token dies at once. 抖店: a refresh more than ``grace`` before the access toke
 returns the same pair; within it, a new pair, and the old pair lives ``grace`` longer.
 
 Every use of a dead refresh token is counted: two processes refreshing at once show up here.
+
+Every code and token carries what was authorized (a sandbox of several shops): a 千川 grant the
+advertisers ticked on the consent page (``advertisers``), a 抖店 grant the shop (``shop``, the
+0-based index of ``core.Sandbox.shops``). Tokens from a code, and every pair a refresh issues,
+carry the same grant.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ class AccessToken:
     app: str
     expires_at: float
     revoked: bool = False
+    advertisers: tuple[int, ...] = ()  # 千川: the advertisers the grant covers
+    shop: int = 0  # 抖店: the shop the grant covers (index)
 
 
 @dataclass
@@ -68,6 +75,8 @@ class RefreshToken:
     access: str
     dead_at: float | None = None  # None: alive; else dead from that moment
     successor: str | None = None
+    advertisers: tuple[int, ...] = ()
+    shop: int = 0
 
 
 @dataclass
@@ -75,6 +84,8 @@ class AuthCode:
     app: str
     expires_at: float
     used: bool = False
+    advertisers: tuple[int, ...] = ()
+    shop: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,18 +101,34 @@ class TokenStore:
         self.lifetimes = lifetimes
         self._lock = threading.Lock()
         self.codes: dict[str, AuthCode] = {}
+        self.doudian_codes: dict[str, AuthCode] = {}  # /sandbox/doudian/authorize
         self.access: dict[str, AccessToken] = {}
         self.refresh: dict[str, RefreshToken] = {}
         self.dead_refresh_uses = {"qianchuan": 0, "doudian": 0}
         self.refreshes = {"qianchuan": 0, "doudian": 0}
 
     # ---- common -----------------------------------------------------------------------
-    def _issue(self, app: str, now: float, access_ttl: float, refresh_ttl: float) -> TokenPair:
+    def _issue(
+        self,
+        app: str,
+        now: float,
+        access_ttl: float,
+        refresh_ttl: float,
+        advertisers: tuple[int, ...] = (),
+        shop: int = 0,
+    ) -> TokenPair:
         access = secrets.token_hex(20)
         refresh = secrets.token_hex(20)
-        self.access[access] = AccessToken(app, now + access_ttl)
-        self.refresh[refresh] = RefreshToken(app, now + refresh_ttl, access)
+        self.access[access] = AccessToken(app, now + access_ttl, advertisers=advertisers, shop=shop)
+        self.refresh[refresh] = RefreshToken(
+            app, now + refresh_ttl, access, advertisers=advertisers, shop=shop
+        )
         return TokenPair(access, refresh, int(access_ttl), int(refresh_ttl))
+
+    def grant(self, access: str) -> AccessToken:
+        """The access token ``access`` just issued (what it covers), revoked or not."""
+        with self._lock:
+            return self.access[access]
 
     def check_access(self, token: str, now: float) -> AccessToken:
         """Raise OAuthError with a reason code: 'empty', 'invalid', 'expired'."""
@@ -122,10 +149,12 @@ class TokenStore:
                 at.revoked = True
 
     # ---- 巨量千川 -----------------------------------------------------------------------
-    def new_code(self, app: str, now: float) -> str:
+    def new_code(self, app: str, now: float, advertisers: tuple[int, ...] = ()) -> str:
         code = secrets.token_hex(16)
         with self._lock:
-            self.codes[code] = AuthCode(app, now + self.lifetimes.auth_code)
+            self.codes[code] = AuthCode(
+                app, now + self.lifetimes.auth_code, advertisers=advertisers
+            )
         return code
 
     def qc_exchange(self, app: str, code: str, now: float) -> TokenPair:
@@ -139,7 +168,9 @@ class TokenStore:
                 raise OAuthError(40110, "auth_code已过期，请重新授权 (auth_code expired)")
             ac.used = True
             lt = self.lifetimes
-            return self._issue(app, now, lt.qianchuan_access, lt.qianchuan_refresh)
+            return self._issue(
+                app, now, lt.qianchuan_access, lt.qianchuan_refresh, advertisers=ac.advertisers
+            )
 
     def qc_refresh(self, app: str, refresh: str, now: float) -> TokenPair:
         with self._lock:
@@ -155,16 +186,46 @@ class TokenStore:
                 raise OAuthError(40103, "refresh_token已过期，请重新授权 (refresh token expired)")
             rt.dead_at = now
             lt = self.lifetimes
-            pair = self._issue(app, now, lt.qianchuan_access, lt.qianchuan_refresh)
+            pair = self._issue(
+                app, now, lt.qianchuan_access, lt.qianchuan_refresh, advertisers=rt.advertisers
+            )
             rt.successor = pair.refresh_token
             self.refreshes["qianchuan"] += 1
             return pair
 
     # ---- 抖店 -------------------------------------------------------------------------
-    def dd_create(self, app: str, now: float) -> TokenPair:
+    def dd_create(self, app: str, now: float, shop: int = 0) -> TokenPair:
         with self._lock:
             lt = self.lifetimes
-            return self._issue(app, now, lt.doudian_access, lt.doudian_refresh)
+            return self._issue(app, now, lt.doudian_access, lt.doudian_refresh, shop=shop)
+
+    def dd_new_code(self, app: str, now: float, shop: int) -> str:
+        """A code for shop ``shop`` (the sandbox's stand-in of the 抖店 authorization page)."""
+        code = secrets.token_hex(16)
+        with self._lock:
+            self.doudian_codes[code] = AuthCode(app, now + self.lifetimes.auth_code, shop=shop)
+        return code
+
+    def dd_exchange(self, app: str, code: str, now: float, shop: int | None = None) -> TokenPair:
+        """``token.create`` with ``authorization_code``: single use, bound to the code's shop
+        (a ``shop`` given with it must be that one)."""
+        with self._lock:
+            ac = self.doudian_codes.get(code)
+            if ac is None or ac.app != app:
+                raise OAuthError(50001, "code 无效", "dop.token-generate-failed:code-invalid")
+            if ac.used:
+                raise OAuthError(50001, "code 已被使用", "dop.token-generate-failed:code-used")
+            if now >= ac.expires_at:
+                raise OAuthError(50001, "code 已过期", "dop.token-generate-failed:code-expired")
+            if shop is not None and shop != ac.shop:
+                raise OAuthError(
+                    50001,
+                    "code 不是该店铺的授权 (the code was issued for another shop)",
+                    "dop.token-generate-failed:shop-not-authorized",
+                )
+            ac.used = True
+            lt = self.lifetimes
+            return self._issue(app, now, lt.doudian_access, lt.doudian_refresh, shop=ac.shop)
 
     def dd_refresh(self, app: str, refresh: str, now: float) -> TokenPair:
         lt = self.lifetimes
@@ -189,7 +250,7 @@ class TokenStore:
             at = self.access[rt.access]
             if now < at.expires_at - lt.doudian_grace and not at.revoked:
                 return self._pair_of(rt.access, refresh, now)
-            pair = self._issue(app, now, lt.doudian_access, lt.doudian_refresh)
+            pair = self._issue(app, now, lt.doudian_access, lt.doudian_refresh, shop=rt.shop)
             rt.successor = pair.refresh_token
             if now >= at.expires_at or at.revoked:
                 rt.dead_at = now  # refreshed after expiry: the old pair dies at once

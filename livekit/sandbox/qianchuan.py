@@ -1,6 +1,12 @@
 """巨量千川 / Ocean Engine endpoints: OAuth2 and the live-room and report GETs.
 
 Every response is HTTP 200 with ``{code, message, request_id, data}``; errors ride in ``code``.
+
+With several shops (``SandboxConfig.shops``) one app serves them all, as an agency's app does:
+the consent page's sandbox-only ``advertiser_ids`` says which advertisers the user ticked
+(default: every shop's), the code and every token from it carry them, and a data request is
+answered from the world of its ``advertiser_id`` when the token covers it (else 40002, as for
+any advertiser the token was not granted).
 """
 
 from __future__ import annotations
@@ -18,12 +24,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from livekit.sandbox import aggregates as agg
 from livekit.sandbox.core import ParamError, Sandbox, dumps
-from livekit.sandbox.oauth import OAuthError, redirect_allowed
+from livekit.sandbox.oauth import AccessToken, OAuthError, redirect_allowed
 from livekit.sandbox.params import Params
 from livekit.sandbox.shapes import shape_numbers
-from livekit.sandbox.world import CHINA_TZ, Session, fmt_time, to_epoch
+from livekit.sandbox.world import CHINA_TZ, Session, World, fmt_time, to_epoch
 
-Handler = Callable[[Sandbox, Params, float], dict[str, Any]]
+# (sandbox, the world of the request's advertiser, parameters, now) -> data
+Handler = Callable[[Sandbox, World, Params, float], dict[str, Any]]
 
 LIVE = "/open_api/v1.0/qianchuan/today_live/room/"
 PATHS = {
@@ -92,10 +99,32 @@ async def consent(request: Request) -> Response:
             " (redirect_uri does not match the registered one)</p>",
             400,
         )
-    code = sb.tokens.new_code(str(sb.config.qianchuan_app_id), sb.now_ts())
+    ticked = _ticked_advertisers(sb, q.get("advertiser_ids", ""))
+    if ticked is None:
+        return HTMLResponse(
+            "<h1>授权失败</h1><p>advertiser_ids 应为本沙盒广告主 id 的逗号分隔列表"
+            " (advertiser_ids must list advertisers of this sandbox)</p>",
+            400,
+        )
+    code = sb.tokens.new_code(str(sb.config.qianchuan_app_id), sb.now_ts(), ticked)
     parts = urlsplit(redirect_uri)
     query = [*parse_qsl(parts.query), ("auth_code", code), ("state", q.get("state", ""))]
     return RedirectResponse(urlunsplit(parts._replace(query=urlencode(query))), 302)
+
+
+def _ticked_advertisers(sb: Sandbox, raw: str) -> tuple[int, ...] | None:
+    """The advertisers a consent grants (sandbox-only ``advertiser_ids``: the ones the user
+    ticks on the real page), in shop order; empty: all of them (an agency account); None:
+    a malformed list or an advertiser this sandbox does not have."""
+    if not raw.strip():
+        return sb.advertiser_ids
+    wanted: set[int] = set()
+    for part in raw.split(","):
+        part = part.strip()
+        if not (part.isascii() and part.isdigit()) or sb.shop_by_advertiser(int(part)) is None:
+            return None
+        wanted.add(int(part))
+    return tuple(a for a in sb.advertiser_ids if a in wanted)
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -133,9 +162,8 @@ async def access_token(request: Request) -> Response:
         return respond(sb, request, e.code or 40001, e.message)
     except OAuthError as e:
         return respond(sb, request, e.code, e.message)
-    return respond(
-        sb, request, 0, "OK", {**pair.__dict__, "advertiser_ids": [sb.world.advertiser_id]}
-    )
+    granted = list(sb.tokens.grant(pair.access_token).advertisers)
+    return respond(sb, request, 0, "OK", {**pair.__dict__, "advertiser_ids": granted})
 
 
 async def refresh_token(request: Request) -> Response:
@@ -160,19 +188,24 @@ async def advertisers(request: Request) -> Response:
     sb.stats.requests[ACCOUNTS_PATH] += 1
     token = request.query_params.get("access_token", "") or request.headers.get("Access-Token", "")
     try:
-        sb.tokens.check_access(token, sb.now_ts())
+        at = sb.tokens.check_access(token, sb.now_ts())
     except OAuthError as e:
         code, msg = ACCESS_ERRORS[e.message]
         return respond(sb, request, code, msg)
-    w = sb.world
-    item = {
-        "advertiser_id": w.advertiser_id,
-        "advertiser_name": w.advertiser_name,
-        "advertiser_role": 1,
-        "is_valid": True,
-        "account_role": "PLATFORM_ROLE_QIANCHUAN_AGENT",
-    }
-    return respond(sb, request, 0, "OK", {"list": [item]})
+    items = []
+    for adv in at.advertisers:
+        shop = sb.shop_by_advertiser(adv)
+        assert shop is not None  # a grant only ever holds this sandbox's advertisers
+        items.append(
+            {
+                "advertiser_id": shop.advertiser_id,
+                "advertiser_name": shop.advertiser_name,
+                "advertiser_role": 1,
+                "is_valid": True,
+                "account_role": "PLATFORM_ROLE_QIANCHUAN_AGENT",
+            }
+        )
+    return respond(sb, request, 0, "OK", {"list": items})
 
 
 # ---- data endpoints -------------------------------------------------------------------
@@ -207,9 +240,9 @@ def data_endpoint(handler: Handler) -> Callable[[Request], Any]:
             await asyncio.sleep(sb.faults.slow_seconds)
         payload = str(request.url.query)
         try:
-            data = shape_numbers(
-                handler(sb, Params(request.query_params), now), sb.faults.number_shape
-            )
+            params = Params(request.query_params)
+            world = _world(sb, params, at)
+            data = shape_numbers(handler(sb, world, params, now), sb.faults.number_shape)
         except ParamError as e:
             return respond(sb, request, e.code or 40001, e.message, payload=payload)
         return respond(sb, request, 0, "OK", data, payload, truncate=fault == "truncated")
@@ -217,24 +250,28 @@ def data_endpoint(handler: Handler) -> Callable[[Request], Any]:
     return endpoint
 
 
-def _advertiser(sb: Sandbox, p: Params) -> int:
+def _world(sb: Sandbox, p: Params, at: AccessToken) -> World:
+    """The world of the request's ``advertiser_id``, if the token was granted it; else 40002
+    (no permission), as for any advertiser not granted (the first check of every handler)."""
     adv = p.integer("advertiser_id")
-    if adv != sb.world.advertiser_id:
+    shop = sb.shop_by_advertiser(adv)
+    if shop is None or adv not in at.advertisers:
         raise ParamError(f"无权限操作该广告主 (no permission for advertiser {adv})", 40002)
-    return adv
+    sb.stats.shop_requests[shop.id] += 1
+    return sb.world_of(shop.index)
 
 
-def _aweme(sb: Sandbox, p: Params) -> Any:
+def _aweme(w: World, p: Params) -> Any:
     aweme_id = p.integer("aweme_id")
-    for acc in sb.world.accounts:
+    for acc in w.accounts:
         if acc.aweme_id == aweme_id:
             return acc
     raise ParamError(f"抖音号未授权给该广告主 (aweme {aweme_id} is not authorized)", 40002)
 
 
-def _room(sb: Sandbox, p: Params, now: float) -> Session:
+def _room(w: World, p: Params, now: float) -> Session:
     room_id = p.integer("room_id")
-    s = sb.world.session_by_room(room_id)
+    s = w.session_by_room(room_id)
     if s is None or s.start_ts > now:
         raise ParamError(f"直播间不存在 (room {room_id} not found)", 40001)
     return s
@@ -257,8 +294,7 @@ def _public(metrics: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     return {f: metrics[f] for f in fields}
 
 
-def aweme_authorized(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
-    _advertiser(sb, p)
+def aweme_authorized(sb: Sandbox, w: World, p: Params, now: float) -> dict[str, Any]:
     page, size = _page(p, sb.config.limits.live_page_size, 10)
     items = [
         {
@@ -271,7 +307,7 @@ def aweme_authorized(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
             "aweme_has_live_permission": True,
             "aweme_has_video_permission": True,
         }
-        for a in sb.world.accounts
+        for a in w.accounts
     ]
     chunk = items[(page - 1) * size : page * size]
     return {"aweme_id_list": chunk, "page_info": _page_info(page, size, len(items), "total_number")}
@@ -293,38 +329,32 @@ def _room_head(s: Session, now: float) -> dict[str, Any]:
     }
 
 
-def room_get(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
-    _advertiser(sb, p)
-    acc = _aweme(sb, p)
+def room_get(sb: Sandbox, w: World, p: Params, now: float) -> dict[str, Any]:
+    acc = _aweme(w, p)
     day = p.day("date_time")
     fields = p.fields(agg.ROOM_METRICS)
     status = p.enum("room_status", ("ALL", "LIVING", "FINISH"), "ALL")
     page, size = _page(p, sb.config.limits.live_page_size)
-    rooms = [s for s in sb.world.account_sessions(acc, day) if s.start_ts <= now]
+    rooms = [s for s in w.account_sessions(acc, day) if s.start_ts <= now]
     if status != "ALL":
         rooms = [s for s in rooms if s.status(now) == status]
     chunk = rooms[(page - 1) * size : page * size]
-    items = [
-        {**_room_head(s, now), **_public(agg.room_metrics(sb.world, s, now), fields)} for s in chunk
-    ]
+    items = [{**_room_head(s, now), **_public(agg.room_metrics(w, s, now), fields)} for s in chunk]
     return {"room_list": items, "page_info": _page_info(page, size, len(rooms), "total_num")}
 
 
-def room_detail(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
-    _advertiser(sb, p)
-    return _room_head(_room(sb, p, now), now)
+def room_detail(sb: Sandbox, w: World, p: Params, now: float) -> dict[str, Any]:
+    return _room_head(_room(w, p, now), now)
 
 
-def room_flow(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
-    _advertiser(sb, p)
-    s = _room(sb, p, now)
+def room_flow(sb: Sandbox, w: World, p: Params, now: float) -> dict[str, Any]:
+    s = _room(w, p, now)
     p.enum("flow_source", ("AllEcomFlowSource", "AllEcomGmvSource"), "AllEcomFlowSource")
     return dict(agg.flow_performance(s, now))
 
 
-def room_user(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
-    _advertiser(sb, p)
-    s = _room(sb, p, now)
+def room_user(sb: Sandbox, w: World, p: Params, now: float) -> dict[str, Any]:
+    s = _room(w, p, now)
     event = p.enum("action_event", ("ENTER", "PAY"))
     dims = p.json("dimension")
     if (
@@ -334,16 +364,15 @@ def room_user(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
     ):
         raise ParamError('dimension: 应为 ["CITY","GENDER","AGE"] 的非空子集 (invalid dimension)')
     p.enum("flow_source", ("ALL", "PC"), "ALL")
-    return agg.audience(sb.world, s, now, event, dims)
+    return agg.audience(w, s, now, event, dims)
 
 
-def room_products(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
-    _advertiser(sb, p)
-    s = _room(sb, p, now)
+def room_products(sb: Sandbox, w: World, p: Params, now: float) -> dict[str, Any]:
+    s = _room(w, p, now)
     fields = p.fields(agg.PRODUCT_METRICS)
     which = p.enum("explain_status", ("ALL", "HASEXPLAIN", "UNEXPLAIN"), "ALL")
     page, size = _page(p, sb.config.limits.live_page_size)
-    rows = agg.product_rows(sb.world, s, now)
+    rows = agg.product_rows(w, s, now)
     if which == "HASEXPLAIN":
         rows = [r for r in rows if r["explain_status"] != "UNEXPLAIN"]
     elif which == "UNEXPLAIN":
@@ -354,9 +383,8 @@ def room_products(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
     return {"list": items, "page_info": _page_info(page, size, len(rows), "total_num")}
 
 
-def report_live(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
-    _advertiser(sb, p)
-    acc = _aweme(sb, p)
+def report_live(sb: Sandbox, w: World, p: Params, now: float) -> dict[str, Any]:
+    acc = _aweme(w, p)
     start, end = p.moment("start_time"), p.moment("end_time")
     fields = p.fields(agg.ROOM_METRICS)
     if start.date() != end.date() or end < start:
@@ -366,8 +394,8 @@ def report_live(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
     p.enum("stats_authority", ("CURRENT", "QUALIFICATION"), "CURRENT")
     t0, t1 = to_epoch(start), to_epoch(end)
     rooms = [
-        agg.room_metrics(sb.world, s, now)
-        for s in sb.world.account_sessions(acc, start.date())
+        agg.room_metrics(w, s, now)
+        for s in w.account_sessions(acc, start.date())
         if t0 <= s.start_ts <= t1 and s.start_ts <= now
     ]
     return _public(agg.combine_rooms(rooms), fields)
@@ -394,8 +422,7 @@ def _id_list(filtering: dict[str, Any], key: str) -> list[int]:
     return [int(v) for v in value]
 
 
-def report_advertiser(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
-    _advertiser(sb, p)
+def report_advertiser(sb: Sandbox, w: World, p: Params, now: float) -> dict[str, Any]:
     start, end = _date_range(p, "start_date", "end_date", sb.config.limits.advertiser_report_days)
     fields = p.fields(agg.ADVERTISER_METRICS)
     filtering = p.json("filtering")
@@ -411,17 +438,15 @@ def report_advertiser(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
     page, size = _page(p, sb.config.limits.report_page_size)
     buckets: dict[int, agg.AdBucket] = {}
     if goal != "VIDEO_PROM_GOODS":
-        for s in sb.world.iter_sessions(start, end):
+        for s in w.iter_sessions(start, end):
             if s.start_ts > now or (awemes and s.account.aweme_id not in awemes):
                 continue
-            for b, bucket in agg.ad_buckets(
-                sb.world, s, now, gran == "TIME_GRANULARITY_HOURLY"
-            ).items():
+            for b, bucket in agg.ad_buckets(w, s, now, gran == "TIME_GRANULARITY_HOURLY").items():
                 key = b if gran != "NONE" else 0
                 buckets.setdefault(key, agg.AdBucket()).add(bucket)
     rows = []
     for key in sorted(buckets):
-        row: dict[str, Any] = {"advertiser_id": sb.world.advertiser_id}
+        row: dict[str, Any] = {"advertiser_id": w.advertiser_id}
         if gran != "NONE":
             row["stat_datetime"] = fmt_time(key)
         row.update(_public(buckets[key].metrics(), fields))
@@ -430,8 +455,7 @@ def report_advertiser(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
     return {"list": chunk, "page_info": _page_info(page, size, len(rows), "total_number")}
 
 
-def room_analysis(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
-    _advertiser(sb, p)
+def room_analysis(sb: Sandbox, w: World, p: Params, now: float) -> dict[str, Any]:
     filtering = p.json("filtering")
     if not isinstance(filtering, dict) or not (
         filtering.get("room_ids") or filtering.get("aweme_ids")
@@ -457,7 +481,7 @@ def room_analysis(sb: Sandbox, p: Params, now: float) -> dict[str, Any]:
     page, size = _page(p, sb.config.limits.live_page_size)
     wanted = set(room_ids)
     rows = []
-    for s in sb.world.iter_sessions(start.date(), end.date()):
+    for s in w.iter_sessions(start.date(), end.date()):
         if s.day >= today:  # T+1: a day is analysed once it is over
             continue
         if not (to_epoch(start) <= s.start_ts <= to_epoch(end)):

@@ -362,6 +362,31 @@ class Population:
         return out
 
 
+def _draw_ids(root: np.random.Generator) -> tuple[int, int]:
+    """(advertiser_id, 抖店 shop_id): the first draws of a world's root stream."""
+    advertiser_id = 1_700_000_000_000_000 + int(root.integers(10**14, 9 * 10**14))
+    return advertiser_id, int(root.integers(10**7, 9 * 10**7))
+
+
+def world_ids(seed: int) -> tuple[int, int]:
+    """(advertiser_id, 抖店 shop_id) of the world of ``seed``, without building it."""
+    return _draw_ids(np.random.default_rng([seed, 1]))
+
+
+def shop_names(shop_number: int = 1, hostile_text: bool = False) -> tuple[str, str]:
+    """(shop name, advertiser name) of the ``shop_number``-th shop of a sandbox (1-based).
+
+    The first shop keeps the catalogue's names; the others are marked with their number
+    (``悦好生活官方旗舰店·2号店``), so that a report or a shops file tells them apart at a glance.
+    With ``hostile_text`` each is followed by its payload, as every other served text.
+    """
+    mark = "" if shop_number == 1 else f"·{shop_number}号店"
+    shop, advertiser = catalog.SHOP_NAME + mark, catalog.ADVERTISER_NAME + mark
+    if hostile_text:
+        return hostile(shop, 5), hostile(advertiser, 4)
+    return shop, advertiser
+
+
 class World:
     """The whole shop. Thread-safe lazy simulation with a cache per (account, day)."""
 
@@ -373,10 +398,12 @@ class World:
         scale: float = 1.0,
         extra_accounts: int = 0,
         hostile_text: bool = False,
+        shop_number: int = 1,
     ) -> None:
         self.seed = seed
         self.today = today
         self.hostile_text = hostile_text
+        self.shop_number = shop_number  # 1-based place in a sandbox of several shops (names)
         self._texts()
         self.history_days = history_days
         self.scale = scale
@@ -390,8 +417,7 @@ class World:
         self._old_sessions: OrderedDict[tuple[int, date], list[Session]] = OrderedDict()
         self._old_orders: OrderedDict[date, tuple[list[Order], list[int]]] = OrderedDict()
         root = np.random.default_rng([seed, 1])
-        self.advertiser_id = 1_700_000_000_000_000 + int(root.integers(10**14, 9 * 10**14))
-        self.shop_id = int(root.integers(10**7, 9 * 10**7))
+        self.advertiser_id, self.shop_id = _draw_ids(root)
         self.products = self._make_products(root)
         self.accounts = self._make_accounts(root)
         self.population = self._make_population(root)
@@ -412,8 +438,7 @@ class World:
         shows; the last product's title carries the 10 kB one). Only names change: no random
         stream is drawn here, so every number is the same either way."""
         t = self._text
-        self.advertiser_name = t(catalog.ADVERTISER_NAME, 4)
-        self.shop_name = t(catalog.SHOP_NAME, 5)
+        self.shop_name, self.advertiser_name = shop_names(self.shop_number, self.hostile_text)
         self.room_titles = tuple(t(x, k) for k, x in enumerate(catalog.ROOM_TITLES))
         self.province_names = tuple(t(p, i) for i, (p, _, _) in enumerate(catalog.PROVINCES))
         self.city_names = tuple(t(c, i + 7) for i, (_, c, _) in enumerate(catalog.PROVINCES))
