@@ -1,0 +1,180 @@
+"""The sync per shop against the real sandbox over loopback (issue 15, point 1): a shop's sync
+writes under ``shop=<id>/`` exactly what a one-shop sync of that world writes; it syncs only
+the shop's advertiser and 抖店 shop (a shop lacking one gets a note, not an error); an
+advertiser the token may not read is one line naming the shop and the login command;
+``livekit sync --all-shops`` goes on past a failing shop and exits non-zero."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import livekit
+from livekit.api.runner import run
+from livekit.config import Settings
+from livekit.ingest.run import DOUDIAN_DATASETS, QIANCHUAN_DATASETS, sync_async
+from livekit.jobs import SandboxSession, run_sync, sandbox_session
+from livekit.store import Store
+from livekit.store.datasets import get
+from livekit.vocab.errors import LivekitError
+from tests.helpers.sandbox import NOW, TODAY, make_config
+from tests.helpers.sync import DATASETS, child_env, cli, make_settings
+
+START = TODAY - timedelta(days=3)
+END = TODAY - timedelta(days=1)
+STRANGER = 1_700_000_000_000_099  # an advertiser the sandbox never authorizes
+
+
+@dataclass
+class World:
+    session: SandboxSession
+    home: Path  # the sandbox home: its tokens, and the store of the one-shop reference sync
+    advertiser_id: int
+    doudian_shop_id: int
+    reference: dict[str, pl.DataFrame]  # a one-shop sync of the world, per dataset
+
+    def shops_file(self, name: str, text: str) -> Settings:
+        path = self.home.parent / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        return self.session.settings.model_copy(update={"shops_file": path})
+
+
+def _read(root: Path, names: list[str] = DATASETS) -> dict[str, pl.DataFrame]:
+    """Every dataset of the store at ``root`` for [START, END], sorted by every column."""
+    store = Store(root)
+    out = {}
+    for name in names:
+        ds = get(name)
+        frame = store.read(name, ds.schema, START, END)
+        out[name] = frame.sort(["date", *ds.key, *(c for c in ds.schema if c not in ds.key)])
+    return out
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    home = tmp_path_factory.mktemp("shops-sync")
+    with sandbox_session(make_settings(home), make_config()) as session:
+        run(sync_async(session.settings, START, END, now=NOW))
+        sandbox = session.server.sandbox
+        yield World(
+            session,
+            home / "sandbox",
+            sandbox.world.advertiser_id,
+            sandbox.world.shop_id,
+            _read(home / "sandbox" / "store"),
+        )
+
+
+def test_a_shop_sync_equals_the_one_shop_sync_under_its_own_level(world: World) -> None:
+    assert world.reference["rooms"].height > 0
+    assert world.reference["orders"].height > 0
+    settings = world.shops_file(
+        "one",
+        f"shops:\n  - id: main\n    name: 主店\n"
+        f"    qianchuan: {{advertiser_id: {world.advertiser_id}}}\n"
+        f"    doudian: {{shop_id: {world.doudian_shop_id}}}\n",
+    )
+    result = run_sync(START, END, settings=settings, shop="main", now=NOW, progress=False)
+    assert result.shop == "main"
+    assert result.notes == []
+    assert [a["advertiser_id"] for a in result.accounts] == [world.advertiser_id]
+    level = world.home / "store" / "shop=main"
+    for name in (*QIANCHUAN_DATASETS, *DOUDIAN_DATASETS):
+        assert [p.name for p in sorted((level / name).iterdir())] == [
+            f"date={d}" for d in _days(START, END)
+        ]
+    stored = _read(level)
+    for name in DATASETS:
+        assert_frame_equal(stored[name], world.reference[name], check_row_order=True)
+    # read back through the kit: the only shop is the default
+    kit = livekit.open(settings=settings)
+    assert kit.shop == "main"
+    assert_frame_equal(
+        kit.load("rooms", START, END).sort("date", "room_id"),
+        world.reference["rooms"].sort("date", "room_id"),
+    )
+    both = kit.load("orders", START, END, shop="*")
+    assert both["shop"].unique().to_list() == ["main"]
+    assert both.height == world.reference["orders"].height
+
+
+def test_a_shop_without_a_platform_syncs_the_other_with_a_note(world: World) -> None:
+    settings = world.shops_file(
+        "split",
+        f"shops:\n"
+        f"  - id: ads\n    name: 投放号\n    qianchuan: {{advertiser_id: {world.advertiser_id}}}\n"
+        f"  - id: shop-orders\n    doudian: {{shop_id: {world.doudian_shop_id}}}\n",
+    )
+    ads = run_sync(START, END, settings=settings, shop="ads", now=NOW, progress=False)
+    assert set(ads.datasets) == set(QIANCHUAN_DATASETS)
+    assert ads.notes == [
+        "店铺 投放号（ads） 没有抖店店铺（doudian.shop_id），未同步抖店数据：orders、order_items"
+    ]
+    orders = run_sync(START, END, settings=settings, shop="shop-orders", now=NOW, progress=False)
+    assert set(orders.datasets) == set(DOUDIAN_DATASETS)
+    assert orders.accounts == []  # no 千川 call at all
+    assert orders.notes == [
+        "店铺 shop-orders 没有千川广告主（qianchuan.advertiser_id），未同步千川数据："
+        + "、".join(QIANCHUAN_DATASETS)
+    ]
+    store = world.home / "store"
+    assert not (store / "shop=ads" / "orders").exists()
+    assert not (store / "shop=shop-orders" / "rooms").exists()
+    for name, frame in _read(store / "shop=ads", list(QIANCHUAN_DATASETS)).items():
+        assert_frame_equal(frame, world.reference[name])
+    for name, frame in _read(store / "shop=shop-orders", list(DOUDIAN_DATASETS)).items():
+        assert_frame_equal(frame, world.reference[name])
+
+
+def test_an_advertiser_not_authorized_is_one_line(world: World) -> None:
+    settings = world.shops_file(
+        "stranger",
+        f"shops:\n  - id: other\n    name: 别家店\n    qianchuan: {{advertiser_id: {STRANGER}}}\n",
+    )
+    with pytest.raises(LivekitError) as info:
+        run_sync(START, END, settings=settings, shop="other", now=NOW, progress=False)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "别家店（other）" in message
+    assert "livekit auth login qianchuan" in message
+    assert not (world.home / "store" / "shop=other" / "rooms").exists()
+
+
+def test_all_shops_goes_on_past_a_failing_shop(world: World, tmp_path: Path) -> None:
+    """Real CLI in a child process: the failing shop comes first, the good one still syncs."""
+    path = tmp_path / "shops.yaml"
+    path.write_text(
+        f"shops:\n"
+        f"  - id: other\n    name: 别家店\n    qianchuan: {{advertiser_id: {STRANGER}}}\n"
+        f"  - id: cli-main\n    name: 主店\n"
+        f"    qianchuan: {{advertiser_id: {world.advertiser_id}}}\n"
+        f"    doudian: {{shop_id: {world.doudian_shop_id}}}\n",
+        encoding="utf-8",
+    )
+    day = END
+    env = child_env(world.session, LIVEKIT_SHOPS_FILE=str(path))
+    done = cli(env, "sync", "--all-shops", "--from", day.isoformat(), "--to", day.isoformat())
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [x for x in done.stderr.splitlines() if x.strip()]
+    assert len(errors) == 2, done.stderr
+    assert errors[0].startswith("错误：店铺 别家店（other）：")
+    assert "livekit auth login qianchuan" in errors[0]
+    assert errors[1] == "错误：1 / 2 个店铺同步失败：other"
+    lines = [x for x in done.stdout.splitlines() if x.strip()]
+    assert len(lines) == 1, done.stdout
+    assert lines[0].startswith("店铺 主店（cli-main）：新拉取 ")
+    stored = _read(world.home / "store" / "shop=cli-main")
+    for name in DATASETS:
+        want = world.reference[name].filter(pl.col("date") == day)
+        assert_frame_equal(stored[name], want)
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
