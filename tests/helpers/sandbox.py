@@ -32,15 +32,15 @@ class Qianchuan:
         self.http = http
         self.config = config
 
-    def auth_code(self, state: str = "s1") -> str:
-        r = self.http.get(
-            "/openapi/qc/audit/oauth.html",
-            params={
-                "app_id": self.config.qianchuan_app_id,
-                "state": state,
-                "redirect_uri": "http://127.0.0.1:1/callback",
-            },
-        )
+    def auth_code(self, state: str = "s1", advertiser_ids: list[int] | None = None) -> str:
+        params: dict[str, Any] = {
+            "app_id": self.config.qianchuan_app_id,
+            "state": state,
+            "redirect_uri": "http://127.0.0.1:1/callback",
+        }
+        if advertiser_ids is not None:  # the sandbox-only "advertisers ticked" (several shops)
+            params["advertiser_ids"] = ",".join(str(a) for a in advertiser_ids)
+        r = self.http.get("/openapi/qc/audit/oauth.html", params=params)
         assert r.status_code == 302, r.text
         q = parse_qs(urlsplit(r.headers["location"]).query)
         assert q["state"] == [state]
@@ -64,8 +64,8 @@ class Qianchuan:
         out: dict[str, Any] = self.http.post("/open_api/oauth2/refresh_token/", json=body).json()
         return out
 
-    def login(self) -> dict[str, Any]:
-        body = self.exchange(self.auth_code())
+    def login(self, advertiser_ids: list[int] | None = None) -> dict[str, Any]:
+        body = self.exchange(self.auth_code(advertiser_ids=advertiser_ids))
         assert body["code"] == 0, body
         data: dict[str, Any] = body["data"]
         return data
@@ -107,8 +107,27 @@ class Doudian:
         out: dict[str, Any] = r.json()
         return out
 
-    def login(self) -> dict[str, Any]:
-        body = self.call("token.create", {"code": "", "grant_type": "authorization_self"})
+    def login(self, shop_id: int | None = None) -> dict[str, Any]:
+        request: dict[str, Any] = {"code": "", "grant_type": "authorization_self"}
+        if shop_id is not None:
+            request["shop_id"] = shop_id
+        body = self.call("token.create", request)
         assert body["code"] == 10000, body
         data: dict[str, Any] = body["data"]
         return data
+
+    def authorize(self, shop_id: int | None, state: str = "st") -> str:
+        """A code from the sandbox-only authorization page of shop ``shop_id``."""
+        params: dict[str, Any] = {
+            "app_key": self.config.doudian_app_key,
+            "state": state,
+            "redirect_uri": "http://127.0.0.1:1/cb?keep=1",
+        }
+        if shop_id is not None:
+            params["shop_id"] = shop_id
+        r = self.http.get("/sandbox/doudian/authorize", params=params)
+        assert r.status_code == 302, r.text
+        q = parse_qs(urlsplit(r.headers["location"]).query)
+        assert q["state"] == [state]
+        assert q["keep"] == ["1"]
+        return q["code"][0]
