@@ -116,6 +116,26 @@ def run(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="同时运行的报告数。")] = 1,
     timeout: Timeout = None,
     cell_timeout: CellTimeout = None,
+    shop: Annotated[
+        str | None,
+        typer.Option(
+            "--shop",
+            metavar="店铺",
+            help="多店铺时运行哪个店铺的报告（params/shops.yaml 中的 id；即 -p shop 店铺），"
+            "输出到 reports/shop=<id>/。",
+        ),
+    ] = None,
+    all_shops: Annotated[
+        bool, typer.Option("--all-shops", help="为店铺清单中的每个店铺各运行一次。")
+    ] = False,
+    publish: Annotated[
+        bool,
+        typer.Option(
+            "--publish",
+            help="运行后把报告页面与运行记录上传到对象存储（LIVEKIT_STORE_URL 下的 reports/），"
+            "并重建那里的 reports/index.html。",
+        ),
+    ] = False,
 ) -> None:
     """运行报告：参数先按笔记本的 parameters 单元校验，再执行并导出 HTML，最后更新 reports/index.html。
 
@@ -133,6 +153,7 @@ def run(
         console = Console(highlight=False, soft_wrap=True)
         project = Project.find()
         overrides = overrides_of(parameter_files, parameters)
+        settings = _publish_settings() if publish else None  # before anything runs
         clear_stale_sandbox()  # a sandbox store from an older world would never be refetched
         results = run(
             names or None,
@@ -141,20 +162,42 @@ def run(
             jobs=jobs,
             options=options,
             project=project,
-            on_done=lambda r: _done(console, project, r, overrides),
+            on_done=lambda r: _done(console, project, r, overrides, settings),
             overrides=overrides,
+            shop=shop,
+            all_shops=all_shops,
         )
         console.print(f"报告索引：{project.index_file.resolve()}", markup=False)
+        if settings is not None:
+            from livekit.reports.publish import publish_index
+
+            console.print(f"已发布的报告索引：{publish_index(settings, project)}", markup=False)
         failed = [r.name for r in results if not r.ok]
         if failed:
             raise fail(f"{len(failed)} 个报告失败：{'、'.join(failed)}（执行过的笔记本已保留）")
 
 
-def _done(console: Any, project: Any, result: RunResult, overrides: Any) -> None:
+def _publish_settings() -> Any:
+    """The settings to publish with (``--publish``); one line when there is no object store."""
+    from livekit.config import load_settings
+    from livekit.reports.publish import check_publishable
+
+    settings = load_settings()
+    check_publishable(settings)
+    return settings
+
+
+def _done(
+    console: Any, project: Any, result: RunResult, overrides: Any, settings: Any = None
+) -> None:
     """A report finished: its line, then (after ab_status) the experiment alert's line."""
     from livekit.cli.experiment_alert import after_report
 
     console.print(_line(result))
+    if settings is not None:
+        from livekit.reports.publish import publish_run
+
+        publish_run(settings, project, result)
     line = after_report(project, result.name, result.date, result.ok, overrides)
     if line:
         console.print(f"    {line}", markup=False)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from livekit.reports.params import (
+    SHOP_PARAMETER,
     Overrides,
     Parameter,
     ParameterError,
@@ -37,7 +38,13 @@ from livekit.reports.params import (
 )
 from livekit.reports.project import Project, Report, ReportError
 from livekit.reports.result import RunResult
-from livekit.reports.runner import RunOptions, report_day, run_reports
+from livekit.reports.runner import (
+    RunOptions,
+    project_shops,
+    report_day,
+    run_reports,
+    with_parameter,
+)
 
 __all__ = [
     "Overrides",
@@ -71,8 +78,14 @@ def run(
     project: Project | Path | str | None = None,
     on_done: Callable[[RunResult], None] | None = None,
     overrides: Overrides | None = None,
+    shop: str | None = None,
+    all_shops: bool = False,
 ) -> list[RunResult]:
     """Run the reports ``names`` (or ``all=True``: every notebook) for ``date`` (default today).
+
+    ``shop`` (an id of the shops file, see :mod:`livekit.shops`) is ``-p shop <id>``: the
+    report reads that shop and goes to ``reports/shop=<id>/<name>/<date>/``; ``all_shops``
+    runs every report once for each shop of the shops file.
 
     ``date`` is the report's date (any day of :mod:`livekit.dates`: ``YYYY-MM-DD``, ``today``,
     ``yesterday``, ``N_days_ago``, ``-N``): the output folder, and the day relative dates in the
@@ -93,6 +106,9 @@ def run(
         chosen = list(names)
     else:
         raise ReportError("请指定要运行的报告名称，或用 --all 运行全部报告")
+    shops = _shops(proj, shop, all_shops)
+    if shop is not None and not all_shops:
+        overrides = with_parameter(overrides, SHOP_PARAMETER, shop)
     return run_reports(
         proj,
         chosen,
@@ -101,7 +117,22 @@ def run(
         options=options,
         on_done=on_done,
         overrides=overrides,
+        shops=shops,
     )
+
+
+def _shops(project: Project, shop: str | None, all_shops: bool) -> list[str] | None:
+    """Every shop id of the shops file for ``all_shops`` (else None)."""
+    if not all_shops:
+        return None
+    if shop is not None:
+        raise ReportError("不能同时指定 --shop 与 --all-shops")
+    shops = [s.id for s in project_shops(project)]
+    if not shops:
+        raise ReportError(
+            "没有店铺清单（params/shops.yaml 或环境变量 LIVEKIT_SHOPS_FILE）：--all-shops 用于多个店铺"
+        )
+    return shops
 
 
 def names(project: Project | Path | str | None = None) -> list[str]:

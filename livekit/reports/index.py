@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +29,9 @@ MAX_RUNS = 5000  # the page stays small; older runs drop off the history
 STATUS_LABELS = {"ok": "成功", "failed": "失败"}
 
 log = logging.getLogger("livekit.reports")
+
+Present = Callable[[Path], bool]
+"""Whether a linked file exists (on disk; in the object store for the published index)."""
 
 
 @contextmanager
@@ -105,8 +108,8 @@ def refresh(reports_dir: Path) -> Path:
     return path
 
 
-def _link(reports_dir: Path, path: Path | None, text: str) -> str:
-    if path is None or not path.exists():
+def _link(reports_dir: Path, path: Path | None, text: str, present: Present) -> str:
+    if path is None or not present(path):
         return ""
     try:
         href = path.relative_to(reports_dir).as_posix()
@@ -115,20 +118,26 @@ def _link(reports_dir: Path, path: Path | None, text: str) -> str:
     return f'<a href="{html.escape(href)}">{text}</a>'
 
 
-def _row(run: RunResult, reports_dir: Path) -> str:
+def _row(run: RunResult, reports_dir: Path, present: Present, shops: bool) -> str:
     status = STATUS_LABELS.get(run.status, run.status)
     links = " ".join(
         link
         for link in (
-            _link(reports_dir, run.html, "查看报告"),
-            _link(reports_dir, run.notebook, "笔记本"),
+            _link(reports_dir, run.html, "查看报告", present),
+            _link(reports_dir, run.notebook, "笔记本", present),
         )
         if link
     )
     started = run.started_at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
     error = f'<div class="error">{html.escape(run.error)}</div>' if run.error else ""
+    shop = ""
+    if shops:  # the shop's name (upstream text: escaped), its id below as the report's is
+        name = run.shop_name or run.shop or "—"
+        below = f'<div class="name">{html.escape(run.shop)}</div>' if run.shop else ""
+        shop = f'<td><div class="title">{html.escape(name)}</div>{below}</td>'
     return (
         f'<tr class="{html.escape(run.status)}">'
+        f"{shop}"
         f'<td><div class="title">{html.escape(run.title)}</div>'
         f'<div class="name">{html.escape(run.name)}</div></td>'
         f"<td>{run.date.isoformat()}</td>"
@@ -139,7 +148,8 @@ def _row(run: RunResult, reports_dir: Path) -> str:
     )
 
 
-_HEAD = """<tr><th>报告</th><th>报告日期</th><th>状态</th><th>用时</th><th>开始时间</th>
+_SHOP_HEAD = "<th>店铺</th>"
+_HEAD = """<th>报告</th><th>报告日期</th><th>状态</th><th>用时</th><th>开始时间</th>
 <th>链接</th></tr>"""
 
 _PAGE = """<!DOCTYPE html>
@@ -178,19 +188,27 @@ a {{ color: #2f6fde; text-decoration: none; margin-right: 8px; }}
 """
 
 
-def render(runs: list[RunResult], reports_dir: Path) -> str:
-    """The index page: the latest run of each report, then every run, newest first."""
+def render(runs: list[RunResult], reports_dir: Path, present: Present | None = None) -> str:
+    """The index page: the latest run of each report, then every run, newest first.
+
+    Links point at the files ``present`` says exist (default: on this disk), relative to
+    ``reports_dir``. When a run is for a shop (many shops), a first column names the shop and
+    the latest run is per shop and report.
+    """
+    present = present or Path.exists
+    shops = any(r.shop for r in runs)
     newest_first = sorted(runs, key=lambda r: r.started_at, reverse=True)
-    latest: dict[str, RunResult] = {}
+    latest: dict[tuple[str, str], RunResult] = {}
     for run in newest_first:
-        latest.setdefault(run.name, run)
+        latest.setdefault((run.shop or "", run.name), run)
+    head = "<tr>" + (_SHOP_HEAD if shops else "") + _HEAD
+    empty = f'<tr><td colspan="{7 if shops else 6}">还没有运行记录</td></tr>'
     return _PAGE.format(
         total=len(runs),
         failed=sum(r.status != "ok" for r in runs),
         updated=datetime.now(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S"),
-        head=_HEAD,
-        latest="".join(_row(r, reports_dir) for r in sorted(latest.values(), key=lambda r: r.name))
-        or '<tr><td colspan="6">还没有运行记录</td></tr>',
-        all="".join(_row(r, reports_dir) for r in newest_first)
-        or '<tr><td colspan="6">还没有运行记录</td></tr>',
+        head=head,
+        latest="".join(_row(latest[k], reports_dir, present, shops) for k in sorted(latest))
+        or empty,
+        all="".join(_row(r, reports_dir, present, shops) for r in newest_first) or empty,
     )

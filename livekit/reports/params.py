@@ -44,6 +44,7 @@ from livekit.vocab.errors import LivekitError
 from livekit.vocab.metrics import Family
 
 PARAMETERS_TAG = "parameters"
+SHOP_PARAMETER = "shop"  # the shop a report is for (an id of the shops file; livekit.shops)
 
 
 class ParameterError(ReportError):
@@ -459,7 +460,9 @@ def cli_value(name: str, text: Any, param: Parameter | None = None) -> Any:
     is not text (given from Python) is taken as it is."""
     if not isinstance(text, str):
         return text
-    as_typed = param is not None and (param.kind.base is str or _is_date_name(name))
+    as_typed = param is not None and (
+        param.kind.base is str or _is_date_name(name) or name == SHOP_PARAMETER
+    )
     try:
         value = yaml.load(text, Loader=NoDatesSafeLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -480,13 +483,14 @@ NULLS = ("null", "Null", "NULL", "~")
 def _days_as_text(given: dict[str, Any], declared: Mapping[str, Parameter]) -> dict[str, Any]:
     """``given`` with the whole numbers of text date parameters as text: ``start: -29`` in a
     YAML file is the day ``-29`` of :mod:`livekit.dates`, as ``start: "-29"`` is (the
-    notebook's ``resolve_day`` reads both alike, so papermill alone renders the same)."""
+    notebook's ``resolve_day`` reads both alike, so papermill alone renders the same). So is
+    a ``shop`` id written as a number (``shop: 1001``)."""
     out = dict(given)
     for name, value in given.items():
         param = declared.get(name)
         text_kind = param is not None and param.kind.base in (str, None)
-        if text_kind and _is_date_name(name) and type(value) is int:
-            out[name] = str(value)
+        if text_kind and (_is_date_name(name) or name == SHOP_PARAMETER) and type(value) is int:
+            out[name] = str(value)  # a shop id may be all digits: it is still an id
     return out
 
 

@@ -2,7 +2,7 @@
 
 A project is a folder holding ``notebooks/`` (one notebook per report) and ``params/`` (the
 parameters each report runs with, plus ``schedules.yaml``). Rendered reports go to
-``reports/<name>/<YYYY-MM-DD>/``, with ``reports/index.html`` listing every run.
+``reports/<name>/<YYYY-MM-DD>/`` (a shop's run: ``reports/shop=<id>/<name>/<YYYY-MM-DD>/``), with ``reports/index.html`` listing every run.
 """
 
 from __future__ import annotations
@@ -94,8 +94,15 @@ class Project:
             )
         return Report(name, path, self.params_dir / f"{name}.yaml")
 
-    def output_dir_for(self, name: str, day: date) -> Path:
-        return self.reports_dir / name / day.isoformat()
+    def output_dir_for(self, name: str, day: date, shop: str | None = None) -> Path:
+        """``reports/<name>/<day>/``, or ``reports/shop=<id>/<name>/<day>/`` for a shop's run."""
+        return self.reports_dir / shop_folder(shop) / name / day.isoformat()
+
+
+def shop_folder(shop: str | None) -> str:
+    """The folder of a shop's reports under ``reports/``: the store's level (``shop=<id>``),
+    or ``""`` (the reports folder itself) in one-shop mode."""
+    return f"shop={shop}" if shop else ""  # livekit.store.SHOP_LEVEL, without importing polars
 
 
 def notebook_title(path: Path) -> str | None:

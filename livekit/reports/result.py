@@ -24,14 +24,19 @@ class RunResult:
     notebook: Path | None  # the executed notebook (left behind when the run failed)
     html: Path | None
     error: str | None = None
+    shop: str | None = None  # the shop's id when the project has a shops file (livekit.shops)
+    shop_name: str | None = None  # its name, shown in the index
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
     def to_json(self, base: Path) -> dict[str, Any]:
-        """A JSON object; paths relative to ``base`` (the reports folder) when under it."""
-        return {
+        """A JSON object; paths relative to ``base`` (the reports folder) when under it.
+
+        ``shop`` and ``shop_name`` appear only for a run of a shop (one-shop records are as
+        they always were)."""
+        out: dict[str, Any] = {
             "name": self.name,
             "title": self.title,
             "date": self.date.isoformat(),
@@ -42,6 +47,9 @@ class RunResult:
             "html": _relative(self.html, base),
             "error": self.error,
         }
+        if self.shop is not None:
+            out |= {"shop": self.shop, "shop_name": self.shop_name}
+        return out
 
     @classmethod
     def from_json(cls, raw: Any, base: Path) -> RunResult:
@@ -62,7 +70,8 @@ class RunResult:
             raise TypeError("seconds")
         if not math.isfinite(seconds) or seconds < 0:
             raise ValueError("seconds")
-        for value in (title, error, raw.get("notebook"), raw.get("html")):
+        shop, shop_name = raw.get("shop"), raw.get("shop_name")
+        for value in (title, error, raw.get("notebook"), raw.get("html"), shop, shop_name):
             if value is not None and not isinstance(value, str):
                 raise TypeError("a text field is not text")
         return cls(
@@ -75,6 +84,8 @@ class RunResult:
             notebook=base / raw["notebook"] if raw.get("notebook") else None,
             html=base / raw["html"] if raw.get("html") else None,
             error=error,
+            shop=shop or None,
+            shop_name=shop_name or None,
         )
 
 

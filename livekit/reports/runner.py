@@ -29,14 +29,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livekit.dates import REPORT_DATE_ENV
 from livekit.reports import index
-from livekit.reports.params import Overrides, ParameterError, report_parameters
+from livekit.reports.params import SHOP_PARAMETER, Overrides, ParameterError, report_parameters
 from livekit.reports.project import Project, Report, ReportError, write_text_atomic
 from livekit.reports.result import RunResult
+from livekit.vocab.errors import LivekitError
 from livekit.vocab.tz import CHINA_TZ
+
+if TYPE_CHECKING:
+    from livekit.shops import Shop
 
 KERNEL = "livekit"
 SCRUBBED = "***"
@@ -82,12 +86,15 @@ def run_report(
     """Run report ``name`` for ``day``; failures are recorded and returned, not raised.
 
     ``overrides`` (``-f`` files, ``-p`` values) change ``params/<name>.yaml`` for this run only.
+    A run for a shop (its ``shop`` parameter, see :func:`report_shop`) goes to
+    ``reports/shop=<id>/<name>/<day>/``.
 
-    An unknown report raises :class:`ReportError` (there is nothing to record a run of).
+    An unknown report or shop raises :class:`ReportError` (there is nothing to record a run of).
     """
     options = options or RunOptions()
     report = project.report(name)
-    out_dir = project.output_dir_for(name, day)
+    shop = report_shop(project, report, day, overrides)
+    out_dir = project.output_dir_for(name, day, shop.id if shop else None)
     nb_path, html_path = out_dir / f"{name}.ipynb", out_dir / f"{name}.html"
     started, t0 = datetime.now(CHINA_TZ), time.monotonic()
     error: str | None = None
@@ -123,9 +130,58 @@ def run_report(
         notebook=nb_path if executed and nb_path.exists() else None,
         html=html if error is None else None,
         error=error,
+        shop=shop.id if shop else None,
+        shop_name=shop.name if shop else None,
     )
     index.record(project.reports_dir, result)
     return result
+
+
+SANDBOX_SOURCE = "sandbox"
+
+
+def report_shop(
+    project: Project, report: Report, day: date, overrides: Overrides | None = None
+) -> Shop | None:
+    """The shop a run of ``report`` is for; None for a run without one (one-shop mode).
+
+    Only a notebook that declares the parameter ``shop`` runs for a shop: its value (from
+    ``params/<name>.yaml``, ``-f``, ``-p``/``--shop``), else ``LIVEKIT_SHOP``, else the only
+    shop, resolved in the shops file the kernel finds (``LIVEKIT_SHOPS_FILE``, else the nearest
+    ``params/shops.yaml`` above the notebooks). Without a shops file and without a value: None,
+    as always. A report that reads the built-in sandbox (``source: sandbox``) has no shop: the
+    sandbox kit is one shop. Raises :class:`ParameterError` (one line) for an unknown shop, a
+    value that is not an id, or several shops and no choice, before any kernel starts.
+    """
+    from livekit.reports.params import declared_parameters
+
+    declared = declared_parameters(report.notebook)
+    if SHOP_PARAMETER not in declared:
+        return None
+    given = report_parameters(report, day, overrides)
+    values = {n: p.default for n, p in declared.items()} | given
+    value = values[SHOP_PARAMETER]
+    if value is not None and not isinstance(value, str):
+        raise ParameterError(f"报告 {report.name}：参数 shop 应为店铺 id（文本）或留空")
+    if values.get("source") == SANDBOX_SOURCE:
+        if value is not None:
+            raise ParameterError(
+                f"报告 {report.name} 读取内置沙盒（source: sandbox），沙盒只有一个店铺，"
+                f"不能指定店铺 “{value[:40]}”：请把 source 设为 live"
+            )
+        return None
+    from livekit.config import load_settings
+    from livekit.shops import ShopError, find_shops_file, load_shops, resolve
+
+    try:
+        settings = load_settings()
+        path = find_shops_file(settings, start=report.notebook.parent)
+        shops = load_shops(path) if path is not None else ()
+        return resolve(shops, value if value is not None else settings.shop)
+    except ShopError as exc:
+        raise ParameterError(f"报告 {report.name}：{exc}") from None
+    except LivekitError as exc:  # settings that cannot be read (ConfigError): one line too
+        raise ParameterError(f"报告 {report.name}：{exc}") from None
 
 
 def _export(nb: Any, path: Path, title: str, day: date, index_href: str) -> Path:
@@ -326,10 +382,11 @@ def check_reports(
     for name in names:
         try:
             report_parameters(project.report(name), day, overrides)
+            report_shop(project, project.report(name), day, overrides)
         except ReportError as exc:
             problems.append(str(exc))
     if problems:
-        raise ParameterError("\n".join(problems))
+        raise ParameterError("\n".join(dict.fromkeys(problems)))
 
 
 def check_overrides_fit(project: Project, names: Sequence[str], overrides: Overrides) -> None:
@@ -360,10 +417,13 @@ def run_reports(
     options: RunOptions | None = None,
     on_done: Callable[[RunResult], None] | None = None,
     overrides: Overrides | None = None,
+    shops: Sequence[str] | None = None,
 ) -> list[RunResult]:
     """Check every report first (nothing runs if one is wrong), then run them all.
 
     ``overrides`` apply to every report of this run (each must declare their names).
+    ``shops`` (ids of the shops file): every report runs once per shop, as ``-p shop <id>``
+    would (each must declare ``shop``); results come shop by shop.
 
     ``jobs > 1`` runs that many at a time (threads; each report's kernel is its own process),
     starting with the reports whose last recorded run took longest, so that a long one does
@@ -377,21 +437,53 @@ def run_reports(
     if jobs < 1:
         raise ReportError(f"并行数 --jobs 应至少为 1，收到 {jobs}")
     names = list(dict.fromkeys(names))
-    check_reports(project, names, day, overrides)
+    runs: list[tuple[str, Overrides | None]] = []
+    if shops is None:
+        check_reports(project, names, day, overrides)
+        runs = [(n, overrides) for n in names]
+    else:
+        if not shops:
+            raise ReportError("店铺清单中没有店铺：没有要运行的报告")
+        for shop in dict.fromkeys(shops):
+            with_shop = with_parameter(overrides, SHOP_PARAMETER, shop)
+            check_reports(project, names, day, with_shop)
+            runs += [(n, with_shop) for n in names]
     check_kernel(options.kernel)
 
-    def one(name: str) -> RunResult:
-        result = run_report(project, name, day, options, overrides)
+    def one(job: int) -> RunResult:
+        name, job_overrides = runs[job]
+        result = run_report(project, name, day, options, job_overrides)
         if on_done is not None:
             on_done(result)
         return result
 
     with report_date_env(day):  # once for all: the threads share this process's environment
-        if jobs == 1 or len(names) == 1:
-            return [one(n) for n in names]
+        if jobs == 1 or len(runs) == 1:
+            return [one(i) for i in range(len(runs))]
+        order = longest_first(project, [n for n, _ in runs])
+        ranked = sorted(range(len(runs)), key=lambda i: order.index(runs[i][0]))
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="livekit-report") as pool:
-            futures = {n: pool.submit(one, n) for n in longest_first(project, names)}
-            return [futures[n].result() for n in names]
+            futures = {i: pool.submit(one, i) for i in ranked}
+            return [futures[i].result() for i in range(len(runs))]
+
+
+def project_shops(project: Project) -> tuple[Shop, ...]:
+    """The shops of the shops file the project's kernels find (``LIVEKIT_SHOPS_FILE``, else the
+    nearest ``params/shops.yaml`` above the notebooks); () without one (one shop)."""
+    from livekit.config import load_settings
+    from livekit.shops import find_shops_file, load_shops
+
+    try:
+        path = find_shops_file(load_settings(), start=project.notebooks_dir)
+        return load_shops(path) if path is not None else ()
+    except LivekitError as exc:  # ShopError, ConfigError: one line
+        raise ReportError(str(exc)) from None
+
+
+def with_parameter(overrides: Overrides | None, name: str, value: str) -> Overrides:
+    """``overrides`` plus ``-p name value`` (a later ``-p`` wins, so this one does)."""
+    base = overrides or Overrides()
+    return Overrides(base.files, (*base.values, (name, value)))
 
 
 def longest_first(project: Project, names: Sequence[str]) -> list[str]:
@@ -406,13 +498,31 @@ def longest_first(project: Project, names: Sequence[str]) -> list[str]:
 
 
 def record_failure(
-    project: Project, name: str, day: date, error: str, started: datetime, seconds: float
+    project: Project,
+    name: str,
+    day: date,
+    error: str,
+    started: datetime,
+    seconds: float,
+    shop: Shop | None = None,
 ) -> RunResult:
     """Record a run that failed before its notebook ran (bad parameters, no kernel …)."""
     try:
         title = project.report(name).title
     except ReportError:
         title = name
-    result = RunResult(name, title, day, "failed", started, seconds, None, None, error)
+    result = RunResult(
+        name,
+        title,
+        day,
+        "failed",
+        started,
+        seconds,
+        None,
+        None,
+        error,
+        shop=shop.id if shop else None,
+        shop_name=shop.name if shop else None,
+    )
     index.record(project.reports_dir, result)
     return result

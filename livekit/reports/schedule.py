@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import filelock
 from croniter import croniter
@@ -45,9 +45,12 @@ from livekit._files import keep_damaged
 from livekit.reports.params import ParameterError, load_yaml, report_parameters
 from livekit.reports.project import Project, ReportError, write_text_atomic
 from livekit.reports.result import RunResult
-from livekit.reports.runner import RunOptions, record_failure, run_reports
+from livekit.reports.runner import SANDBOX_SOURCE, RunOptions, record_failure, run_reports
 from livekit.vocab.errors import LivekitError
 from livekit.vocab.tz import CHINA_TZ
+
+if TYPE_CHECKING:
+    from livekit.shops import Shop
 
 STATE = "schedule-state.json"
 SCHEDULER_LOCK = ".scheduler.lock"
@@ -239,8 +242,10 @@ def run_due(
     now = (now or datetime.now(CHINA_TZ)).astimezone(CHINA_TZ)
     schedules = load_schedules(project)
     state = read_state(project)
+    shops = _shops(project)
     results: list[RunResult] = []
     for schedule in schedules:
+        before = len(results)
         handled = state.get(schedule.name)
         if handled is None:
             state[schedule.name] = now
@@ -256,37 +261,79 @@ def run_due(
                 "%s 跳过：排期中的报告都读内置沙盒（source: sandbox），没有店铺数据要同步",
                 SYNC_TITLE,
             )
+        elif schedule.is_sync and shops:  # every shop of the shops file, one after another
+            results += [run_sync_job(schedule, fire, shop=shop) for shop in shops]
         elif schedule.is_sync:  # first in the list: before every report due in this pass
             results.append(run_sync_job(schedule, fire))
+        elif shops and _per_shop(project, schedule.name, fire.date()):
+            done = [_run_one(project, schedule, fire, shop) for shop in shops]
+            results += done
         else:
             results.append(_run_one(project, schedule, fire))
+        ran = len(results) - before
         state[schedule.name] = fire
         write_state(project, state)
         if on_done is not None and not schedule.is_sync:
-            try:
-                on_done(results[-1])
-            except Exception as exc:  # the scheduler survives anything a hook does
-                log.error("%s 之后的处理失败：%s", schedule.name, f"{type(exc).__name__}: {exc}")
+            for result in results[len(results) - ran :]:
+                try:
+                    on_done(result)
+                except Exception as exc:  # the scheduler survives anything a hook does
+                    log.error(
+                        "%s 之后的处理失败：%s", schedule.name, f"{type(exc).__name__}: {exc}"
+                    )
     return results
 
 
-def _run_one(project: Project, schedule: Schedule, fire: datetime) -> RunResult:
+def _shops(project: Project) -> tuple[Shop, ...]:
+    """The shops of the shops file the project's reports use; () in one-shop mode."""
+    from livekit.reports.runner import project_shops
+
+    return project_shops(project)
+
+
+def _per_shop(project: Project, name: str, day: date) -> bool:
+    """Whether report ``name`` runs once per shop: it declares ``shop`` and reads live data
+    (a report on the built-in sandbox, or without a ``shop`` parameter, runs once)."""
+    from livekit.reports.params import SHOP_PARAMETER, declared_parameters
+
+    try:
+        report = project.report(name)
+        declared = declared_parameters(report.notebook)
+        if SHOP_PARAMETER not in declared:
+            return False
+        values = {n: p.default for n, p in declared.items()} | report_parameters(report, day)
+    except LivekitError:
+        return True  # each shop's own run will say what is wrong
+    return bool(values.get("source") != SANDBOX_SOURCE)
+
+
+def _run_one(
+    project: Project, schedule: Schedule, fire: datetime, shop: Shop | None = None
+) -> RunResult:
     day = fire.date()
-    log.info("运行 %s（计划时间 %s，报告日期 %s）", schedule.name, _when(fire), day)
+    what = f"{schedule.name}（店铺 {shop.label}）" if shop else schedule.name
+    log.info("运行 %s（计划时间 %s，报告日期 %s）", what, _when(fire), day)
     started, t0 = datetime.now(CHINA_TZ), time.monotonic()
     try:
-        result = run_reports(project, [schedule.name], day, options=schedule.options)[0]
+        if shop is None:
+            result = run_reports(project, [schedule.name], day, options=schedule.options)[0]
+        else:
+            run = run_reports(
+                project, [schedule.name], day, options=schedule.options, shops=[shop.id]
+            )
+            result = run[0]
     except ReportError as exc:  # bad parameters, a missing kernel: recorded like a failed run
         result = record_failure(
-            project, schedule.name, day, str(exc), started, time.monotonic() - t0
+            project, schedule.name, day, str(exc), started, time.monotonic() - t0, shop
         )
     except Exception as exc:  # the scheduler survives anything one report does
         error = f"{type(exc).__name__}: {exc}"
-        result = record_failure(project, schedule.name, day, error, started, time.monotonic() - t0)
+        seconds = time.monotonic() - t0
+        result = record_failure(project, schedule.name, day, error, started, seconds, shop)
     if result.ok:
-        log.info("%s %s 成功，用时 %.1f 秒：%s", result.name, day, result.seconds, result.html)
+        log.info("%s %s 成功，用时 %.1f 秒：%s", what, day, result.seconds, result.html)
     else:
-        log.error("%s %s 失败，用时 %.1f 秒：%s", result.name, day, result.seconds, result.error)
+        log.error("%s %s 失败，用时 %.1f 秒：%s", what, day, result.seconds, result.error)
     return result
 
 
@@ -307,22 +354,25 @@ def _reads_live(project: Project, schedules: list[Schedule], day: date) -> bool:
     return False
 
 
-def run_sync_job(schedule: Schedule, fire: datetime) -> RunResult:
+def run_sync_job(schedule: Schedule, fire: datetime, shop: Shop | None = None) -> RunResult:
     """Sync the live data for yesterday (of ``fire``) and the ``days`` before it.
 
-    In this process, through :func:`livekit.open` (settings from env/.env). Final days are not
-    fetched again; missing and stale ones are. Any failure is logged and returned, never raised.
+    In this process, through :func:`livekit.open` (settings from env/.env); with ``shop``, that
+    shop of the shops file (its part of the store). Final days are not fetched again; missing
+    and stale ones are. Any failure is logged and returned, never raised.
     """
     last = fire.date() - timedelta(days=1)
     first = last - timedelta(days=schedule.days)
-    log.info("运行 %s（计划时间 %s，同步 %s 至 %s）", SYNC_TITLE, _when(fire), first, last)
+    title = f"{SYNC_TITLE}（店铺 {shop.label}）" if shop else SYNC_TITLE
+    log.info("运行 %s（计划时间 %s，同步 %s 至 %s）", title, _when(fire), first, last)
     started, t0 = datetime.now(CHINA_TZ), time.monotonic()
     error: str | None = None
     fetched = 0
     try:
         from livekit.source import open_source  # livekit.open(): the live kit
 
-        result = open_source().sync(first, last, progress=False)
+        kit = open_source(shop=shop.id) if shop else open_source()
+        result = kit.sync(first, last, progress=False)
         fetched = sum(r.fetched_days for r in result.datasets.values())
     except LivekitError as exc:
         error = str(exc)
@@ -330,11 +380,23 @@ def run_sync_job(schedule: Schedule, fire: datetime) -> RunResult:
         error = f"{type(exc).__name__}: {exc}"
     seconds = time.monotonic() - t0
     if error is None:
-        log.info("%s 成功，用时 %.1f 秒：拉取 %d 个分区", SYNC_TITLE, seconds, fetched)
+        log.info("%s 成功，用时 %.1f 秒：拉取 %d 个分区", title, seconds, fetched)
     else:
-        log.error("%s 失败，用时 %.1f 秒：%s（报告照常运行）", SYNC_TITLE, seconds, error)
+        log.error("%s 失败，用时 %.1f 秒：%s（报告照常运行）", title, seconds, error)
     status: Literal["ok", "failed"] = "ok" if error is None else "failed"
-    return RunResult(SYNC_JOB, SYNC_TITLE, last, status, started, seconds, None, None, error)
+    return RunResult(
+        SYNC_JOB,
+        SYNC_TITLE,
+        last,
+        status,
+        started,
+        seconds,
+        None,
+        None,
+        error,
+        shop=shop.id if shop else None,
+        shop_name=shop.name if shop else None,
+    )
 
 
 def serve(
@@ -401,14 +463,17 @@ def crontab_lines(project: Project, schedules: list[Schedule]) -> list[str]:
     logfile = shlex.quote(str(project.reports_dir / "cron.log"))
     lines = ["CRON_TZ=Asia/Shanghai"]
     defaults = RunOptions()
+    shops = _shops(project)
     for s in schedules:
+        every = " --all-shops" if shops else ""  # many shops: each shop in turn
         if s.is_sync:
             lines.append(
                 f"{s.cron} cd {root} && {command} sync --from {s.days + 1}_days_ago "
-                f"--to yesterday --quiet >> {logfile} 2>&1"
+                f"--to yesterday{every} --quiet >> {logfile} 2>&1"
             )
             continue
-        extra = ""
+        today = datetime.now(CHINA_TZ).date()
+        extra = every if shops and _per_shop(project, s.name, today) else ""
         if s.options.timeout != defaults.timeout:
             extra += f" --timeout {s.options.timeout:g}"
         if s.options.cell_timeout != defaults.cell_timeout:

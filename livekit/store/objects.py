@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
 
 
+NOT_DATASETS = frozenset({"reports"})  # published reports (livekit.reports.publish) sit beside
 FOOTER_READ = 64 * 1024  # bytes fetched to read a partition's metadata (its footer is ~1 KiB)
 MAGIC = b"PAR1"
 
@@ -159,6 +160,45 @@ class ObjectStore(Store):
         except Exception as exc:
             raise self._failed("列举", prefix, exc) from exc
 
+    # ---- plain objects (published reports) ------------------------------------------------
+    # Generic helpers for what is not a dataset (livekit.reports.publish): keys are relative
+    # to the store's prefix; every write is one plain PUT, so an object is whole or absent.
+    def put_object(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        """Write ``data`` at ``key`` with one plain PUT (the old object or the new, never half)."""
+        import obstore
+
+        attributes = {"Content-Type": content_type} if content_type else None
+        try:
+            obstore.put(self._s3, key, data, attributes=attributes, use_multipart=False)
+        except Exception as exc:
+            raise self._failed("写入", key, exc) from exc
+
+    def get_object(self, key: str) -> bytes | None:
+        """The object at ``key`` (one GET), or None when there is none."""
+        try:
+            return self._get(key)
+        except FileNotFoundError:
+            return None
+
+    def url_of(self, key: str) -> str:
+        """``s3://bucket/prefix/<key>``: where an object is, for messages (holds no secret)."""
+        return self._where(key)
+
+    def list_objects(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (relative to the store's prefix), sorted."""
+        return sorted(self._list(prefix))
+
+    def delete_object(self, key: str) -> None:
+        """Delete the object at ``key`` (nothing happens when there is none)."""
+        import obstore
+
+        try:
+            obstore.delete(self._s3, key)
+        except FileNotFoundError:
+            return
+        except Exception as exc:
+            raise self._failed("删除", key, exc) from exc
+
     # ---- layout -------------------------------------------------------------------------
     def datasets(self) -> list[str]:
         import obstore
@@ -168,7 +208,7 @@ class ObjectStore(Store):
         except Exception as exc:
             raise self._failed("列举", "", exc) from exc
         names = (p.rstrip("/").rsplit("/", 1)[-1] for p in found)
-        return sorted(n for n in names if _DATASET_RE.fullmatch(n))
+        return sorted(n for n in names if _DATASET_RE.fullmatch(n) and n not in NOT_DATASETS)
 
     def partitions(self, dataset: str) -> list[date]:
         _check_dataset(dataset)
