@@ -11,7 +11,10 @@ Secret values (each at least :data:`MIN_LENGTH` characters; shorter ones would m
   with :func:`register_env` (the monitor registers its rules file's ``webhook_env`` /
   ``secret_env`` / ``url_env``);
 - values registered with :func:`register_value` (log masking only: see :func:`secret_values`);
-- every token in the token files (``<home>/tokens.json``, ``<home>/sandbox/tokens.json``);
+- every token in the token files (``<home>/tokens.json``, ``<home>/sandbox/tokens.json``) and,
+  with ``LIVEKIT_REDIS_URL``, in the token set kept in that Redis (:func:`tokens_in_redis`; the
+  report scrub reads it, log masking knows the tokens a process used through
+  :func:`register_value`, which livekit.api.tokens_redis calls);
 - the sandbox's demo secrets (public, but a report printing them prints a credential).
 
 A URL counts whole, and so do its password (as written and decoded, and the base64 forms
@@ -46,6 +49,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 MASK = "***"
 MIN_LENGTH = 6
+# The token set in Redis (livekit.api.tokens_redis): one hash per app under this prefix.
+REDIS_TOKENS_PREFIX = "livekit:tokens:"
+REDIS_TIMEOUT = 3.0  # seconds the report scrub waits for Redis
 
 # The notifier's built-in variables (livekit/monitor/notify/config.py BUILTIN_SPECS); a test
 # checks that every variable a built-in channel reads for an address or a secret is here.
@@ -164,8 +170,14 @@ def secret_values(folders: Iterable[Path] = ()) -> set[str]:
     """Every secret of the configuration (see the module docstring): the variables, read now
     from the environment and ``.env`` (``folders`` as in :func:`load_environ`), and the token
     files. Values registered with :func:`register_value` are left out: they belong to this
-    process's run (a channel built from a mapping), not to what a report's kernel can see."""
-    return _values(load_environ(folders), registered=False)
+    process's run (a channel built from a mapping), not to what a report's kernel can see.
+    With ``LIVEKIT_REDIS_URL`` the tokens kept in that Redis count too."""
+    environ = load_environ(folders)
+    found = _values(environ, registered=False)
+    url = (environ.get("LIVEKIT_REDIS_URL") or "").strip()
+    if url:
+        found |= {s for s in tokens_in_redis(url) if len(s) >= MIN_LENGTH}
+    return found
 
 
 def _values(environ: Mapping[str, str], *, registered: bool = True) -> set[str]:
@@ -217,6 +229,42 @@ def tokens_in(path: Path) -> set[str]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return set()
+    return _tokens_of(data)
+
+
+def tokens_in_redis(url: str) -> set[str]:
+    """Every token of the token set kept in the Redis at ``url`` (livekit.api.tokens_redis).
+
+    Read with a short timeout; an unreachable Redis (or no ``redis`` package) adds nothing and
+    logs a warning: a process that could not reach it could not have fetched tokens from it.
+    """
+    try:
+        import redis
+    except ImportError:
+        return set()
+    out: set[str] = set()
+    try:
+        client = redis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
+        try:
+            for name in client.scan_iter(match=REDIS_TOKENS_PREFIX + "*", count=200):
+                if client.type(name) not in (b"hash", "hash"):
+                    continue
+                for raw in client.hvals(name):
+                    with contextlib.suppress(ValueError):
+                        out |= _tokens_of(json.loads(raw))
+        finally:
+            client.close()
+    except (redis.RedisError, OSError, ValueError) as exc:
+        logging.getLogger("livekit").warning(
+            "could not read the token set in Redis to mask it (%s)", type(exc).__name__
+        )
+    return out
+
+
+def _tokens_of(data: Any) -> set[str]:
+    """Every string under a key containing ``token`` in a JSON document."""
     out: set[str] = set()
 
     def walk(node: Any, key: str = "") -> None:

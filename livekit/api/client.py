@@ -10,7 +10,12 @@
 (ConfigError) only when 抖店 is used. A Client belongs to the event loop it is used in.
 
 With ``LIVEKIT_REDIS_URL`` set, both upstreams' rate-limit windows are shared through Redis,
-per app (``livekit.api.shared``); without it nothing imports redis.
+per app (``livekit.api.shared``), and so is the token set (``livekit.api.tokens_redis``, on the
+same connection pool); without it nothing imports redis.
+
+With ``settings.shop`` (a shop of the shops file, :mod:`livekit.shops`) the client uses the
+token set entries that cover that shop (:func:`livekit.api.auth.entry_for_shop`); none →
+ReauthorizeRequired naming the shop and the login command, on first use.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from livekit.api.auth import TokenFile, TokenManager
+from livekit.api.auth import TokenManager, TokenStore, open_token_store
 from livekit.api.doudian import DoudianClient
 from livekit.api.http import RateControl, install_log_redaction, make_timeout
 from livekit.api.qianchuan import QianchuanClient
 from livekit.config import Settings
+from livekit.shops import current_shop
 
 if TYPE_CHECKING:
     from livekit.api.shared import SharedLimits
@@ -37,6 +43,7 @@ class Client:
     def __init__(self, settings: Settings) -> None:
         install_log_redaction()
         self.settings = settings
+        shop = current_shop(settings) if settings.shop is not None else None  # before any pool
         self.http = httpx.AsyncClient(
             timeout=make_timeout(settings),
             limits=httpx.Limits(
@@ -45,7 +52,6 @@ class Client:
             ),
             follow_redirects=False,
         )
-        self.token_file = TokenFile(settings.tokens_path)
         self.shared: SharedLimits | None = None
         if settings.redis_url is not None:
             from livekit.api.shared import SharedLimits
@@ -54,13 +60,16 @@ class Client:
             # a token refresh plus the request itself can take.
             hold = 2 * settings.http_timeout + 2.0
             self.shared = SharedLimits(settings.redis_url.get_secret_value(), hold=hold)
+        self.token_store: TokenStore = open_token_store(
+            settings, redis=self.shared.redis if self.shared is not None else None
+        )
         self._qianchuan: QianchuanClient | None = None
         self._doudian: DoudianClient | None = None
         self.qianchuan_tokens = TokenManager(
-            settings, self.http, "qianchuan", token_file=self.token_file
+            settings, self.http, "qianchuan", store=self.token_store, shop=shop
         )
         self.doudian_tokens = TokenManager(
-            settings, self.http, "doudian", token_file=self.token_file
+            settings, self.http, "doudian", store=self.token_store, shop=shop
         )
 
     def __repr__(self) -> str:
@@ -108,8 +117,11 @@ class Client:
         try:
             await self.http.aclose()
         finally:
-            if self.shared is not None:
-                await self.shared.aclose()
+            try:
+                await self.token_store.aclose()  # its Redis pool is the shared one's: left open
+            finally:
+                if self.shared is not None:
+                    await self.shared.aclose()
 
     async def __aenter__(self) -> Client:
         return self
