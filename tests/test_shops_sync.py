@@ -11,15 +11,19 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 import livekit
+from livekit.api.auth import create_doudian_token, exchange_code
 from livekit.api.runner import run
 from livekit.config import Settings
 from livekit.ingest.run import DOUDIAN_DATASETS, QIANCHUAN_DATASETS, sync_async
-from livekit.jobs import SandboxSession, run_sync, sandbox_session
+from livekit.jobs import SandboxSession, run_sync, sandbox_auth_code, sandbox_session
+from livekit.sandbox.server import running_sandbox
+from livekit.sandbox.shopset import shop_seed
 from livekit.store import Store
 from livekit.store.datasets import get
 from livekit.vocab.errors import LivekitError
@@ -174,6 +178,77 @@ def test_all_shops_goes_on_past_a_failing_shop(world: World, tmp_path: Path) -> 
     for name in DATASETS:
         want = world.reference[name].filter(pl.col("date") == day)
         assert_frame_equal(stored[name], want)
+
+
+# ---- a sandbox of two shops --------------------------------------------------------------------
+def _reference(home: Path, seed: int) -> dict[str, pl.DataFrame]:
+    """A one-shop sync of the sandbox world of ``seed`` (its own sandbox, its own home)."""
+    with sandbox_session(make_settings(home), make_config(seed=seed)) as session:
+        run(sync_async(session.settings, START, END, now=NOW))
+    return _read(home / "sandbox" / "store")
+
+
+def test_two_shops_each_under_its_level_equal_one_shop_syncs_of_their_worlds(
+    world: World, tmp_path: Path
+) -> None:
+    """``livekit sync --all-shops`` (a child process) over a sandbox of two shops, one app each
+    platform authorized by both (a 千川 grant of both advertisers, a 抖店 token per shop): each
+    shop's store equals a one-shop sync of its world, and each reads only its own data."""
+    with running_sandbox(make_config(shops=2)) as server:
+        listed = httpx.get(server.url + "/sandbox/shops", timeout=10).json()["shops"]
+        assert [s["id"] for s in listed] == ["s1", "s2"]
+        path = tmp_path / "shops.yaml"
+        path.write_text(
+            "shops:\n"
+            + "".join(
+                f"  - id: {s['id']}\n    name: {s['name']}\n"
+                f"    qianchuan: {{advertiser_id: {s['advertiser_id']}}}\n"
+                f"    doudian: {{shop_id: {s['shop_id']}}}\n"
+                for s in listed
+            ),
+            encoding="utf-8",
+        )
+        settings = make_settings(tmp_path / "home", shops_file=path).for_sandbox(server.url)
+        run(exchange_code(settings, sandbox_auth_code(settings)))  # consent: both advertisers
+        for s in listed:
+            run(create_doudian_token(settings, shop_id=s["shop_id"]))
+        env = child_env(SandboxSession(settings, server.url, server), LIVEKIT_SHOPS_FILE=str(path))
+        done = cli(env, "sync", "--all-shops", "--from", START.isoformat(), "--to", END.isoformat())
+        assert done.returncode == 0, done.stdout + done.stderr
+        lines = [x for x in done.stdout.splitlines() if x.strip()]
+        assert [x.split("：")[0] for x in lines] == [
+            f"店铺 {s['name']}（{s['id']}）" for s in listed
+        ]
+        totals = [
+            httpx.get(
+                server.url + "/sandbox/totals",
+                params={"start_date": START, "end_date": END, "shop": s["id"]},
+                timeout=30,
+            ).json()
+            for s in listed
+        ]
+    store = settings.home / "store"
+    assert sorted(p.name for p in store.iterdir() if not p.name.startswith(".")) == [
+        "shop=s1",
+        "shop=s2",
+    ]
+    first, second = _read(store / "shop=s1"), _read(store / "shop=s2")
+    other = _reference(tmp_path / "ref-s2", shop_seed(7, 1))
+    for name in DATASETS:
+        assert_frame_equal(first[name], world.reference[name])
+        assert_frame_equal(second[name], other[name])
+    for stored, total in zip((first, second), totals, strict=True):
+        assert stored["rooms"].height == total["rooms"] > 0
+        assert stored["orders"].height == total["orders"] > 0
+    # the two shops' data are their own: no room or order in both
+    for name, key in (("rooms", "room_id"), ("orders", "order_id")):
+        assert set(first[name][key]).isdisjoint(second[name][key])
+    kit = livekit.open(settings=settings, shop="s2")
+    both = kit.load("orders", START, END, shop="*")
+    assert both.group_by("shop").len().sort("shop").rows() == [
+        ("s1", first["orders"].height),
+        ("s2", second["orders"].height),
+    ]
 
 
 def _days(start: date, end: date) -> list[date]:
