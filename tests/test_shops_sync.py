@@ -222,7 +222,11 @@ def test_two_shops_each_under_its_level_equal_one_shop_syncs_of_their_worlds(
         totals = [
             httpx.get(
                 server.url + "/sandbox/totals",
-                params={"start_date": START, "end_date": END, "shop": s["id"]},
+                params={
+                    "start_date": START.isoformat(),
+                    "end_date": END.isoformat(),
+                    "shop": s["id"],
+                },
                 timeout=30,
             ).json()
             for s in listed
