@@ -123,6 +123,20 @@ def test_shops_must_be_at_least_one() -> None:
             SandboxConfig(shops=bad)  # type: ignore[arg-type]
 
 
+def test_worlds_are_built_once_when_first_used() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from livekit.sandbox.core import Sandbox
+
+    sb = Sandbox(shop_config())
+    assert sb.worlds_built == 1  # s1 only: the others wait for their first request
+    with ThreadPoolExecutor(8) as pool:
+        worlds = list(pool.map(lambda _: sb.world_of(2), range(16)))
+    assert all(w is worlds[0] for w in worlds)
+    assert sb.worlds_built == 2
+    assert worlds[0].shop_number == 3
+
+
 # ---- 巨量千川: routing and the grant -------------------------------------------------------
 def test_each_advertiser_serves_its_own_world(
     server: RunningSandbox, qc: Qianchuan, listed: list[dict[str, Any]]

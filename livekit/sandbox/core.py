@@ -146,6 +146,11 @@ class Sandbox:
                 self._worlds[index] = w
             return w
 
+    @property
+    def worlds_built(self) -> int:
+        """How many shops' worlds exist yet (the others are built when first asked for)."""
+        return sum(w is not None for w in self._worlds)
+
     def shop_by_key(self, key: str) -> ShopInfo | None:
         """The shop of sandbox id ``key`` (``s1`` …)."""
         return self._by_key.get(key)
