@@ -457,3 +457,44 @@ def test_one_shop_answers_as_before() -> None:
         assert login["advertiser_ids"] == [world.advertiser_id]
         dd = Doudian(h, one.sandbox.config).login()
         assert (dd["shop_id"], dd["shop_name"]) == (world.shop_id, world.shop_name)
+
+
+def test_serve_takes_shops(tmp_path: Path) -> None:
+    """``livekit sandbox serve --shops 2`` in a process of its own serves the shops file's shops."""
+    import subprocess
+    import sys
+
+    from livekit.sandbox.server import free_port
+
+    port = free_port()
+    args = ["--port", str(port), "--shops", "2", "--seed", "7", "--scale", "0.1"]
+    args += ["--history-days", "30", "--today", str(TODAY), "--speed", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livekit", "sandbox", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # printed just before it listens
+        assert "2 个店铺" in first, first
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                listed = httpx.get(f"http://127.0.0.1:{port}/sandbox/shops", timeout=5).json()
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.monotonic() < deadline, "the sandbox did not start"
+                time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    out = tmp_path / "shops.yaml"
+    done = CliRunner().invoke(app, ["sandbox", "shops", "--shops", "2", "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    assert [s["id"] for s in listed["shops"]] == [s.id for s in load_shops(out)]
+    assert [s["advertiser_id"] for s in listed["shops"]] == [
+        s.advertiser_id for s in load_shops(out)
+    ]
