@@ -116,7 +116,7 @@ def test_load_reads_one_shop_or_many_with_a_shop_column(agency: Settings) -> Non
         .collect()
     )
     key = ["shop", "room_id"]
-    assert_frame_equal(every.sort(key), scanned.sort(key), check_dtypes=False)
+    assert_frame_equal(every.sort(key), scanned.sort(key))
     assert every.height == own.height + south.height
     # a list reads those shops in its order; west has nothing: no rows, no error
     listed = north.load("rooms", DAYS[1], DAYS[1], shop=["south", "west", "north"])
