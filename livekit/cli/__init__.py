@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from livekit.cli import data
+from livekit.cli.airflow import app as airflow_app
 from livekit.cli.auth import app as auth_app
 from livekit.cli.experiment import experiment_app
 from livekit.cli.monitor import alerts_app, monitor
@@ -35,6 +36,7 @@ app.add_typer(schedule_app, name="schedule")
 app.command("monitor")(monitor)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(experiment_app, name="experiment")
+app.add_typer(airflow_app, name="airflow")
 
 
 def _show_version(value: bool) -> None:
