@@ -108,6 +108,7 @@ def _check_whole(store: ObjectStore, found: dict[str, list[date]], clean: Object
             assert set(days) <= set(found.get(detail, [])), (name, detail)
 
 
+@pytest.mark.scale
 @pytest.mark.slow
 def test_a_sync_killed_at_random_puts_leaves_whole_partitions_and_its_retry_equals_a_clean_run(
     tmp_path: Path,
