@@ -13,6 +13,7 @@ from livekit.api.auth import (
     DoudianTokens,
     QianchuanTokens,
     TokenFile,
+    Tokens,
     default_entry,
     entry_for_shop,
     entry_key,
@@ -106,7 +107,7 @@ def test_with_a_shops_file_a_grant_is_keyed_by_its_first_advertiser_or_its_shop(
 def test_entry_for_shop_takes_the_grant_covering_the_shop() -> None:
     one = Shop("one", "一号店", A1, D1)
     three = Shop("three", "三号店", A3, None)
-    entries = {
+    entries: dict[str, Tokens] = {
         f"qianchuan:{A2}": qc([A2, A1]),
         f"qianchuan:{A3}": qc([A3]),
         f"doudian:{D1}": dd(D1),
@@ -142,7 +143,7 @@ def test_without_a_shop_the_plain_entry_or_the_only_one() -> None:
     assert default_entry({"doudian": dd(D1)}, "qianchuan") is None
 
 
-def _write(settings: Settings, entries: dict[str, QianchuanTokens | DoudianTokens]) -> None:
+def _write(settings: Settings, entries: dict[str, Tokens]) -> None:
     tf = TokenFile(settings.tokens_path)
     for key, tokens in entries.items():
         tf.save(key, tokens)
@@ -159,7 +160,7 @@ def _client_keys(settings: Settings) -> tuple[str | None, str | None]:
 
 
 def test_a_shops_client_uses_the_shops_entries(agency: Settings) -> None:
-    grants = {
+    grants: dict[str, Tokens] = {
         f"qianchuan:{A2}": qc([A2, A1]),
         f"qianchuan:{A3}": qc([A3]),
         f"doudian:{D1}": dd(D1),
@@ -171,7 +172,9 @@ def test_a_shops_client_uses_the_shops_entries(agency: Settings) -> None:
 
     async def three() -> str:
         async with Client(agency.for_shop("three")) as client:
-            assert (await client.qianchuan_tokens.tokens()).advertiser_ids == [A3]
+            tokens = await client.qianchuan_tokens.tokens()
+            assert isinstance(tokens, QianchuanTokens)
+            assert tokens.advertiser_ids == [A3]
             with pytest.raises(ShopError, match="三号店"):  # no 抖店 shop in the shops file
                 await client.doudian_tokens.access_token()
             return await client.qianchuan_tokens.access_token()
