@@ -118,6 +118,7 @@ def test_load_reads_one_shop_or_many_with_a_shop_column(agency: Settings) -> Non
     key = ["shop", "room_id"]
     assert_frame_equal(every.sort(key), scanned.sort(key))
     assert every.height == own.height + south.height
+    assert_frame_equal(livekit.load("rooms", shop="*", settings=agency), every)  # the shortcut
     # a list reads those shops in its order; west has nothing: no rows, no error
     listed = north.load("rooms", DAYS[1], DAYS[1], shop=["south", "west", "north"])
     assert listed["shop"].unique(maintain_order=True).to_list() == ["south", "north"]
@@ -310,3 +311,56 @@ def test_cli_shop_mistakes_are_one_red_line(tmp_path: Path) -> None:
     # LIVEKIT_SHOP naming an unknown shop is the same line
     line = _one_error(_cli(project, "sync", "--from", "2026-11-20", LIVEKIT_SHOP="east"))
     assert "店铺清单中没有 “east”" in line
+
+
+def test_many_shops_on_object_storage_read_like_on_disk(agency: Settings, tmp_path: Path) -> None:
+    """The same shop level under LIVEKIT_STORE_URL (moto on loopback); an outside Hive scan
+    over ``<url>/shop=*/rooms/`` reads the same rows the kit does."""
+    from livekit.store.objects import ObjectStore
+    from tests.helpers.s3 import running_s3
+
+    with running_s3() as s3:
+        url = f"s3://{s3.new_bucket()}/agency"
+        remote = agency.model_copy(update={"home": tmp_path / "remote", **s3.settings_changes(url)})
+        for seed, shop in enumerate(("north", "south"), start=1):
+            store = open_store(remote.for_shop(shop))
+            for i, d in enumerate(DAYS):
+                _write(store, ROOMS, d, _rooms(seed, d, i + seed))
+        kit = livekit.open(settings=remote, shop="north")
+        every = kit.load("rooms", shop="*")
+        local = livekit.open(settings=agency, shop="north").load("rooms", shop="*")
+        key = ["shop", "room_id"]
+        assert_frame_equal(every.sort(key), local.sort(key))
+        north = open_store(remote.for_shop("north"))
+        assert isinstance(north, ObjectStore)
+        options = north.storage_options()
+        scanned = (
+            pl.scan_parquet(
+                f"{url}/shop=*/rooms/date=*/*.parquet",
+                hive_partitioning=True,
+                hive_schema={"shop": pl.Utf8, "date": pl.Date},
+                storage_options=options,
+            )
+            .select("shop", "date", *ROOMS.schema)
+            .collect()
+        )
+        assert_frame_equal(every.sort(key), scanned.sort(key))
+        assert kit.load("rooms").height == 6
+
+
+def test_livekit_datasets_shows_the_shops_own_store(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "params").mkdir(parents=True)
+    (project / "params" / "shops.yaml").write_text(SHOPS, encoding="utf-8")
+    settings = load_settings(home=project / "home", shops_file=project / "params" / "shops.yaml")
+    store = open_store(settings.for_shop("south"))
+    for d in DAYS[:2]:
+        _write(store, ROOMS, d, _rooms(2, d, 1))
+    done = _cli(project, "datasets", "--shop", "south")
+    assert done.returncode == 0, done.stderr
+    assert "店铺 south 的数据集" in done.stdout
+    rooms = next(line for line in done.stdout.splitlines() if "rooms" in line)
+    assert f"{DAYS[0]} ~ {DAYS[1]}" in rooms
+    done = _cli(project, "datasets", "--shop", "west")
+    rooms = next(line for line in done.stdout.splitlines() if "rooms" in line)
+    assert "—" in rooms
