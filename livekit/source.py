@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from livekit.config import Settings
     from livekit.ingest.run import SyncResult
+    from livekit.shops import Shop
     from livekit.store import Store
     from livekit.store.datasets import Dataset
 
@@ -270,7 +271,7 @@ class Kit:
             self._shop_store(one)  # every id checked before anything is read
         return list(dict.fromkeys(shop))
 
-    def _shops(self) -> tuple[Any, ...]:
+    def _shops(self) -> tuple[Shop, ...]:
         from livekit.shops import shops_of
 
         if self.source == "sandbox":

@@ -150,6 +150,33 @@ def test_an_advertiser_not_authorized_is_one_line(world: World) -> None:
     assert not (world.home / "store" / "shop=other" / "rooms").exists()
 
 
+def test_orders_of_another_shop_are_never_stored(world: World, tmp_path: Path) -> None:
+    """A 抖店 grant saved under the wrong shop (its token serves the sandbox's shop, the entry
+    claims another): the sync stops with one line and writes no order under that shop."""
+    import json
+    import os
+
+    entries = json.loads((world.home / "tokens.json").read_text(encoding="utf-8"))
+    claimed = 12_345_678
+    entries[f"doudian:{claimed}"] = {**entries["doudian"], "shop_id": claimed}
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    tokens = home / "tokens.json"
+    tokens.write_text(json.dumps(entries), encoding="utf-8")
+    os.chmod(tokens, 0o600)
+    settings = world.shops_file(
+        "mislabelled", f"shops:\n  - id: fake\n    doudian: {{shop_id: {claimed}}}\n"
+    ).model_copy(update={"home": home})
+    with pytest.raises(LivekitError) as info:
+        run_sync(START, END, settings=settings, shop="fake", now=NOW, progress=False)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"抖店返回了店铺 {world.doudian_shop_id} 的订单，而店铺 fake 的")
+    assert "livekit auth login doudian" in message
+    assert not (home / "store" / "shop=fake" / "orders").exists()
+    assert not (home / "store" / "shop=fake" / "order_items").exists()
+
+
 def test_all_shops_goes_on_past_a_failing_shop(world: World, tmp_path: Path) -> None:
     """Real CLI in a child process: the failing shop comes first, the good one still syncs."""
     path = tmp_path / "shops.yaml"

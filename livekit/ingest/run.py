@@ -44,6 +44,7 @@ from livekit.ingest.plan import (
     partition_meta,
     windows,
 )
+from livekit.shops import Shop, current_shop
 from livekit.store import Store, open_store
 from livekit.store.datasets import (
     AD_DAILY,
@@ -140,11 +141,10 @@ class _Sync:
         viewer_export_url: str | None,
         session_arms_url: str | None = None,
         explanations_url: str | None = None,
-        advertiser: tuple[int, str] | None = None,
+        shop: Shop | None = None,
     ) -> None:
         self.settings = settings
-        # (advertiser id, shop label): the one advertiser of settings.shop; None: all of them
-        self.advertiser = advertiser
+        self.shop = shop  # settings.shop of the shops file: its advertiser and 抖店 shop only
         self.store = store
         self.start, self.end = start, end
         self.now = now.astimezone(CHINA_TZ)
@@ -241,13 +241,13 @@ class _Sync:
             (convert.integer(adv.get("advertiser_id"), "advertiser_id", adv, QC), adv)
             for adv in convert.objects(await client.qianchuan.advertisers(), "list", QC)
         ]
-        if self.advertiser is not None:  # one shop: its advertiser only
-            wanted, label = self.advertiser
+        if self.shop is not None:  # one shop of many: its advertiser only
+            wanted = self.shop.advertiser_id
             found = [(i, adv) for i, adv in found if i == wanted]
             if not found:
                 raise LivekitError(
-                    f"店铺 {label} 的千川广告主 {wanted} 未授权给本应用（或授权已失效）：请运行 "
-                    "livekit auth login qianchuan，用该广告主的账号授权"
+                    f"店铺 {self.shop.label} 的千川广告主 {wanted} 未授权给本应用（或授权已失效）："
+                    "请运行 livekit auth login qianchuan，用该广告主的账号授权"
                 )
         for adv_id, adv in found:
             awemes = convert.objects(await client.qianchuan.awemes(adv_id), "aweme_id_list", QC)
@@ -413,6 +413,8 @@ class _Sync:
             kept = {o.get("order_id"): o for o in reversed(shop_orders)}
             shop_orders = [o for o in shop_orders if kept[o.get("order_id")] is o]
         heads, items = convert.orders(shop_orders)
+        if self.shop is not None:
+            self._check_orders_shop(heads)
         by_day_heads = convert.split_by_day(heads, w.days)
         by_day_items = convert.split_by_day(items, w.days)
         for d in w.days:
@@ -420,6 +422,19 @@ class _Sync:
                 await self._write(ORDER_ITEMS, d, by_day_items[d])
             if d in self.planned.get("orders", []):  # orders last, like rooms
                 await self._write(ORDERS, d, by_day_heads[d])
+
+    def _check_orders_shop(self, heads: pl.DataFrame) -> None:
+        """Orders of another 抖店 shop (a token granted by another shop) are never stored here."""
+        assert self.shop is not None
+        others = sorted(
+            {x for x in heads["shop_id"].to_list() if x is not None} - {self.shop.doudian_shop_id}
+        )
+        if others:
+            raise LivekitError(
+                f"抖店返回了店铺 {others[0]} 的订单，而店铺 {self.shop.label} 的抖店店铺是 "
+                f"{self.shop.doudian_shop_id}：请用该店铺授权（livekit auth login doudian），"
+                "本次未写入订单"
+            )
 
     # ---- viewer export (sandbox only) -------------------------------------------------
     async def _viewers(self, w: Window) -> None:
@@ -583,9 +598,9 @@ async def sync_async(
             f"不能同步的数据集：{'、'.join(unknown)}；可同步的有 {'、'.join(ALL_DATASETS)}"
         )
     notes: list[str] = []
-    advertiser: tuple[int, str] | None = None
+    shop: Shop | None = None
     if settings.shop is not None:
-        wanted, advertiser, notes = _for_shop(settings, wanted)
+        shop, wanted, notes = _for_shop(settings, wanted)
     store = open_store(settings)
     store.cleanup_temp()
     job = _Sync(
@@ -600,7 +615,7 @@ async def sync_async(
         viewer_export_url,
         session_arms_url,
         explanations_url,
-        advertiser,
+        shop,
     )
     result = await job.run()
     result.notes += notes
@@ -609,10 +624,8 @@ async def sync_async(
 
 def _for_shop(
     settings: Settings, wanted: tuple[str, ...]
-) -> tuple[tuple[str, ...], tuple[int, str] | None, list[str]]:
-    """What shop ``settings.shop`` syncs of ``wanted``: (datasets, its advertiser, notes)."""
-    from livekit.shops import current_shop
-
+) -> tuple[Shop, tuple[str, ...], list[str]]:
+    """What shop ``settings.shop`` syncs of ``wanted``: (the shop, its datasets, notes)."""
     shop = current_shop(settings)
     assert shop is not None  # settings.shop is set and resolved, or current_shop raised
     notes: list[str] = []
@@ -628,5 +641,4 @@ def _for_shop(
             f"店铺 {shop.label} 没有抖店店铺（doudian.shop_id），未同步抖店数据：{'、'.join(no_orders)}"
         )
     kept = tuple(n for n in wanted if n not in left_out and n not in no_orders)
-    advertiser = (shop.advertiser_id, shop.label) if shop.advertiser_id is not None else None
-    return kept, advertiser, notes
+    return shop, kept, notes
