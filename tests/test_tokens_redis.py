@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from livekit.sandbox.server import RunningSandbox, running_sandbox
 from tests.helpers.api import auth_code, sandbox_settings, stats
 from tests.helpers.redis_server import running_redis
 from tests.helpers.sandbox import NOW, TODAY, make_config
+from tests.helpers.tokens import worker_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,31 +62,6 @@ LIFETIMES = TokenLifetimes(qianchuan_access=5, doudian_access=5, doudian_grace=2
 # that its tokens rotate several times too (the workers learn the limit from its answers)
 FAULTS = Faults(qps=QPS, doudian_qps=4.0)
 START, END = TODAY - timedelta(days=12), TODAY - timedelta(days=1)
-
-
-def _worker_env(settings: Settings, home: Path, **extra: str) -> dict[str, str]:
-    """What a deployment sets on a worker: LIVEKIT_* only, its own empty home."""
-    assert settings.qianchuan_secret is not None
-    assert settings.doudian_app_secret is not None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
-    env.update(
-        {
-            "LIVEKIT_HOME": str(home),
-            "LIVEKIT_QIANCHUAN_APP_ID": str(settings.qianchuan_app_id),
-            "LIVEKIT_QIANCHUAN_SECRET": settings.qianchuan_secret.get_secret_value(),
-            "LIVEKIT_QIANCHUAN_BASE_URL": settings.qianchuan_base_url,
-            "LIVEKIT_DOUDIAN_APP_KEY": str(settings.doudian_app_key),
-            "LIVEKIT_DOUDIAN_APP_SECRET": settings.doudian_app_secret.get_secret_value(),
-            "LIVEKIT_DOUDIAN_BASE_URL": settings.doudian_base_url,
-            "LIVEKIT_QPS": f"{QPS:g}",
-            "LIVEKIT_RETRY_WAIT_INITIAL": "0.01",
-            "LIVEKIT_RETRY_WAIT_MAX": "0.2",
-            "LIVEKIT_HTTP_TIMEOUT": "10",
-            "PYTHONIOENCODING": "utf-8",
-        }
-    )
-    env.update(extra)
-    return env
 
 
 def _workers(
@@ -115,6 +90,7 @@ def _workers(
     return done, stats(server.url)
 
 
+@pytest.mark.scale
 @pytest.mark.slow
 def test_four_workers_with_5_second_tokens_share_them_through_redis(
     redis_url: str, tmp_path: Path
@@ -128,7 +104,9 @@ def test_four_workers_with_5_second_tokens_share_them_through_redis(
         envs = []
         for home in homes:
             home.mkdir()
-            envs.append(_worker_env(login, home, LIVEKIT_REDIS_URL=redis_url))
+            envs.append(
+                worker_env(login, home, LIVEKIT_QPS=f"{QPS:g}", LIVEKIT_REDIS_URL=redis_url)
+            )
         done, counts = _workers(server, envs)
     reports = []
     for code, out, err in done:
@@ -158,6 +136,7 @@ def test_four_workers_with_5_second_tokens_share_them_through_redis(
     assert sum(r["lost_locks"] + r["raced"] for r in reports) == 0
 
 
+@pytest.mark.scale
 @pytest.mark.slow
 def test_without_redis_copies_of_one_grant_spend_dead_refresh_tokens(tmp_path: Path) -> None:
     """The negative: each worker with its own copy of the same grant in its token file."""
@@ -170,7 +149,7 @@ def test_without_redis_copies_of_one_grant_spend_dead_refresh_tokens(tmp_path: P
             home = tmp_path / f"worker{i}"
             home.mkdir()
             shutil.copy(login.tokens_path, home / "tokens.json")
-            envs.append(_worker_env(login, home))
+            envs.append(worker_env(login, home, LIVEKIT_QPS=f"{QPS:g}"))
         done, counts = _workers(server, envs, start=END - timedelta(days=4))  # enough to rotate
     failed = sum(1 for code, _, _ in done if code != 0)
     print(
