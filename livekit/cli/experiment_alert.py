@@ -390,7 +390,8 @@ def run_status(
                 raise LivekitError(f"未配置的通知渠道：{'、'.join(unknown)}；已配置的有 {known}")
             channels = {k: v for k, v in channels.items() if k in channel_names}
     with report_date_env(day):
-        kit = livekit.open(str(values.get("source", "live")))
+        shop = values.get("shop")  # a report run for a shop (--shop): the alert reads it too
+        kit = livekit.open(str(values.get("source", "live")), shop=shop if shop else None)
         page = ab_status.build(kit, **{k: values[k] for k in BUILD_PARAMETERS if k in values})
     outcome = None
     if notify_channels:

@@ -194,6 +194,10 @@ def _done(
     from livekit.cli.experiment_alert import after_report
 
     console.print(_line(result))
+    if result.shop is not None:  # the alert after ab_status reads the same shop as the report
+        from livekit.reports.runner import with_parameter
+
+        overrides = with_parameter(overrides, "shop", result.shop)
     if settings is not None:
         from livekit.reports.publish import publish_run
 
@@ -290,8 +294,10 @@ def schedule_run(
 
         def alert(result: RunResult) -> None:  # after ab_status: the experiment alert
             from livekit.cli.experiment_alert import after_report
+            from livekit.reports.runner import with_parameter
 
-            line = after_report(project, result.name, result.date, result.ok)
+            shop = with_parameter(None, "shop", result.shop) if result.shop else None
+            line = after_report(project, result.name, result.date, result.ok, shop)
             if line:
                 log.info("实验提醒：%s", line)
 
