@@ -96,6 +96,7 @@ bench: setup  ## Benchmarks (print ratios; no pass/fail)
 	$(BIN)/python bench/monitor.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/forecast.py
+	$(BIN)/python bench/shops.py
 
 clean:  ## Remove the environments and caches
 	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache .cache
