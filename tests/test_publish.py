@@ -210,3 +210,19 @@ def test_the_command_line_publishes_each_run_and_the_index(
     day = today().isoformat()
     assert f"reports/hello/{day}/hello.html" in store.list_objects("reports/")
     assert "secret" not in done.stdout + done.stderr
+
+
+def test_the_index_reads_only_the_latest_records_when_there_are_many(
+    s3: S3Server, env: Path
+) -> None:
+    settings = settings_for(s3, f"s3://{s3.new_bucket()}")
+    store = bucket_store(settings)
+    at = datetime.now(CHINA_TZ)
+    for day in ("2026-11-03", "2026-11-01", "2026-11-02"):
+        kept = RunResult("r", "报告", date.fromisoformat(day), "ok", at, 1.0, None, None)
+        store.put_object(
+            f"reports/shop=s1/r/{day}/run.json", json.dumps(kept.to_json(Path("/"))).encode()
+        )
+    newest = published_runs(settings, limit=2)
+    assert sorted(r.date.isoformat() for r in newest) == ["2026-11-02", "2026-11-03"]
+    assert len(published_runs(settings)) == 3

@@ -289,3 +289,19 @@ def test_overrides_carry_the_shop_last() -> None:
 
     given = Overrides(values=(("shop", "s1"), ("top_n", "3")))
     assert with_parameter(given, "shop", "s2").values[-1] == ("shop", "s2")
+
+
+def test_settings_that_cannot_be_read_stop_a_shop_run_but_not_a_one_shop_run(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One shop: a broken setting is the kernel's to report, as before shops existed (this
+    notebook reads no settings, so it renders). With a shops file: one line, nothing runs."""
+    monkeypatch.setenv("LIVEKIT_QPS", "很多")
+    one = Project(shop_project(tmp_path / "one", shops=None))
+    [result] = run("shop_hello", project=one)
+    assert result.ok, result.error
+    many = Project(shop_project(tmp_path / "many"))
+    with pytest.raises(ParameterError, match="LIVEKIT_QPS") as caught:
+        run("shop_hello", shop="s1", project=many)
+    assert "\n" not in str(caught.value)
+    assert not (many.reports_dir / HISTORY).exists()

@@ -99,14 +99,17 @@ def publish_run(settings: Settings, project: Project, result: RunResult) -> str:
     return store.url_of(page_key if result.ok else f"{folder}/{RECORD}")
 
 
-def published_runs(settings: Settings) -> list[RunResult]:
-    """Every run recorded under ``reports/`` of the object store, oldest first.
+def published_runs(settings: Settings, limit: int | None = None) -> list[RunResult]:
+    """Every run recorded under ``reports/`` of the object store, oldest first (with ``limit``,
+    only the records of the latest report dates, at most that many: each costs a GET).
 
     A record that cannot be read is skipped with a one-line warning (the index still builds).
     Paths in the runs are relative to ``Path("/reports")``, a stand-in for the published folder.
     """
     store = _store(settings)
     keys = [k for k in store.list_objects(f"{PREFIX}/") if k.endswith(f"/{RECORD}")]
+    if limit is not None and len(keys) > limit:  # the newest days: one GET per record kept
+        keys = sorted(keys, key=lambda k: (k.rsplit("/", 2)[-2], k))[-limit:]
     with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="livekit-publish") as pool:
         blobs = list(pool.map(store.get_object, keys))
     runs: list[RunResult] = []
@@ -131,7 +134,7 @@ def publish_index(settings: Settings, project: Project | None = None) -> str:
     :func:`publish_run` (the published index depends only on the store).
     """
     store = _store(settings)
-    runs = published_runs(settings)[-index.MAX_RUNS :]
+    runs = published_runs(settings, limit=index.MAX_RUNS)[-index.MAX_RUNS :]
     pages = {
         _BASE / k.removeprefix(f"{PREFIX}/")
         for k in store.list_objects(f"{PREFIX}/")

@@ -170,11 +170,16 @@ def report_shop(
                 f"不能指定店铺 “{value[:40]}”：请把 source 设为 live"
             )
         return None
-    from livekit.config import load_settings
+    from livekit.config import ConfigError, load_settings
     from livekit.shops import ShopError, find_shops_file, load_shops, resolve
 
     try:
-        settings = load_settings()
+        try:
+            settings = load_settings()
+        except ConfigError:
+            if value is None and not _shops_configured(report):
+                return None  # one shop: the kernel says what is wrong with the settings, as always
+            raise
         path = find_shops_file(settings, start=report.notebook.parent)
         shops = load_shops(path) if path is not None else ()
         return resolve(shops, value if value is not None else settings.shop)
@@ -182,6 +187,16 @@ def report_shop(
         raise ParameterError(f"报告 {report.name}：{exc}") from None
     except LivekitError as exc:  # settings that cannot be read (ConfigError): one line too
         raise ParameterError(f"报告 {report.name}：{exc}") from None
+
+
+def _shops_configured(report: Report) -> bool:
+    """Whether anything asks for shops without reading the settings: ``LIVEKIT_SHOPS_FILE`` or
+    ``LIVEKIT_SHOP`` in the environment, or a ``params/shops.yaml`` above the notebooks."""
+    from livekit.shops import find_shops_file
+
+    if os.environ.get("LIVEKIT_SHOPS_FILE") or os.environ.get("LIVEKIT_SHOP"):
+        return True
+    return find_shops_file(None, start=report.notebook.parent) is not None
 
 
 def _export(nb: Any, path: Path, title: str, day: date, index_href: str) -> Path:
