@@ -229,6 +229,8 @@ def test_auth_login_doudian_with_a_code_and_status_per_shop(agency: Agency, tmp_
     qc = _cli(env, "auth", "login", "qianchuan", "--code", consent_code(s))  # every advertiser
     assert qc.returncode == 0, qc.stderr
     assert f"条目 qianchuan:{agency.adv(0)}" in qc.stdout
+    assert "适用于店铺：" in qc.stdout
+    assert all(f"（{shop['id']}）" in qc.stdout for shop in agency.shops)
     outputs = [qc.stdout]
     for k in range(2):  # shops 1 and 2 authorize the app; shop 3 does not yet
         code = doudian_code(s, agency.dd(k))
@@ -236,6 +238,7 @@ def test_auth_login_doudian_with_a_code_and_status_per_shop(agency: Agency, tmp_
         assert done.returncode == 0, done.stderr
         assert agency.shops[k]["name"] in done.stdout
         assert f"条目 doudian:{agency.dd(k)}" in done.stdout
+        assert f"适用于店铺：{agency.shops[k]['name']}（{agency.shops[k]['id']}）" in done.stdout
         outputs.append(done.stdout)
         again = _cli(env, "auth", "login", "doudian", "--code", code)  # a code is single use
         assert again.returncode == 1

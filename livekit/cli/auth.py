@@ -30,6 +30,23 @@ def _saved(settings: Settings, key: str, platform: str) -> str:
     return f"令牌已保存到 {store_label(settings)}{entry}。"
 
 
+def _covered(settings: Settings, advertiser_ids: list[int] | None, shop_id: int | None) -> str:
+    """Which shops of the shops file the new grant covers (empty without a shops file)."""
+    from livekit.shops import shops_of
+
+    shops = shops_of(settings)
+    if not shops:
+        return ""
+    if advertiser_ids is not None:
+        ids = set(advertiser_ids)
+        covered = [s.label for s in shops if s.advertiser_id in ids]
+    else:
+        covered = [s.label for s in shops if s.doudian_shop_id == shop_id]
+    if not covered:
+        return "店铺清单中没有店铺使用这次授权的账户。"
+    return f"适用于店铺：{'、'.join(covered)}。"
+
+
 @login_app.command("qianchuan")
 def login_qianchuan(
     code: Annotated[
@@ -76,7 +93,8 @@ def login_qianchuan(
             )
         ids = "、".join(str(i) for i in tokens.advertiser_ids) or "（无）"
         where = _saved(settings, entry_key(settings, tokens), "qianchuan")
-        typer.echo(f"巨量千川授权成功：广告主 {ids}。{where}")
+        covered = _covered(settings, tokens.advertiser_ids, None)
+        typer.echo(f"巨量千川授权成功：广告主 {ids}。{where}{covered}")
 
 
 @login_app.command("doudian")
@@ -112,7 +130,10 @@ def login_doudian(
             )
         )
         where = _saved(settings, entry_key(settings, tokens), "doudian")
-        typer.echo(f"抖店授权成功：店铺「{tokens.shop_name}」（{tokens.shop_id}）。{where}")
+        covered = _covered(settings, None, tokens.shop_id)
+        typer.echo(
+            f"抖店授权成功：店铺「{tokens.shop_name}」（{tokens.shop_id}）。{where}{covered}"
+        )
 
 
 def _shop_cell(state: dict[str, Any] | None) -> str:
