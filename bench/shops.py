@@ -2,6 +2,7 @@
 
 Run:  .venv/bin/python bench/shops.py [--shops 20] [--workers 1,2,4] [--days 2] [--scale 0.3]
       [--binding-qps 20] [--free-qps 1000] [--latency 0.05]
+      [--regimes binding,free]
 
 A sandbox of ``--shops`` shops (each its own world, frozen clock, ``--scale``) runs in a child
 process, behind one per-app limit of QPS requests a second per platform; every data answer
@@ -299,6 +300,9 @@ def main() -> None:
     parser.add_argument("--binding-qps", type=float, default=20.0)
     parser.add_argument("--free-qps", type=float, default=1000.0)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument(
+        "--regimes", default="binding,free", help="which of the two runs: binding, free or both"
+    )
     args = parser.parse_args()
 
     from tests.helpers.redis_server import running_redis
@@ -310,7 +314,9 @@ def main() -> None:
         flush=True,
     )
     results = {}
-    for label, qps in (("上限起作用", args.binding_qps), ("上限不起作用", args.free_qps)):
+    regimes = {"binding": ("上限起作用", args.binding_qps), "free": ("上限不起作用", args.free_qps)}
+    for key in args.regimes.split(","):
+        label, qps = regimes[key]
         with running_redis() as redis_url:
             results[label] = (qps, regime(args, qps, redis_url, label))
     for label, (qps, runs) in results.items():
