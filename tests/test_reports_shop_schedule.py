@@ -55,11 +55,12 @@ def _shops_yaml(server: RunningSandbox) -> tuple[str, list[dict[str, object]]]:
     return text, listed
 
 
-def test_the_morning_run_syncs_every_shop_then_runs_the_report_for_each(
-    tmp_path: Path, sandbox: RunningSandbox
-) -> None:
-    at = _morning()
-    yesterday = at.date() - timedelta(days=1)
+def _setup(
+    tmp_path: Path, sandbox: RunningSandbox, at: datetime, doudian_shops: int = 2
+) -> tuple[Project, Path, dict[str, str], list[dict[str, object]]]:
+    """A project with the sandbox's shops file, both jobs due at ``at``, and a live home
+    authorized like an agency (one 千川 grant of both advertisers, 抖店 tokens for the first
+    ``doudian_shops`` shops); returns it, the home, the environment and the shops listed."""
     text, listed = _shops_yaml(sandbox)
     root = make_project(tmp_path, ["shop_rooms"])
     (root / "params" / "shops.yaml").write_text(text, encoding="utf-8")
@@ -74,7 +75,7 @@ def test_the_morning_run_syncs_every_shop_then_runs_the_report_for_each(
     s = make_settings(home, shops_file=root / "params" / "shops.yaml").for_sandbox(sandbox.url)
     s = s.model_copy(update={"home": home})
     run(exchange_code(s, sandbox_auth_code(s)))  # consent: both shops' advertisers
-    for shop in listed:
+    for shop in listed[:doudian_shops]:
         run(create_doudian_token(s, shop_id=int(str(shop["shop_id"]))))
     assert s.qianchuan_secret is not None
     assert s.doudian_app_secret is not None
@@ -91,6 +92,16 @@ def test_the_morning_run_syncs_every_shop_then_runs_the_report_for_each(
         "LIVEKIT_RETRY_WAIT_INITIAL": "0.01",
         "LIVEKIT_RETRY_WAIT_MAX": "0.2",
     }
+    return project, home, env, listed
+
+
+def test_the_morning_run_syncs_every_shop_then_runs_the_report_for_each(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    at = _morning()
+    yesterday = at.date() - timedelta(days=1)
+    project, home, env, listed = _setup(tmp_path, sandbox, at)
+    root = project.root
 
     done = cli("schedule", "run", "--once", "--at", f"{at:%Y-%m-%d %H:%M}", cwd=root, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -128,3 +139,19 @@ def test_the_morning_run_syncs_every_shop_then_runs_the_report_for_each(
     assert (home / "store" / "shop=s2").is_dir()
     index = (project.reports_dir / "index.html").read_text(encoding="utf-8")
     assert "<th>店铺</th>" in index
+
+
+def test_a_shop_whose_sync_fails_is_named_and_every_shop_still_gets_its_report(
+    tmp_path: Path, sandbox: RunningSandbox
+) -> None:
+    at = _morning()
+    project, _home, env, _ = _setup(tmp_path, sandbox, at, doudian_shops=1)  # s2: no 抖店 token
+    done = cli(
+        "schedule", "run", "--once", "--at", f"{at:%Y-%m-%d %H:%M}", cwd=project.root, env=env
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("错误：")]
+    assert line.startswith("错误：数据同步失败（店铺 s2）：")
+    runs = [r for r in read_history(project.reports_dir) if r.name == "shop_rooms"]
+    assert sorted((r.shop, r.ok) for r in runs) == [("s1", True), ("s2", True)]

@@ -306,13 +306,20 @@ def schedule_run(
             if moment is not None
             else serve(project, once=once, on_done=alert)
         )
-        failed = [r.name for r in results if not r.ok and r.name != SYNC_JOB]
+        failed = [_named(r) for r in results if not r.ok and r.name != SYNC_JOB]
         sync_failed = [r for r in results if not r.ok and r.name == SYNC_JOB]
         if sync_failed:
             what = f"；另有 {len(failed)} 个报告失败：{'、'.join(failed)}" if failed else ""
-            raise fail(f"数据同步失败：{sync_failed[0].error}（报告已照常运行{what}）")
+            shops = "" if sync_failed[0].shop is None else f"（店铺 {sync_failed[0].shop}）"
+            more = f"等 {len(sync_failed)} 个店铺" if len(sync_failed) > 1 else ""
+            raise fail(f"数据同步失败{shops}{more}：{sync_failed[0].error}（报告已照常运行{what}）")
         if failed:
             raise fail(f"{len(failed)} 个报告失败：{'、'.join(failed)}")
+
+
+def _named(result: RunResult) -> str:
+    """A report in a list of failures: its name, and its shop when it ran for one."""
+    return f"{result.name}（店铺 {result.shop}）" if result.shop else result.name
 
 
 def _parse_at(value: str | None, once: bool) -> datetime | None:
