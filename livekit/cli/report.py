@@ -237,6 +237,7 @@ def list_reports() -> None:
             last = latest.get(name)
             shown = (
                 f"{last.date} {'成功' if last.ok else '失败'}（{last.seconds:.0f} 秒）"
+                + (f" 店铺 {last.shop}" if last.shop else "")
                 if last
                 else "—"
             )

@@ -6,6 +6,12 @@ renders the same report). Each run writes ``reports/<name>/<YYYY-MM-DD>/<name>.i
 ``<name>.html`` and is listed in ``reports/index.html``. ``params/schedules.yaml`` says when
 each report runs (see :mod:`livekit.reports.schedule`).
 
+With a shops file (an agency's shops, :mod:`livekit.shops`) a notebook's ``shop`` parameter
+picks the shop (``--shop ID`` is ``-p shop ID``; ``--all-shops`` runs each shop in turn; the
+default is the only shop) and the run goes to ``reports/shop=<id>/<name>/<YYYY-MM-DD>/``; the
+index shows the shop. :mod:`livekit.reports.publish` uploads runs and the index to the object
+store (``LIVEKIT_STORE_URL``) for workers that share no disk.
+
 ::
 
     from livekit import reports
@@ -15,6 +21,8 @@ each report runs (see :mod:`livekit.reports.schedule`).
     reports.parameters("funnel")                        # what its parameters cell declares
     reports.check("funnel")                             # params/funnel.yaml, checked
     reports.run("funnel", overrides=reports.Overrides(values=(("top_n", "5"),)))  # -p top_n 5
+    reports.run("funnel", shop="flagship")              # one shop of params/shops.yaml
+    reports.run("funnel", all_shops=True)               # every shop, one run each
 
 Bad parameters, unknown reports and a missing kernel raise :class:`ReportError` before
 anything runs; a notebook that fails is returned as a failed :class:`RunResult` (its executed

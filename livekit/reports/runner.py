@@ -7,7 +7,8 @@ One run of report ``name`` for day ``D``:
 2. papermill executes ``notebooks/<name>.ipynb`` in the Jupyter kernel ``livekit`` (the
    project's .venv), in the notebook's folder, with ``LIVEKIT_REPORT_DATE=D`` in the kernel's
    environment, a time limit per cell and one for the whole notebook, into
-   ``reports/<name>/<D>/<name>.ipynb``;
+   ``reports/<name>/<D>/<name>.ipynb`` (for a shop: ``reports/shop=<id>/<name>/<D>/``, see
+   :func:`report_shop`);
 3. known secrets are scrubbed from the executed notebook (a run that printed one fails);
 4. the notebook becomes ``<name>.html`` (html.py), and the run is added to the index.
 

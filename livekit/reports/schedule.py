@@ -23,6 +23,11 @@ handled, once (missed times are not replayed one by one), for the date of that t
 handled is kept in ``reports/schedule-state.json`` (written atomically after each report), so
 a restart does not run a report again; the first time a report is seen, its clock starts then.
 A failing report is recorded and logged, and the others still run.
+
+With a shops file (:mod:`livekit.shops`) the sync syncs every shop in turn, and each due report
+that declares ``shop`` and reads live data runs once per shop (``reports/shop=<id>/``); a report
+on the built-in sandbox, or without a ``shop`` parameter, runs once. A shop that fails is
+recorded and logged with its shop, and the other shops still run.
 """
 
 from __future__ import annotations
