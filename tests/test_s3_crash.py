@@ -146,6 +146,7 @@ def test_a_sync_killed_at_random_puts_leaves_whole_partitions_and_its_retry_equa
             child = spawn(env, START, END)
             switch.arm(child.pid, k, phase, delay=rng.uniform(0.0, 0.3))
             _, err = child.communicate(timeout=120)
+            switch.settle()
             found = _partitions(_keys(s3, bucket), "crashed")
             outcomes.append((k, phase, child.returncode, sum(map(len, found.values()))))
             assert child.returncode in (0, -signal.SIGKILL), err[-2000:]

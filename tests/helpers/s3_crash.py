@@ -18,6 +18,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class KillSwitch:
         self._lock = threading.Lock()
         self._armed: _Armed | None = None
         self.puts = 0  # partition PUTs since the last arm() or reset()
+        self.in_flight = 0  # partition PUTs being handled now
         self.fired: list[tuple[int, str, str]] = []  # (k, phase, key) of each kill
 
     def reset(self) -> None:
@@ -64,10 +66,33 @@ class KillSwitch:
         with contextlib.suppress(ProcessLookupError):  # it finished first: the test sees that
             os.kill(pid, signal.SIGKILL)
 
+    def settle(self, quiet: float = 0.2, timeout: float = 10.0) -> None:
+        """Wait until no partition PUT has been in the server for ``quiet`` seconds: a killed
+        worker's requests already received (or buffered by the kernel) are done with."""
+        deadline = time.monotonic() + timeout
+        idle_since = time.monotonic()
+        while time.monotonic() - idle_since < quiet:
+            if self.in_flight:
+                idle_since = time.monotonic()
+            if time.monotonic() > deadline:
+                raise TimeoutError("the S3 server kept receiving partition PUTs")
+            time.sleep(0.01)
+
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
         if environ.get("REQUEST_METHOD") != "PUT" or not path.endswith(PARTITION_OBJECT):
             return self.app(environ, start_response)
+        with self._lock:
+            self.in_flight += 1
+        try:
+            return self._put(environ, start_response, path)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _put(
+        self, environ: dict[str, Any], start_response: StartResponse, path: str
+    ) -> Iterable[bytes]:
         with self._lock:
             self.puts += 1
             armed = self._armed
