@@ -270,14 +270,16 @@ def regime(args: argparse.Namespace, qps: float, redis_url: str, label: str) -> 
 def table(title: str, qps: float, runs: list[Run]) -> None:
     print(f"\n{title}（每个应用 {qps:g} 次/秒）")
     print(
-        "  worker  墙钟(s)  请求(千川+抖店)  超限应答  千川实际÷上限  加速比  CPU÷墙钟(worker/沙盒)"
+        "  worker  墙钟(s)  请求(千川+抖店)  超限应答  千川实际÷上限  加速比"
+        "  CPU÷墙钟(worker/沙盒)  存储行数"
     )
     one = runs[0].wall
     for r in runs:
         rate = r.qc / r.wall / qps
         print(
             f"  {r.workers:>6}  {r.wall:>7.1f}  {r.qc:>7}+{r.dd:<7}  {r.over:>8}"
-            f"  {rate:>12.2f}  {one / r.wall:>6.2f}  {r.workers_load:>10.2f} / {r.server_load:.2f}  {r.rows:>8,}"
+            f"  {rate:>12.2f}  {one / r.wall:>6.2f}"
+            f"  {r.workers_load:>10.2f} / {r.server_load:.2f}  {r.rows:>12,}"
         )
 
 
