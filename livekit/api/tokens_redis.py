@@ -92,7 +92,12 @@ class RedisTokens:
     where = "Redis 中"
 
     def __init__(self, settings: Settings, *, redis: Redis | None = None) -> None:
-        import redis.asyncio as aioredis
+        try:
+            import redis.asyncio as aioredis
+        except ImportError:
+            raise ConfigError(
+                "设置了 LIVEKIT_REDIS_URL，但没有安装 redis 包：请安装 douyin-livekit[redis]"
+            ) from None
 
         self._settings = settings
         self._owned = redis is None
