@@ -93,7 +93,12 @@ class SharedLimits:
     """One Redis connection pool behind every shared window of one :class:`Client`."""
 
     def __init__(self, url: str, *, hold: float) -> None:
-        import redis.asyncio
+        try:
+            import redis.asyncio
+        except ImportError:
+            raise ConfigError(
+                "设置了 LIVEKIT_REDIS_URL，但没有安装 redis 包：请安装 douyin-livekit[redis]"
+            ) from None
 
         self.hold = hold  # seconds an in-flight slot counts at most (a crashed worker's frees)
         self.redis: Redis = redis.asyncio.from_url(url)
