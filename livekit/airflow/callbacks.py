@@ -22,7 +22,7 @@ def deadline_missed(
     Airflow passes about the run (its ``dag_run``), when it does.
     """
     run = _run_of(context)
-    line = f"livekit：{what or dag_id} 未能按时完成（应在{done_by or '截止时间'}前完成）"
+    line = f"livekit：{what or dag_id} 未能按时完成（应在{done_by or '截止时间'}之前完成）"
     if dag_id:
         line += f"；DAG {dag_id}"
     if run:

@@ -208,9 +208,9 @@ def _deadline(cron: str, done_by: time | None, done_within: timedelta | None) ->
 def _alert(dag_id: str, schedule: Schedule, interval: timedelta, done_by: time | None) -> Any:
     fires = fixed_time(schedule.cron)
     if done_by is not None and fires is not None and fires < done_by:
-        shown = f"北京时间 {done_by:%H:%M} "
+        shown = f"北京时间 {done_by:%H:%M}"
     else:
-        shown = f"计划时间后 {_minutes(interval)} "
+        shown = f"计划时间后 {_minutes(interval)}"
     return DeadlineAlert(
         reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
         interval=interval,
@@ -222,8 +222,11 @@ def _alert(dag_id: str, schedule: Schedule, interval: timedelta, done_by: time |
 
 
 def _minutes(interval: timedelta) -> str:
-    minutes = int(interval.total_seconds() // 60)
-    return f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes >= 60 else f"{minutes} 分钟"
+    hours, minutes = divmod(int(interval.total_seconds() // 60), 60)
+    parts = ([f"{hours} 小时"] if hours else []) + (
+        [f"{minutes} 分钟"] if minutes or not hours else []
+    )
+    return " ".join(parts)
 
 
 # ---- text ------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,16 @@ def wants_temp_home(environ: dict[str, str] | None = None) -> bool:
     return told or not env.get(HOME_ENV, "").strip()
 
 
+@dataclass(frozen=True)
+class Home:
+    """The LIVEKIT_HOME a task works in; ``temporary``: made for this task, removed after it."""
+
+    path: Path
+    temporary: bool
+
+
 @contextmanager
-def task_home() -> Iterator[Path]:
+def task_home() -> Iterator[Home]:
     """The LIVEKIT_HOME this task works in, set in the environment while the task runs.
 
     A temporary folder (private, empty, removed afterwards) when :func:`wants_temp_home`, else
@@ -63,12 +72,12 @@ def task_home() -> Iterator[Path]:
     before = os.environ.get(HOME_ENV)
     if not wants_temp_home():
         assert before is not None
-        yield Path(before).expanduser()
+        yield Home(Path(before).expanduser(), temporary=False)
         return
     folder = Path(tempfile.mkdtemp(prefix=HOME_PREFIX))  # mode 0700
     os.environ[HOME_ENV] = str(folder)
     try:
-        yield folder
+        yield Home(folder, temporary=True)
     finally:
         if before is None:
             os.environ.pop(HOME_ENV, None)
@@ -77,7 +86,7 @@ def task_home() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _settings(home: Path, project_root: Path | str, *, lasting: bool) -> Any:
+def _settings(home: Home, project_root: Path | str, *, lasting: bool) -> Any:
     """Settings for a task in ``home``; ``lasting``: it writes what must outlive the task.
 
     The shops file is ``LIVEKIT_SHOPS_FILE``, else the project's (``params/shops.yaml`` at or
@@ -86,11 +95,11 @@ def _settings(home: Path, project_root: Path | str, *, lasting: bool) -> Any:
     from livekit.config import load_settings
     from livekit.shops import find_shops_file
 
-    settings = load_settings(home=home)
+    settings = load_settings(home=home.path)
     if settings.shops_file is None:
         found = find_shops_file(None, start=Path(project_root))
         settings = settings.model_copy(update={"shops_file": found})
-    if lasting and settings.store_url is None and wants_temp_home():
+    if lasting and settings.store_url is None and home.temporary:
         raise TaskError(
             "任务在临时数据目录中运行，但没有设置 LIVEKIT_STORE_URL：结果会随任务结束丢失；"
             "请设置对象存储 LIVEKIT_STORE_URL（多台机器），或共享的 LIVEKIT_HOME（一台机器）"
@@ -200,7 +209,7 @@ def render_report(
         from livekit.reports.runner import RunOptions, run_reports
 
         settings = _settings(home, project_root, lasting=True)
-        project = Project(Path(project_root), output_dir=home / "reports")
+        project = Project(Path(project_root), output_dir=home.path / "reports")
         options = RunOptions().with_limits(timeout, cell_timeout)
         result = run_reports(project, [name], day, options=options, shops=[shop] if shop else None)[
             0
@@ -225,10 +234,10 @@ def build_index(project_root: Path | str) -> dict[str, Any]:
         from livekit.reports.publish import publish_index
 
         settings = _settings(home, project_root, lasting=True)
-        project = Project(Path(project_root), output_dir=home / "reports")
+        project = Project(Path(project_root), output_dir=home.path / "reports")
         return {"index": str(publish_index(settings, project)), **_where(home)}
 
 
-def _where(home: Path) -> dict[str, Any]:
+def _where(home: Home) -> dict[str, Any]:
     """Where a task ran (its home and process), for the run's record: no two tasks share one."""
-    return {"home": str(home), "pid": os.getpid()}
+    return {"home": str(home.path), "pid": os.getpid()}

@@ -14,6 +14,8 @@ import typer
 
 from livekit.cli.common import fail, user_errors
 
+SHADOWED = frozenset({"livekit", "airflow"})  # module names a DAG file must not take
+
 app = typer.Typer(
     help="Airflow：按 params/schedules.yaml 与店铺清单生成 Airflow 的 DAG 文件（多店铺、多台机器）。",
     no_args_is_help=True,
@@ -110,6 +112,12 @@ def _write(path: Path, text: str) -> None:
 
     if path.is_dir():
         raise fail(f"{path} 是文件夹：请给出文件名，如 {path / 'livekit_dags.py'}")
+    if path.stem in SHADOWED or path.suffix != ".py":
+        # Airflow imports each DAG file as a module named after it: livekit.py would hide the
+        # livekit package from the file's own import
+        raise fail(
+            f"DAG 文件名 {path.name} 不可用：应以 .py 结尾，且不能叫 livekit.py 或 airflow.py（如 livekit_dags.py）"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(path, text.encode("utf-8"), mode=0o644)
