@@ -1,8 +1,9 @@
 """Crash safety of a real sync on object storage (issue 15, must-show 4).
 
-A sync in a child process (``tests.helpers.sync_child``: the ingest against the frozen sandbox
-on loopback, configured only by LIVEKIT_* variables, ``LIVEKIT_STORE_URL=s3://…`` on moto) is
-SIGKILLed at seeded random partition PUTs (tests/helpers/s3_crash.py: before the object is
+A sync in a child process, as an Airflow worker runs one shop's sync task
+(``tests.helpers.sync_child``: the ingest against the frozen sandbox on loopback, configured
+only by LIVEKIT_* variables: ``LIVEKIT_STORE_URL=s3://…`` on moto, a shops file and
+``LIVEKIT_SHOP``, so the data land under ``shop=<id>/``) is SIGKILLed at seeded random partition PUTs (tests/helpers/s3_crash.py: before the object is
 stored, after it is stored but before the answer, or a moment after the answer). After every
 kill the bucket holds nothing but whole partitions, each readable through the store and by
 polars in place and equal to that partition of a clean run; the retried sync then makes the
@@ -15,6 +16,8 @@ from __future__ import annotations
 import random
 import re
 import signal
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -30,11 +33,12 @@ from livekit.store.objects import ObjectStore
 from tests.helpers.s3 import S3Server
 from tests.helpers.s3_crash import PHASES, running_s3_with_switch
 from tests.helpers.sandbox import TODAY, make_config
-from tests.helpers.sync import DATASETS, child_env, make_settings, spawn
+from tests.helpers.sync import DATASETS, ROOT, child_env, make_settings, spawn
 
 START, END = TODAY - timedelta(days=6), TODAY  # today included: its partitions are rewritten
 SEED = 20261205
 PARTITION_KEY = re.compile(r"(?P<dataset>[a-z_]+)/date=(?P<day>\d{4}-\d\d-\d\d)/part\.parquet")
+SHOP = "s1"  # the sandbox's one shop, as `livekit sandbox shops` lists it
 META_COMPARED = ("final", "rows", "schema", "dataset", "date")  # fetched_at may differ
 DETAILS_OF = {"rooms": ("room_products", "room_flow", "room_audience"), "orders": ("order_items",)}
 
@@ -114,13 +118,23 @@ def test_a_sync_killed_at_random_puts_leaves_whole_partitions_and_its_retry_equa
     tmp_path: Path,
 ) -> None:
     rng = random.Random(SEED)
+    shops_file = tmp_path / "shops.yaml"
+    subprocess.run(
+        [sys.executable, "-m", "livekit", "sandbox", "shops", "--shops", "1", "--out", shops_file],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     with (
         running_s3_with_switch() as (s3, switch),
         sandbox_session(make_settings(tmp_path), make_config()) as session,
     ):
         bucket = s3.new_bucket()
         clean_url, crashed_url = f"s3://{bucket}/clean", f"s3://{bucket}/crashed"
-        base = child_env(session, LIVEKIT_QPS="1000")
+        base = child_env(
+            session, LIVEKIT_QPS="1000", LIVEKIT_SHOPS_FILE=str(shops_file), LIVEKIT_SHOP=SHOP
+        )
+        level = f"shop={SHOP}"
 
         # the clean run: the store every crashed run is measured against
         switch.reset()
@@ -128,17 +142,19 @@ def test_a_sync_killed_at_random_puts_leaves_whole_partitions_and_its_retry_equa
         _, err = child.communicate(timeout=120)
         assert child.returncode == 0, err[-2000:]
         planned = switch.puts
-        clean = _store(s3, clean_url)
-        clean_parts = _partitions(_keys(s3, bucket), "clean")
+        clean = _store(s3, f"{clean_url}/{level}")
+        keys = _keys(s3, bucket)
+        assert all(k.startswith(f"clean/{level}/") for k in keys), keys
+        clean_parts = _partitions(keys, f"clean/{level}")
         assert sum(map(len, clean_parts.values())) == planned  # one PUT per partition
         assert set(clean_parts) == set(DATASETS), clean_parts
 
-        crashed = _store(s3, crashed_url)
+        crashed = _store(s3, f"{crashed_url}/{level}")
         env = {**base, **s3.env(crashed_url)}
         outcomes = []
         phases = [*rng.sample(PHASES, len(PHASES)), rng.choice(PHASES)]
         for phase in phases:
-            found = _partitions(_keys(s3, bucket), "crashed")
+            found = _partitions(_keys(s3, bucket), f"crashed/{level}")
             stored = sum(map(len, found.values()))
             today = sum(TODAY in days for days in found.values())
             # this run writes what is missing and rewrites today's partitions
@@ -147,7 +163,9 @@ def test_a_sync_killed_at_random_puts_leaves_whole_partitions_and_its_retry_equa
             switch.arm(child.pid, k, phase, delay=rng.uniform(0.0, 0.3))
             _, err = child.communicate(timeout=120)
             switch.settle()
-            found = _partitions(_keys(s3, bucket), "crashed")
+            keys = _keys(s3, bucket)
+            assert all(k.startswith((f"clean/{level}/", f"crashed/{level}/")) for k in keys)
+            found = _partitions(keys, f"crashed/{level}")
             outcomes.append((k, phase, child.returncode, sum(map(len, found.values()))))
             assert child.returncode in (0, -signal.SIGKILL), err[-2000:]
             _check_whole(crashed, found, clean)
@@ -161,7 +179,7 @@ def test_a_sync_killed_at_random_puts_leaves_whole_partitions_and_its_retry_equa
         child = spawn(env, START, END)
         _, err = child.communicate(timeout=120)
         assert child.returncode == 0, err[-2000:]
-        found = _partitions(_keys(s3, bucket), "crashed")
+        found = _partitions(_keys(s3, bucket), f"crashed/{level}")
         assert found == clean_parts, outcomes
         _check_whole(crashed, found, clean)
         for name in DATASETS:
