@@ -3,8 +3,9 @@
 A sync in a child process, as an Airflow worker runs one shop's sync task
 (``tests.helpers.sync_child``: the ingest against the frozen sandbox on loopback, configured
 only by LIVEKIT_* variables: ``LIVEKIT_STORE_URL=s3://…`` on moto, a shops file and
-``LIVEKIT_SHOP``, so the data land under ``shop=<id>/``) is SIGKILLed at seeded random partition PUTs (tests/helpers/s3_crash.py: before the object is
-stored, after it is stored but before the answer, or a moment after the answer). After every
+``LIVEKIT_SHOP``, so the data land under ``shop=<id>/``) is SIGKILLed at seeded random
+partition PUTs (tests/helpers/s3_crash.py: before the object is stored, after it is stored
+but before the answer, or a moment after the answer). After every
 kill the bucket holds nothing but whole partitions, each readable through the store and by
 polars in place and equal to that partition of a clean run; the retried sync then makes the
 store equal the clean run, partition by partition. tests/test_store_s3.py covers the store
@@ -144,7 +145,7 @@ def test_a_sync_killed_at_random_puts_leaves_whole_partitions_and_its_retry_equa
         planned = switch.puts
         clean = _store(s3, f"{clean_url}/{level}")
         keys = _keys(s3, bucket)
-        assert all(k.startswith(f"clean/{level}/") for k in keys), keys
+        assert all(key.startswith(f"clean/{level}/") for key in keys), keys
         clean_parts = _partitions(keys, f"clean/{level}")
         assert sum(map(len, clean_parts.values())) == planned  # one PUT per partition
         assert set(clean_parts) == set(DATASETS), clean_parts
@@ -164,7 +165,7 @@ def test_a_sync_killed_at_random_puts_leaves_whole_partitions_and_its_retry_equa
             _, err = child.communicate(timeout=120)
             switch.settle()
             keys = _keys(s3, bucket)
-            assert all(k.startswith((f"clean/{level}/", f"crashed/{level}/")) for k in keys)
+            assert all(key.startswith((f"clean/{level}/", f"crashed/{level}/")) for key in keys)
             found = _partitions(keys, f"crashed/{level}")
             outcomes.append((k, phase, child.returncode, sum(map(len, found.values()))))
             assert child.returncode in (0, -signal.SIGKILL), err[-2000:]
