@@ -319,7 +319,12 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from tests.helpers.redis_server import running_redis
+    import shutil
+
+    from tests.helpers.redis_server import REDIS_SERVER, running_redis
+
+    if not os.path.exists(REDIS_SERVER) and shutil.which("redis-server") is None:
+        raise SystemExit("bench/shops.py needs redis-server (apt-get install redis-server)")
 
     print(
         f"{args.shops} 个店铺，最近 {args.days} 个已结束的日子，沙盒规模 {args.scale}，"
