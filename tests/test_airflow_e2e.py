@@ -14,7 +14,8 @@ sync and one report. Authorization happens once, into Redis, the way an agency d
   and published, the index lists them; every task ran in its own empty home, removed after,
   and nothing but Redis and the object store was shared (the project folder is untouched, no
   ``~/.livekit`` appears).
-- ``airflow dags test <sync DAG>``: the plain serial run, every task in one process.
+- ``airflow dags test <report DAG>``: the plain serial run, every task in one process, for two
+  of the shops and the day before.
 
 The DAG file here has no Deadline Alert: ``airflow dags test`` of a DAG with one fails after a
 successful run in Airflow 3.3.2 (apache/airflow#73428); tests/test_airflow.py checks the alert
@@ -37,7 +38,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -72,6 +73,7 @@ SEED = 7
 TODAY = date(2026, 11, 28)  # the sandbox's frozen day (21:00, the evening show on air)
 NOW = "2026-11-28 21:00:00"
 FIRE = "2026-11-28T08:00:00+08:00"  # the run's logical date: reports for TODAY
+SERIAL_FIRE = "2026-11-27T08:00:00+08:00"  # the serial run's: the day before
 SYNC_DAYS = 13  # yesterday and 13 days before: the report's week and the week it compares to
 REPORTS = ("funnel",)  # one cheap report entry (the issue: every report renders; CI time)
 PARALLELISM = 2  # the box has two cores; tasks still overlap (a sync waits on the network)
@@ -139,10 +141,12 @@ class Deployment:
     store_url: str
     seconds: dict[str, float]
 
-    def airflow(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    def airflow(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(BIN / "airflow"), *args],
-            env=self.airflow_env,
+            env=env or self.airflow_env,
             cwd=self.tmp,
             capture_output=True,
             text=True,
@@ -465,19 +469,67 @@ def test_report_dag_runs_on_a_parallel_executor_over_five_shops(
     print("seconds:", json.dumps({k: round(v, 1) for k, v in d.seconds.items()}))
 
 
-def test_sync_dag_passes_plain_airflow_dags_test(deployment: Deployment, local_store: Path) -> None:
-    """The serial ``airflow dags test`` (no executor: every task in that one process)."""
+def test_report_dag_passes_plain_airflow_dags_test(deployment: Deployment) -> None:
+    """The serial ``airflow dags test`` (no executor: every task in that one process, one after
+    another, each in its own home), for two of the shops (``LIVEKIT_SHOPS_FILE``: the workers'
+    setting wins over the project's file) and the day before."""
     d = deployment
+    picked = (d.shops[1], d.shops[4])
+    two = d.tmp / "two-shops.yaml"
+    two.write_text(
+        yaml.safe_dump(
+            {
+                "shops": [
+                    {
+                        "id": s.id,
+                        "name": s.name,
+                        "qianchuan": {"advertiser_id": s.advertiser_id},
+                        "doudian": {"shop_id": s.doudian_shop_id},
+                    }
+                    for s in picked
+                ]
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    name = REPORTS[0]
+    dag_id = f"livekit_{name}"
+    day = TODAY - timedelta(days=1)
+    env = d.airflow_env | {"LIVEKIT_SHOPS_FILE": str(two)}
     t0 = time.monotonic()
-    result = d.airflow("dags", "test", "livekit_sync", FIRE)
+    result = d.airflow("dags", "test", dag_id, SERIAL_FIRE, env=env)
     d.seconds["dags test serial"] = time.monotonic() - t0
     assert result.returncode == 0, (result.stdout[-4000:], result.stderr[-4000:])
-    tis, values = _last_run(d, "livekit_sync")
-    assert sorted(ti["task_id"] for ti in tis) == ["shops"] + ["sync"] * SHOPS
+    tis, values = _last_run(d, dag_id)
+    assert sorted(ti["task_id"] for ti in tis) == [
+        "index",
+        "report",
+        "report",
+        "shops",
+        "sync",
+        "sync",
+    ]
     assert all(ti["state"] == "success" for ti in tis), tis
-    records = [values[("sync", ti["map_index"])] for ti in tis if ti["task_id"] == "sync"]
-    assert sorted(r["shop"] for r in records) == sorted(s.id for s in d.shops)
+    assert values[("shops", -1)] == [s.id for s in picked]
+    records = [values[(ti["task_id"], ti["map_index"])] for ti in tis if ti["task_id"] != "shops"]
     assert len({r["pid"] for r in records}) == 1  # serial: one process ran them all
     _check_own_homes(d, records)
-    _check_same_data(d, local_store)  # a second sync of the same days changes nothing
+    first, last = sync_range(SERIAL_FIRE, SYNC_DAYS)
+    remote_all = open_store(d.settings())
+    index = remote_all.get_object("reports/index.html")
+    assert index is not None
+    page_index = index.decode("utf-8")
+    for shop in picked:
+        remote = open_store(d.settings(shop.id))
+        assert remote.partitions("rooms")[0] == first  # the day before's sync reached back further
+        folder = f"reports/shop={shop.id}/{name}/{day.isoformat()}"
+        record = remote_all.get_object(f"{folder}/run.json")
+        assert record is not None, folder
+        assert json.loads(record)["status"] == "ok"
+        assert remote_all.get_object(f"{folder}/{name}.html") is not None
+        assert f"shop={shop.id}/{name}/{day.isoformat()}/{name}.html" in page_index
+    # the parallel run's pages stay listed beside the new ones
+    assert f"shop={d.shops[0].id}/{name}/{TODAY.isoformat()}/{name}.html" in page_index
+    assert last == day - timedelta(days=1)
     print("seconds:", json.dumps({k: round(v, 1) for k, v in d.seconds.items()}))
