@@ -196,19 +196,20 @@ def test_no_deadline_and_other_options_reach_the_dags(tmp_path: Path) -> None:
     (project / "params" / "schedules.yaml").write_text(yaml.safe_dump(schedules), encoding="utf-8")
     out = tmp_path / "dags" / "d.py"
     args = ["--project", str(project), "--out", str(out), "--done-within", "0"]
-    result = _livekit("airflow", "dag", *args, "--retries", "0", "--no-sync-before-reports")
+    args += ["--retries", "0", "--no-sync-before-reports", "--prefix", "acme."]
+    result = _livekit("airflow", "dag", *args)
     assert result.returncode == 0, result.stderr
     parsed = _describe(out.parent, tmp_path / "airflow-home")
     assert parsed["errors"] == {}
-    assert sorted(parsed["dags"]) == ["livekit_funnel", "livekit_sync"]
-    funnel = parsed["dags"]["livekit_funnel"]
+    assert sorted(parsed["dags"]) == ["acme.funnel", "acme.sync"]
+    funnel = parsed["dags"]["acme.funnel"]
     assert funnel["deadline"] is None
     assert funnel["cron"] == "0 7 * * 1"
     assert sorted(funnel["tasks"]) == ["index", "report", "shops"]  # no sync before it
     assert funnel["tasks"]["report"]["upstream"] == ["shops"]
     assert funnel["tasks"]["report"]["timeout"] == 120 + 600
     assert funnel["tasks"]["report"]["retries"] == 0
-    assert parsed["dags"]["livekit_sync"]["deadline"] is None
+    assert parsed["dags"]["acme.sync"]["deadline"] is None
 
 
 # ---- the command ------------------------------------------------------------------------------------
@@ -280,6 +281,7 @@ def test_dag_file_text_carries_every_option() -> None:
         (["--project", "/"], ["notebooks/"]),
         (["--out", "dags/livekit.py"], ["livekit.py", "livekit_dags.py"]),
         (["--out", "dags/airflow.py"], ["airflow.py"]),
+        (["--prefix", "a b"], ["--prefix"]),
     ],
 )
 def test_mistakes_are_one_chinese_line(args: list[str], words: list[str]) -> None:
@@ -435,19 +437,19 @@ def test_an_unknown_report_raises_one_line(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 def test_a_missed_deadline_logs_one_error_line(caplog: pytest.LogCaptureFixture) -> None:
-    class Run:
-        run_id = "scheduled__2026-11-28T00:00:00+00:00"
-
+    run_id = "scheduled__2026-11-28T00:00:00+00:00"
+    # what Airflow 3.3 passes: the run as its REST API shows it, and the deadline
+    context = {"dag_run": {"dag_run_id": run_id, "dag_id": "livekit_funnel"}, "deadline": {}}
     with caplog.at_level(logging.ERROR, logger="livekit.airflow"):
         line = callbacks.deadline_missed(
-            dag_id="livekit_funnel",
-            what="报告 funnel",
-            done_by="北京时间 09:00",
-            context={"dag_run": Run()},
+            dag_id="livekit_funnel", what="报告 funnel", done_by="北京时间 09:00", context=context
         )
     assert [r.getMessage() for r in caplog.records] == [line]
     assert caplog.records[0].levelno == logging.ERROR
     assert "报告 funnel 未能按时完成" in line
     assert "09:00" in line
     assert "livekit_funnel" in line
-    assert Run.run_id in line
+    assert run_id in line
+    assert callbacks.deadline_missed(context=None).startswith(
+        "livekit："
+    )  # no context: still a line

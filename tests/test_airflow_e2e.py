@@ -17,9 +17,14 @@ sync and one report. Authorization happens once, into Redis, the way an agency d
 - ``airflow dags test <report DAG>``: the plain serial run, every task in one process, for two
   of the shops and the day before.
 
-The DAG file here has no Deadline Alert: ``airflow dags test`` of a DAG with one fails after a
-successful run in Airflow 3.3.2 (apache/airflow#73428); tests/test_airflow.py checks the alert
-of the default DAG file. Run with ``make test-scale`` (``make test`` runs it after the rest).
+- A missed deadline, live: the real ``airflow scheduler`` sees a run past its Deadline Alert
+  and the executor calls livekit back (the SLA of the issue).
+
+The DAG file of the ``dags test`` runs has no Deadline Alert: ``airflow dags test`` of a DAG
+with one fails after a successful run in Airflow 3.3.2 (apache/airflow#73428); the deadline
+test writes a second DAG file (``--prefix late_``) with one, and tests/test_airflow.py checks
+the alerts of the default DAG file. Run with ``make test-scale`` (``make test`` runs it after
+the rest).
 """
 
 from __future__ import annotations
@@ -532,4 +537,54 @@ def test_report_dag_passes_plain_airflow_dags_test(deployment: Deployment) -> No
     # the parallel run's pages stay listed beside the new ones
     assert f"shop={d.shops[0].id}/{name}/{TODAY.isoformat()}/{name}.html" in page_index
     assert last == day - timedelta(days=1)
+    print("seconds:", json.dumps({k: round(v, 1) for k, v in d.seconds.items()}))
+
+
+def _callback_lines(home: Path, dag_id: str) -> list[dict[str, Any]]:
+    """The error lines livekit logged in Airflow's deadline callbacks of ``dag_id`` (JSON lines
+    in ``$AIRFLOW_HOME/logs/executor_callbacks/<dag>/<run>/<callback>``)."""
+    out = []
+    for path in (home / "logs" / "executor_callbacks" / dag_id).glob("*/*"):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("logger") == "livekit.airflow" and record.get("level") == "error":
+                out.append(record)
+    return out
+
+
+def test_a_missed_deadline_calls_livekit_back_through_the_scheduler(deployment: Deployment) -> None:
+    """The SLA, live: a DAG file whose runs must be done within a minute of their logical date,
+    a run created long after that (logical date: FIRE); the real scheduler sees the missed
+    deadline and has the executor call livekit.airflow.callbacks.deadline_missed (a
+    SyncCallback), which logs one error line naming the DAG and the run."""
+    d = deployment
+    dags = Path(d.airflow_env["AIRFLOW__CORE__DAGS_FOLDER"])
+    args = ["--project", str(d.project), "--prefix", "late_", "--done-within", "1"]
+    _run(
+        [str(BIN / "livekit"), "airflow", "dag", *args, "--out", str(dags / "late.py")],
+        d.airflow_env,
+        d.tmp,
+    )
+    result = d.airflow("dags", "reserialize")  # what the DAG processor would store
+    assert result.returncode == 0, result.stderr[-3000:]
+    t0 = time.monotonic()
+    log = d.tmp / "scheduler.log"
+    with _process([str(BIN / "airflow"), "scheduler"], d.airflow_env, log, d.tmp) as scheduler:
+        for args in (["unpause", "late_sync"], ["trigger", "late_sync", "-l", FIRE]):
+            result = d.airflow("dags", *args)
+            assert result.returncode == 0, result.stderr[-3000:]
+        deadline = time.monotonic() + 180
+        while not (lines := _callback_lines(d.airflow_home, "late_sync")):
+            assert scheduler.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+            time.sleep(1)
+    d.seconds["missed deadline called back"] = time.monotonic() - t0
+    assert len(lines) == 1
+    event = lines[0]["event"]
+    assert event.startswith("livekit：数据同步 未能按时完成（应在计划时间后 1 分钟之前完成）")
+    assert "DAG late_sync" in event
+    assert "运行 manual__" in event
     print("seconds:", json.dumps({k: round(v, 1) for k, v in d.seconds.items()}))

@@ -32,9 +32,16 @@ def deadline_missed(
 
 
 def _run_of(context: Any) -> str:
-    """The run's id from Airflow's callback context (a mapping), or '' when it has none."""
+    """The run's id from Airflow's callback context, or '' when it has none.
+
+    Airflow 3 passes ``{"dag_run": <the run as its REST API shows it>, "deadline": ...}``: the
+    run's id is ``dag_run_id`` there (``run_id`` on a DagRun object).
+    """
     if not isinstance(context, dict):
         return ""
     run = context.get("dag_run")
-    run_id = getattr(run, "run_id", None) or (run.get("run_id") if isinstance(run, dict) else None)
-    return str(run_id) if run_id else ""
+    if isinstance(run, dict):
+        found = run.get("dag_run_id") or run.get("run_id")
+    else:
+        found = getattr(run, "run_id", None)
+    return str(found) if found else ""

@@ -25,6 +25,7 @@ class DagFileOptions:
     retries: int = 2
     retry_delay_minutes: int = 5
     sync_before_reports: bool = True
+    prefix: str = "livekit_"  # of every DAG id (several projects in one Airflow: one each)
 
 
 def dag_file_text(options: DagFileOptions) -> str:
@@ -59,6 +60,7 @@ globals().update(
         retries={options.retries},
         retry_delay=timedelta(minutes={options.retry_delay_minutes}),
         sync_before_reports={options.sync_before_reports!r},
+        prefix={options.prefix!r},  # DAG id = 前缀 + 条目名
     )
 )
 '''

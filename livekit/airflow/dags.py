@@ -11,14 +11,20 @@ One DAG per entry of the schedules file, on the entry's cron in China time
 that the ``sync`` entry covers (``days``); ``report`` runs the report for one shop for the
 run's date in China time and publishes it to the object store; ``index`` rebuilds the reports'
 index there. Every task works in an empty home of its own (:mod:`livekit.airflow.tasks`). The
-reports run even when a shop's sync failed (``all_done``), as the built-in scheduler does: the
-page then says which days are not fully synced; the index lists every run, failed ones too.
+reports run even when a shop's sync failed (``all_done``), as the built-in scheduler's do; the
+index lists every run, failed ones too.
 
 Each task retries (``retries``, ``retry_delay``) and has a time limit (``execution_timeout``:
 the sync's ``sync_timeout``; a report's the schedule's ``timeout`` plus a margin for the
 kernel's start, the page and the upload); a run has ``dagrun_timeout``. "Done by" is an Airflow
 3 Deadline Alert (the successor of the SLA; experimental in 3.1–3.3): logical date + interval,
 whose callback (:func:`livekit.airflow.callbacks.deadline_missed`) logs an error line.
+
+Reports run through livekit's own runner (papermill in the ``livekit`` kernel), not the
+papermill provider's operator: the provider would pull papermill's and scrapbook's cloud extras
+and downgrade python-dateutil, and does none of what the runner does (parameter checks against
+the notebook, the shop, ``LIVEKIT_REPORT_DATE``, time limits, secret scrubbing that fails a
+run, the offline page, the run record); docs/scaleout.md has the measurements.
 
 This module imports Airflow: only a DAG file (``livekit airflow dag`` writes one) imports it.
 """

@@ -6,6 +6,7 @@ Never imports Airflow (it is an optional extra, and heavy): the file's text come
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ import typer
 
 from livekit.cli.common import fail, user_errors
 
+DAG_ID_PREFIX = re.compile(r"[A-Za-z0-9_.-]{0,100}")  # Airflow's DAG id characters
 SHADOWED = frozenset({"livekit", "airflow"})  # module names a DAG file must not take
 
 app = typer.Typer(
@@ -59,6 +61,13 @@ def dag(
     retry_delay: Annotated[
         int, typer.Option("--retry-delay", min=0, help="重试前等待的分钟数。")
     ] = 5,
+    prefix: Annotated[
+        str,
+        typer.Option(
+            "--prefix",
+            help="DAG id 的前缀（DAG id = 前缀 + 条目名）；同一个 Airflow 部署多个项目时各用一个。",
+        ),
+    ] = "livekit_",
     no_sync_before_reports: Annotated[
         bool,
         typer.Option(
@@ -73,6 +82,8 @@ def dag(
         from livekit.reports.project import Project
         from livekit.reports.schedule import load_schedules
 
+        if not DAG_ID_PREFIX.fullmatch(prefix):
+            raise fail(f"--prefix 应为字母、数字、_、- 或 .（可为空），收到 {prefix[:40]!r}", 2)
         found = Project.find(project) if project is not None else Project.find()
         if project is not None and found.root != project.resolve():
             raise fail(f"{project} 不是项目目录：其中没有 notebooks/（上级目录 {found.root} 才是）")
@@ -84,14 +95,17 @@ def dag(
             retries=retries,
             retry_delay_minutes=retry_delay,
             sync_before_reports=not no_sync_before_reports,
+            prefix=prefix,
         )
         text = dag_file_text(options)
         if out is None:
             typer.echo(text, nl=False)
             return
         _write(out, text)
-        names = "、".join(s.name for s in schedules) or "（无）"
-        typer.echo(f"已写入 {out}：{len(schedules)} 个 DAG（{names}）；项目目录 {found.root}")
+        names = f"、{prefix}".join(s.name for s in schedules) or "（无）"
+        typer.echo(
+            f"已写入 {out}：{len(schedules)} 个 DAG（{prefix}{names}）；项目目录 {found.root}"
+        )
         typer.echo(
             "把它放进 Airflow 的 dags 文件夹；各机器需安装 douyin-livekit[airflow,s3,redis]，"
             "并设置 LIVEKIT_STORE_URL、LIVEKIT_REDIS_URL 与平台凭据。"
@@ -99,8 +113,6 @@ def dag(
 
 
 def _clock(value: str) -> time:
-    import re
-
     match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
     if match is None:
         raise fail(f"--done-by 应写成“时:分”（北京时间），如 09:00，收到 {value[:20]!r}", 2)
