@@ -40,7 +40,8 @@ def dag_file_text(options: DagFileOptions) -> str:
 
 每个 params/schedules.yaml 条目一个 DAG（北京时间的 cron）：读取店铺清单 → 逐店铺同步 →
 逐店铺运行报告并发布到对象存储 → 更新报告索引；sync 条目只同步。
-Airflow 的每台机器都要安装 douyin-livekit[airflow,s3,redis]，并设置 LIVEKIT_STORE_URL（对象存储）、
+Airflow 的每台机器都要安装 douyin-livekit[airflow,s3,redis] 并注册报告用的 Jupyter 内核
+（python -m ipykernel install --sys-prefix --name livekit），设置 LIVEKIT_STORE_URL（对象存储）、
 LIVEKIT_REDIS_URL（共享限速与令牌）和两个平台的凭据；项目目录（notebooks/、params/）在
 PROJECT，或由环境变量 {PROJECT_ENV} 指定。修改选项请重新运行 `livekit airflow dag`。
 """

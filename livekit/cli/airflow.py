@@ -107,7 +107,8 @@ def dag(
             f"已写入 {out}：{len(schedules)} 个 DAG（{prefix}{names}）；项目目录 {found.root}"
         )
         typer.echo(
-            "把它放进 Airflow 的 dags 文件夹；各机器需安装 douyin-livekit[airflow,s3,redis]，"
+            "把它放进 Airflow 的 dags 文件夹；各机器需安装 douyin-livekit[airflow,s3,redis]、"
+            "注册 Jupyter 内核 livekit（python -m ipykernel install --sys-prefix --name livekit），"
             "并设置 LIVEKIT_STORE_URL、LIVEKIT_REDIS_URL 与平台凭据。"
         )
 
