@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     - ``LIVEKIT_REDIS_URL``: ``redis://[:password@]host:port/db`` (or ``rediss://``,
       ``unix://``). When set, every rate-limit window is shared through that Redis, so all
       workers of one app together stay under ``LIVEKIT_QPS`` (``livekit.api.shared``; needs
-      ``pip install douyin-livekit[redis]``). A secret: its password never shows.
+      ``pip install douyin-livekit[redis]``), and the token set lives there instead of
+      ``tokens.json`` (``livekit.api.tokens_redis``: log in once from any machine, a refresh
+      is serialized across machines). A secret: its password never shows.
 
     Many shops (an agency; see :mod:`livekit.shops`):
 
