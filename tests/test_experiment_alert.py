@@ -85,6 +85,18 @@ def accepted(rx: Receivers) -> dict[str, int]:
     return {k: len(rx.received[k]) for k in ("webhook", "feishu")}
 
 
+def test_the_same_experiment_in_two_shops_is_two_alerts(decided: ab_status.AbStatusPage) -> None:
+    base = {"source": "live", "unit": "viewer", "name": "主图", "experiment_start": "2026-11-01"}
+    one_shop = Experiment.of(base)
+    a, b = (Experiment.of({**base, "shop": s}) for s in ("shop-a", "shop-b"))
+    assert len({one_shop.key("decided-up"), a.key("decided-up"), b.key("decided-up")}) == 3
+    # one-shop mode keeps the key it always had (an upgrade must not announce twice)
+    assert Experiment.of({**base, "shop": None}).key("decided-up") == one_shop.key("decided-up")
+    message = alert_message(decided, a, NOW)
+    assert "店铺 shop-a" in message.text and "shop-b" not in message.text
+    assert "店铺" not in alert_message(decided, one_shop, NOW).text
+
+
 # ---- the alert step --------------------------------------------------------------------------
 def test_one_delivery_over_two_evenings(
     rx: Receivers, decided: ab_status.AbStatusPage, tmp_path: Path

@@ -85,6 +85,7 @@ class Experiment:
     unit: str
     name: str
     start: str
+    shop: str | None = None  # with a shops file: the same experiment in two shops is two
 
     @classmethod
     def of(cls, params: Mapping[str, Any]) -> Experiment:
@@ -93,12 +94,16 @@ class Experiment:
             unit=str(params.get("unit", "viewer")),
             name=str(params.get("name") or "").strip(),
             start=str(params.get("experiment_start", "")).strip(),
+            shop=str(params["shop"]) if params.get("shop") else None,
         )
 
     @property
     def id(self) -> str:
         """A stable short hash of the identity (safe in file names and message keys)."""
-        raw = json.dumps([self.source, self.unit, self.name, self.start], ensure_ascii=False)
+        parts = [self.source, self.unit, self.name, self.start]
+        if self.shop is not None:  # one shop: the key it always had
+            parts.append(self.shop)
+        raw = json.dumps(parts, ensure_ascii=False)
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
     def key(self, decision: str) -> str:
@@ -144,6 +149,9 @@ def alert_message(page: AbStatusPage, experiment: Experiment, now: datetime) -> 
     safe = "序贯区间随时查看都有效：现在停止不会抬高误判的概率。"
     shown_text = message_text(experiment.name) or "未命名实验"
     shown_md = message_markdown(experiment.name) or "未命名实验"
+    if experiment.shop is not None:  # an agency's message says whose experiment it is
+        shown_text += f"（店铺 {message_text(experiment.shop)}）"
+        shown_md += f"（店铺 {message_markdown(experiment.shop)}）"
     title = f"实验{short}：{shown_md}"
     stamp = f"时间：{now.astimezone(CHINA_TZ):%Y-%m-%d %H:%M}"
     text_lines = [
