@@ -453,3 +453,52 @@ def test_a_missed_deadline_logs_one_error_line(caplog: pytest.LogCaptureFixture)
     assert callbacks.deadline_missed(context=None).startswith(
         "livekit："
     )  # no context: still a line
+
+
+def _hello_project(root: Path) -> Path:
+    project = _project_with_shops(root, shops=True)
+    hello = ROOT / "tests" / "notebooks" / "shop_hello.ipynb"
+    (project / "notebooks" / hello.name).write_bytes(hello.read_bytes())
+    return project
+
+
+def test_on_one_machine_a_report_task_keeps_its_page_in_the_shared_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A shared LIVEKIT_HOME and no object store (one machine): the report task renders for
+    its shop into that home's reports/ (the project is only read) and the index task points
+    at the local index."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("LIVEKIT_HOME", str(home))
+    monkeypatch.delenv("LIVEKIT_STORE_URL", raising=False)
+    monkeypatch.delenv(tasks.TEMP_HOME_ENV, raising=False)
+    project = _hello_project(tmp_path / "p")
+    out = tasks.render_report(project, "shop_hello", "b2", "2026-11-28T00:30:00+00:00")
+    page = home / "reports" / "shop=b2" / "shop_hello" / "2026-11-28" / "shop_hello.html"
+    assert (out["shop"], out["date"], out["html"], out["home"]) == (
+        "b2",
+        "2026-11-28",
+        str(page),
+        str(home),
+    )
+    assert "店铺 b2，报告日期 2026-11-28" in page.read_text(encoding="utf-8")
+    index = tasks.build_index(project)["index"]
+    assert index == str(home / "reports" / "index.html")
+    assert "shop=b2/shop_hello/2026-11-28/shop_hello.html" in Path(index).read_text(
+        encoding="utf-8"
+    )
+    assert sorted(p.name for p in project.iterdir()) == ["notebooks", "params"]
+
+
+def test_a_shop_not_in_the_shops_file_fails_the_report_task_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LIVEKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LIVEKIT_STORE_URL", raising=False)
+    project = _hello_project(tmp_path / "p")
+    with pytest.raises(tasks.TaskError) as caught:
+        tasks.render_report(project, "shop_hello", "zz", "2026-11-28T08:00:00+08:00")
+    text = str(caught.value)
+    assert text.startswith("报告 shop_hello 2026-11-28（店铺 zz）失败：")
+    assert "a1" in text  # the shops there are
+    assert "\n" not in text

@@ -197,13 +197,14 @@ def render_report(
     """Run report ``name`` of the project at ``project_root`` for ``shop`` for the China-time
     date of ``fire``, then publish its page and run record to the object store.
 
-    The run goes to the task's own home (``<home>/reports``), never into the project folder
-    (it may be mounted read-only and is shared by every worker). A failed run raises, after
-    its record is published (the index shows the failure too).
+    The run goes to the task's home (``<home>/reports``), never into the project folder (it may
+    be mounted read-only and is shared by every worker). A failed run raises, after its record
+    is published (the index shows the failure too). Without an object store (one machine, a
+    shared ``LIVEKIT_HOME``), nothing is published: the page stays in ``<LIVEKIT_HOME>/reports``.
     """
     day = china_day(fire)
-    label = f"报告 {name}" + (f"（店铺 {shop}）" if shop else "") + f" {day}"
-    with task_home() as home, _one_line(f"{label} 失败"):
+    failed = f"报告 {name} {day}" + (f"（店铺 {shop}）失败" if shop else " 失败")
+    with task_home() as home, _one_line(failed):
         from livekit.reports.project import Project
         from livekit.reports.publish import publish_run
         from livekit.reports.runner import RunOptions, run_reports
@@ -211,31 +212,36 @@ def render_report(
         settings = _settings(home, project_root, lasting=True)
         project = Project(Path(project_root), output_dir=home.path / "reports")
         options = RunOptions().with_limits(timeout, cell_timeout)
-        result = run_reports(project, [name], day, options=options, shops=[shop] if shop else None)[
-            0
-        ]
-        published = publish_run(settings, project, result)
+        shops = [shop] if shop else None
+        result = run_reports(project, [name], day, options=options, shops=shops)[0]
+        if settings.store_url is not None:
+            published = publish_run(settings, project, result)
+        else:  # one machine, a shared LIVEKIT_HOME: the page stays in its reports/ folder
+            published = str(result.html or result.notebook)
         if not result.ok:
-            raise TaskError(f"{label} 失败：{_masked(result.error or '原因不明')}")
+            raise TaskError(f"{failed}：{_masked(result.error or '原因不明')}")
         return {
             "name": name,
             "shop": shop,
             "date": day.isoformat(),
-            "html": str(published),
+            "html": published,
             **_where(home),
         }
 
 
 def build_index(project_root: Path | str) -> dict[str, Any]:
     """Build ``reports/index.html`` on the object store from every published run record;
-    returns where it is (``index``)."""
+    returns where it is (``index``). Without an object store (one machine, a shared
+    ``LIVEKIT_HOME``) every run already updated the index in ``<LIVEKIT_HOME>/reports``."""
     with task_home() as home, _one_line("生成报告索引失败"):
         from livekit.reports.project import Project
         from livekit.reports.publish import publish_index
 
         settings = _settings(home, project_root, lasting=True)
         project = Project(Path(project_root), output_dir=home.path / "reports")
-        return {"index": str(publish_index(settings, project)), **_where(home)}
+        if settings.store_url is None:
+            return {"index": str(project.index_file), **_where(home)}
+        return {"index": publish_index(settings, project), **_where(home)}
 
 
 def _where(home: Home) -> dict[str, Any]:
