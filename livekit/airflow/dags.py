@@ -151,7 +151,7 @@ def _report_tasks(
         task_id="report",
         execution_timeout=limit,
         map_index_template=SHOP_LABEL,
-        trigger_rule="all_done",  # a shop whose sync failed still gets its page (it says so)
+        trigger_rule="all_done",  # a shop whose sync failed still gets its page
     )
     def report(shop: str | None) -> dict[str, Any]:
         """Run the report for one shop for the run's date (China time) and publish it."""
