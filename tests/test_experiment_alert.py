@@ -93,7 +93,8 @@ def test_the_same_experiment_in_two_shops_is_two_alerts(decided: ab_status.AbSta
     # one-shop mode keeps the key it always had (an upgrade must not announce twice)
     assert Experiment.of({**base, "shop": None}).key("decided-up") == one_shop.key("decided-up")
     message = alert_message(decided, a, NOW)
-    assert "店铺 shop-a" in message.text and "shop-b" not in message.text
+    assert "店铺 shop-a" in message.text
+    assert "shop-b" not in message.text
     assert "店铺" not in alert_message(decided, one_shop, NOW).text
 
 
