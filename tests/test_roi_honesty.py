@@ -77,7 +77,7 @@ class Shop:
     def orders(self, now: datetime, days: int = 9) -> tuple[pl.DataFrame, pl.DataFrame]:
         ts = to_epoch(now)
         served = [
-            shop_order(self.sandbox, o, ts) for o in self.world.orders_between(ts - days * DAY, ts)
+            shop_order(self.world, o, ts) for o in self.world.orders_between(ts - days * DAY, ts)
         ]
         return convert_orders(served)
 

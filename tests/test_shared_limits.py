@@ -18,12 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from bench.sync import data_requests, minimum_requests
 from livekit.api.shared import SharedLimits
 from livekit.config import ConfigError, load_settings
 from livekit.credentials import secret_values
-from livekit.jobs import sandbox_session
+from livekit.jobs import authorize_sandbox, sandbox_session
 from livekit.sandbox.config import Faults
 from tests.helpers.redis_server import running_redis
 from tests.helpers.sandbox import TODAY, make_config
@@ -148,6 +149,8 @@ def _workers_sync(redis: str | None, tmp_path: Path) -> tuple[dict[str, Any], in
         url = session.url
         span = {"start_date": start.isoformat(), "end_date": end.isoformat()}
         httpx.get(url + "/sandbox/totals", params=span, timeout=120)  # warm: simulate once
+        if redis is not None:  # with Redis the token set lives there: log in once, into it
+            authorize_sandbox(session.settings.model_copy(update={"redis_url": SecretStr(redis)}))
         envs = []
         for i in range(WORKERS):
             home = tmp_path / f"worker{i}"
