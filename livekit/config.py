@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     - ``LIVEKIT_SHOP``: the shop this process works for (an ``id`` of the shops file); the CLI's
       ``--shop`` and ``livekit.open(shop=...)`` set it too. Its data lives under
       ``shop=<id>/`` of the store.
+    - ``LIVEKIT_CREDENTIALS``: rarely set by hand: the set of app credentials in use
+      (a shop's ``credentials`` in the shops file; its apps are ``LIVEKIT_<NAME>_QIANCHUAN_APP_ID``
+      and the like, its tokens ``tokens-<name>.json``).
 
     Object storage (optional, ``pip install douyin-livekit[s3]``):
 
@@ -119,6 +122,7 @@ class Settings(BaseSettings):
 
     shop: str | None = None
     shops_file: Path | None = None
+    credentials: str | None = None  # another set of app credentials (livekit.shops)
 
     store_url: str | None = None
     s3_endpoint: str | None = None
@@ -140,7 +144,7 @@ class Settings(BaseSettings):
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
 
-    @field_validator("shop", "shops_file", mode="before")
+    @field_validator("shop", "shops_file", "credentials", mode="before")
     @classmethod
     def _empty_shop_setting(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -152,6 +156,15 @@ class Settings(BaseSettings):
 
         if value is not None and not SHOP_ID.fullmatch(value):
             raise ValueError("not a shop id")
+        return value
+
+    @field_validator("credentials")
+    @classmethod
+    def _check_credentials(cls, value: str | None) -> str | None:
+        from livekit.shops import CREDENTIALS
+
+        if value is not None and not CREDENTIALS.fullmatch(value):
+            raise ValueError("not a credentials name")
         return value
 
     @field_validator("shops_file")
@@ -230,7 +243,10 @@ class Settings(BaseSettings):
 
     @property
     def tokens_path(self) -> Path:
-        """OAuth tokens of both platforms (mode 0600)."""
+        """OAuth tokens of both platforms (mode 0600); ``tokens-<name>.json`` for the apps of
+        credentials set ``name`` (a shop's ``credentials``), so two apps' grants never mix."""
+        if self.credentials is not None:
+            return self.home / f"tokens-{self.credentials}.json"
         return self.home / "tokens.json"
 
     def for_shop(self, shop: str | None) -> Settings:
@@ -270,6 +286,7 @@ class Settings(BaseSettings):
             update={
                 "home": self.home / "sandbox",
                 "store_url": None,  # sandbox data stays local, never mixed with real data
+                "credentials": None,  # the sandbox's own demo apps
                 "qianchuan_app_id": SANDBOX_QIANCHUAN_APP_ID,
                 "qianchuan_secret": SecretStr(SANDBOX_QIANCHUAN_SECRET),
                 "qianchuan_base_url": base + "/open_api/",
@@ -311,6 +328,8 @@ def _describe(error: Any) -> str:
         problem = "不能为负数" if ctx.get("ge") == 0 else f"应不小于 {ctx.get('ge')}"
     elif kind == "value_error" and field == "redis_url":
         problem = "应为以 redis://、rediss:// 或 unix:// 开头的地址"
+    elif kind == "value_error" and field == "credentials":
+        problem = "应为店铺清单中 credentials 的名称（小写字母、数字或 _）"
     elif kind == "value_error" and field == "shop":
         problem = "应为店铺清单中的 id（小写字母、数字、- 或 _）"
     elif kind == "value_error" and field == "store_url":

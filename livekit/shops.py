@@ -8,6 +8,7 @@
         name: 悦好生活旗舰店            # shown in reports
         qianchuan: {advertiser_id: 1700000000000001}
         doudian: {shop_id: 12345678}
+        credentials: agency2          # optional: this shop's apps are another set (below)
 
 Without a shops file livekit runs one shop, as it always did: the store has no shop level and
 the tokens are the single ``qianchuan`` / ``doudian`` entries. With one, every shop's data lives
@@ -16,6 +17,13 @@ the only shop when the file lists one), and the sync runs per shop (``livekit sy
 
 The file is ``LIVEKIT_SHOPS_FILE`` when set, else ``params/shops.yaml`` in the current folder
 or the nearest parent that has one (the project's, as the report runner finds notebooks/).
+
+``credentials`` names another set of app credentials for a shop whose 巨量千川 or 抖店 app is not
+the default one (an agency with a second app): ``LIVEKIT_<NAME>_QIANCHUAN_APP_ID``,
+``LIVEKIT_<NAME>_QIANCHUAN_SECRET``, ``LIVEKIT_<NAME>_DOUDIAN_APP_KEY`` and
+``LIVEKIT_<NAME>_DOUDIAN_APP_SECRET`` (environment or ``.env``; ``<NAME>`` upper-cased). Each
+app has its own rate ceiling and its own token set (``tokens-<name>.json``, or its own Redis
+hash), so nothing of two apps ever mixes.
 
 This module sits at the config floor: it imports nothing from livekit but config, _yaml and vocab.
 """
@@ -34,7 +42,19 @@ if TYPE_CHECKING:
 
 SHOPS_FILE = Path("params") / "shops.yaml"
 SHOP_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_KEYS = frozenset({"id", "name", "qianchuan", "doudian"})
+CREDENTIALS = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+_KEYS = frozenset({"id", "name", "qianchuan", "doudian", "credentials"})
+# what a credentials set ``<NAME>`` holds: the Settings field → the variable after LIVEKIT_<NAME>_
+CREDENTIAL_FIELDS = {
+    "qianchuan": (
+        ("qianchuan_app_id", "QIANCHUAN_APP_ID"),
+        ("qianchuan_secret", "QIANCHUAN_SECRET"),
+    ),
+    "doudian": (
+        ("doudian_app_key", "DOUDIAN_APP_KEY"),
+        ("doudian_app_secret", "DOUDIAN_APP_SECRET"),
+    ),
+}
 
 
 class ShopError(LivekitError):
@@ -49,6 +69,16 @@ class Shop:
     name: str
     advertiser_id: int | None = None  # 巨量千川 advertiser (None: no 千川 data for this shop)
     doudian_shop_id: int | None = None  # 抖店 shop (None: no orders for this shop)
+    credentials: str | None = None  # another set of app credentials (None: the default apps)
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        """The platforms this shop has: ``qianchuan``, ``doudian`` or both."""
+        return tuple(
+            p
+            for p, v in (("qianchuan", self.advertiser_id), ("doudian", self.doudian_shop_id))
+            if v is not None
+        )
 
     @property
     def label(self) -> str:
@@ -108,7 +138,7 @@ def _shop(entry: Any, where: str) -> Shop:
     if unknown:
         raise ShopError(
             f"{where} 有未知的键 {'、'.join(printable(k)[:40] for k in unknown)}；"
-            "可用的键：id、name、qianchuan、doudian"
+            "可用的键：id、name、qianchuan、doudian、credentials"
         )
     shop_id = entry.get("id")
     if not isinstance(shop_id, str) or not SHOP_ID.fullmatch(shop_id):
@@ -124,7 +154,16 @@ def _shop(entry: Any, where: str) -> Shop:
     doudian = _id_in(entry, "doudian", "shop_id", where)
     if advertiser is None and doudian is None:
         raise ShopError(f"{where} 至少要有 qianchuan.advertiser_id 或 doudian.shop_id 之一")
-    return Shop(shop_id, name.strip(), advertiser, doudian)
+    credentials = entry.get("credentials")
+    if credentials is not None and (
+        not isinstance(credentials, str) or not CREDENTIALS.fullmatch(credentials)
+    ):
+        shown = printable(str(credentials))[:40]
+        raise ShopError(
+            f"{where} 的 credentials “{shown}” 无效：应为 1–30 个小写字母、数字或 _，以字母开头"
+            "（对应环境变量 LIVEKIT_<名称>_QIANCHUAN_APP_ID 等）"
+        )
+    return Shop(shop_id, name.strip(), advertiser, doudian, credentials)
 
 
 def _id_in(entry: dict[str, Any], platform: str, key: str, where: str) -> int | None:
@@ -202,7 +241,74 @@ def select(settings: Settings, shop_id: str | None = None) -> Settings:
     the settings come back unchanged (one shop, no shop level in the store).
     """
     shop = resolve(shops_of(settings), shop_id if shop_id is not None else settings.shop)
-    return settings.for_shop(shop.id if shop is not None else None)
+    if shop is None:
+        return settings.for_shop(None)
+    chosen = settings.for_shop(shop.id)
+    if shop.credentials is None and settings.credentials is None:
+        return chosen
+    return with_credentials(chosen, shop.credentials, shop.platforms, shop=shop)
+
+
+def credential_variables(name: str) -> dict[str, str]:
+    """The environment variables of credentials set ``name``: Settings field → variable."""
+    prefix = f"LIVEKIT_{name.upper()}_"
+    return {f: prefix + v for pairs in CREDENTIAL_FIELDS.values() for f, v in pairs}
+
+
+def with_credentials(
+    settings: Settings,
+    name: str | None,
+    platforms: tuple[str, ...] = ("qianchuan", "doudian"),
+    *,
+    shop: Shop | None = None,
+) -> Settings:
+    """``settings`` using credentials set ``name`` (None: the default apps of ``LIVEKIT_*``).
+
+    The set's app id/key and secret of each of ``platforms`` must be set (environment, or the
+    ``.env`` that load_settings reads): else one ShopError line naming the variables. A
+    platform of the set left unset is cleared, so it can never borrow the default app's.
+    """
+    import os
+
+    from pydantic import SecretStr
+
+    if name is None:
+        if settings.credentials is None:
+            return settings
+        from livekit.config import load_settings
+
+        base = load_settings(home=settings.home)  # the default apps again
+        update: dict[str, object] = {
+            f: getattr(base, f) for pairs in CREDENTIAL_FIELDS.values() for f, _ in pairs
+        }
+        return settings.model_copy(update={**update, "credentials": None})
+    import dotenv
+
+    found = dotenv.find_dotenv(usecwd=True)
+    env: dict[str, str | None] = {**(dotenv.dotenv_values(found) if found else {}), **os.environ}
+    names = credential_variables(name)
+    update = {"credentials": name}
+    missing: list[str] = []
+    for platform, pairs in CREDENTIAL_FIELDS.items():
+        values = {f: (env.get(names[f]) or "").strip() for f, _ in pairs}
+        if not all(values.values()):
+            if platform in platforms:
+                missing += [names[f] for f, v in values.items() if not v]
+            update.update({f: None for f in values})
+            continue
+        for field, value in values.items():
+            if field == "qianchuan_app_id":
+                if not value.isdigit():
+                    raise ShopError(f"环境变量 {names[field]} 应为整数（巨量千川 app_id）")
+                update[field] = int(value)
+            elif field.endswith("secret"):
+                update[field] = SecretStr(value)
+            else:
+                update[field] = value
+    if missing:
+        whose = f"店铺 {shop.label} 使用的" if shop is not None else ""
+        raise ShopError(f"{whose}凭据 {name}：缺少环境变量 {'、'.join(missing)}（可写在 .env 中）")
+    return settings.model_copy(update=update)
 
 
 def _listed(shops: tuple[Shop, ...], limit: int = 20) -> str:

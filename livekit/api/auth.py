@@ -222,9 +222,10 @@ def _missing(platform: Platform, where: str = "本机") -> ReauthorizeRequired:
 
 def login_command(platform: Platform, shop: Shop) -> str:
     """The command that authorizes ``shop`` on ``platform`` (for messages)."""
+    apps = f" --credentials {shop.credentials}" if shop.credentials else ""
     if platform == "qianchuan":
-        return "livekit auth login qianchuan"
-    return f"livekit auth login doudian --shop-id {shop.doudian_shop_id}"
+        return f"livekit auth login qianchuan{apps}"
+    return f"livekit auth login doudian --shop-id {shop.doudian_shop_id}{apps}"
 
 
 def _shop_missing(platform: Platform, shop: Shop) -> LivekitError:
@@ -956,13 +957,19 @@ def status(settings: Settings) -> list[dict[str, Any]]:
 def shop_status(settings: Settings) -> list[dict[str, Any]]:
     """One row per shop of the shops file (``[]`` without one): which entry authorizes it on
     each platform (None: none does; a platform the shop does not use is left out)."""
+    from livekit.shops import with_credentials
+
     shops = shops_of(settings)
     if not shops:
         return []
-    entries, _ = run(_entries(settings))
+    # each set of app credentials has its own token set (its own file or Redis hash)
+    by_apps: dict[str | None, Mapping[str, Tokens]] = {}
+    for name in dict.fromkeys(s.credentials for s in shops):
+        by_apps[name], _ = run(_entries(with_credentials(settings, name, platforms=())))
     now = time.time()
     rows = []
     for shop in shops:
+        entries = by_apps[shop.credentials]
         row: dict[str, Any] = {"shop": shop.id, "label": shop.label, "name": shop.name}
         wanted_ids: tuple[tuple[Platform, int | None], ...] = (
             ("qianchuan", shop.advertiser_id),

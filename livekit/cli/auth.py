@@ -64,6 +64,13 @@ def login_qianchuan(
         bool, typer.Option("--no-browser", help="不自动打开浏览器，只打印授权链接。")
     ] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="等待授权回调的秒数。")] = 300.0,
+    credentials: Annotated[
+        str | None,
+        typer.Option(
+            "--credentials",
+            help="店铺清单中 credentials 的名称：用这组应用凭据（LIVEKIT_<名称>_…）登录。",
+        ),
+    ] = None,
 ) -> None:
     """打开巨量千川授权页，在本机回调地址接收 auth_code（校验 state）并换取令牌。
 
@@ -78,7 +85,7 @@ def login_qianchuan(
         from livekit.api.runner import run
         from livekit.config import load_settings
 
-        settings = load_settings()
+        settings = _apps(load_settings(), credentials, "qianchuan")
         settings.require_qianchuan()
         if code is not None:
             tokens = run(exchange_code(settings, code.strip()))
@@ -110,6 +117,13 @@ def login_doudian(
             help="服务商应用：店铺授权后回调带回的 code（grant_type=authorization_code）。",
         ),
     ] = None,
+    credentials: Annotated[
+        str | None,
+        typer.Option(
+            "--credentials",
+            help="店铺清单中 credentials 的名称：用这组应用凭据（LIVEKIT_<名称>_…）登录。",
+        ),
+    ] = None,
 ) -> None:
     """创建抖店令牌：自用型应用 grant_type=authorization_self；给出 --code 时为服务商应用的
     authorization_code（店铺授权后带回的 code，单次有效）。"""
@@ -122,7 +136,7 @@ def login_doudian(
         from livekit.api.runner import run
         from livekit.config import load_settings
 
-        settings = load_settings()
+        settings = _apps(load_settings(), credentials, "doudian")
         settings.require_doudian()
         tokens = run(
             create_doudian_token(
@@ -134,6 +148,20 @@ def login_doudian(
         typer.echo(
             f"抖店授权成功：店铺「{tokens.shop_name}」（{tokens.shop_id}）。{where}{covered}"
         )
+
+
+def _apps(settings: Settings, credentials: str | None, platform: str) -> Settings:
+    """``settings`` with the apps of credentials set ``credentials`` (None: the default apps)."""
+    if credentials is None:
+        return settings
+    from livekit.shops import CREDENTIALS, ShopError, with_credentials
+
+    if not CREDENTIALS.fullmatch(credentials):
+        raise ShopError(
+            f"--credentials “{credentials[:40]}” 无效：应为店铺清单中 credentials 的名称"
+            "（小写字母、数字或 _，以字母开头）"
+        )
+    return with_credentials(settings, credentials, (platform,))
 
 
 def _shop_cell(state: dict[str, Any] | None) -> str:
@@ -188,7 +216,7 @@ def status() -> None:
                     _shop_cell(dd),
                 )
             console.print(per_shop)
-        if not any(r.get("authorized") for r in rows):
+        if not shops and not any(r.get("authorized") for r in rows):
             raise fail(
                 "尚未授权：请运行 livekit auth login qianchuan 与 livekit auth login doudian"
             )
