@@ -245,9 +245,11 @@ class _Sync:
             wanted = self.shop.advertiser_id
             found = [(i, adv) for i, adv in found if i == wanted]
             if not found:
+                from livekit.api.auth import login_command
+
                 raise LivekitError(
                     f"店铺 {self.shop.label} 的千川广告主 {wanted} 未授权给本应用（或授权已失效）："
-                    "请运行 livekit auth login qianchuan，用该广告主的账号授权"
+                    f"请运行 {login_command('qianchuan', self.shop)}，用该广告主的账号授权"
                 )
         for adv_id, adv in found:
             awemes = convert.objects(await client.qianchuan.awemes(adv_id), "aweme_id_list", QC)
@@ -430,9 +432,11 @@ class _Sync:
             {x for x in heads["shop_id"].to_list() if x is not None} - {self.shop.doudian_shop_id}
         )
         if others:
+            from livekit.api.auth import login_command
+
             raise LivekitError(
                 f"抖店返回了店铺 {others[0]} 的订单，而店铺 {self.shop.label} 的抖店店铺是 "
-                f"{self.shop.doudian_shop_id}：请用该店铺授权（livekit auth login doudian），"
+                f"{self.shop.doudian_shop_id}：请用该店铺授权（{login_command('doudian', self.shop)}），"
                 "本次未写入订单"
             )
 
