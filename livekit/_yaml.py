@@ -43,6 +43,17 @@ class NoAliasSafeLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+def syntax_error(exc: yaml.YAMLError, shown: str) -> str:
+    """One Chinese line for a YAML error of the file ``shown``: where (line and column, when
+    PyYAML marks it) and what, the same for every file a user writes."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        at = f" 第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
+        problem = " ".join((exc.problem or exc.context or "无法解析").split())
+        return f"{shown}{at}：YAML 格式错误（{problem}）"
+    return f"{shown}：YAML 格式错误（{one_line(exc)}）"
+
+
 def one_line(exc: BaseException) -> str:
     """A YAML error's own text on one line (PyYAML's messages span several)."""
     return " ".join(str(exc).split())

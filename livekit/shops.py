@@ -102,7 +102,7 @@ def load_shops(path: Path) -> tuple[Shop, ...]:
     """Every shop of the file at ``path``, checked; one ShopError line on any mistake."""
     import yaml
 
-    from livekit._yaml import NoAliasSafeLoader
+    from livekit._yaml import NoAliasSafeLoader, syntax_error
 
     shown = str(path)
     try:
@@ -113,13 +113,8 @@ def load_shops(path: Path) -> tuple[Shop, ...]:
         raise ShopError(f"无法读取店铺清单 {shown}：{exc}") from None
     try:
         data = yaml.load(text, Loader=NoAliasSafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = f" 第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
-        problem = " ".join((exc.problem or exc.context or "无法解析").split())
-        raise ShopError(f"{shown}{at}：YAML 格式错误（{problem}）") from None
     except yaml.YAMLError as exc:
-        raise ShopError(f"{shown}：YAML 格式错误（{' '.join(str(exc).split())}）") from None
+        raise ShopError(syntax_error(exc, shown)) from None
     if not isinstance(data, dict) or not isinstance(data.get("shops"), list) or not data["shops"]:
         raise ShopError(f"{shown} 应写成 “shops:” 下的店铺列表，每项含 id、name 等")
     shops: list[Shop] = []

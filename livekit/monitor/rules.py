@@ -65,7 +65,7 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from livekit._yaml import NoAliasSafeLoader, one_line, printable
+from livekit._yaml import NoAliasSafeLoader, one_line, printable, syntax_error
 from livekit.config import ConfigError
 from livekit.monitor.markup import message_markdown, message_text
 from livekit.monitor.metrics import METRICS, SCOPE_LABELS, LiveMetric, suggest
@@ -537,13 +537,8 @@ def _compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = f" 第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
-        problem = " ".join((exc.problem or exc.context or "无法解析").split())
-        raise ConfigError(f"{source}{at}：YAML 格式错误（{problem}）") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}：YAML 格式错误（{one_line(exc)}）") from None
+        raise ConfigError(syntax_error(exc, source)) from None
     finally:
         loader.dispose()
     return node, data

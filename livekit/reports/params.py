@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from livekit._yaml import NoAliasSafeLoader, one_line, printable
+from livekit._yaml import NoAliasSafeLoader, one_line, printable, syntax_error
 from livekit.reports.project import Report, ReportError
 from livekit.vocab.errors import LivekitError
 from livekit.vocab.metrics import Family
@@ -284,13 +284,8 @@ def load_yaml(path: Path, *, what: str = "参数", shown: str | None = None) -> 
         raise ParameterError(f"无法读取{what}文件 {shown}：{exc}") from None
     try:
         data = yaml.load(text, Loader=NoDatesSafeLoader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        at = f" 第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else ""
-        problem = " ".join((exc.problem or exc.context or "无法解析").split())
-        raise ParameterError(f"{shown}{at}：YAML 格式错误（{problem}）") from None
     except yaml.YAMLError as exc:
-        raise ParameterError(f"{shown}：YAML 格式错误（{one_line(exc)}）") from None
+        raise ParameterError(syntax_error(exc, shown)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
